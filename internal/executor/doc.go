@@ -1,0 +1,60 @@
+// Package executor runs a load plan against a target and measures it.
+//
+// # API
+//
+//	e, err := executor.New(p *plan.Plan,
+//		executor.WithClient(c),           // httpclient.Doer; default: fasthttp client per target
+//		executor.WithMetrics(m),          // *metrics.Metrics (optional)
+//		executor.WithNow(time.Now),       // injectable clock for timestamps
+//		executor.WithLogger(log),         // *slog.Logger
+//		executor.WithOnPhase(func(name string) {...}), // called as each phase begins
+//		executor.WithWindow(60*time.Second), // longest rolling window kept (default 60 s)
+//		executor.WithSeed(1),             // scenario choice, random data rows, built-ins
+//	)
+//	err = e.Run(ctx)   // blocks until the schedule ends or ctx is cancelled
+//	res := e.Results() // *Results: per step, per phase, run-wide
+//
+// Run blocks until every phase has run or ctx is cancelled. Cancellation is a
+// graceful stop: no new iterations start, requests in flight are cancelled
+// (reason canceled), and every figure up to that point is kept; Run then
+// returns nil (Results().Canceled is true). Run returns an error only when
+// the run could not start. Every goroutine Run starts has ended when it
+// returns. An Executor runs once.
+//
+// While Run runs, from any goroutine:
+//
+//	e.Snapshot() Snapshot                  // live state, cheap (call every second)
+//	e.Window(d) WindowStats                // run-wide rolling window over the last d
+//	e.StepWindows(d) []WindowStats         // the same per (scenario, step), in plan order
+//	e.SetRate(r float64)                   // override the open-model rate (iterations/s); r < 0 clears
+//	e.SetVUs(n int)                        // override the closed-model VU count; n < 0 clears
+//
+// An override replaces the phase's value until cleared; phases still end on
+// schedule. It is meant for the control API.
+//
+// # Models
+//
+// Open model (plan load.model: open): one pacer goroutine computes the
+// intended start of every iteration from the phases (constant rate, or a
+// linear ramp rate→to) and releases every due slot at most once per ~1 ms
+// tick into a buffered channel. Workers (at most max_in_flight) run
+// iterations; an iteration that finds every slot busy WAITS for one, and the
+// wait shows in its latency (measured from the intended start) and in the
+// schedule lag. With load.drop_policy: drop it is dropped and counted instead.
+//
+// Closed model: N virtual users each loop a scenario (picked by weight per
+// iteration) with think time; N follows the phases (linear between vus and
+// to), VUs are added and removed as it changes.
+//
+// In both models the steps of a scenario run in order; templates are rendered
+// from variables, data rows, captures of earlier steps and built-ins; captures
+// and checks are applied (failed check: reason check; a status outside
+// 200-399 without an explicit status check: reason status).
+//
+// # Recording
+//
+// Each (scenario, step) and each phase owns a cell of lock-free counters and
+// hist.Histograms (no lock shared by all workers, no registry look-up per
+// request: metric children are resolved once per step). Rolling windows are
+// rings of per-second cells per step.
+package executor

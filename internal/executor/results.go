@@ -1,0 +1,276 @@
+package executor
+
+import (
+	"time"
+
+	"github.com/loadlab/loadlab/internal/hist"
+	"github.com/loadlab/loadlab/internal/httpclient"
+)
+
+// Reason is the closed set of failure reasons (see httpclient.Reason).
+type Reason = httpclient.Reason
+
+// Failure reasons, re-exported so callers of the executor need not import
+// httpclient. Reason.String gives the label value ("timeout", "check", ...).
+const (
+	ReasonNone     = httpclient.ReasonNone
+	ReasonTimeout  = httpclient.ReasonTimeout
+	ReasonDNS      = httpclient.ReasonDNS
+	ReasonConnect  = httpclient.ReasonConnect
+	ReasonTLS      = httpclient.ReasonTLS
+	ReasonReset    = httpclient.ReasonReset
+	ReasonStatus   = httpclient.ReasonStatus
+	ReasonCheck    = httpclient.ReasonCheck
+	ReasonCanceled = httpclient.ReasonCanceled
+	ReasonOther    = httpclient.ReasonOther
+	NumReasons     = httpclient.NumReasons
+)
+
+// Cell holds every figure of one group of requests: one (scenario, step),
+// one phase, or the whole run. Values in a Cell returned by Results are a
+// consistent copy; histograms are clones the caller may keep or merge.
+type Cell struct {
+	// Scenario, Step and Method name a step cell. They are empty in phase
+	// cells and in Results.Total.
+	Scenario, Step, Method string
+
+	// Requests counts completed requests (successful or not, including
+	// those that never got a response).
+	Requests uint64
+	// Errors counts failed requests; ErrorsByReason splits them
+	// (ErrorsByReason[ReasonNone] is always 0).
+	Errors         uint64
+	ErrorsByReason [NumReasons]uint64
+	// Status counts responses by HTTP status code; key 0 counts requests
+	// that got no response (exported as code="none").
+	Status map[int]uint64
+	// BytesIn counts response bytes read (headers and body); BytesOut counts
+	// request bytes written.
+	BytesIn, BytesOut uint64
+
+	// Latency is the time from the request's INTENDED start to its last
+	// byte: in the open model the first request of an iteration is due at
+	// its scheduled time, and a later step is due when the previous step
+	// (plus its think time) ended. Any wait (max_in_flight, a slow pacer,
+	// a busy worker) is therefore included: coordinated omission corrected.
+	Latency *hist.Histogram
+	// Service is the raw service time, from the actual send to the last byte.
+	Service *hist.Histogram
+	// DNS, Connect and TLS record the dial phases of requests that opened a
+	// new connection (most requests reuse one and record nothing there).
+	// TTFB is the time from the request written to the first response byte.
+	DNS, Connect, TLS, TTFB *hist.Histogram
+}
+
+// ErrorRate returns Errors/Requests (0 when there are no requests).
+func (c *Cell) ErrorRate() float64 {
+	if c.Requests == 0 {
+		return 0
+	}
+	return float64(c.Errors) / float64(c.Requests)
+}
+
+// ErrorCounts returns the non-zero error counts keyed by reason label.
+func (c *Cell) ErrorCounts() map[string]uint64 {
+	m := make(map[string]uint64)
+	for r, n := range c.ErrorsByReason {
+		if n != 0 {
+			m[Reason(r).String()] = n
+		}
+	}
+	return m
+}
+
+// Merge adds o's figures into c (histograms are merged exactly).
+func (c *Cell) Merge(o *Cell) {
+	c.Requests += o.Requests
+	c.Errors += o.Errors
+	for i := range c.ErrorsByReason {
+		c.ErrorsByReason[i] += o.ErrorsByReason[i]
+	}
+	if c.Status == nil {
+		c.Status = make(map[int]uint64)
+	}
+	for k, v := range o.Status {
+		c.Status[k] += v
+	}
+	c.BytesIn += o.BytesIn
+	c.BytesOut += o.BytesOut
+	for _, p := range [...]struct {
+		dst **hist.Histogram
+		src *hist.Histogram
+	}{
+		{&c.Latency, o.Latency}, {&c.Service, o.Service}, {&c.DNS, o.DNS},
+		{&c.Connect, o.Connect}, {&c.TLS, o.TLS}, {&c.TTFB, o.TTFB},
+	} {
+		if *p.dst == nil {
+			*p.dst = hist.New()
+		}
+		(*p.dst).Merge(p.src)
+	}
+}
+
+// NewCell returns an empty cell with allocated histograms.
+func NewCell(scenario, step, method string) *Cell {
+	return &Cell{Scenario: scenario, Step: step, Method: method, Status: map[int]uint64{},
+		Latency: hist.New(), Service: hist.New(), DNS: hist.New(), Connect: hist.New(), TLS: hist.New(), TTFB: hist.New()}
+}
+
+// PhaseResult holds one phase of the load profile. Its Cell counts the
+// requests of iterations SCHEDULED in this phase (an iteration that starts
+// in ramp-up and ends in sustained counts in ramp-up).
+type PhaseResult struct {
+	Name  string
+	Index int
+	// Planned is the phase's planned duration; Start and End are when it
+	// actually began and ended (End is zero for a phase never reached, and
+	// both are zero if the run was cancelled before it).
+	Planned    time.Duration
+	Start, End time.Time
+	// Rate and To are the open-model iterations per second at the start
+	// and end of the phase (To == Rate when constant); VUs and ToVUs the
+	// same for the closed model.
+	Rate, To   float64
+	VUs, ToVUs int
+
+	Iterations uint64 // iterations started in this phase
+	Dropped    uint64 // iterations dropped in this phase (drop policy only)
+	// ScheduleLag: actual start minus intended start of this phase's
+	// iterations (open model; empty for closed).
+	ScheduleLag *hist.Histogram
+
+	Cell
+}
+
+// ScenarioResult counts one scenario's iterations.
+type ScenarioResult struct {
+	Name       string
+	Weight     float64
+	Iterations uint64 // iterations started
+	Failed     uint64 // iterations in which at least one request failed
+}
+
+// ErrorSample is one failed request kept for the summary. Results keeps at
+// most MaxErrorSamples of them (the first ones of each distinct message
+// prefix win); ErrorSamplesDropped counts the rest.
+type ErrorSample struct {
+	At       time.Duration // since the run started
+	Phase    string
+	Scenario string
+	Step     string
+	Reason   Reason
+	Status   int    // HTTP status, 0 when no response
+	Message  string // error text, truncated to 200 bytes
+	Count    uint64 // failures with the same (step, reason, message)
+}
+
+// MaxErrorSamples bounds Results.ErrorSamples.
+const MaxErrorSamples = 20
+
+// Results is everything a run measured. Results() returns a copy that is
+// safe to read while the run goes on; after Run returns it is final.
+type Results struct {
+	Plan  string
+	Model string // "open" or "closed"
+
+	Started, Ended time.Time
+	// Canceled is true when ctx ended the run before the schedule did;
+	// every figure up to that point is kept.
+	Canceled bool
+
+	// Steps has one cell per (scenario, step), in plan order.
+	Steps []*Cell
+	// Phases has one entry per plan phase, in order.
+	Phases []*PhaseResult
+	// Total merges every step cell.
+	Total *Cell
+	// Scenarios has one entry per scenario, in plan order.
+	Scenarios []ScenarioResult
+
+	// ScheduleLag: actual start minus intended start of every open-model
+	// iteration (the pacer's lateness plus any wait for a max_in_flight slot).
+	ScheduleLag *hist.Histogram
+	Iterations  uint64 // iterations started
+	Dropped     uint64 // iterations dropped by the drop policy
+	MaxInFlight int64  // most requests in flight at once
+
+	ErrorSamples        []ErrorSample
+	ErrorSamplesDropped uint64
+}
+
+// Duration returns Ended-Started (or 0 before the run ended).
+func (r *Results) Duration() time.Duration {
+	if r.Ended.IsZero() {
+		return 0
+	}
+	return r.Ended.Sub(r.Started)
+}
+
+// Step returns the cell of (scenario, step), or nil.
+func (r *Results) Step(scenario, step string) *Cell {
+	for _, c := range r.Steps {
+		if c.Scenario == scenario && c.Step == step {
+			return c
+		}
+	}
+	return nil
+}
+
+// Snapshot is the live state of a run, cheap enough to take every second
+// (progress line, control API, metric snapshots).
+type Snapshot struct {
+	Running bool          // Run has started and not yet returned
+	Elapsed time.Duration // since the run started
+	Phase   string        // phase running now ("" before the first/after the last)
+	// PhaseIndex is the index of Phase in the plan (-1 when none).
+	PhaseIndex int
+	// IntendedRate is the open-model iterations per second intended now
+	// (after any SetRate override); TargetVUs the closed model's target.
+	IntendedRate float64
+	TargetVUs    int
+	// AchievedRPS is the requests completed in the last full second.
+	AchievedRPS float64
+	Requests    uint64 // requests completed so far
+	Errors      uint64 // failed requests so far
+	Iterations  uint64
+	Dropped     uint64
+	InFlight    int64 // requests in flight now
+	VUs         int64 // active virtual users (closed) or busy iteration slots (open)
+	// P99 is the latency (from intended start) p99 over the last
+	// LiveWindow; LagP99 the schedule-lag p99 over the whole run so far.
+	P99    time.Duration
+	LagP99 time.Duration
+}
+
+// LiveWindow is the span Snapshot.P99 covers.
+const LiveWindow = 10 * time.Second
+
+// WindowStats summarises the requests that COMPLETED in the last Span of the
+// run (rolling thresholds). The window is made of whole seconds of elapsed
+// run time, the current (partial) second included.
+type WindowStats struct {
+	Scenario, Step string // empty for the run-wide window
+	// Span is the time the window actually covers (shorter than asked at the
+	// start of a run, and never longer than the executor's WithWindow limit).
+	Span           time.Duration
+	Requests       uint64
+	Errors         uint64
+	ErrorsByReason [NumReasons]uint64
+	Latency        *hist.Histogram // from intended start, like Cell.Latency
+}
+
+// ErrorRate returns Errors/Requests (0 when empty).
+func (w WindowStats) ErrorRate() float64 {
+	if w.Requests == 0 {
+		return 0
+	}
+	return float64(w.Errors) / float64(w.Requests)
+}
+
+// RPS returns Requests/Span.
+func (w WindowStats) RPS() float64 {
+	if w.Span <= 0 {
+		return 0
+	}
+	return float64(w.Requests) / w.Span.Seconds()
+}
