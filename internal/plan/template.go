@@ -1,0 +1,450 @@
+package plan
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Vars resolves the names a template refers to: plan variables, captures and
+// data-row columns ("users.email").
+type Vars interface {
+	Lookup(name string) (string, bool)
+}
+
+// Env is a Vars that also carries per-caller state for the built-ins. When the
+// Vars given to Template.Append implements Env, random built-ins draw from its
+// Rand (one source per virtual user: no shared lock) and ${iteration} and
+// ${vu} come from it; otherwise the lock-free math/rand/v2 global source is
+// used and ${iteration} and ${vu} render 0.
+type Env interface {
+	Vars
+	Rand() *rand.Rand
+	Iteration() int64
+	VU() int
+}
+
+// Built-in template names. A plan may not define a variable, capture or data
+// source with one of these names.
+var Builtins = []string{"random_int", "uuid", "random_name", "random_email", "timestamp", "timestamp_ms", "iteration", "vu"}
+
+// IsBuiltin reports whether name (without arguments) is a built-in.
+func IsBuiltin(name string) bool { return slices.Contains(Builtins, name) }
+
+type partKind uint8
+
+const (
+	partLit partKind = iota
+	partVar
+	partRandInt
+	partUUID
+	partRandName
+	partRandEmail
+	partTimestamp
+	partTimestampMs
+	partIteration
+	partVU
+)
+
+type escaper uint8
+
+const (
+	escNone  escaper = iota
+	escJSON          // inside a JSON string: escape quotes, backslashes, controls
+	escQuery         // URL query component
+)
+
+type part struct {
+	kind   partKind
+	s      string // literal text or variable name
+	lo, hi int64  // random_int bounds
+}
+
+// Template is a compiled string with ${...} references. It is immutable and
+// safe for concurrent use. "$${" writes a literal "${".
+type Template struct {
+	src    string
+	esc    escaper
+	parts  []part
+	refs   []string
+	static []byte // the rendering, when there are no references
+	isStat bool
+}
+
+// TemplateError is a syntax error in a template; Offset is the byte offset of
+// the offending "${" in the source.
+type TemplateError struct {
+	Offset int
+	Msg    string
+}
+
+func (e *TemplateError) Error() string { return e.Msg }
+
+// CompileTemplate parses s. References are ${name}, ${source.column} and the
+// built-ins ${random_int(MIN,MAX)}, ${uuid}, ${random_name}, ${random_email},
+// ${timestamp}, ${timestamp_ms}, ${iteration} and ${vu}.
+func CompileTemplate(s string) (*Template, error) { return compileTemplate(s, escNone) }
+
+// MustCompileTemplate is CompileTemplate that panics on error, for tests and
+// constant templates.
+func MustCompileTemplate(s string) *Template {
+	t, err := CompileTemplate(s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+func compileTemplate(s string, esc escaper) (*Template, error) {
+	t := &Template{src: s, esc: esc}
+	var lit strings.Builder
+	flush := func() {
+		if lit.Len() > 0 {
+			t.parts = append(t.parts, part{kind: partLit, s: lit.String()})
+			lit.Reset()
+		}
+	}
+	for i := 0; i < len(s); {
+		if strings.HasPrefix(s[i:], "$${") {
+			lit.WriteString("${")
+			i += 3
+			continue
+		}
+		if !strings.HasPrefix(s[i:], "${") {
+			lit.WriteByte(s[i])
+			i++
+			continue
+		}
+		end := strings.IndexByte(s[i+2:], '}')
+		if end < 0 {
+			return nil, &TemplateError{Offset: i, Msg: fmt.Sprintf("unterminated ${ at offset %d", i)}
+		}
+		expr := strings.TrimSpace(s[i+2 : i+2+end])
+		p, err := parseRef(expr)
+		if err != nil {
+			return nil, &TemplateError{Offset: i, Msg: fmt.Sprintf("${%s}: %v", expr, err)}
+		}
+		flush()
+		t.parts = append(t.parts, p)
+		if p.kind == partVar && !slices.Contains(t.refs, p.s) {
+			t.refs = append(t.refs, p.s)
+		}
+		i += 2 + end + 1
+	}
+	flush()
+	slices.Sort(t.refs)
+	if len(t.parts) == 0 || (len(t.parts) == 1 && t.parts[0].kind == partLit) {
+		t.isStat = true
+		if len(t.parts) == 1 {
+			t.static = []byte(t.parts[0].s)
+		} else {
+			t.static = []byte{}
+		}
+	}
+	return t, nil
+}
+
+func isNameStart(c byte) bool { return c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
+func isNameChar(c byte) bool  { return isNameStart(c) || '0' <= c && c <= '9' || c == '-' }
+
+// validName reports whether s is an identifier: a letter or '_' then letters,
+// digits, '_' or '-'.
+func validName(s string) bool {
+	if s == "" || !isNameStart(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if !isNameChar(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func parseRef(expr string) (part, error) {
+	if open := strings.IndexByte(expr, '('); open >= 0 {
+		fn := strings.TrimSpace(expr[:open])
+		if !strings.HasSuffix(expr, ")") {
+			return part{}, errors.New("missing closing parenthesis")
+		}
+		args := strings.Split(expr[open+1:len(expr)-1], ",")
+		switch fn {
+		case "random_int":
+			if len(args) != 2 {
+				return part{}, errors.New("random_int takes two integers: random_int(MIN,MAX)")
+			}
+			lo, err1 := strconv.ParseInt(strings.TrimSpace(args[0]), 10, 64)
+			hi, err2 := strconv.ParseInt(strings.TrimSpace(args[1]), 10, 64)
+			if err1 != nil || err2 != nil {
+				return part{}, errors.New("random_int takes two integers: random_int(MIN,MAX)")
+			}
+			if lo > hi {
+				return part{}, fmt.Errorf("random_int: min %d > max %d", lo, hi)
+			}
+			if hi-lo < 0 || hi-lo == 1<<63-1 {
+				return part{}, errors.New("random_int: range too large")
+			}
+			return part{kind: partRandInt, lo: lo, hi: hi}, nil
+		case "uuid", "random_name", "random_email", "timestamp", "timestamp_ms", "iteration", "vu":
+			return part{}, fmt.Errorf("%s takes no arguments: write ${%s}", fn, fn)
+		}
+		return part{}, fmt.Errorf("unknown function %q (built-ins: %s)", fn, strings.Join(Builtins, ", "))
+	}
+	switch expr {
+	case "uuid":
+		return part{kind: partUUID}, nil
+	case "random_name":
+		return part{kind: partRandName}, nil
+	case "random_email":
+		return part{kind: partRandEmail}, nil
+	case "timestamp":
+		return part{kind: partTimestamp}, nil
+	case "timestamp_ms":
+		return part{kind: partTimestampMs}, nil
+	case "iteration":
+		return part{kind: partIteration}, nil
+	case "vu":
+		return part{kind: partVU}, nil
+	case "random_int":
+		return part{}, errors.New("random_int needs bounds: random_int(MIN,MAX)")
+	}
+	src, col, dotted := strings.Cut(expr, ".")
+	if !validName(src) || (dotted && !validName(col)) {
+		return part{}, errors.New("invalid name (want NAME or SOURCE.COLUMN: letters, digits, '_' or '-')")
+	}
+	return part{kind: partVar, s: expr}, nil
+}
+
+// String returns the template's source.
+func (t *Template) String() string { return t.src }
+
+// Refs returns the names (variables, captures, "source.column") the template
+// needs, sorted; built-ins are not included. The caller must not modify it.
+func (t *Template) Refs() []string { return t.refs }
+
+// Static reports whether the template renders the same bytes every time.
+func (t *Template) Static() bool { return t.isStat }
+
+// Usesbuiltin reports whether the template calls any built-in.
+func (t *Template) UsesBuiltins() bool {
+	for _, p := range t.parts {
+		if p.kind != partLit && p.kind != partVar {
+			return true
+		}
+	}
+	return false
+}
+
+// Append renders the template onto dst and returns the extended slice. It does
+// not allocate when dst has room. A name v does not resolve renders as "".
+func (t *Template) Append(dst []byte, v Vars) []byte {
+	if t.isStat {
+		return append(dst, t.static...)
+	}
+	env, _ := v.(Env)
+	for i := range t.parts {
+		p := &t.parts[i]
+		switch p.kind {
+		case partLit:
+			dst = append(dst, p.s...)
+		case partVar:
+			if v != nil {
+				if s, ok := v.Lookup(p.s); ok {
+					dst = t.appendEsc(dst, s)
+				}
+			}
+		case partRandInt:
+			n := p.lo + int64(randUint64n(env, uint64(p.hi-p.lo)+1))
+			dst = strconv.AppendInt(dst, n, 10)
+		case partUUID:
+			dst = appendUUID(dst, env)
+		case partRandName:
+			dst = t.appendEsc(dst, firstNames[randUint64n(env, uint64(len(firstNames)))])
+		case partRandEmail:
+			name := firstNames[randUint64n(env, uint64(len(firstNames)))]
+			for j := 0; j < len(name); j++ {
+				c := name[j]
+				if 'A' <= c && c <= 'Z' {
+					c += 'a' - 'A'
+				}
+				dst = append(dst, c)
+			}
+			dst = append(dst, '.')
+			dst = strconv.AppendUint(dst, randUint64n(env, 1000000), 10)
+			dst = append(dst, "@example.com"...)
+		case partTimestamp:
+			dst = strconv.AppendInt(dst, time.Now().Unix(), 10)
+		case partTimestampMs:
+			dst = strconv.AppendInt(dst, time.Now().UnixMilli(), 10)
+		case partIteration:
+			var n int64
+			if env != nil {
+				n = env.Iteration()
+			}
+			dst = strconv.AppendInt(dst, n, 10)
+		case partVU:
+			var n int
+			if env != nil {
+				n = env.VU()
+			}
+			dst = strconv.AppendInt(dst, int64(n), 10)
+		}
+	}
+	return dst
+}
+
+// Render returns the rendering as a string (allocates; for tests and cold paths).
+func (t *Template) Render(v Vars) string { return string(t.Append(nil, v)) }
+
+func (t *Template) appendEsc(dst []byte, s string) []byte {
+	switch t.esc {
+	case escJSON:
+		return appendJSONString(dst, s)
+	case escQuery:
+		return appendQueryEscape(dst, s)
+	}
+	return append(dst, s...)
+}
+
+func randUint64n(env Env, n uint64) uint64 {
+	if env != nil {
+		if r := env.Rand(); r != nil {
+			return r.Uint64N(n)
+		}
+	}
+	return rand.Uint64N(n) // runtime per-thread ChaCha8 source: no shared lock
+}
+
+func randUint64(env Env) uint64 {
+	if env != nil {
+		if r := env.Rand(); r != nil {
+			return r.Uint64()
+		}
+	}
+	return rand.Uint64()
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendUUID appends a random (version 4) UUID.
+func appendUUID(dst []byte, env Env) []byte {
+	var b [16]byte
+	a, c := randUint64(env), randUint64(env)
+	for i := range 8 {
+		b[i] = byte(a >> (8 * i))
+		b[8+i] = byte(c >> (8 * i))
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	for i, x := range b {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			dst = append(dst, '-')
+		}
+		dst = append(dst, hexDigits[x>>4], hexDigits[x&0x0f])
+	}
+	return dst
+}
+
+// appendJSONString appends s escaped for the inside of a JSON string.
+func appendJSONString(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			dst = append(dst, '\\', c)
+		case c == '\n':
+			dst = append(dst, '\\', 'n')
+		case c == '\r':
+			dst = append(dst, '\\', 'r')
+		case c == '\t':
+			dst = append(dst, '\\', 't')
+		case c < 0x20:
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
+// appendQueryEscape appends s escaped like url.QueryEscape.
+func appendQueryEscape(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_', c == '.', c == '~':
+			dst = append(dst, c)
+		case c == ' ':
+			dst = append(dst, '+')
+		default:
+			dst = append(dst, '%', "0123456789ABCDEF"[c>>4], "0123456789ABCDEF"[c&0xf])
+		}
+	}
+	return dst
+}
+
+var firstNames = [...]string{
+	"Ada", "Alan", "Barbara", "Brian", "Claude", "Dennis", "Donald", "Edsger", "Frances", "Grace",
+	"Guido", "Hedy", "Ivan", "Jean", "John", "Ken", "Leslie", "Linus", "Margaret", "Niklaus",
+	"Radia", "Rob", "Robin", "Shafi", "Sophie", "Tim", "Tony", "Vint", "Whitfield", "Yukihiro",
+	"Zhou", "Anita",
+}
+
+// Scope is the map-backed Env of one virtual user: plan variables (shared,
+// read-only) under values set per iteration (captures, data-row columns). It
+// is not safe for concurrent use: give each virtual user its own.
+type Scope struct {
+	base map[string]string
+	vals map[string]string
+	rnd  *rand.Rand
+	iter int64
+	vu   int
+}
+
+var _ Env = (*Scope)(nil)
+
+// NewScope returns a Scope for virtual user vu over base (usually
+// Plan.Variables; not copied, must not change), with its own random source
+// seeded from seed.
+func NewScope(base map[string]string, vu int, seed uint64) *Scope {
+	return &Scope{
+		base: base,
+		vals: make(map[string]string, 8),
+		rnd:  rand.New(rand.NewPCG(seed, uint64(vu)*0x9e3779b97f4a7c15+1)),
+		vu:   vu,
+	}
+}
+
+// NewScope returns a Scope over the plan's variables.
+func (p *Plan) NewScope(vu int, seed uint64) *Scope { return NewScope(p.Variables, vu, seed) }
+
+// Set sets name (a capture or "source.column") for the rest of the iteration.
+func (s *Scope) Set(name, value string) { s.vals[name] = value }
+
+// Lookup implements Vars: values set with Set first, then the base variables.
+func (s *Scope) Lookup(name string) (string, bool) {
+	if v, ok := s.vals[name]; ok {
+		return v, true
+	}
+	v, ok := s.base[name]
+	return v, ok
+}
+
+// Reset forgets every value set with Set (call it at the start of an iteration).
+func (s *Scope) Reset() { clear(s.vals) }
+
+// SetIteration sets the value of ${iteration}.
+func (s *Scope) SetIteration(n int64) { s.iter = n }
+
+// Rand returns the scope's random source.
+func (s *Scope) Rand() *rand.Rand { return s.rnd }
+
+// Iteration returns the value of ${iteration}.
+func (s *Scope) Iteration() int64 { return s.iter }
+
+// VU returns the value of ${vu}.
+func (s *Scope) VU() int { return s.vu }

@@ -1,0 +1,309 @@
+// Package plan defines loadlab's YAML test-plan language: the types a plan
+// decodes into, strict loading with line and column numbers (LoadFile, Parse),
+// a pure validation pass (Validate), templates rendered on the hot path
+// (Template, Scope), response captures (Capture), checks (Check), thresholds
+// (Threshold) and the sections of the benchmark, stress and knee modes.
+//
+// Everything an executor needs is computed once by Parse/Validate: compiled
+// templates (Request.Compiled), compiled captures and checks, and defaults. A
+// Plan is read-only after loading and safe for concurrent use.
+package plan
+
+import (
+	"time"
+)
+
+// Plan types (Plan.Type).
+const (
+	TypeLoad      = "load"
+	TypeBenchmark = "benchmark"
+	TypeStress    = "stress"
+	TypeKnee      = "knee"
+)
+
+// Load models (Load.Model, Knee.Model).
+const (
+	ModelOpen   = "open"   // arrival rate: iterations per second, started on schedule
+	ModelClosed = "closed" // virtual users, each looping its scenario with think time
+)
+
+// Drop policies (Load.DropPolicy).
+const (
+	DropWait = ""     // when max_in_flight is reached the iteration waits (the wait shows in its latency)
+	DropDrop = "drop" // the iteration is dropped and counted in loadgen_dropped_iterations_total
+)
+
+// Data source orders (DataSource.Order).
+const (
+	OrderSequential = "sequential"
+	OrderRandom     = "random"
+)
+
+// Defaults applied after decoding; exported so docs, CLI and engine agree.
+const (
+	DefaultTimeout         = 10 * time.Second
+	DefaultMaxInFlight     = 1000
+	DefaultWeight          = 1
+	DefaultMethod          = "GET"
+	DefaultErrorThreshold  = 0.05
+	DefaultResolution      = 0.05
+	DefaultProbeDuration   = 10 * time.Second
+	DefaultCooldown        = 2 * time.Second
+	DefaultStartRate       = 10.0
+	DefaultMaxProbes       = 20
+	DefaultBenchRequests   = 200
+	DefaultBenchWarmup     = 20 // requests
+	DefaultTolerance       = 0.10
+	DefaultConfidence      = 0.95
+	DefaultKneeMaxSteps    = 8
+	DefaultKneeStep        = 10 * time.Second
+	DefaultKneeWarmup      = 2 * time.Second
+	DefaultGainThreshold   = 0.10
+	DefaultSeriesBudget    = 2000 // metric series a plan may create (see SeriesPerStep)
+	SeriesPerStep          = 18   // estimate: ~6 status codes + 9 error reasons + 2 outcomes + 1 service-time histogram
+	MaxNameLen             = 64   // scenario and step names are metric label values
+	DefaultBenchConcurrent = 1
+)
+
+// Plan is one YAML test plan. Zero values of optional sections mean "absent";
+// Parse applies the documented defaults (see docs/plan.md).
+type Plan struct {
+	Name      string                `yaml:"name"`
+	Type      string                `yaml:"type"`   // load (default) | benchmark | stress | knee
+	Target    string                `yaml:"target"` // base URL, e.g. http://127.0.0.1:8117; see SetTarget
+	Defaults  Defaults              `yaml:"defaults"`
+	Variables map[string]string     `yaml:"variables"`
+	Data      map[string]DataSource `yaml:"data"`
+	Scenarios []Scenario            `yaml:"scenarios"`
+	Load      Load                  `yaml:"load"`
+	// Thresholds are evaluated at the end of the run (and on a rolling window
+	// when Window > 0).
+	Thresholds []Threshold `yaml:"thresholds"`
+	Benchmark  *Benchmark  `yaml:"benchmark"`
+	Stress     *Stress     `yaml:"stress"`
+	Knee       *Knee       `yaml:"knee"`
+
+	// Source is the file the plan was read from ("" when parsed from memory);
+	// it is not part of the YAML.
+	Source string `yaml:"-"`
+	// Raw is the YAML text as read, for storing with a run.
+	Raw []byte `yaml:"-"`
+
+	pos posIndex // path -> position, from the YAML node tree
+}
+
+// Defaults apply to every request unless the request overrides them.
+type Defaults struct {
+	Headers map[string]string `yaml:"headers"`
+	Timeout Duration          `yaml:"timeout"` // default DefaultTimeout
+}
+
+// DataSource is a CSV file whose rows feed templates: each iteration takes one
+// row, and ${NAME.COLUMN} refers to a column of it.
+type DataSource struct {
+	CSV   string `yaml:"csv"`   // path, relative to the plan's directory
+	Order string `yaml:"order"` // sequential (default) | random
+	// Columns is the header row (the first CSV line) and Rows the remaining
+	// lines, loaded by LoadFile relative to the plan's directory (not YAML).
+	Columns []string   `yaml:"-"`
+	Rows    [][]string `yaml:"-"`
+	// Keys[i] is NAME+"."+Columns[i], precomputed for Scope.Set.
+	Keys []string `yaml:"-"`
+}
+
+// Scenario is a journey: a list of steps run in order by one iteration.
+type Scenario struct {
+	Name   string `yaml:"name"`
+	Weight int    `yaml:"weight"` // share of iterations; default 1
+	Think  Think  `yaml:"think"`  // pause after each step (a step's own think overrides)
+	Steps  []Step `yaml:"steps"`
+}
+
+// Think is a pause drawn uniformly from [Min, Max]. In YAML it is either a
+// mapping {min: 1s, max: 3s} or a scalar duration (think: 1s means min = max).
+type Think struct {
+	Min, Max Duration
+}
+
+// IsZero reports whether no think time is set.
+func (t Think) IsZero() bool { return t.Min.Duration == 0 && t.Max.Duration == 0 }
+
+// Step is one HTTP request of a scenario, with what to capture from its
+// response and what to check.
+type Step struct {
+	Name    string             `yaml:"name"` // default: "METHOD path" (the template source)
+	Request Request            `yaml:"request"`
+	Capture map[string]Capture `yaml:"capture"` // variable name -> where to take it from
+	Check   Check              `yaml:"check"`
+	Think   *Think             `yaml:"think"` // overrides the scenario's think time after this step
+}
+
+// Request is what a step sends. Path is relative to Plan.Target and may hold a
+// query string; Query values are added URL-escaped. JSON is any YAML value,
+// sent as application/json; Body is sent as is. All strings may hold templates.
+type Request struct {
+	Method  string            `yaml:"method"` // default GET
+	Path    string            `yaml:"path"`
+	Headers map[string]string `yaml:"headers"` // merged over Defaults.Headers
+	Query   map[string]string `yaml:"query"`
+	JSON    any               `yaml:"json"`
+	Body    string            `yaml:"body"`
+	Timeout Duration          `yaml:"timeout"` // default Defaults.Timeout
+
+	// Compiled is set by Validate when the request is valid.
+	Compiled *CompiledRequest `yaml:"-"`
+}
+
+// CompiledRequest is a Request ready for the hot path: every template compiled
+// once, defaults merged, headers in a fixed order.
+type CompiledRequest struct {
+	Method string
+	// URL renders the full URL: Target + path + query (query values escaped).
+	URL *Template
+	// Path renders the path and query alone (no scheme/host).
+	Path *Template
+	// Headers are the defaults merged with the request's, sorted by name.
+	Headers []HeaderTemplate
+	// Body is nil when the request has no body. For JSON bodies, dynamic values
+	// are JSON-string-escaped when rendered.
+	Body        *Template
+	ContentType string        // "application/json" for JSON bodies, else from headers or ""
+	Timeout     time.Duration // effective timeout (> 0)
+	// Refs are the names the request's templates need (sorted, unique).
+	Refs []string
+}
+
+// HeaderTemplate is one request header with a templated value.
+type HeaderTemplate struct {
+	Name  string // canonical form (textproto.CanonicalMIMEHeaderKey)
+	Value *Template
+}
+
+// Check is what a response must satisfy. A failing check is an error with
+// reason "check"; a status outside Status is reason "status".
+type Check struct {
+	// Status lists the accepted codes. Empty means any code below 400.
+	Status       []int `yaml:"status"`
+	BodyContains string `yaml:"body_contains"`
+	// JSON maps JSON paths ("$.user.id") to expected values (compared as
+	// numbers when both are numbers, else as strings; null matches a missing
+	// or null value).
+	JSON       map[string]any `yaml:"json"`
+	MaxLatency Duration       `yaml:"max_latency"`
+
+	jsonChecks []jsonCheck // compiled by Validate (lazily otherwise)
+}
+
+// Load is the load section: the model and the phases walked in order.
+type Load struct {
+	Model       string  `yaml:"model"`         // open (default) | closed
+	MaxInFlight int     `yaml:"max_in_flight"` // open model: cap on iterations in flight; default DefaultMaxInFlight
+	DropPolicy  string  `yaml:"drop_policy"`   // "" (wait, never drop) | "drop"
+	Phases      []Phase `yaml:"phases"`
+}
+
+// TotalDuration is the sum of the phases' durations.
+func (l Load) TotalDuration() time.Duration {
+	var d time.Duration
+	for _, p := range l.Phases {
+		d += p.Duration.Duration
+	}
+	return d
+}
+
+// Phase is one stage of the load. Open model: Rate iterations per second
+// (ramping linearly to To when set). Closed model: VUs virtual users (ramping
+// linearly to To). In YAML, rate accepts 200, "200/s", "12000/m" or "720000/h".
+type Phase struct {
+	Name     string
+	Duration Duration
+	Rate     *float64
+	VUs      *int
+	To       *float64 // ramp end: a rate (open) or a number of VUs (closed)
+}
+
+// Threshold metrics (Threshold.Metric).
+const (
+	MetricP50       = "p50"
+	MetricP90       = "p90"
+	MetricP95       = "p95"
+	MetricP99       = "p99"
+	MetricP999      = "p99.9"
+	MetricMax       = "max"
+	MetricMean      = "mean"
+	MetricErrorRate = "error_rate"
+	MetricRPS       = "rps"
+)
+
+// Threshold is a pass/fail rule such as "p99 < 300ms", "error_rate < 1%",
+// "step[login].p95 < 200ms" or "rps > 50". In YAML it is that string or a
+// mapping {expr: ..., window: 30s, abort_on_fail: true}.
+type Threshold struct {
+	Expr   string  // the expression as written
+	Metric string  // one of the Metric* constants
+	Step   string  // "" = whole run; else a step name (any scenario) or "scenario/step"
+	Op     string  // <, <=, >, >=
+	Value  float64 // seconds for latency metrics, ratio 0-1 for error_rate, req/s for rps
+	// Window > 0 evaluates the threshold continuously over the last Window of
+	// the run; 0 evaluates it once over the whole run.
+	Window      Duration
+	AbortOnFail bool // stop the run as soon as the threshold fails (needs Window > 0 to act early)
+	Line, Col   int  // where the threshold was written (0 when built in Go)
+}
+
+// Benchmark configures type: benchmark: each endpoint measured in isolation.
+type Benchmark struct {
+	// Endpoints default to every step of every scenario, in order.
+	Endpoints []Step `yaml:"endpoints"`
+	// Warmup is left out of the results: a duration ("5s") or a number of
+	// requests (20); default DefaultBenchWarmup requests.
+	Warmup      Warmup  `yaml:"warmup"`
+	Requests    int     `yaml:"requests"`    // measured requests per endpoint and concurrency; default DefaultBenchRequests
+	Concurrency []int   `yaml:"concurrency"` // swept in order; default [1]
+	Tolerance   float64 `yaml:"tolerance"`   // regression beyond this relative change (0.10 = 10%; "10%" accepted)
+	Confidence  float64 `yaml:"confidence"`  // statistical confidence for the regression test; default 0.95
+}
+
+// Warmup is a benchmark warm-up: either a duration or a number of requests.
+type Warmup struct {
+	Duration  time.Duration
+	Requests  int
+	Line, Col int
+}
+
+// Stress configures type: stress: find the highest sustainable open-model rate.
+type Stress struct {
+	StartRate      float64  // first probe's rate; default DefaultStartRate
+	MaxRate        float64  // stop doubling here; 0 = no cap (MaxProbes bounds the search)
+	ErrorThreshold float64  // a probe fails above this error ratio; default 0.05 ("5%" accepted)
+	P99SLO         Duration // a probe also fails when its p99 exceeds this (0 = unused)
+	ProbeDuration  Duration // default DefaultProbeDuration
+	Cooldown       Duration // pause between probes; default DefaultCooldown
+	Resolution     float64  // bisect until (bad-good)/good <= Resolution; default 0.05
+	MaxProbes      int      // default DefaultMaxProbes
+}
+
+// Knee configures type: knee: step the load up and find where throughput stops rising.
+type Knee struct {
+	Model string // closed (default: Steps are concurrencies) | open (Steps are rates)
+	// Steps default to 1, 2, 4, ... (MaxSteps values).
+	Steps         []float64
+	MaxSteps      int      // default DefaultKneeMaxSteps
+	StepDuration  Duration // steady window per step; default DefaultKneeStep
+	Warmup        Duration // discarded start of each step; default DefaultKneeWarmup
+	GainThreshold float64  // knee when relative throughput gain per step falls below this; default 0.10
+	MetricsURL    string   // the target's /metrics (optional), to name the saturated resource
+}
+
+// Duration is a YAML duration scalar ("250ms", "10s", "1m30s"; a bare 0 is
+// allowed) that remembers where it was written.
+type Duration struct {
+	time.Duration
+	Line, Col int // 0 when not set in YAML
+}
+
+// D returns a Duration for d, for building plans in Go.
+func D(d time.Duration) Duration { return Duration{Duration: d} }
+
+// IsSet reports whether the duration was written in YAML or set in Go (non-zero).
+func (d Duration) IsSet() bool { return d.Line > 0 || d.Duration != 0 }
