@@ -1,0 +1,187 @@
+// Package report turns a finished (or stopped) load run into a Summary: the
+// figures a person or a CI job reads at the end, rendered as a text table
+// (WriteText) or JSON (WriteJSON, the `--out-json` file). It also evaluates
+// plan thresholds, over the whole run (Evaluate) and over rolling windows
+// while the run goes on (Rolling).
+//
+// Every latency figure is in milliseconds and measured from the request's
+// intended start (coordinated omission corrected); service_ms is the raw time
+// from the actual send. Percentiles come from internal/hist (≤0.55% relative
+// error).
+package report
+
+import (
+	"time"
+)
+
+// Status is how a run ended.
+type Status string
+
+// The run statuses. A run is "completed" when it ran its whole schedule and
+// at least some requests succeeded; thresholds are judged separately (see
+// Summary.Passed).
+const (
+	StatusRunning     Status = "running"     // only in stored snapshots, never in a final summary
+	StatusCompleted   Status = "completed"   // the schedule ran to its end
+	StatusFailed      Status = "failed"      // the run could not be carried out (target down, every request failed, ...)
+	StatusAborted     Status = "aborted"     // a rolling threshold with abort_on_fail ended the run early
+	StatusInterrupted Status = "interrupted" // the run was stopped from outside (SIGINT, context cancelled)
+)
+
+// Summary is the end-of-run report; its JSON form is the `--out-json` schema
+// documented in docs/cli.md.
+type Summary struct {
+	RunID     string    `json:"run_id"`
+	Plan      string    `json:"plan"`
+	Type      string    `json:"type"`  // the test type: "load" for `loadgen run`
+	Model     string    `json:"model"` // "open" or "closed"
+	Target    string    `json:"target"`
+	Status    Status    `json:"status"`
+	Error     string    `json:"error,omitempty"` // one line, set when Status is failed, aborted or interrupted
+	StartedAt time.Time `json:"started_at"`
+	EndedAt   time.Time `json:"ended_at"`
+	DurationS float64   `json:"duration_s"`
+
+	Requests   uint64  `json:"requests"`
+	Errors     uint64  `json:"errors"`
+	ErrorRate  float64 `json:"error_rate"` // 0-1
+	RPS        float64 `json:"rps"`        // completed requests per second of run time
+	Iterations uint64  `json:"iterations"` // scenario iterations completed
+	Dropped    uint64  `json:"dropped"`    // iterations dropped by an explicit drop policy
+
+	LatencyMS      Latency           `json:"latency_ms"`
+	ServiceMS      Latency           `json:"service_ms"`
+	ErrorsByReason map[string]uint64 `json:"errors_by_reason"`
+
+	Steps      []Step      `json:"steps"`
+	Phases     []Phase     `json:"phases"`
+	Thresholds []Threshold `json:"thresholds"`
+	Health     Health      `json:"health"`
+	Store      *StoreInfo  `json:"store,omitempty"`
+}
+
+// Latency is a latency distribution in milliseconds.
+type Latency struct {
+	P50  float64 `json:"p50"`
+	P90  float64 `json:"p90"`
+	P95  float64 `json:"p95"`
+	P99  float64 `json:"p99"`
+	P999 float64 `json:"p999"`
+	Max  float64 `json:"max"`
+	Mean float64 `json:"mean"`
+}
+
+// Timing is the per-request HTTP timing breakdown of a step, in milliseconds
+// (only requests that went through the phase count: a reused connection has
+// no dns/connect/tls phase).
+type Timing struct {
+	DNS     Quantiles `json:"dns"`
+	Connect Quantiles `json:"connect"`
+	TLS     Quantiles `json:"tls"`
+	TTFB    Quantiles `json:"ttfb"`
+}
+
+// Quantiles is a short distribution summary in milliseconds.
+type Quantiles struct {
+	Count uint64  `json:"count"`
+	P50   float64 `json:"p50"`
+	P99   float64 `json:"p99"`
+}
+
+// Step is one plan step's figures.
+type Step struct {
+	Scenario       string            `json:"scenario"`
+	Step           string            `json:"step"`
+	Method         string            `json:"method"`
+	Requests       uint64            `json:"requests"`
+	Errors         uint64            `json:"errors"`
+	ErrorRate      float64           `json:"error_rate"`
+	RPS            float64           `json:"rps"`
+	LatencyMS      Latency           `json:"latency_ms"`
+	ServiceMS      Latency           `json:"service_ms"`
+	TimingMS       Timing            `json:"timing_ms"`
+	ErrorsByReason map[string]uint64 `json:"errors_by_reason,omitempty"`
+}
+
+// Phase is one load phase's figures.
+type Phase struct {
+	Name      string    `json:"name"`
+	StartedAt time.Time `json:"started_at"`
+	DurationS float64   `json:"duration_s"`
+	Requests  uint64    `json:"requests"`
+	Errors    uint64    `json:"errors"`
+	ErrorRate float64   `json:"error_rate"`
+	RPS       float64   `json:"rps"`
+	LatencyMS Latency   `json:"latency_ms"`
+}
+
+// Threshold is one evaluated plan threshold.
+type Threshold struct {
+	Expr    string  `json:"expr"`             // as written in the plan, e.g. "p99 < 300ms"
+	OK      bool    `json:"ok"`               // the condition held
+	Value   float64 `json:"value"`            // the measured value, in Unit
+	Unit    string  `json:"unit"`             // "ms", "ratio" (0-1), "req/s" or "count"
+	Window  string  `json:"window,omitempty"` // rolling window ("10s"); empty for the whole run
+	Aborted bool    `json:"aborted"`          // this threshold failed and ended the run early
+	Note    string  `json:"note,omitempty"`   // e.g. "no requests" when there was nothing to measure
+}
+
+// Health says whether the generator kept its schedule, so the figures can be
+// trusted. Reliable is false when the schedule lag p99 exceeded
+// LagLimitMS or the generator's own CPU exceeded CPULimitPct.
+type Health struct {
+	LagP99MS    float64  `json:"lag_p99_ms"`   // schedule lag (actual − intended send), open model
+	LagMaxMS    float64  `json:"lag_max_ms"`   //
+	CPUMaxPct   float64  `json:"cpu_max_pct"`  // generator process CPU, peak 1 s average, % of the cores it may use (GOMAXPROCS)
+	CPUMeasured bool     `json:"cpu_measured"` // false when CPU could not be sampled (CPUMaxPct is then 0)
+	RSSMaxMB    float64  `json:"rss_max_mb,omitempty"`
+	Reliable    bool     `json:"reliable"`
+	Reasons     []string `json:"reasons,omitempty"`
+}
+
+// Health limits: beyond these the results are flagged unreliable.
+const (
+	LagLimitMS  = 10.0
+	CPULimitPct = 90.0
+)
+
+// StoreInfo says where the run was recorded.
+type StoreInfo struct {
+	URL     string `json:"url"`
+	Spooled bool   `json:"spooled"` // the store was unreachable or slow; records went to a local spool
+	Message string `json:"message,omitempty"`
+}
+
+// Passed reports whether the run is a pass for CI: it completed and every
+// threshold held.
+func (s *Summary) Passed() bool {
+	if s.Status != StatusCompleted {
+		return false
+	}
+	return s.ThresholdsOK()
+}
+
+// ThresholdsOK reports whether every threshold held.
+func (s *Summary) ThresholdsOK() bool {
+	for _, t := range s.Thresholds {
+		if !t.OK {
+			return false
+		}
+	}
+	return true
+}
+
+// JudgeHealth fills h.Reliable and h.Reasons from the measured lag and CPU.
+func (h *Health) JudgeHealth() {
+	h.Reasons = h.Reasons[:0]
+	if h.LagP99MS > LagLimitMS {
+		h.Reasons = append(h.Reasons, "schedule lag p99 "+fmtMS(h.LagP99MS)+" ms exceeds "+fmtMS(LagLimitMS)+" ms: the generator could not send on time")
+	}
+	if h.CPUMeasured && h.CPUMaxPct > CPULimitPct {
+		h.Reasons = append(h.Reasons, "generator CPU peaked at "+fmtPct(h.CPUMaxPct)+" (limit "+fmtPct(CPULimitPct)+"): it may have delayed sends and timings")
+	}
+	if len(h.Reasons) == 0 {
+		h.Reasons = nil
+	}
+	h.Reliable = len(h.Reasons) == 0
+}
