@@ -1,0 +1,298 @@
+// Package target is loadlab's system under test: a small User & Team
+// Management API with a known latency model, a known capacity (a pool of
+// workers and a bounded queue) and injectable faults, instrumented with
+// Prometheus native histograms.
+//
+// Use it in-process:
+//
+//	srv, err := target.New(target.FixedServiceConfig(8, 4, 20*time.Millisecond), nil)
+//	ts := httptest.NewServer(srv.Handler()) // capacity 8/20ms = 400 req/s
+package target
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+var errUnknownRoute = errors.New("not a pooled route (see target.PooledRoutes)")
+
+// StatusClientClosed is the code recorded (nginx's 499) when a client goes away
+// while its request is stalled, queued or in service.
+const StatusClientClosed = 499
+
+// Server is the target API. Create it with New; it is safe for concurrent use.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	pool     *pool
+	faults   *faultState
+	dir      *directory
+	tokens   *tokens
+	metrics  *metrics
+	gatherer prometheus.Gatherer
+	handler  http.Handler
+}
+
+// New builds a Server. Its metrics are registered on reg. If reg is nil, New
+// makes its own registry holding the Go and process collectors too; /metrics
+// serves reg when it is also a prometheus.Gatherer (a *prometheus.Registry is),
+// and is absent otherwise.
+func New(cfg Config, reg prometheus.Registerer) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("target config: %w", err)
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxTokens == 0 {
+		cfg.MaxTokens = DefaultMaxTokens
+	}
+	if cfg.ShutdownTimeout == 0 {
+		cfg.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if reg == nil {
+		r := prometheus.NewRegistry()
+		r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		reg = r
+	}
+	s := &Server{
+		cfg:    cfg,
+		log:    logger,
+		pool:   newPool(cfg.Workers, cfg.Queue),
+		faults: newFaultState(cfg.Faults, time.Now),
+		dir:    newDirectory(SeedUsers, SeedTeams),
+		tokens: newTokens(cfg.MaxTokens),
+	}
+	if g, ok := reg.(prometheus.Gatherer); ok {
+		s.gatherer = g
+	}
+	m, err := newMetrics(reg, s.pool, cfg.Queue, s.faults)
+	if err != nil {
+		return nil, fmt.Errorf("target metrics: %w", err)
+	}
+	s.metrics = m
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler serves the API, /metrics and (if enabled) /admin/*.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Config returns the configuration the server runs with (faults as at start).
+func (s *Server) Config() Config { return s.cfg }
+
+// Faults returns the faults in force.
+func (s *Server) Faults() Faults { return s.faults.get().Faults }
+
+// SetFaults replaces the faults in force; the stall clock restarts now, so
+// the first stall begins StallEvery from now.
+func (s *Server) SetFaults(f Faults) error {
+	if err := f.Validate(); err != nil {
+		return fmt.Errorf("faults: %w", err)
+	}
+	s.faults.set(f)
+	s.log.Info("faults set", "error_rate", f.ErrorRate, "stall_every", f.StallEvery, "stall_for", f.StallFor, "added_latency", f.AddedLatency)
+	return nil
+}
+
+// Serve serves on ln until ctx is done, then shuts down gracefully: it stops
+// accepting, lets in-flight requests finish (at most Config.ShutdownTimeout)
+// and returns nil after a clean shutdown.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down, letting in-flight requests finish", "timeout", s.cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	if err != nil {
+		hs.Close()
+		err = fmt.Errorf("shutdown: %w", err)
+	}
+	<-errc // http.ErrServerClosed
+	return err
+}
+
+// routes builds the handler tree.
+func (s *Server) routes() http.Handler {
+	r := mux.NewRouter()
+	r.NotFoundHandler = s.instrument(RouteLabelUnknown, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, http.StatusNotFound, "not found")
+	}))
+	r.MethodNotAllowedHandler = s.instrument(RouteLabelUnknown, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, http.StatusMethodNotAllowed, "method not allowed")
+	}))
+
+	s.plain(r, RouteHealth, s.health)
+	s.api(r, RouteLogin, s.login)
+	s.api(r, RouteLogout, s.logout)
+	s.api(r, RouteUsers, s.listUsers)
+	s.api(r, RouteUpdateMe, s.updateMe) // before {id}, which would also match "me"
+	s.api(r, RouteUser, s.getUser)
+	s.api(r, RouteTeams, s.listTeams)
+	s.api(r, RouteTeam, s.getTeam)
+	s.api(r, RouteTeamMembers, s.teamMembers)
+	if s.gatherer != nil {
+		r.Handle("/metrics", s.instrument("/metrics", promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{
+			EnableOpenMetrics: true,
+			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelError),
+		}))).Methods(http.MethodGet)
+	}
+	if s.cfg.Admin {
+		s.plain(r, "GET /admin/faults", s.getFaults)
+		s.plain(r, "PUT /admin/faults", s.putFaults)
+		s.plain(r, "GET /admin/config", s.getConfig)
+	}
+	return s.inFlight(r)
+}
+
+// apiFunc is a route's logic: it returns the status and the JSON body.
+type apiFunc func(r *http.Request) (int, any)
+
+// plain registers a route that bypasses the pool and the faults.
+func (s *Server) plain(r *mux.Router, key string, fn apiFunc) {
+	method, tmpl, _ := strings.Cut(key, " ")
+	r.Handle(tmpl, s.instrument(tmpl, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		req.Body = http.MaxBytesReader(w, req.Body, MaxBodyBytes)
+		status, body := fn(req)
+		writeJSON(w, status, body)
+	}))).Methods(method)
+}
+
+// api registers a pooled route: stall, then a worker (or 503), then the
+// service time and the injected error rate, then fn.
+func (s *Server) api(r *mux.Router, key string, fn apiFunc) {
+	method, tmpl, _ := strings.Cut(key, " ")
+	lat := s.cfg.ServiceLatency(key)
+	scale := s.cfg.LatencyScale
+	r.Handle(tmpl, s.instrument(tmpl, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.ContentLength > MaxBodyBytes {
+			writeError(w, http.StatusRequestEntityTooLarge, errTooLarge)
+			return
+		}
+		req.Body = http.MaxBytesReader(w, req.Body, MaxBodyBytes)
+		ctx := req.Context()
+		phase := s.faults.get()
+		if err := s.faults.waitStall(ctx); err != nil {
+			writeError(w, StatusClientClosed, "client closed request")
+			return
+		}
+		if err := s.pool.acquire(ctx); err != nil {
+			if errors.Is(err, errOverloaded) {
+				s.metrics.rejected.Inc()
+				w.Header().Set("Retry-After", "1")
+				writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("overloaded: all %d workers busy and the queue of %d is full", s.pool.workers(), s.pool.queue))
+				return
+			}
+			writeError(w, StatusClientClosed, "client closed request")
+			return
+		}
+		defer s.pool.release()
+		d := time.Duration(float64(lat.Sample())*scale) + phase.AddedLatency
+		if err := sleep(ctx, d); err != nil {
+			writeError(w, StatusClientClosed, "client closed request")
+			return
+		}
+		if phase.ErrorRate > 0 && rand.Float64() < phase.ErrorRate {
+			writeError(w, http.StatusInternalServerError, "injected fault")
+			return
+		}
+		status, body := fn(req)
+		writeJSON(w, status, body)
+	}))).Methods(method)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// inFlight counts every request being served.
+func (s *Server) inFlight(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.metrics.inFlight.Inc()
+		defer s.metrics.inFlight.Dec()
+		h.ServeHTTP(w, r)
+	})
+}
+
+// instrument records duration and count under a fixed route label.
+func (s *Server) instrument(route string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		h.ServeHTTP(sw, r)
+		code := sw.status
+		if code == 0 {
+			code = http.StatusOK
+		}
+		lv := []string{route, methodLabel(r.Method), strconv.Itoa(code)}
+		s.metrics.duration.WithLabelValues(lv...).Observe(time.Since(start).Seconds())
+		s.metrics.requests.WithLabelValues(lv...).Inc()
+	})
+}
+
+// methodLabel bounds the method label: unknown methods become "other".
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "other"
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
