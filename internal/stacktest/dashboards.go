@@ -57,11 +57,11 @@ func Dashboards() ([]DashboardFile, error) {
 // to a new line, and numbers them.
 type board struct {
 	uid, title, description, refresh, from string
-	tags                                  []string
-	vars                                  []obj
-	annotations                           []obj
-	panels                                []obj
-	x, y, rowH                            int
+	tags                                   []string
+	vars                                   []obj
+	annotations                            []obj
+	panels                                 []obj
+	x, y, rowH                             int
 }
 
 func newBoard(uid, title, description string, tags ...string) *board {
@@ -112,7 +112,7 @@ func (b *board) render() obj {
 		"uid": b.uid, "title": b.title, "description": b.description, "tags": b.tags,
 		"schemaVersion": 39, "version": 1, "editable": true, "graphTooltip": 1, "liveNow": false,
 		"refresh": b.refresh, "time": obj{"from": b.from, "to": "now"}, "timezone": "browser",
-		"timepicker":  obj{"refresh_intervals": []string{"2s", "5s", "10s", "30s", "1m", "5m"}},
+		"timepicker":           obj{"refresh_intervals": []string{"2s", "5s", "10s", "30s", "1m", "5m"}},
 		"fiscalYearStartMonth": 0, "weekStart": "",
 		"annotations": obj{"list": annotations},
 		"templating":  obj{"list": vars},
@@ -205,7 +205,7 @@ func heatmap(title, desc string, target obj) obj {
 		obj{"calculate": false, "cellGap": 1, "color": obj{"mode": "scheme", "scheme": "Oranges", "scale": "exponential", "exponent": 0.5, "steps": 64},
 			"yAxis": obj{"axisPlacement": "left", "unit": "s"}, "rowsFrame": obj{"layout": "auto"},
 			"tooltip": obj{"mode": "single", "yHistogram": true, "showColorScale": true},
-			"legend": obj{"show": true}, "exemplars": obj{"color": "rgba(255,0,255,0.7)"}, "filterValues": obj{"le": 1e-9}})
+			"legend":  obj{"show": true}, "exemplars": obj{"color": "rgba(255,0,255,0.7)"}, "filterValues": obj{"le": 1e-9}})
 }
 
 func dsOf(targets []obj) obj {
