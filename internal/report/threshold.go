@@ -130,7 +130,7 @@ func runMeasure(th plan.Threshold, res *executor.Results) measure {
 // judge builds the reported Threshold of th over m.
 func judge(th plan.Threshold, m measure) Threshold {
 	v, rv, unit, ok := m.value(th.Metric)
-	t := Threshold{Expr: th.Expr, Value: rv, Unit: unit}
+	t := Threshold{Expr: th.String(), Value: rv, Unit: unit}
 	if th.Window.Duration > 0 {
 		t.Window = th.Window.Duration.String()
 	}
@@ -244,7 +244,7 @@ func (r *Rolling) Check(src WindowSource, elapsed time.Duration) *Abort {
 		if it.th.AbortOnFail && abort == nil {
 			it.aborted = true
 			it.worst, it.report = v, rv
-			abort = &Abort{Expr: it.th.Expr, Window: w, Value: rv, Unit: unit, Elapsed: elapsed}
+			abort = &Abort{Expr: it.th.String(), Window: w, Value: rv, Unit: unit, Elapsed: elapsed}
 		}
 	}
 	return abort
@@ -282,7 +282,7 @@ func (r *Rolling) Final(ths []plan.Threshold, res *executor.Results) []Threshold
 			out = append(out, judge(th, runMeasure(th, res)))
 			continue
 		}
-		if k >= len(r.items) || r.items[k].th.Expr != th.Expr {
+		if k >= len(r.items) || r.items[k].th.String() != th.String() {
 			out = append(out, judge(th, runMeasure(th, res))) // not tracked by r
 			continue
 		}
@@ -296,7 +296,7 @@ func (r *Rolling) Final(ths []plan.Threshold, res *executor.Results) []Threshold
 			out = append(out, t)
 			continue
 		}
-		t := Threshold{Expr: th.Expr, OK: !it.failed, Value: it.report, Unit: it.unit,
+		t := Threshold{Expr: th.String(), OK: !it.failed, Value: it.report, Unit: it.unit,
 			Window: th.Window.Duration.String(), Aborted: it.aborted}
 		if it.failed && !it.aborted {
 			t.Note = "first failed at " + it.at.Round(time.Second).String()
