@@ -60,15 +60,15 @@ const (
 
 type part struct {
 	kind   partKind
-	s      string // literal text or variable name
-	lo, hi int64  // random_int bounds
+	esc    escaper // how dynamic values are escaped
+	s      string  // literal text or variable name
+	lo, hi int64   // random_int bounds
 }
 
 // Template is a compiled string with ${...} references. It is immutable and
 // safe for concurrent use. "$${" writes a literal "${".
 type Template struct {
 	src    string
-	esc    escaper
 	parts  []part
 	refs   []string
 	static []byte // the rendering, when there are no references
@@ -100,7 +100,7 @@ func MustCompileTemplate(s string) *Template {
 }
 
 func compileTemplate(s string, esc escaper) (*Template, error) {
-	t := &Template{src: s, esc: esc}
+	t := &Template{src: s}
 	var lit strings.Builder
 	flush := func() {
 		if lit.Len() > 0 {
@@ -129,14 +129,25 @@ func compileTemplate(s string, esc escaper) (*Template, error) {
 			return nil, &TemplateError{Offset: i, Msg: fmt.Sprintf("${%s}: %v", expr, err)}
 		}
 		flush()
+		p.esc = esc
 		t.parts = append(t.parts, p)
-		if p.kind == partVar && !slices.Contains(t.refs, p.s) {
-			t.refs = append(t.refs, p.s)
-		}
 		i += 2 + end + 1
 	}
 	flush()
+	t.finish()
+	return t, nil
+}
+
+// finish computes refs and the static rendering.
+func (t *Template) finish() {
+	t.refs = t.refs[:0]
+	for _, p := range t.parts {
+		if p.kind == partVar && !slices.Contains(t.refs, p.s) {
+			t.refs = append(t.refs, p.s)
+		}
+	}
 	slices.Sort(t.refs)
+	t.isStat, t.static = false, nil
 	if len(t.parts) == 0 || (len(t.parts) == 1 && t.parts[0].kind == partLit) {
 		t.isStat = true
 		if len(t.parts) == 1 {
@@ -145,7 +156,38 @@ func compileTemplate(s string, esc escaper) (*Template, error) {
 			t.static = []byte{}
 		}
 	}
-	return t, nil
+}
+
+// concatTemplates joins templates into one (each keeps its own escaping).
+func concatTemplates(ts ...*Template) *Template {
+	out := &Template{}
+	var src strings.Builder
+	for _, t := range ts {
+		if t == nil {
+			continue
+		}
+		src.WriteString(t.src)
+		for _, p := range t.parts {
+			if n := len(out.parts); n > 0 && p.kind == partLit && out.parts[n-1].kind == partLit {
+				out.parts[n-1].s += p.s
+				continue
+			}
+			out.parts = append(out.parts, p)
+		}
+	}
+	out.src = src.String()
+	out.finish()
+	return out
+}
+
+// literalTemplate returns a static template for s (no ${...} parsing).
+func literalTemplate(s string) *Template {
+	t := &Template{src: s}
+	if s != "" {
+		t.parts = []part{{kind: partLit, s: s}}
+	}
+	t.finish()
+	return t
 }
 
 func isNameStart(c byte) bool { return c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
@@ -229,7 +271,7 @@ func (t *Template) Refs() []string { return t.refs }
 // Static reports whether the template renders the same bytes every time.
 func (t *Template) Static() bool { return t.isStat }
 
-// Usesbuiltin reports whether the template calls any built-in.
+// UsesBuiltins reports whether the template calls any built-in.
 func (t *Template) UsesBuiltins() bool {
 	for _, p := range t.parts {
 		if p.kind != partLit && p.kind != partVar {
@@ -254,7 +296,7 @@ func (t *Template) Append(dst []byte, v Vars) []byte {
 		case partVar:
 			if v != nil {
 				if s, ok := v.Lookup(p.s); ok {
-					dst = t.appendEsc(dst, s)
+					dst = appendEsc(dst, s, p.esc)
 				}
 			}
 		case partRandInt:
@@ -263,7 +305,7 @@ func (t *Template) Append(dst []byte, v Vars) []byte {
 		case partUUID:
 			dst = appendUUID(dst, env)
 		case partRandName:
-			dst = t.appendEsc(dst, firstNames[randUint64n(env, uint64(len(firstNames)))])
+			dst = appendEsc(dst, firstNames[randUint64n(env, uint64(len(firstNames)))], p.esc)
 		case partRandEmail:
 			name := firstNames[randUint64n(env, uint64(len(firstNames)))]
 			for j := 0; j < len(name); j++ {
@@ -300,8 +342,8 @@ func (t *Template) Append(dst []byte, v Vars) []byte {
 // Render returns the rendering as a string (allocates; for tests and cold paths).
 func (t *Template) Render(v Vars) string { return string(t.Append(nil, v)) }
 
-func (t *Template) appendEsc(dst []byte, s string) []byte {
-	switch t.esc {
+func appendEsc(dst []byte, s string, esc escaper) []byte {
+	switch esc {
 	case escJSON:
 		return appendJSONString(dst, s)
 	case escQuery:

@@ -104,9 +104,10 @@ type DataSource struct {
 	CSV   string `yaml:"csv"`   // path, relative to the plan's directory
 	Order string `yaml:"order"` // sequential (default) | random
 	// Columns is the header row (the first CSV line) and Rows the remaining
-	// lines, loaded by LoadFile relative to the plan's directory (not YAML).
-	Columns []string   `yaml:"-"`
-	Rows    [][]string `yaml:"-"`
+	// lines, loaded by LoadFile relative to the plan's directory. Instead of
+	// csv, a plan may give columns and rows inline.
+	Columns []string   `yaml:"columns"`
+	Rows    [][]string `yaml:"rows"`
 	// Keys[i] is NAME+"."+Columns[i], precomputed for Scope.Set.
 	Keys []string `yaml:"-"`
 }
@@ -183,7 +184,7 @@ type HeaderTemplate struct {
 // reason "check"; a status outside Status is reason "status".
 type Check struct {
 	// Status lists the accepted codes. Empty means any code below 400.
-	Status       []int `yaml:"status"`
+	Status       []int  `yaml:"status"`
 	BodyContains string `yaml:"body_contains"`
 	// JSON maps JSON paths ("$.user.id") to expected values (compared as
 	// numbers when both are numbers, else as strings; null matches a missing
@@ -262,6 +263,8 @@ type Benchmark struct {
 	Concurrency []int   `yaml:"concurrency"` // swept in order; default [1]
 	Tolerance   float64 `yaml:"tolerance"`   // regression beyond this relative change (0.10 = 10%; "10%" accepted)
 	Confidence  float64 `yaml:"confidence"`  // statistical confidence for the regression test; default 0.95
+
+	fromScenarios bool // Endpoints were copied from the scenarios by Validate
 }
 
 // Warmup is a benchmark warm-up: either a duration or a number of requests.

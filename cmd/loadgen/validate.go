@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/loadlab/loadlab/internal/plan"
+)
+
+func init() {
+	register("validate", "check plans without running them (exit 2 on any problem)", validateCmd)
+}
+
+// validateCmd is `loadgen validate [--target URL] PLAN...`: every problem of
+// every plan is printed as file:line:col: path: message.
+func validateCmd(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	target := fs.String("target", os.Getenv("LOADGEN_TARGET"), "base URL overriding the plans' target (env LOADGEN_TARGET)")
+	typ := fs.String("type", "", "check the plans as this type: load, benchmark, stress or knee")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: loadgen validate [--target URL] [--type TYPE] PLAN...")
+		fs.PrintDefaults()
+	}
+	var plans []string
+	for rest := args; ; {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return exitOK
+			}
+			return exitUsage
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		plans = append(plans, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+	if len(plans) == 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	var opts []plan.Option
+	if *target != "" {
+		opts = append(opts, plan.WithTarget(*target))
+	}
+	if *typ != "" {
+		opts = append(opts, plan.WithType(*typ))
+	}
+	code := exitOK
+	for _, path := range plans {
+		if _, err := plan.LoadFile(path, opts...); err != nil {
+			fmt.Fprintln(stderr, err)
+			code = exitUsage
+			continue
+		}
+		fmt.Fprintf(stdout, "%s: ok\n", path)
+	}
+	return code
+}

@@ -1,0 +1,869 @@
+package plan
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/textproto"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+// HTTP methods a step may use.
+var Methods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+
+type validator struct {
+	p    *Plan
+	errs Errors
+}
+
+func (v *validator) add(path, format string, args ...any) {
+	v.errs = append(v.errs, v.p.errAt(path, fmt.Sprintf(format, args...)))
+}
+
+// Validate checks a decoded, defaulted plan and compiles its templates,
+// captures and checks (setting Request.Compiled). It returns every problem,
+// sorted by line; nil means valid. Validate is pure apart from that
+// compilation: it reads no files and makes no network calls.
+func Validate(p *Plan) Errors {
+	v := &validator{p: p}
+	v.plan()
+	v.errs.sort()
+	if len(v.errs) == 0 {
+		return nil
+	}
+	return v.errs
+}
+
+func (v *validator) plan() {
+	p := v.p
+	if strings.TrimSpace(p.Name) == "" {
+		v.add("name", "required")
+	} else {
+		v.label("name", p.Name, 128)
+	}
+	switch p.Type {
+	case TypeLoad, TypeBenchmark, TypeStress, TypeKnee:
+	default:
+		v.add("type", "unknown type %q (want load, benchmark, stress or knee)", p.Type)
+	}
+	v.target()
+	if p.Defaults.Timeout.Duration <= 0 {
+		v.add("defaults.timeout", "must be > 0")
+	}
+	v.headers("defaults.headers", p.Defaults.Headers)
+	v.variables()
+	v.data()
+	v.scenarios()
+	if p.Type == TypeLoad || len(p.Load.Phases) > 0 {
+		v.load()
+	}
+	v.thresholds()
+	if p.Benchmark != nil {
+		v.benchmark()
+	}
+	if p.Stress != nil {
+		v.stress()
+	}
+	if p.Knee != nil {
+		v.knee()
+	}
+	v.budget()
+}
+
+// label checks a name used as a metric label value or in reports.
+func (v *validator) label(path, s string, max int) {
+	switch {
+	case len(s) > max:
+		v.add(path, "too long (%d bytes; at most %d)", len(s), max)
+	case !utf8.ValidString(s):
+		v.add(path, "not valid UTF-8")
+	case strings.IndexFunc(s, unicode.IsControl) >= 0:
+		v.add(path, "must not contain control characters")
+	}
+}
+
+// CheckTarget validates a target base URL: http or https, a host, no query
+// or fragment.
+func CheckTarget(s string) error {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return fmt.Errorf("invalid URL %q: %v", s, unwrapURLError(err))
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("invalid URL %q: scheme must be http or https", s)
+	case u.Host == "" || u.Hostname() == "":
+		return fmt.Errorf("invalid URL %q: no host", s)
+	case u.RawQuery != "" || u.Fragment != "" || strings.Contains(s, "?") || strings.Contains(s, "#"):
+		return fmt.Errorf("invalid URL %q: no query or fragment allowed (put them in steps)", s)
+	case u.User != nil:
+		return fmt.Errorf("invalid URL %q: no credentials in the URL (use defaults.headers)", s)
+	}
+	if port := u.Port(); port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("invalid URL %q: bad port %q", s, port)
+		}
+	}
+	return nil
+}
+
+func unwrapURLError(err error) error {
+	if ue, ok := err.(*url.Error); ok {
+		return ue.Err
+	}
+	return err
+}
+
+func (v *validator) target() {
+	if v.p.Target == "" {
+		v.add("target", "required (or pass --target or set LOADGEN_TARGET)")
+		return
+	}
+	if err := CheckTarget(v.p.Target); err != nil {
+		v.add("target", "%v", err)
+	}
+}
+
+func (v *validator) headers(path string, h map[string]string) {
+	for _, k := range sortedKeys(h) {
+		if !validHeaderName(k) {
+			v.add(joinPath(path, k), "invalid header name %q", k)
+		}
+		if strings.ContainsAny(h[k], "\r\n") {
+			v.add(joinPath(path, k), "header value must not contain line breaks")
+		}
+	}
+}
+
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("\"(),/:;<=>?@[\\]{}", c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func (v *validator) variables() {
+	for _, k := range sortedKeys(v.p.Variables) {
+		at := joinPath("variables", k)
+		switch {
+		case !validName(k):
+			v.add(at, "invalid variable name %q (letters, digits, '_' or '-', starting with a letter or '_')", k)
+		case IsBuiltin(k):
+			v.add(at, "%q is a built-in and cannot be redefined", k)
+		case v.p.Data[k].CSV != "" || len(v.p.Data[k].Columns) > 0:
+			v.add(at, "%q is also a data source", k)
+		}
+		if strings.Contains(v.p.Variables[k], "${") && !strings.Contains(v.p.Variables[k], "$${") {
+			v.add(at, "variables are literal strings; templates are not expanded in them (write $${ for a literal ${)")
+		}
+	}
+}
+
+func (v *validator) data() {
+	for _, name := range sortedKeys(v.p.Data) {
+		ds := v.p.Data[name]
+		at := joinPath("data", name)
+		if !validName(name) {
+			v.add(at, "invalid data source name %q", name)
+		} else if IsBuiltin(name) {
+			v.add(at, "%q is a built-in and cannot be redefined", name)
+		}
+		switch ds.Order {
+		case OrderSequential, OrderRandom:
+		default:
+			v.add(at+".order", "unknown order %q (want sequential or random)", ds.Order)
+		}
+		if ds.CSV == "" && len(ds.Columns) == 0 {
+			v.add(at, "needs csv: FILE, or columns and rows")
+			continue
+		}
+		src := at + ".columns"
+		if ds.CSV != "" {
+			src = at + ".csv"
+		}
+		seen := map[string]bool{}
+		for i, c := range ds.Columns {
+			if !validName(c) {
+				v.add(src, "column %d: invalid name %q (letters, digits, '_' or '-')", i+1, c)
+			} else if seen[c] {
+				v.add(src, "column %q appears twice", c)
+			}
+			seen[c] = true
+		}
+		if len(ds.Rows) == 0 {
+			v.add(src, "no data rows")
+		}
+		for i, r := range ds.Rows {
+			if len(r) != len(ds.Columns) {
+				rp := at + ".rows[" + itoa(i) + "]"
+				if ds.CSV != "" {
+					v.add(src, "row %d has %d fields; the header has %d", i+2, len(r), len(ds.Columns))
+				} else {
+					v.add(rp, "has %d fields; columns has %d", len(r), len(ds.Columns))
+				}
+				break
+			}
+		}
+	}
+}
+
+// scope is what a template may refer to at some point of a scenario.
+type scope struct {
+	p        *Plan
+	captured map[string]bool // by earlier steps of this scenario
+	later    map[string]int  // captured by a later step: step index
+	isolated bool            // benchmark endpoints: no captures at all
+}
+
+// check returns a message for a reference that does not resolve, or "".
+func (s *scope) check(ref string) string {
+	src, col, dotted := strings.Cut(ref, ".")
+	if dotted {
+		ds, ok := s.p.Data[src]
+		if !ok {
+			return fmt.Sprintf("${%s} is not defined: no data source %q", ref, src)
+		}
+		if len(ds.Columns) > 0 && !slices.Contains(ds.Columns, col) {
+			return fmt.Sprintf("${%s}: data source %s has no column %q (columns: %s)", ref, src, col, strings.Join(ds.Columns, ", "))
+		}
+		return ""
+	}
+	if _, ok := s.p.Variables[ref]; ok {
+		return ""
+	}
+	if s.captured[ref] {
+		return ""
+	}
+	if _, ok := s.p.Data[ref]; ok {
+		return fmt.Sprintf("${%s} is a data source: name a column, e.g. ${%s.COLUMN}", ref, ref)
+	}
+	if s.isolated {
+		return fmt.Sprintf("${%s} is not defined: benchmark endpoints run in isolation, so only variables, data columns and built-ins are available", ref)
+	}
+	if j, ok := s.later[ref]; ok {
+		return fmt.Sprintf("${%s} is captured only later, by steps[%d]", ref, j)
+	}
+	return fmt.Sprintf("${%s} is not defined (not a variable, a data column, a capture of an earlier step, or a built-in)", ref)
+}
+
+func (v *validator) scenarios() {
+	p := v.p
+	if len(p.Scenarios) == 0 {
+		if p.Type == TypeBenchmark && p.Benchmark != nil && len(p.Benchmark.Endpoints) > 0 {
+			return
+		}
+		v.add("scenarios", "at least one scenario is required")
+		return
+	}
+	names := map[string]int{}
+	for i := range p.Scenarios {
+		sc := &p.Scenarios[i]
+		at := scenarioPath(i)
+		if sc.Name == "" {
+			v.add(at+".name", "required when there are several scenarios")
+		} else {
+			v.label(at+".name", sc.Name, MaxNameLen)
+			if j, dup := names[sc.Name]; dup {
+				v.add(at+".name", "duplicate scenario name %q (also scenarios[%d])", sc.Name, j)
+			}
+			names[sc.Name] = i
+		}
+		if sc.Weight <= 0 {
+			v.add(at+".weight", "must be > 0")
+		}
+		v.think(at+".think", sc.Think)
+		if len(sc.Steps) == 0 {
+			v.add(at+".steps", "at least one step is required")
+			continue
+		}
+		s := &scope{p: p, captured: map[string]bool{}}
+		stepNames := map[string]int{}
+		for j := range sc.Steps {
+			st := &sc.Steps[j]
+			sat := at + ".steps[" + itoa(j) + "]"
+			s.later = map[string]int{}
+			for k := len(sc.Steps) - 1; k >= j; k-- {
+				for name := range sc.Steps[k].Capture {
+					s.later[name] = k
+				}
+			}
+			if k, dup := stepNames[st.Name]; dup {
+				v.add(sat+".name", "duplicate step name %q in scenario %q (also steps[%d]); give each step a name", st.Name, sc.Name, k)
+			}
+			stepNames[st.Name] = j
+			v.step(sat, st, s)
+			for name := range st.Capture {
+				s.captured[name] = true
+			}
+		}
+	}
+}
+
+func (v *validator) think(path string, t Think) {
+	if t.Min.Duration < 0 {
+		v.add(path+".min", "must be >= 0")
+	}
+	if t.Max.Duration < 0 {
+		v.add(path+".max", "must be >= 0")
+	}
+	if t.Max.Duration < t.Min.Duration && t.Max.Duration >= 0 {
+		v.add(path+".max", "must be >= min (%v)", t.Min.Duration)
+	}
+}
+
+// step validates and compiles one step; s holds what its templates may use.
+func (v *validator) step(at string, st *Step, s *scope) {
+	v.label(at+".name", st.Name, MaxNameLen*2)
+	if st.Think != nil {
+		v.think(at+".think", *st.Think)
+	}
+	for _, name := range sortedKeys(st.Capture) {
+		cat := joinPath(at+".capture", name)
+		switch {
+		case !validName(name):
+			v.add(cat, "invalid capture name %q (letters, digits, '_' or '-')", name)
+		case IsBuiltin(name):
+			v.add(cat, "%q is a built-in and cannot be captured into", name)
+		case v.p.Data[name].CSV != "" || len(v.p.Data[name].Columns) > 0:
+			v.add(cat, "%q is a data source", name)
+		}
+		if s.isolated {
+			v.add(cat, "benchmark endpoints run in isolation; captures are not used")
+		}
+		if c := st.Capture[name]; c.Kind == "" {
+			if _, err := ParseCapture(c.Src); err != nil {
+				v.add(cat, "%v", err)
+			}
+		}
+	}
+	v.check(at+".check", &st.Check)
+	v.request(at+".request", &st.Request, s)
+}
+
+func (v *validator) check(at string, c *Check) {
+	for i, code := range c.Status {
+		if code < 100 || code > 599 {
+			v.add(at+".status["+itoa(i)+"]", "%d is not an HTTP status (100-599)", code)
+		}
+	}
+	if c.MaxLatency.Duration < 0 {
+		v.add(at+".max_latency", "must be >= 0")
+	}
+	errs := c.compile()
+	for _, k := range sortedKeys(errs) {
+		v.add(joinPath(at+".json", k), "%v", errs[k])
+	}
+}
+
+func (v *validator) request(at string, r *Request, s *scope) {
+	r.Compiled = nil
+	ok := true
+	fail := func(path, format string, args ...any) {
+		v.add(path, format, args...)
+		ok = false
+	}
+	if !slices.Contains(Methods, r.Method) {
+		fail(at+".method", "unknown method %q (want one of %s)", r.Method, strings.Join(Methods, ", "))
+	}
+	if r.Path == "" {
+		fail(at+".path", "required")
+	} else if !strings.HasPrefix(r.Path, "/") {
+		fail(at+".path", "must start with / (it is relative to target)")
+	} else if strings.ContainsAny(r.Path, " \t\r\n#") {
+		fail(at+".path", "must not contain spaces, line breaks or '#' (escape them, e.g. %%20)")
+	}
+	if r.Timeout.Duration < 0 || (r.Timeout.Line > 0 && r.Timeout.Duration == 0) {
+		fail(at+".timeout", "must be > 0")
+	}
+	if r.JSON != nil && r.Body != "" {
+		fail(at+".body", "give either json or body, not both")
+	}
+	v.headers(at+".headers", r.Headers)
+	compile := func(path, src string, esc escaper) *Template {
+		t, err := compileTemplate(src, esc)
+		if err != nil {
+			fail(path, "%v", err)
+			return nil
+		}
+		for _, ref := range t.Refs() {
+			if msg := s.check(ref); msg != "" {
+				fail(path, "%s", msg)
+			}
+		}
+		return t
+	}
+	cr := &CompiledRequest{Method: r.Method, Timeout: r.EffectiveTimeout(v.p.Defaults)}
+	cr.Path = compile(at+".path", r.Path, escNone)
+	if len(r.Query) > 0 {
+		sep := "?"
+		if strings.Contains(r.Path, "?") {
+			sep = "&"
+		}
+		parts := []*Template{cr.Path}
+		for _, k := range sortedKeys(r.Query) {
+			parts = append(parts, literalTemplate(sep+url.QueryEscape(k)+"="))
+			parts = append(parts, compile(joinPath(at+".query", k), r.Query[k], escQuery))
+			sep = "&"
+		}
+		cr.Path = concatTemplates(parts...)
+	}
+	merged := map[string]string{}
+	keyPath := map[string]string{}
+	for k, val := range v.p.Defaults.Headers {
+		ck := textproto.CanonicalMIMEHeaderKey(k)
+		merged[ck], keyPath[ck] = val, joinPath("defaults.headers", k)
+	}
+	for k, val := range r.Headers {
+		ck := textproto.CanonicalMIMEHeaderKey(k)
+		merged[ck], keyPath[ck] = val, joinPath(at+".headers", k)
+	}
+	for _, k := range sortedKeys(merged) {
+		t := compile(keyPath[k], merged[k], escNone)
+		if k == "Content-Type" {
+			cr.ContentType = merged[k]
+			if t != nil && !t.Static() {
+				cr.ContentType = ""
+			}
+		}
+		cr.Headers = append(cr.Headers, HeaderTemplate{Name: k, Value: t})
+	}
+	switch {
+	case r.JSON != nil:
+		body, err := marshalJSON(r.JSON)
+		if err != nil {
+			fail(at+".json", "cannot be sent as JSON: %v", err)
+			break
+		}
+		cr.Body = compile(at+".json", body, escJSON)
+		if _, has := merged["Content-Type"]; !has {
+			cr.ContentType = "application/json"
+			cr.Headers = append(cr.Headers, HeaderTemplate{Name: "Content-Type", Value: literalTemplate("application/json")})
+			sort.Slice(cr.Headers, func(i, j int) bool { return cr.Headers[i].Name < cr.Headers[j].Name })
+		}
+	case r.Body != "":
+		cr.Body = compile(at+".body", r.Body, escNone)
+	}
+	if !ok || cr.Path == nil {
+		return
+	}
+	cr.URL = concatTemplates(literalTemplate(strings.TrimRight(v.p.Target, "/")), cr.Path)
+	refs := map[string]bool{}
+	for _, t := range []*Template{cr.URL, cr.Body} {
+		if t != nil {
+			for _, ref := range t.Refs() {
+				refs[ref] = true
+			}
+		}
+	}
+	for _, h := range cr.Headers {
+		for _, ref := range h.Value.Refs() {
+			refs[ref] = true
+		}
+	}
+	cr.Refs = sortedKeys(refs)
+	r.Compiled = cr
+}
+
+// marshalJSON renders a YAML-decoded value as compact JSON without HTML escaping.
+func marshalJSON(v any) (string, error) {
+	nv, err := normalizeJSON(v, 0)
+	if err != nil {
+		return "", err
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(nv); err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(buf.String(), "\n"), nil
+}
+
+func normalizeJSON(v any, depth int) (any, error) {
+	if depth > 100 {
+		return nil, fmt.Errorf("nested too deeply")
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			n, err := normalizeJSON(e, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = n
+		}
+		return out, nil
+	case map[any]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			n, err := normalizeJSON(e, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out[fmt.Sprint(k)] = n
+		}
+		return out, nil
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			n, err := normalizeJSON(e, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = n
+		}
+		return out, nil
+	case float64:
+		if math.IsInf(x, 0) || math.IsNaN(x) {
+			return nil, fmt.Errorf("%v is not a JSON number", x)
+		}
+	}
+	return v, nil
+}
+
+func (v *validator) load() {
+	l := &v.p.Load
+	switch l.Model {
+	case ModelOpen, ModelClosed:
+	default:
+		v.add("load.model", "unknown model %q (want open or closed)", l.Model)
+		return
+	}
+	if l.MaxInFlight < 0 || (l.MaxInFlight == 0 && v.p.written("load.max_in_flight")) {
+		v.add("load.max_in_flight", "must be > 0")
+	}
+	switch l.DropPolicy {
+	case DropWait, DropDrop:
+	default:
+		v.add("load.drop_policy", "unknown drop policy %q (want drop, or leave it out to wait)", l.DropPolicy)
+	}
+	if l.Model == ModelClosed && l.DropPolicy != "" {
+		v.add("load.drop_policy", "only the open model drops iterations")
+	}
+	if len(l.Phases) == 0 {
+		v.add("load.phases", "at least one phase is required")
+		return
+	}
+	names := map[string]int{}
+	peak := 0.0
+	for i, ph := range l.Phases {
+		at := "load.phases[" + itoa(i) + "]"
+		if ph.Name == "" {
+			v.add(at+".name", "required")
+		} else {
+			v.label(at+".name", ph.Name, MaxNameLen)
+			if j, dup := names[ph.Name]; dup {
+				v.add(at+".name", "duplicate phase name %q (also load.phases[%d])", ph.Name, j)
+			}
+			names[ph.Name] = i
+		}
+		if ph.Duration.Duration <= 0 {
+			v.add(at+".duration", "must be > 0")
+		}
+		if l.Model == ModelOpen {
+			if ph.VUs != nil {
+				v.add(at+".vus", "the open model takes rate, not vus (or set load.model: closed)")
+			}
+			if ph.Rate == nil {
+				if ph.VUs == nil {
+					v.add(at+".rate", "required for the open model")
+				}
+			} else if *ph.Rate < 0 || math.IsNaN(*ph.Rate) || math.IsInf(*ph.Rate, 0) {
+				v.add(at+".rate", "must be >= 0")
+			}
+			if ph.To != nil && (*ph.To < 0 || math.IsNaN(*ph.To) || math.IsInf(*ph.To, 0)) {
+				v.add(at+".to", "must be >= 0")
+			}
+			peak = math.Max(peak, ph.PeakRate())
+		} else {
+			if ph.Rate != nil {
+				v.add(at+".rate", "the closed model takes vus, not rate (or set load.model: open)")
+			}
+			if ph.VUs == nil {
+				if ph.Rate == nil {
+					v.add(at+".vus", "required for the closed model")
+				}
+			} else if *ph.VUs < 0 {
+				v.add(at+".vus", "must be >= 0")
+			}
+			if ph.To != nil && (*ph.To < 0 || *ph.To != math.Trunc(*ph.To)) {
+				v.add(at+".to", "must be a whole number of virtual users >= 0")
+			}
+		}
+	}
+	if l.Model == ModelOpen && peak == 0 && len(v.errs) == 0 {
+		v.add("load.phases", "every phase has rate 0: nothing would be sent")
+	}
+}
+
+func (v *validator) stepExists(name string) bool {
+	sc, st, scoped := strings.Cut(name, "/")
+	for _, s := range v.p.Scenarios {
+		if scoped && s.Name != sc {
+			continue
+		}
+		for _, step := range s.Steps {
+			if (scoped && step.Name == st) || (!scoped && step.Name == name) {
+				return true
+			}
+		}
+	}
+	if b := v.p.Benchmark; b != nil {
+		for _, step := range b.Endpoints {
+			if step.Name == name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (v *validator) thresholds() {
+	for i, t := range v.p.Thresholds {
+		at := "thresholds[" + itoa(i) + "]"
+		if t.Metric == "" {
+			continue // reported while decoding
+		}
+		if t.Step != "" && !v.stepExists(t.Step) {
+			var names []string
+			for _, s := range v.p.Scenarios {
+				for _, st := range s.Steps {
+					if !slices.Contains(names, st.Name) {
+						names = append(names, st.Name)
+					}
+				}
+			}
+			v.add(at, "step[%s]: no step named %q (steps: %s)", t.Step, t.Step, strings.Join(names, ", "))
+		}
+		if t.Window.Duration < 0 {
+			v.add(at+".window", "must be >= 0")
+		}
+		if t.AbortOnFail && t.Window.Duration == 0 {
+			v.add(at+".abort_on_fail", "needs a window (e.g. window: 30s) to be checked during the run")
+		}
+	}
+}
+
+func (v *validator) benchmark() {
+	b := v.p.Benchmark
+	if b.fromScenarios {
+		b.Endpoints, b.fromScenarios = nil, false
+	}
+	if len(b.Endpoints) == 0 {
+		b.fromScenarios = true
+		// Default: every scenario step, checked for isolation.
+		for i, sc := range v.p.Scenarios {
+			s := &scope{p: v.p, isolated: true}
+			for j, st := range sc.Steps {
+				at := scenarioPath(i) + ".steps[" + itoa(j) + "]"
+				if v.p.Type == TypeBenchmark {
+					for _, ref := range templateRefs(st.Request) {
+						if msg := s.check(ref); msg != "" {
+							v.add(at+".request", "%s; list benchmark.endpoints instead", msg)
+						}
+					}
+				}
+				b.Endpoints = append(b.Endpoints, st)
+			}
+		}
+	} else {
+		names := map[string]int{}
+		s := &scope{p: v.p, isolated: true}
+		for j := range b.Endpoints {
+			at := "benchmark.endpoints[" + itoa(j) + "]"
+			st := &b.Endpoints[j]
+			if k, dup := names[st.Name]; dup {
+				v.add(at+".name", "duplicate endpoint name %q (also endpoints[%d])", st.Name, k)
+			}
+			names[st.Name] = j
+			v.step(at, st, s)
+		}
+	}
+	if b.Requests <= 0 {
+		v.add("benchmark.requests", "must be > 0")
+	}
+	if b.Warmup.Requests < 0 || b.Warmup.Duration < 0 {
+		v.add("benchmark.warmup", "must be >= 0")
+	}
+	if len(b.Concurrency) == 0 {
+		v.add("benchmark.concurrency", "at least one value is required")
+	}
+	for i, c := range b.Concurrency {
+		if c <= 0 {
+			v.add("benchmark.concurrency["+itoa(i)+"]", "must be > 0")
+		}
+	}
+	if b.Tolerance <= 0 || b.Tolerance >= 1 {
+		v.add("benchmark.tolerance", "must be between 0 and 1 (exclusive), e.g. 10%%")
+	}
+	if b.Confidence <= 0.5 || b.Confidence >= 1 {
+		v.add("benchmark.confidence", "must be between 0.5 and 1 (exclusive), e.g. 0.95")
+	}
+}
+
+// templateRefs returns the references of a request's templates without
+// compiling it into the plan (for checks on copies).
+func templateRefs(r Request) []string {
+	var refs []string
+	add := func(s string, esc escaper) {
+		if t, err := compileTemplate(s, esc); err == nil {
+			refs = append(refs, t.Refs()...)
+		}
+	}
+	add(r.Path, escNone)
+	for _, k := range sortedKeys(r.Query) {
+		add(r.Query[k], escQuery)
+	}
+	for _, k := range sortedKeys(r.Headers) {
+		add(r.Headers[k], escNone)
+	}
+	if r.JSON != nil {
+		if s, err := marshalJSON(r.JSON); err == nil {
+			add(s, escJSON)
+		}
+	}
+	add(r.Body, escNone)
+	slices.Sort(refs)
+	return slices.Compact(refs)
+}
+
+func (v *validator) stress() {
+	s := v.p.Stress
+	if s.StartRate <= 0 {
+		v.add("stress.start_rate", "must be > 0")
+	}
+	if s.MaxRate < 0 {
+		v.add("stress.max_rate", "must be >= 0 (0 = no cap)")
+	} else if s.MaxRate > 0 && s.MaxRate < s.StartRate {
+		v.add("stress.max_rate", "must be >= start_rate (%g)", s.StartRate)
+	}
+	if s.ErrorThreshold <= 0 || s.ErrorThreshold >= 1 {
+		v.add("stress.error_threshold", "must be between 0 and 100%% (exclusive), e.g. 5%%")
+	}
+	if s.P99SLO.Duration < 0 {
+		v.add("stress.p99_slo", "must be >= 0")
+	}
+	if s.ProbeDuration.Duration <= 0 {
+		v.add("stress.probe_duration", "must be > 0")
+	}
+	if s.Cooldown.Duration < 0 {
+		v.add("stress.cooldown", "must be >= 0")
+	}
+	if s.Resolution <= 0 || s.Resolution >= 1 {
+		v.add("stress.resolution", "must be between 0 and 100%% (exclusive), e.g. 5%%")
+	}
+	if s.MaxProbes < 2 {
+		v.add("stress.max_probes", "must be >= 2")
+	}
+}
+
+func (v *validator) knee() {
+	k := v.p.Knee
+	switch k.Model {
+	case ModelOpen, ModelClosed:
+	default:
+		v.add("knee.model", "unknown model %q (want closed or open)", k.Model)
+	}
+	if k.MaxSteps < 2 || k.MaxSteps > 30 {
+		v.add("knee.max_steps", "must be between 2 and 30")
+	}
+	if len(k.Steps) == 1 {
+		v.add("knee.steps", "at least two steps are needed to find a knee")
+	}
+	for i, s := range k.Steps {
+		at := "knee.steps[" + itoa(i) + "]"
+		switch {
+		case s <= 0:
+			v.add(at, "must be > 0")
+		case k.Model == ModelClosed && s != math.Trunc(s):
+			v.add(at, "must be a whole number of virtual users for the closed model")
+		case i > 0 && s <= k.Steps[i-1]:
+			v.add(at, "steps must increase (%g after %g)", s, k.Steps[i-1])
+		}
+	}
+	if k.StepDuration.Duration <= 0 {
+		v.add("knee.step_duration", "must be > 0")
+	}
+	if k.Warmup.Duration < 0 {
+		v.add("knee.warmup", "must be >= 0")
+	} else if k.StepDuration.Duration > 0 && k.Warmup.Duration >= k.StepDuration.Duration {
+		v.add("knee.warmup", "must be shorter than step_duration (%v)", k.StepDuration.Duration)
+	}
+	if k.GainThreshold <= 0 || k.GainThreshold >= 1 {
+		v.add("knee.gain_threshold", "must be between 0 and 100%% (exclusive), e.g. 10%%")
+	}
+	if k.MetricsURL != "" {
+		if err := CheckTarget(k.MetricsURL); err != nil && !strings.Contains(err.Error(), "query") {
+			v.add("knee.metrics_url", "%v", err)
+		}
+	}
+}
+
+// SeriesEstimate returns the plan's estimated number of loadgen metric series:
+// SeriesPerStep for every step of every scenario and benchmark endpoint.
+func (p *Plan) SeriesEstimate() int {
+	n := 0
+	for _, sc := range p.Scenarios {
+		n += len(sc.Steps)
+	}
+	if p.Benchmark != nil && p.Type == TypeBenchmark && len(p.Scenarios) == 0 {
+		n += len(p.Benchmark.Endpoints)
+	}
+	return n * SeriesPerStep
+}
+
+func (v *validator) budget() {
+	if est := v.p.SeriesEstimate(); est > DefaultSeriesBudget {
+		v.add("scenarios", "about %d metric series (%d steps x %d per step) exceeds the budget of %d (at most %d steps across all scenarios)",
+			est, est/SeriesPerStep, SeriesPerStep, DefaultSeriesBudget, DefaultSeriesBudget/SeriesPerStep)
+	}
+}
+
+// SetTarget replaces the plan's target (the --target flag, LOADGEN_TARGET)
+// and recompiles request URLs. It fails, leaving the plan unchanged, when the
+// URL is not a valid http(s) base URL.
+func (p *Plan) SetTarget(target string) error {
+	if err := CheckTarget(target); err != nil {
+		return fmt.Errorf("target: %w", err)
+	}
+	p.Target = target
+	base := literalTemplate(strings.TrimRight(target, "/"))
+	fix := func(steps []Step) {
+		for i := range steps {
+			if cr := steps[i].Request.Compiled; cr != nil && cr.Path != nil {
+				cr.URL = concatTemplates(base, cr.Path)
+			}
+		}
+	}
+	for i := range p.Scenarios {
+		fix(p.Scenarios[i].Steps)
+	}
+	if p.Benchmark != nil {
+		fix(p.Benchmark.Endpoints)
+	}
+	return nil
+}
