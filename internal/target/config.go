@@ -122,7 +122,7 @@ func (c Config) Validate() error {
 	}
 	for _, k := range slices.Sorted(maps.Keys(c.Latency)) {
 		if !slices.Contains(PooledRoutes, k) {
-			return fmt.Errorf("latency for %q: %w", k, errUnknownRoute)
+			return fmt.Errorf("latency for %w", unknownRoute(k))
 		}
 		if err := c.Latency[k].Validate(); err != nil {
 			return fmt.Errorf("latency for %q: %w", k, err)

@@ -97,7 +97,7 @@ func pathID(r *http.Request, what string) (int, int, any) {
 	v := mux.Vars(r)["id"]
 	id, err := strconv.Atoi(v)
 	if err != nil || id < 1 {
-		st, b := fail(http.StatusBadRequest, "%s id %q: must be a positive integer", what, v)
+		st, b := fail(http.StatusBadRequest, "%s id %s: must be a positive integer", what, v)
 		return 0, st, b
 	}
 	return id, 0, nil
@@ -164,11 +164,11 @@ type userPage struct {
 func (s *Server) listUsers(r *http.Request) (int, any) {
 	page, ok := queryInt(r, "page", 1)
 	if !ok {
-		return fail(http.StatusBadRequest, "page %q: must be a positive integer", r.URL.Query().Get("page"))
+		return fail(http.StatusBadRequest, "page=%s: must be a positive integer", r.URL.Query().Get("page"))
 	}
 	limit, ok := queryInt(r, "limit", DefaultPageLimit)
 	if !ok || limit > MaxPageLimit {
-		return fail(http.StatusBadRequest, "limit %q: must be an integer from 1 to %d", r.URL.Query().Get("limit"), MaxPageLimit)
+		return fail(http.StatusBadRequest, "limit=%s: must be an integer from 1 to %d", r.URL.Query().Get("limit"), MaxPageLimit)
 	}
 	offset := (page - 1) * limit
 	if page > SeedUsers { // avoids overflow on absurd pages

@@ -122,7 +122,7 @@ func ParseLatencyFile(b []byte, base map[string]Latency) (map[string]Latency, er
 	for _, k := range slices.Sorted(maps.Keys(f.Routes)) {
 		line := keyLine(&root, "routes", k)
 		if !slices.Contains(PooledRoutes, k) {
-			return nil, fmt.Errorf("line %d: routes[%q]: %w: %v", line, k, errUnknownRoute, PooledRoutes)
+			return nil, fmt.Errorf("line %d: routes: %w", line, unknownRoute(k))
 		}
 		l, err := f.Routes[k].latency()
 		if err != nil {

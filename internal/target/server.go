@@ -27,7 +27,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-var errUnknownRoute = errors.New("not a pooled route (see target.PooledRoutes)")
+var errUnknownRoute = errors.New("not a pooled route")
+
+// unknownRoute explains a route key that is not in PooledRoutes.
+func unknownRoute(key string) error {
+	return fmt.Errorf("%q: %w; pooled routes: %s", key, errUnknownRoute, strings.Join(PooledRoutes, ", "))
+}
 
 // StatusClientClosed is the code recorded (nginx's 499) when a client goes away
 // while its request is stalled, queued or in service.
