@@ -12,7 +12,8 @@
 #
 # Flags: --runs N, --duration SECONDS, --only closed,fixed,memory,soak, --soak, --tools "wrk hey vegeta loadgen",
 #        --rate R (fixed-rate section, default 5000), --vus N (memory section, default 10000),
-#        --no-install (fail instead of installing), --no-build (use bin/loadgen as it is), --out DIR.
+#        --no-install (fail instead of installing), --no-build (use bin/loadgen as it is), --out DIR,
+#        --idle-wait SECONDS (before each run, wait up to this long for the shared box to go quiet; default 120).
 # Traffic goes only to 127.0.0.1. Only processes this script started are stopped, by PID.
 set -euo pipefail
 
@@ -34,6 +35,8 @@ SOAK_SECONDS=600
 SOAK_SAMPLE=10
 INSTALL=1
 BUILD=1
+IDLE_WAIT=120 # seconds to wait for a quiet box before each run (--idle-wait 0 to skip)
+IDLE_PCT=15   # "quiet" = the whole box under this much CPU (percent of one core) over one second
 OUT=""
 VEGETA_VERSION=v12.13.0
 
@@ -53,8 +56,9 @@ while [ $# -gt 0 ]; do
 	--vus) MEM_VUS=$2; shift ;;
 	--no-install) INSTALL=0 ;;
 	--no-build) BUILD=0 ;;
+	--idle-wait) IDLE_WAIT=${2%s}; shift ;;
 	--out) OUT=$2; shift ;;
-	-h | --help) sed -n '2,17p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,18p' "$0"; exit 0 ;;
 	*) die "unknown flag $1 (see --help)" ;;
 	esac
 	shift
@@ -113,12 +117,14 @@ if [ "$LOADGEN_OK" = 1 ]; then
 	grep -q -- '-linger' <<<"$help" && LOADGEN_FLAGS+=(--linger 0s)
 	grep -q -- '-quiet' <<<"$help" && LOADGEN_FLAGS+=(--quiet)
 	grep -q -- '-no-progress' <<<"$help" && LOADGEN_FLAGS+=(--no-progress)
+	STORE_FLAG=$(grep -q -- '-store' <<<"$help" && echo yes || true)
 fi
 
 # ---------------------------------------------------------------- work dir, target
 WORK=$(mktemp -d /tmp/loadlab-bench.XXXXXX)
 [ -n "$OUT" ] || OUT="$WORK"
 mkdir -p "$OUT"
+[ -n "${STORE_FLAG:-}" ] && LOADGEN_FLAGS+=(--store "sqlite://$WORK/store.db")
 NGINX_PID=""
 cleanup() {
 	if [ -n "$NGINX_PID" ] && kill -0 "$NGINX_PID" 2>/dev/null; then
@@ -194,6 +200,18 @@ busy_ticks() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9; exit}' /proc/stat; }
 # to_ms VALUE-WITH-UNIT (wrk/hey style: 1.23ms, 450.00us, 1.2s) -> milliseconds
 to_ms() { awk -v v="$1" 'BEGIN{ n=v+0; if (v ~ /us$/) n/=1000; else if (v ~ /ms$/) n=n; else if (v ~ /m$/) n*=60000; else if (v ~ /s$/) n*=1000; printf "%.3f", n }'; }
 
+# wait_idle: other helpers/builds share this box. Before each run wait (up to IDLE_WAIT s) until the whole box used
+# under IDLE_PCT % CPU over one second, so runs are less contaminated; the other_cpu_pct column shows what remained.
+wait_idle() {
+	local waited=0 a b
+	while [ "$waited" -lt "$IDLE_WAIT" ]; do
+		a=$(busy_ticks); sleep 1; b=$(busy_ticks)
+		[ $((b - a)) -le "$IDLE_PCT" ] && return 0
+		waited=$((waited + 1))
+	done
+	log "box still busy after ${IDLE_WAIT}s ($((b - a))% CPU): measuring anyway"
+}
+
 # run_one SECTION REP TOOL DURATION -- command...
 # Runs the command on core 0 under /usr/bin/time, parses the tool's output, appends one row to runs.tsv.
 run_one() {
@@ -201,6 +219,7 @@ run_one() {
 	shift 5
 	local base="$WORK/$section.$tool.$rep"
 	local t0 t1 b0 b1 rc=0
+	wait_idle
 	t0=$(worker_ticks); b0=$(busy_ticks)
 	/usr/bin/time -f "%e %U %S %M" -o "$base.time" taskset -c 0 "$@" >"$base.out" 2>"$base.err" || rc=$?
 	t1=$(worker_ticks); b1=$(busy_ticks)
