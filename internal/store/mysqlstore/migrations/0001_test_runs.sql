@@ -1,0 +1,26 @@
+-- One row per run. Grafana reads the typed columns; summary_json keeps the rest.
+CREATE TABLE IF NOT EXISTS test_runs (
+	id           VARCHAR(64)  NOT NULL,
+	name         VARCHAR(255) NOT NULL DEFAULT '',
+	plan_name    VARCHAR(255) NOT NULL DEFAULT '',
+	type         VARCHAR(16)  NOT NULL,
+	status       VARCHAR(16)  NOT NULL,
+	error        TEXT         NULL,
+	plan_yaml    MEDIUMTEXT   NULL,
+	owner        VARCHAR(255) NOT NULL DEFAULT '',
+	created_at   DATETIME(6)  NOT NULL,
+	started_at   DATETIME(6)  NULL,
+	ended_at     DATETIME(6)  NULL,
+	heartbeat_at DATETIME(6)  NULL,
+	requests     BIGINT       NOT NULL DEFAULT 0,
+	errors       BIGINT       NOT NULL DEFAULT 0,
+	error_rate   DOUBLE       NOT NULL DEFAULT 0,
+	rps          DOUBLE       NOT NULL DEFAULT 0,
+	p50_ms       DOUBLE       NOT NULL DEFAULT 0,
+	p95_ms       DOUBLE       NOT NULL DEFAULT 0,
+	p99_ms       DOUBLE       NOT NULL DEFAULT 0,
+	max_ms       DOUBLE       NOT NULL DEFAULT 0,
+	summary_json LONGTEXT     NULL,
+	summary_text MEDIUMTEXT   NULL,
+	PRIMARY KEY (id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4

@@ -1,0 +1,1 @@
+CREATE INDEX test_runs_created_idx ON test_runs (created_at)

@@ -1,0 +1,1 @@
+CREATE INDEX test_metrics_ts_idx ON test_metrics (ts)

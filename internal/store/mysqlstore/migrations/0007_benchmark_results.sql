@@ -1,0 +1,25 @@
+-- One row per endpoint of a benchmark run.
+CREATE TABLE IF NOT EXISTS benchmark_results (
+	id          BIGINT       NOT NULL AUTO_INCREMENT,
+	run_id      VARCHAR(64)  NOT NULL,
+	plan_name   VARCHAR(191) NOT NULL DEFAULT '',
+	endpoint    VARCHAR(191) NOT NULL,
+	method      VARCHAR(16)  NOT NULL DEFAULT '',
+	concurrency INT          NOT NULL DEFAULT 0,
+	duration_s  DOUBLE       NOT NULL DEFAULT 0,
+	requests    BIGINT       NOT NULL DEFAULT 0,
+	errors      BIGINT       NOT NULL DEFAULT 0,
+	error_rate  DOUBLE       NOT NULL DEFAULT 0,
+	rps         DOUBLE       NOT NULL DEFAULT 0,
+	p50_ms      DOUBLE       NOT NULL DEFAULT 0,
+	p90_ms      DOUBLE       NOT NULL DEFAULT 0,
+	p95_ms      DOUBLE       NOT NULL DEFAULT 0,
+	p99_ms      DOUBLE       NOT NULL DEFAULT 0,
+	p999_ms     DOUBLE       NOT NULL DEFAULT 0,
+	max_ms      DOUBLE       NOT NULL DEFAULT 0,
+	mean_ms     DOUBLE       NOT NULL DEFAULT 0,
+	hist        MEDIUMBLOB   NULL,
+	created_at  DATETIME(6)  NOT NULL,
+	PRIMARY KEY (id),
+	UNIQUE KEY benchmark_results_run_endpoint (run_id, endpoint)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4

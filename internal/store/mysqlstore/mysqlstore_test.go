@@ -1,0 +1,119 @@
+package mysqlstore_test
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/loadlab/loadlab/internal/store"
+	"github.com/loadlab/loadlab/internal/store/mysqlstore"
+	"github.com/loadlab/loadlab/internal/store/storetest"
+	"github.com/loadlab/loadlab/internal/testenv"
+)
+
+// DefaultTestDSN is the MariaDB the tests use unless LOADGEN_TEST_MYSQL_DSN is set.
+const DefaultTestDSN = "root@tcp(127.0.0.1:3306)/test?parseTime=true"
+
+func serverDSN(t *testing.T) *mysql.Config {
+	t.Helper()
+	dsn := os.Getenv("LOADGEN_TEST_MYSQL_DSN")
+	if dsn == "" {
+		dsn = DefaultTestDSN
+	}
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatalf("LOADGEN_TEST_MYSQL_DSN: %v", err)
+	}
+	cfg.Timeout = 3 * time.Second
+	return cfg
+}
+
+// newDatabase creates loadgen_test_<rand> on the test server, drops it in
+// t.Cleanup, and returns its DSN (no scheme).
+func newDatabase(t *testing.T) *mysql.Config {
+	t.Helper()
+	cfg := serverDSN(t)
+	admin, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := admin.PingContext(ctx); err != nil {
+		testenv.Unavailable(t, "MySQL/MariaDB at %s: %v (set LOADGEN_TEST_MYSQL_DSN)", cfg.Addr, err)
+	}
+	var b [6]byte
+	rand.Read(b[:])
+	name := "loadgen_test_" + hex.EncodeToString(b[:])
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name+" CHARACTER SET utf8mb4"); err != nil {
+		t.Fatalf("create database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		db, err := sql.Open("mysql", cfg.FormatDSN())
+		if err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+			return
+		}
+		defer db.Close()
+		if _, err := db.Exec("DROP DATABASE IF EXISTS " + name); err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+		}
+	})
+	c := cfg.Clone()
+	c.DBName = name
+	return c
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) func() (store.Store, error) {
+		dsn := newDatabase(t).FormatDSN()
+		return func() (store.Store, error) { return mysqlstore.Open(context.Background(), dsn) }
+	})
+}
+
+func TestOpenByURL(t *testing.T) {
+	cfg := newDatabase(t)
+	ctx := context.Background()
+	st, err := store.Open(ctx, "mysql://"+cfg.FormatDSN())
+	if err != nil {
+		t.Fatalf("store.Open(mysql://…): %v", err)
+	}
+	defer st.Close()
+	// Migrations are recorded once each and opening again applies nothing.
+	st2, err := store.Open(ctx, "mysql://"+cfg.FormatDSN())
+	if err != nil {
+		t.Fatalf("second store.Open: %v", err)
+	}
+	st2.Close()
+	db, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n, distinct int
+	if err := db.QueryRow("SELECT COUNT(*), COUNT(DISTINCT version) FROM schema_migrations").Scan(&n, &distinct); err != nil {
+		t.Fatal(err)
+	}
+	if n != 11 || distinct != 11 {
+		t.Errorf("schema_migrations has %d rows (%d distinct); want 11", n, distinct)
+	}
+	// Grafana reads typed columns: check a few types.
+	for _, c := range []struct{ table, col, typ string }{
+		{"test_runs", "p99_ms", "double"}, {"test_metrics", "ts", "datetime"}, {"test_metrics", "cpu_pct", "double"},
+		{"benchmark_results", "p999_ms", "double"}, {"stress_results", "max_sustainable_rps", "double"},
+	} {
+		var typ string
+		err := db.QueryRow(`SELECT DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA=DATABASE() AND TABLE_NAME=? AND COLUMN_NAME=?`,
+			c.table, c.col).Scan(&typ)
+		if err != nil || typ != c.typ {
+			t.Errorf("%s.%s type = %q, %v; want %s", c.table, c.col, typ, err, c.typ)
+		}
+	}
+}

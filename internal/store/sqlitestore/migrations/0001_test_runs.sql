@@ -1,0 +1,26 @@
+-- One row per run. Grafana reads the typed columns; summary_json keeps the rest.
+CREATE TABLE IF NOT EXISTS test_runs (
+	id           TEXT  NOT NULL,
+	name         TEXT NOT NULL DEFAULT '',
+	plan_name    TEXT NOT NULL DEFAULT '',
+	type         TEXT  NOT NULL,
+	status       TEXT  NOT NULL,
+	error        TEXT         NULL,
+	plan_yaml    TEXT   NULL,
+	owner        TEXT NOT NULL DEFAULT '',
+	created_at   DATETIME  NOT NULL,
+	started_at   DATETIME  NULL,
+	ended_at     DATETIME  NULL,
+	heartbeat_at DATETIME  NULL,
+	requests     INTEGER       NOT NULL DEFAULT 0,
+	errors       INTEGER       NOT NULL DEFAULT 0,
+	error_rate   REAL       NOT NULL DEFAULT 0,
+	rps          REAL       NOT NULL DEFAULT 0,
+	p50_ms       REAL       NOT NULL DEFAULT 0,
+	p95_ms       REAL       NOT NULL DEFAULT 0,
+	p99_ms       REAL       NOT NULL DEFAULT 0,
+	max_ms       REAL       NOT NULL DEFAULT 0,
+	summary_json TEXT     NULL,
+	summary_text TEXT   NULL,
+	PRIMARY KEY (id)
+)

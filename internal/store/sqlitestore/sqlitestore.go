@@ -1,0 +1,103 @@
+// Package sqlitestore is the embedded store.Store: one SQLite file, pure Go
+// (modernc.org/sqlite, no cgo), WAL mode. It is the default
+// (sqlite://data/loadgen.db); import it for its side effect to make
+// store.Open accept "sqlite://path".
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/loadlab/loadlab/internal/store"
+	"github.com/loadlab/loadlab/internal/store/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// DefaultPath is the database file used for "sqlite://" with no path.
+const DefaultPath = "data/loadgen.db"
+
+// BusyTimeoutMs is how long a writer waits for another connection's (or
+// process's) write lock before failing with SQLITE_BUSY.
+const BusyTimeoutMs = 10000
+
+func init() {
+	store.Register("sqlite", func(ctx context.Context, path string) (store.Store, error) { return Open(ctx, path) })
+}
+
+// Dialect is the SQLite dialect of the shared SQL implementation.
+var Dialect = sqlstore.Dialect{
+	Name:       "sqlite",
+	Migrations: migrations,
+	MigrationsTable: `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER  NOT NULL PRIMARY KEY,
+		name       TEXT     NOT NULL,
+		applied_at DATETIME NOT NULL
+	)`,
+	Upsert: func(conflict, update []string) string {
+		s := " ON CONFLICT(" + strings.Join(conflict, ", ") + ") DO "
+		if len(update) == 0 {
+			return s + "NOTHING"
+		}
+		set := make([]string, len(update))
+		for i, c := range update {
+			set[i] = c + "=excluded." + c
+		}
+		return s + "UPDATE SET " + strings.Join(set, ", ")
+	},
+	IsDuplicate: func(err error) bool {
+		var se *sqlite.Error
+		if errors.As(err, &se) {
+			return se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY || se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
+		}
+		return false
+	},
+	AlreadyApplied: func(err error) bool { return strings.Contains(err.Error(), "already exists") },
+}
+
+// DSN returns the modernc.org/sqlite data source for a database file.
+func DSN(path string) string {
+	return "file:" + path + fmt.Sprintf("?_pragma=busy_timeout(%d)", BusyTimeoutMs) +
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_time_format=sqlite&_txlock=immediate"
+}
+
+// Open opens (creating it and its directory if needed) the SQLite database at
+// path, applies migrations and marks abandoned runs interrupted.
+func Open(ctx context.Context, path string, opts ...sqlstore.Option) (*sqlstore.DB, error) {
+	if path == "" {
+		path = DefaultPath
+	}
+	if strings.ContainsAny(path, "?#") || path == ":memory:" {
+		return nil, fmt.Errorf("sqlite path %q: want a file path without ? or #", path)
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("sqlite %s: %w", path, err)
+		}
+	}
+	db, err := sql.Open("sqlite", DSN(path))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(4)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
+	s, err := sqlstore.New(ctx, db, Dialect, opts...)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
+	return s, nil
+}
