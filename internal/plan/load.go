@@ -68,7 +68,7 @@ func Parse(name string, data []byte, opts ...Option) (*Plan, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	p, errs := decode(name, data)
+	p, errs, covers := decode(name, data)
 	if p == nil {
 		return nil, errs
 	}
@@ -89,7 +89,7 @@ func Parse(name string, data []byte, opts ...Option) (*Plan, error) {
 	}
 	errs = append(errs, loadData(p, fsys, base)...)
 	applyDefaults(p)
-	errs = merge(errs, Validate(p))
+	errs = merge(errs, Validate(p), covers)
 	for i := range errs {
 		errs[i].File = name
 	}
@@ -103,43 +103,49 @@ func Parse(name string, data []byte, opts ...Option) (*Plan, error) {
 // merge appends the validation errors not at or under a path that already
 // has a decoding error (a value that failed to decode is reported once, not
 // again as missing or invalid).
-func merge(dec, val Errors) Errors {
+// covers lists further paths whose subtrees failed to decode as a whole ("" =
+// the whole plan).
+func merge(dec, val Errors, covers []string) Errors {
+	under := func(path, root string) bool {
+		return root == "" || path == root || strings.HasPrefix(path, root+".") || strings.HasPrefix(path, root+"[")
+	}
 	covered := func(path string) bool {
-		for _, e := range dec {
-			if e.Path == "" {
-				continue
+		for _, c := range covers {
+			if under(path, c) {
+				return true
 			}
-			if path == e.Path || strings.HasPrefix(path, e.Path+".") || strings.HasPrefix(path, e.Path+"[") {
+		}
+		for _, e := range dec {
+			if e.Path != "" && under(path, e.Path) {
 				return true
 			}
 		}
 		return false
 	}
-	n := len(dec)
+	var out Errors
 	for _, e := range val {
 		if !covered(e.Path) {
-			dec = append(dec, e)
+			out = append(out, e)
 		}
 	}
-	_ = n
-	return dec
+	return append(dec, out...)
 }
 
 // decode runs the strict decoder. It returns a nil plan only when the YAML
 // cannot be read at all (syntax error, empty document).
-func decode(name string, data []byte) (*Plan, Errors) {
+func decode(name string, data []byte) (*Plan, Errors, []string) {
 	if len(data) > MaxPlanSize {
-		return nil, Errors{{File: name, Line: 1, Col: 1, Msg: fmt.Sprintf("plan is %d bytes; the limit is %d", len(data), MaxPlanSize)}}
+		return nil, Errors{{File: name, Line: 1, Col: 1, Msg: fmt.Sprintf("plan is %d bytes; the limit is %d", len(data), MaxPlanSize)}}, nil
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, Errors{syntaxError(name, err)}
+		return nil, Errors{syntaxError(name, err)}, nil
 	}
 	if root.Kind == 0 || len(root.Content) == 0 || root.Content[0].ShortTag() == "!!null" {
-		return nil, Errors{{File: name, Line: 1, Col: 1, Msg: "empty plan"}}
+		return nil, Errors{{File: name, Line: 1, Col: 1, Msg: "empty plan"}}, nil
 	}
 	if top := root.Content[0]; top.Kind != yaml.MappingNode {
-		return nil, Errors{{File: name, Line: top.Line, Col: top.Column, Msg: "a plan must be a mapping (name:, target:, scenarios:, ...), got " + kindName(top)}}
+		return nil, Errors{{File: name, Line: top.Line, Col: top.Column, Msg: "a plan must be a mapping (name:, target:, scenarios:, ...), got " + kindName(top)}}, nil
 	}
 	p := &Plan{Source: name, Raw: data, pos: buildIndex(&root)}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -151,10 +157,15 @@ func decode(name string, data []byte) (*Plan, Errors) {
 	case errors.As(err, &te):
 		msgs = append(msgs, te.Errors...)
 	case err != nil:
-		return nil, Errors{syntaxError(name, err)}
+		return nil, Errors{syntaxError(name, err)}, nil
 	}
+	var covers []string
 	for _, msg := range msgs {
-		errs = append(errs, typeError(&root, msg))
+		e := typeError(&root, msg)
+		if reDuplicate.MatchString(msg) {
+			covers = append(covers, parentPath(e.Path))
+		}
+		errs = append(errs, e)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
@@ -162,7 +173,7 @@ func decode(name string, data []byte) (*Plan, Errors) {
 	} else if !errors.Is(err, io.EOF) {
 		errs = append(errs, syntaxError(name, err))
 	}
-	return p, errs
+	return p, errs, covers
 }
 
 var (
@@ -187,6 +198,11 @@ func syntaxError(name string, err error) FieldError {
 // selects mapping keys instead of values; match, when set, must accept the
 // node's value.
 func nodeAt(root *yaml.Node, line, col int, key bool, match func(string) bool) (string, pos, bool) {
+	return nodeAtKind(root, line, col, key, match, 0)
+}
+
+// nodeAtKind is nodeAt restricted to nodes of one kind (0 = any).
+func nodeAtKind(root *yaml.Node, line, col int, key bool, match func(string) bool, kind yaml.Kind) (string, pos, bool) {
 	var (
 		found   bool
 		outPath string
@@ -203,11 +219,14 @@ func nodeAt(root *yaml.Node, line, col int, key bool, match func(string) bool) (
 		ok := func(k *yaml.Node) bool {
 			return k.Line == line && (col <= 0 || k.Column == col) && (match == nil || match(k.Value))
 		}
+		if kind != 0 && n.Kind != kind && n.Kind != yaml.MappingNode && n.Kind != yaml.SequenceNode && n.Kind != yaml.DocumentNode {
+			return
+		}
 		if !key && n.Kind == yaml.ScalarNode && ok(n) {
 			found, outPath, outPos = true, path, pos{n.Line, n.Column}
 			return
 		}
-		if !key && n.Kind != yaml.ScalarNode && n.Line == line && (col <= 0 || n.Column == col) && match == nil {
+		if !key && n.Kind != yaml.ScalarNode && n.Kind != yaml.DocumentNode && (kind == 0 || n.Kind == kind) && path != "" && n.Line == line && (col <= 0 || n.Column == col) && match == nil {
 			found, outPath, outPos = true, path, pos{n.Line, n.Column}
 			return
 		}
@@ -272,7 +291,14 @@ func typeError(root *yaml.Node, msg string) FieldError {
 				return v == val
 			}
 		}
-		path, p, ok := nodeAt(root, line, 0, false, match)
+		kind := yaml.ScalarNode
+		switch tag {
+		case "!!seq":
+			kind = yaml.SequenceNode
+		case "!!map":
+			kind = yaml.MappingNode
+		}
+		path, p, ok := nodeAtKind(root, line, 0, false, match, kind)
 		if !ok {
 			p = pos{line, 1}
 		}

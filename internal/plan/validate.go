@@ -376,6 +376,14 @@ func (v *validator) check(at string, c *Check) {
 	for _, k := range sortedKeys(errs) {
 		v.add(joinPath(at+".json", k), "%v", errs[k])
 	}
+	for _, k := range sortedKeys(c.JSON) {
+		if s, ok := c.JSON[k].(string); ok && strings.Contains(s, "${") {
+			v.add(joinPath(at+".json", k), "expected values are literal; templates are not expanded in checks")
+		}
+	}
+	if strings.Contains(c.BodyContains, "${") {
+		v.add(at+".body_contains", "literal text; templates are not expanded in checks")
+	}
 }
 
 func (v *validator) request(at string, r *Request, s *scope) {

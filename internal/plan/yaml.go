@@ -145,6 +145,9 @@ func (t *Think) UnmarshalYAML(n *yaml.Node) error {
 				errs = append(errs, err.Error())
 			}
 		}
+		if t.Max.Line == 0 {
+			t.Max = t.Min // {min: 1s} alone means exactly 1s
+		}
 		if len(errs) > 0 {
 			return report(&yaml.TypeError{Errors: errs})
 		}
