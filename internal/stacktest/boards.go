@@ -216,6 +216,10 @@ func historyBoard() *board {
 		sql("A", "table", historyStressTableSQL)))
 	b.add(12, 8, timeseries("Max sustainable and breakdown rate across runs", "", "reqps",
 		sql("A", "time_series", historyStressTrendSQL)))
+	b.add(12, 8, table("Stress probes", "Every trial of each stress search: asked and achieved rate, errors, p99.", "",
+		sql("A", "table", historyStressProbesSQL)))
+	b.add(12, 8, table("Knee results", "Throughput knee of each knee run.", "",
+		sql("A", "table", historyKneeSQL)))
 
 	b.row("Trends across runs")
 	b.add(12, 8, timeseries("Load runs: p50 / p95 / p99", "Whole-run latency of each completed load run.", "ms",
@@ -227,10 +231,12 @@ func historyBoard() *board {
 	return b
 }
 
-// The History dashboard's SQL (MySQL 8 and MariaDB 10.11 both run it).
+// The History dashboard's SQL (MySQL 8 and MariaDB 10.11 both run it), over
+// the tables of internal/store/mysqlstore/migrations. Runs are placed in time
+// by created_at (always set; started_at is NULL while a run is queued).
 const (
 	historyRunsSQL = `
-SELECT id, name, plan, type, status, started_at, ended_at,
+SELECT id, name, plan_name AS plan, type, status, created_at, started_at, ended_at,
        TIMESTAMPDIFF(SECOND, started_at, ended_at) AS duration_s,
        requests, errors, ROUND(100 * error_rate, 2) AS error_pct, ROUND(rps, 1) AS rps,
        p50_ms, p95_ms, p99_ms, max_ms, error
@@ -245,51 +251,64 @@ WHERE $__timeFilter(created_at)
 GROUP BY status
 ORDER BY runs DESC`
 	historyBenchP99SQL = `
-SELECT r.started_at AS time, CONCAT(b.endpoint, ' c', b.concurrency, ' p99') AS metric, b.p99_ms AS value
+SELECT r.created_at AS time, CONCAT(b.endpoint, ' c', b.concurrency, ' p99') AS metric, b.p99_ms AS value
 FROM benchmark_results b JOIN test_runs r ON r.id = b.run_id
-WHERE $__timeFilter(r.started_at)
-ORDER BY r.started_at`
+WHERE $__timeFilter(r.created_at)
+ORDER BY r.created_at`
 	historyBenchP50SQL = `
-SELECT r.started_at AS time, CONCAT(b.endpoint, ' c', b.concurrency, ' p50') AS metric, b.p50_ms AS value
+SELECT r.created_at AS time, CONCAT(b.endpoint, ' c', b.concurrency, ' p50') AS metric, b.p50_ms AS value
 FROM benchmark_results b JOIN test_runs r ON r.id = b.run_id
-WHERE $__timeFilter(r.started_at)
-ORDER BY r.started_at`
+WHERE $__timeFilter(r.created_at)
+ORDER BY r.created_at`
 	historyBenchP95SQL = `
-SELECT r.started_at AS time, CONCAT(b.endpoint, ' c', b.concurrency, ' p95') AS metric, b.p95_ms AS value
+SELECT r.created_at AS time, CONCAT(b.endpoint, ' c', b.concurrency, ' p95') AS metric, b.p95_ms AS value
 FROM benchmark_results b JOIN test_runs r ON r.id = b.run_id
-WHERE $__timeFilter(r.started_at)
-ORDER BY r.started_at`
+WHERE $__timeFilter(r.created_at)
+ORDER BY r.created_at`
 	historyBenchTableSQL = `
-SELECT r.started_at, r.plan, b.run_id, b.endpoint, b.concurrency, b.requests, b.errors, ROUND(b.rps, 1) AS rps,
-       b.p50_ms, b.p95_ms, b.p99_ms, b.p999_ms, b.max_ms
+SELECT r.created_at, b.plan_name AS plan, b.run_id, b.endpoint, b.method, b.concurrency, b.requests, b.errors,
+       ROUND(b.rps, 1) AS rps, b.p50_ms, b.p95_ms, b.p99_ms, b.p999_ms, b.max_ms
 FROM benchmark_results b JOIN test_runs r ON r.id = b.run_id
-WHERE $__timeFilter(r.started_at)
-ORDER BY r.started_at DESC, b.endpoint, b.concurrency
+WHERE $__timeFilter(r.created_at)
+ORDER BY r.created_at DESC, b.endpoint, b.concurrency
 LIMIT 500`
 	historyStressTableSQL = `
-SELECT r.started_at, r.plan, s.run_id, s.state, s.max_sustainable_rps, s.breakdown_rps,
-       ROUND(100 * s.threshold, 1) AS threshold_pct, s.slo_p99_ms, s.error
+SELECT r.created_at, r.plan_name AS plan, s.run_id, s.state, s.max_sustainable_rps, s.breakdown_rps,
+       ROUND(100 * s.threshold, 1) AS threshold_pct, s.slo_p99_ms, s.probes, s.error
 FROM stress_results s JOIN test_runs r ON r.id = s.run_id
-WHERE $__timeFilter(r.started_at)
-ORDER BY r.started_at DESC
+WHERE $__timeFilter(r.created_at)
+ORDER BY r.created_at DESC
 LIMIT 200`
 	historyStressTrendSQL = `
-SELECT r.started_at AS time, s.max_sustainable_rps AS max_sustainable_rps, s.breakdown_rps AS breakdown_rps
+SELECT r.created_at AS time, s.max_sustainable_rps, s.breakdown_rps
 FROM stress_results s JOIN test_runs r ON r.id = s.run_id
-WHERE $__timeFilter(r.started_at)
-ORDER BY r.started_at`
+WHERE s.state = 'COMPLETED' AND $__timeFilter(r.created_at)
+ORDER BY r.created_at`
+	historyStressProbesSQL = `
+SELECT p.run_id, p.seq, p.phase, ROUND(p.target_rps, 1) AS target_rps, ROUND(p.achieved_rps, 1) AS achieved_rps,
+       ROUND(100 * p.error_rate, 2) AS error_pct, p.p99_ms, p.ok
+FROM stress_probes p JOIN test_runs r ON r.id = p.run_id
+WHERE $__timeFilter(r.created_at)
+ORDER BY r.created_at DESC, p.seq
+LIMIT 500`
+	historyKneeSQL = `
+SELECT r.created_at, r.plan_name AS plan, k.run_id, k.knee_rps, k.knee_p99_ms, k.max_throughput_rps
+FROM knee_results k JOIN test_runs r ON r.id = k.run_id
+WHERE $__timeFilter(r.created_at)
+ORDER BY r.created_at DESC
+LIMIT 200`
 	historyTrendLatencySQL = `
-SELECT started_at AS time, p50_ms, p95_ms, p99_ms
+SELECT created_at AS time, p50_ms, p95_ms, p99_ms
 FROM test_runs
-WHERE type = 'load' AND status = 'completed' AND $__timeFilter(started_at)
-ORDER BY started_at`
+WHERE type = 'load' AND status = 'completed' AND $__timeFilter(created_at)
+ORDER BY created_at`
 	historyTrendRateSQL = `
-SELECT started_at AS time, rps, 100 * error_rate AS error_pct
+SELECT created_at AS time, rps, 100 * error_rate AS error_pct
 FROM test_runs
-WHERE type = 'load' AND status = 'completed' AND $__timeFilter(started_at)
-ORDER BY started_at`
+WHERE type = 'load' AND status = 'completed' AND $__timeFilter(created_at)
+ORDER BY created_at`
 	historySnapshotsSQL = `
-SELECT m.ts AS time, CONCAT(m.run_id, ' p99 ms') AS metric, m.p99_ms AS value
+SELECT m.ts AS time, CONCAT(m.run_id, ' p99') AS metric, m.p99_ms AS value
 FROM test_metrics m
 WHERE $__timeFilter(m.ts)
 ORDER BY m.ts`
