@@ -1,8 +1,10 @@
 package sysmon
 
 import (
+	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -11,6 +13,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/loadlab/loadlab/internal/testenv"
 )
 
 // writeFixture builds a fake proc root: a two-CPU host and process pid (whose directory a real, running pid must
@@ -317,4 +322,29 @@ func gaugeValue(t *testing.T, got map[string]*dto.MetricFamily, name string) flo
 		return g.GetValue()
 	}
 	return m.GetCounter().GetValue()
+}
+
+// TestPromtoolCheckMetrics lints the real exposition with the pinned promtool (bin/promtool, from make tools).
+func TestPromtoolCheckMetrics(t *testing.T) {
+	promtool := testenv.Tool(t, "promtool")
+	m := New()
+	m.Watch("self", int32(os.Getpid()))
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(m)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	enc := expfmt.NewEncoder(&buf, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range mfs {
+		if err := enc.Encode(mf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = &buf
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
 }
