@@ -19,14 +19,14 @@ func TestPool(t *testing.T) {
 	p := newPool(2, 1)
 	ctx := context.Background()
 	for i := range 2 {
-		if err := p.acquire(ctx); err != nil {
+		if err := p.acquire(ctx, false); err != nil {
 			t.Fatalf("acquire %d with a free worker = %v; want nil", i, err)
 		}
 	}
 	got := make(chan error, 1)
-	go func() { got <- p.acquire(ctx) }()
+	go func() { got <- p.acquire(ctx, false) }()
 	waitFor(t, "one waiter", func() bool { return p.waiting() == 1 })
-	if err := p.acquire(ctx); !errors.Is(err, errOverloaded) {
+	if err := p.acquire(ctx, false); !errors.Is(err, errOverloaded) {
 		t.Fatalf("acquire with workers busy and queue full = %v; want errOverloaded", err)
 	}
 	p.release()
@@ -37,7 +37,7 @@ func TestPool(t *testing.T) {
 		t.Errorf("in use %d, waiting %d; want 2, 0", p.inUse(), p.waiting())
 	}
 	cctx, cancel := context.WithCancel(ctx)
-	go func() { got <- p.acquire(cctx) }()
+	go func() { got <- p.acquire(cctx, false) }()
 	waitFor(t, "a waiter", func() bool { return p.waiting() == 1 })
 	cancel()
 	if err := <-got; !errors.Is(err, context.Canceled) {
@@ -47,9 +47,29 @@ func TestPool(t *testing.T) {
 		t.Errorf("waiting after cancel = %d; want 0", p.waiting())
 	}
 
+	// After a stall, requests wait without the queue's bound (here 1).
+	go func() { got <- p.acquire(ctx, false) }()
+	waitFor(t, "a bounded waiter", func() bool { return p.waiting() == 1 })
+	for range 3 {
+		go func() { got <- p.acquire(ctx, true) }()
+	}
+	waitFor(t, "three stall-released waiters", func() bool { return p.waiting() == 4 })
+	if err := p.acquire(ctx, false); !errors.Is(err, errOverloaded) {
+		t.Errorf("bounded acquire with the queue full = %v; want errOverloaded", err)
+	}
+	for range 4 {
+		p.release()
+		if err := <-got; err != nil {
+			t.Errorf("waiter after release = %v; want nil", err)
+		}
+	}
+	if p.inUse() != 2 || p.waiting() != 0 {
+		t.Errorf("in use %d, waiting %d; want 2, 0", p.inUse(), p.waiting())
+	}
+
 	unbounded := newPool(0, 0)
 	for range 1000 {
-		if err := unbounded.acquire(ctx); err != nil {
+		if err := unbounded.acquire(ctx, false); err != nil {
 			t.Fatalf("acquire without a pool = %v; want nil", err)
 		}
 	}

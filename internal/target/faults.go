@@ -151,18 +151,19 @@ func (s *faultState) stallsTotal() float64 {
 	return float64(s.stallBase + s.cur.Load().stallsBegun(s.now()))
 }
 
-// waitStall holds the caller until the stall in force at arrival ends.
-func (s *faultState) waitStall(ctx context.Context) error {
+// waitStall holds the caller until the stall in force at arrival ends and
+// reports whether it was held.
+func (s *faultState) waitStall(ctx context.Context) (bool, error) {
 	end, ok := s.get().stallEnd(s.now())
 	if !ok {
-		return nil
+		return false, nil
 	}
 	t := time.NewTimer(time.Until(end))
 	defer t.Stop()
 	select {
 	case <-t.C:
-		return nil
+		return true, nil
 	case <-ctx.Done():
-		return ctx.Err()
+		return true, ctx.Err()
 	}
 }

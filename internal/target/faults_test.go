@@ -276,3 +276,40 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Errorf("GET after shutdown succeeded; want connection refused")
 	}
 }
+
+// TestStallHerdNot503: requests held by a stall wait for a worker without the
+// queue's bound when it ends, so a stall adds latency but no 503s, even with
+// one worker and no queue.
+func TestStallHerdNot503(t *testing.T) {
+	srv, ts := newTestServer(t, FixedServiceConfig(1, 0, 5*time.Millisecond))
+	const every, stall, n = 600 * time.Millisecond, 500 * time.Millisecond, 10
+	before := time.Now()
+	if err := srv.SetFaults(Faults{StallEvery: every, StallFor: stall}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Until(before.Add(every + 50*time.Millisecond)))
+	codes := make(chan int, n)
+	for range n {
+		go func() {
+			resp, err := ts.Client().Get(ts.URL + "/api/teams/1")
+			if err != nil {
+				codes <- -1
+				return
+			}
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		}()
+	}
+	for range n {
+		if c := <-codes; c != 200 {
+			t.Errorf("request held by a stall = %d; want 200 (a stall must not cause 503s)", c)
+		}
+	}
+	// One worker, 5 ms each: the last cannot finish before stall end + n*5ms.
+	if done, end := time.Now(), before.Add(every+stall+n*5*time.Millisecond); done.Before(end) {
+		t.Errorf("herd finished %v before the capacity model allows", end.Sub(done))
+	}
+	if got := testutil.ToFloat64(srv.metrics.rejected); got != 0 {
+		t.Errorf("target_rejected_requests_total = %v; want 0", got)
+	}
+}

@@ -15,7 +15,8 @@ var errOverloaded = errors.New("overloaded")
 type pool struct {
 	sem    chan struct{} // one token per busy worker; nil = no pool
 	queue  int64         // most waiters
-	queued atomic.Int64  // waiters now
+	queued atomic.Int64  // bounded waiters now
+	held   atomic.Int64  // waiters released by a stall (not bounded)
 }
 
 func newPool(workers, queue int) *pool {
@@ -29,7 +30,11 @@ func newPool(workers, queue int) *pool {
 // acquire takes a worker, waiting in the queue if all are busy. It fails at
 // once with errOverloaded when the queue is full too. Waiters are served in
 // arrival order (a channel's blocked senders are woken FIFO).
-func (p *pool) acquire(ctx context.Context) error {
+//
+// A request that a stall held (afterStall) waits without the queue's bound:
+// a stall adds latency but never causes a 503 by itself. It still counts in
+// the queue length while it waits.
+func (p *pool) acquire(ctx context.Context, afterStall bool) error {
 	if p.sem == nil {
 		return nil
 	}
@@ -38,11 +43,16 @@ func (p *pool) acquire(ctx context.Context) error {
 		return nil
 	default:
 	}
-	if p.queued.Add(1) > p.queue {
-		p.queued.Add(-1)
-		return errOverloaded
+	if afterStall {
+		p.held.Add(1)
+		defer p.held.Add(-1)
+	} else {
+		if p.queued.Add(1) > p.queue {
+			p.queued.Add(-1)
+			return errOverloaded
+		}
+		defer p.queued.Add(-1)
 	}
-	defer p.queued.Add(-1)
 	select {
 	case p.sem <- struct{}{}:
 		return nil
@@ -59,4 +69,4 @@ func (p *pool) release() {
 
 func (p *pool) workers() int { return cap(p.sem) }
 func (p *pool) inUse() int   { return len(p.sem) }
-func (p *pool) waiting() int { return int(p.queued.Load()) }
+func (p *pool) waiting() int { return int(p.queued.Load() + p.held.Load()) }

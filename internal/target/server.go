@@ -205,11 +205,12 @@ func (s *Server) api(r *mux.Router, key string, fn apiFunc) {
 		req.Body = http.MaxBytesReader(w, req.Body, MaxBodyBytes)
 		ctx := req.Context()
 		phase := s.faults.get()
-		if err := s.faults.waitStall(ctx); err != nil {
+		stalled, err := s.faults.waitStall(ctx)
+		if err != nil {
 			writeError(w, StatusClientClosed, "client closed request")
 			return
 		}
-		if err := s.pool.acquire(ctx); err != nil {
+		if err := s.pool.acquire(ctx, stalled); err != nil {
 			if errors.Is(err, errOverloaded) {
 				s.metrics.rejected.Inc()
 				w.Header().Set("Retry-After", "1")
