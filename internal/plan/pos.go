@@ -23,16 +23,16 @@ func buildIndex(root *yaml.Node) posIndex {
 	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
 		n = n.Content[0]
 	}
-	idx.walk("", n)
+	idx.walk("", n, 0)
 	return idx
 }
 
-func (idx posIndex) walk(path string, n *yaml.Node) {
-	if n.Kind == yaml.AliasNode && n.Alias != nil {
-		idx[path] = pos{n.Line, n.Column}
-		n = n.Alias
-	} else {
-		idx[path] = pos{n.Line, n.Column}
+// walk records n and its children. Aliases are recorded but not followed
+// (they may be recursive); the depth is bounded.
+func (idx posIndex) walk(path string, n *yaml.Node, depth int) {
+	idx[path] = pos{n.Line, n.Column}
+	if depth > 100 || len(idx) > 1_000_000 {
+		return
 	}
 	switch n.Kind {
 	case yaml.MappingNode:
@@ -44,12 +44,12 @@ func (idx posIndex) walk(path string, n *yaml.Node) {
 			child := joinPath(path, k.Value)
 			if _, dup := idx[child+"#key"]; !dup {
 				idx[child+"#key"] = pos{k.Line, k.Column}
-				idx.walk(child, v)
+				idx.walk(child, v, depth+1)
 			}
 		}
 	case yaml.SequenceNode:
 		for i, c := range n.Content {
-			idx.walk(path+"["+strconv.Itoa(i)+"]", c)
+			idx.walk(path+"["+strconv.Itoa(i)+"]", c, depth+1)
 		}
 	}
 }
