@@ -1,0 +1,456 @@
+// Package e2e is the end-to-end proof of the observability stack: the pinned
+// Prometheus scrapes a real `loadgen run` against a real target with
+// prometheus/prometheus.yml and the shipped rules, and a real MariaDB holds
+// stored runs; every dashboard and rule query must then run without error and
+// return data. It lives apart from internal/stacktest so that the static
+// checks there never depend on the engine and store compiling.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/loadlab/loadlab/internal/stacktest"
+	"github.com/loadlab/loadlab/internal/store"
+	"github.com/loadlab/loadlab/internal/store/mysqlstore"
+	"github.com/loadlab/loadlab/internal/testenv"
+)
+
+// defaultDSN is the MariaDB the tests use unless LOADGEN_TEST_MYSQL_DSN is set.
+const defaultDSN = "root@tcp(127.0.0.1:3306)/test?parseTime=true"
+
+// mayBeEmpty lists the PromQL queries allowed to return no data after a
+// healthy run, and why.
+var mayBeEmpty = map[string]string{
+	`ALERTS{alertstate="firing"}`: "no alert fires during a healthy run",
+	"loadgen_watched_process_":    "`loadgen run` watches no process unless --watch-pid is given",
+}
+
+func allowedEmpty(expr string) (string, bool) {
+	for k, why := range mayBeEmpty {
+		if strings.Contains(expr, k) {
+			return why, true
+		}
+	}
+	return "", false
+}
+
+const planYAML = `name: stacktest-e2e
+target: http://127.0.0.1:1
+defaults:
+  headers: {Accept: application/json}
+  timeout: 5s
+scenarios:
+  - name: browse
+    steps:
+      - name: list-teams
+        request: {method: GET, path: /api/teams}
+        check: {status: [200]}
+      - name: list-users
+        request: {path: /api/users, query: {page: "1", limit: "20"}}
+        check: {status: [200]}
+load:
+  model: open
+  max_in_flight: 200
+  phases:
+    - {name: warm-up,   duration: 6s,  rate: 20}
+    - {name: sustained, duration: 14s, rate: 40}
+`
+
+// summary is the part of loadgen's --out-json the test reads.
+type summary struct {
+	RunID     string    `json:"run_id"`
+	Status    string    `json:"status"`
+	StartedAt time.Time `json:"started_at"`
+	EndedAt   time.Time `json:"ended_at"`
+	Requests  uint64    `json:"requests"`
+	Errors    uint64    `json:"errors"`
+	LatencyMS struct {
+		P99 float64 `json:"p99"`
+	} `json:"latency_ms"`
+}
+
+func goTool() string {
+	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
+		return p
+	}
+	return "go"
+}
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// build compiles cmd/<name> into dir.
+func build(t *testing.T, dir, name string) string {
+	t.Helper()
+	out := filepath.Join(dir, name)
+	cmd := exec.Command(goTool(), "build", "-o", out, "./cmd/"+name)
+	cmd.Dir = testenv.RepoRoot(t)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/%s: %v\n%s", name, err, b)
+	}
+	return out
+}
+
+// newDatabase creates loadlab_stacktest_<rand> on the test MariaDB and drops
+// it at cleanup; it returns the database's DSN.
+func newDatabase(t *testing.T) string {
+	t.Helper()
+	dsn := os.Getenv("LOADGEN_TEST_MYSQL_DSN")
+	if dsn == "" {
+		dsn = defaultDSN
+	}
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatalf("LOADGEN_TEST_MYSQL_DSN: %v", err)
+	}
+	cfg.Timeout = 3 * time.Second
+	admin, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := admin.PingContext(ctx); err != nil {
+		testenv.Unavailable(t, "MySQL/MariaDB at %s: %v (set LOADGEN_TEST_MYSQL_DSN)", cfg.Addr, err)
+	}
+	var b [6]byte
+	rand.Read(b[:])
+	name := "loadlab_stacktest_" + hex.EncodeToString(b[:])
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name+" CHARACTER SET utf8mb4"); err != nil {
+		t.Fatalf("create database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		db, err := sql.Open("mysql", cfg.FormatDSN())
+		if err != nil {
+			return
+		}
+		defer db.Close()
+		if _, err := db.Exec("DROP DATABASE IF EXISTS " + name); err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+		}
+	})
+	c := cfg.Clone()
+	c.DBName = name
+	c.ParseTime = true
+	return c.FormatDSN()
+}
+
+// startProcess starts a child and stops it by its PID at cleanup.
+func startProcess(t *testing.T, name string, args ...string) *bytes.Buffer {
+	t.Helper()
+	var out bytes.Buffer
+	cmd := exec.Command(name, args...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	return &out
+}
+
+func waitHTTP(t *testing.T, url string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s did not answer 200 within 15s", url)
+}
+
+// TestStackEndToEnd is the proof described in issue 6: (a) every PromQL
+// query of every dashboard and rule returns data from a real run, (b) every
+// History SQL query returns rows from MariaDB after stored runs, (d)
+// Prometheus's p99 over the run agrees with loadgen's own within 5%.
+// (c) provisioned datasource UIDs and (e) valid JSON with unique panel ids
+// are checked by internal/stacktest's static tests.
+func TestStackEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: about 40 s")
+	}
+	root := testenv.RepoRoot(t)
+	testenv.Tool(t, "prometheus")
+	dsn := newDatabase(t)
+	dir := t.TempDir()
+	loadgen := build(t, dir, "loadgen")
+	target := build(t, dir, "target")
+
+	if out, _ := exec.Command(loadgen, "run", "-h").CombinedOutput(); strings.Contains(string(out), "unknown command") {
+		testenv.Unavailable(t, "`loadgen run` is not available yet:\n%s", out)
+	}
+
+	targetAddr := stacktest.FreeAddr(t)
+	targetOut := startProcess(t, target, "--addr", targetAddr, "--error-rate", "0.03")
+	waitHTTP(t, "http://"+targetAddr+"/api/health")
+
+	metricsAddr := stacktest.FreeAddr(t)
+	prom := stacktest.StartPrometheus(t, stacktest.PromConfig(t, map[string]string{"loadgen": metricsAddr, "target": targetAddr}))
+
+	planPath := filepath.Join(dir, "plan.yaml")
+	if err := os.WriteFile(planPath, []byte(planYAML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	outJSON := filepath.Join(dir, "summary.json")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	run := exec.CommandContext(ctx, loadgen, "run", planPath, "--quiet",
+		"--target", "http://"+targetAddr, "--metrics-addr", metricsAddr, "--linger", "5s",
+		"--store", "mysql://"+dsn, "--out-json", outJSON)
+	runOut, err := run.CombinedOutput()
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() == 1 || ee.ExitCode() == 2 {
+			t.Fatalf("loadgen run: %v\n%s\ntarget:\n%s", err, runOut, targetOut)
+		}
+	}
+	b, err := os.ReadFile(outJSON)
+	if err != nil {
+		t.Fatalf("summary: %v\n%s", err, runOut)
+	}
+	var sum summary
+	if err := json.Unmarshal(b, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if sum.Requests < 500 || sum.Errors == 0 {
+		t.Fatalf("run made %d requests with %d errors; want >= 500 with some errors (target --error-rate 0.03)\n%s", sum.Requests, sum.Errors, runOut)
+	}
+	t.Logf("run %s: %d requests, %d errors, p99 %.2f ms", sum.RunID, sum.Requests, sum.Errors, sum.LatencyMS.P99)
+
+	// (d) the whole run's histogram, as Prometheus scraped it last (during
+	// --linger), against loadgen's own summary.
+	qctx, qcancel := context.WithTimeout(context.Background(), time.Minute)
+	defer qcancel()
+	scalar := func(expr string, at time.Time) float64 {
+		t.Helper()
+		r, err := prom.Query(qctx, expr, at)
+		if err != nil {
+			t.Fatalf("%s: %v", expr, err)
+		}
+		if len(r.Result) != 1 {
+			t.Fatalf("%s: %d series; want 1", expr, len(r.Result))
+		}
+		var s struct {
+			Value [2]any `json:"value"`
+		}
+		if err := json.Unmarshal(r.Result[0], &s); err != nil {
+			t.Fatal(err)
+		}
+		var v float64
+		fmt.Sscan(s.Value[1].(string), &v)
+		return v
+	}
+	if got := scalar(`histogram_count(sum(loadgen_request_duration_seconds))`, time.Time{}); got != float64(sum.Requests) {
+		t.Errorf("Prometheus counted %v requests in the final histogram; loadgen's summary says %d", got, sum.Requests)
+	}
+	p99 := scalar(`histogram_quantile(0.99, sum(loadgen_request_duration_seconds))`, time.Time{}) * 1000
+	if rel := math.Abs(p99-sum.LatencyMS.P99) / sum.LatencyMS.P99; rel > 0.05 {
+		t.Errorf("Prometheus p99 %.3f ms vs loadgen p99 %.3f ms: %.1f%% apart; want within 5%%", p99, sum.LatencyMS.P99, 100*rel)
+	} else {
+		t.Logf("p99: Prometheus %.3f ms, loadgen %.3f ms (%.2f%% apart)", p99, sum.LatencyMS.P99, 100*rel)
+	}
+
+	// (a) every query, at a moment late in the run (the last phase active,
+	// a full rate window behind it).
+	at := sum.EndedAt.Add(-2 * time.Second)
+	dq, err := stacktest.DashboardQueries(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rq, err := stacktest.RuleQueries(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked, empty := 0, 0
+	for _, q := range append(dq, rq...) {
+		if q.Lang != stacktest.PromQL {
+			continue
+		}
+		expr := q.Expr
+		if q.Alert {
+			if _, err := prom.Query(qctx, expr, at); err != nil {
+				t.Errorf("%s: %v", q.Source, err)
+			}
+			if q.Cond == "" {
+				continue
+			}
+			expr = q.Cond // the alert's input must exist even when it does not fire
+		}
+		r, err := prom.Query(qctx, expr, at)
+		checked++
+		switch {
+		case err != nil:
+			t.Errorf("%s:\n  %s\n  error: %v", q.Source, expr, err)
+		case len(r.Result) == 0:
+			if why, ok := allowedEmpty(expr); ok {
+				empty++
+				t.Logf("%s: empty, allowed (%s)", q.Source, why)
+				continue
+			}
+			t.Errorf("%s:\n  %s\n  returned no data", q.Source, expr)
+		}
+	}
+	t.Logf("%d PromQL queries returned data (%d allowed empty)", checked-empty, empty)
+
+	// (b) History SQL against MariaDB: the load run stored by loadgen above,
+	// plus benchmark, stress and knee results written through the store.
+	checkHistorySQL(t, ctx, dsn, false)
+	if t.Failed() {
+		t.Logf("loadgen output:\n%s", runOut)
+	}
+}
+
+// TestHistorySQL runs every History dashboard query against MariaDB after
+// runs of every type were stored through the store (mysqlstore and its
+// migrations): no errors, rows from each. TestStackEndToEnd repeats it with a
+// load run stored by `loadgen run` itself.
+func TestHistorySQL(t *testing.T) {
+	dsn := newDatabase(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	checkHistorySQL(t, ctx, dsn, true)
+}
+
+func checkHistorySQL(t *testing.T, ctx context.Context, dsn string, withLoadRun bool) {
+	t.Helper()
+	dq, err := stacktest.DashboardQueries(testenv.RepoRoot(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := mysqlstore.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	storeResults(t, ctx, st, withLoadRun)
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	nsql := 0
+	for _, q := range dq {
+		if q.Lang != stacktest.SQL {
+			continue
+		}
+		nsql++
+		rows, cols, err := runSQL(ctx, db, q.Expr)
+		switch {
+		case err != nil:
+			t.Errorf("%s:\n%s\n  error: %v", q.Source, q.Expr, err)
+		case rows == 0:
+			t.Errorf("%s:\n%s\n  returned no rows", q.Source, q.Expr)
+		case q.Format == "time_series" && cols[0] != "time":
+			t.Errorf("%s: time_series query's first column is %q; Grafana needs time", q.Source, cols[0])
+		}
+	}
+	if nsql < 10 {
+		t.Errorf("%d History SQL queries; want at least 10", nsql)
+	}
+	t.Logf("%d History SQL queries ran and returned rows", nsql)
+}
+
+func runSQL(ctx context.Context, db *sql.DB, q string) (int, []string, error) {
+	rows, err := db.QueryContext(ctx, q)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return 0, nil, err
+	}
+	n := 0
+	for rows.Next() {
+		n++
+	}
+	return n, cols, rows.Err()
+}
+
+// storeResults writes a benchmark, a stress and a knee run (and, with
+// withLoad, a load run with snapshots) through the store.
+func storeResults(t *testing.T, ctx context.Context, st store.Store, withLoad bool) {
+	t.Helper()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	types := []store.Type{store.TypeBenchmark, store.TypeStress, store.TypeKnee}
+	if withLoad {
+		types = append(types, store.TypeLoad)
+	}
+	for _, typ := range types {
+		r := &store.Run{Name: "e2e-" + string(typ), Plan: "e2e-" + string(typ), Type: typ, Status: store.StatusRunning, StartedAt: now}
+		if err := st.CreateRun(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		switch typ {
+		case store.TypeBenchmark:
+			err := st.AddBenchmarkResults(ctx, r.ID, []store.BenchmarkResult{
+				{Plan: r.Plan, Endpoint: "GET /api/teams", Method: "GET", Concurrency: 4, Requests: 300, RPS: 250, CreatedAt: now,
+					Latency: store.Latency{P50Ms: 3, P95Ms: 7, P99Ms: 9, P999Ms: 12, MaxMs: 14}},
+				{Plan: r.Plan, Endpoint: "GET /api/health", Method: "GET", Concurrency: 4, Requests: 300, RPS: 900, CreatedAt: now,
+					Latency: store.Latency{P50Ms: 0.3, P95Ms: 0.7, P99Ms: 0.9, P999Ms: 1.2, MaxMs: 1.4}},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		case store.TypeStress:
+			err := st.AddStressResult(ctx, r.ID, store.StressResult{State: "COMPLETED", MaxSustainableRPS: 64, BreakdownRPS: 76,
+				Threshold: 0.05, CreatedAt: now, Probes: []store.StressProbe{
+					{Seq: 1, Phase: "double", TargetRPS: 64, AchievedRPS: 64, Requests: 640, OK: true},
+					{Seq: 2, Phase: "double", TargetRPS: 128, AchievedRPS: 120, Requests: 1200, Errors: 200, ErrorRate: 0.17},
+				}})
+			if err != nil {
+				t.Fatal(err)
+			}
+		case store.TypeLoad:
+			var snaps []store.Snapshot
+			for i := 0; i < 5; i++ {
+				snaps = append(snaps, store.Snapshot{TS: now.Add(time.Duration(2*i) * time.Second), Phase: "sustained",
+					RPS: 100, TargetRPS: 100, P50Ms: 20, P95Ms: 60, P99Ms: 75, InFlight: 3, VUs: 3, Requests: int64(200 * (i + 1))})
+			}
+			if err := st.AddSnapshots(ctx, r.ID, snaps); err != nil {
+				t.Fatal(err)
+			}
+		case store.TypeKnee:
+			err := st.AddKneeResult(ctx, r.ID, store.KneeResult{KneeRPS: 300, KneeP99Ms: 40, MaxThroughputRPS: 320, CreatedAt: now,
+				Points: []store.KneePoint{{TargetRPS: 100, ThroughputRPS: 100, P99Ms: 20}, {TargetRPS: 400, ThroughputRPS: 320, P99Ms: 90}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		fin := store.Finish{Status: store.StatusCompleted, EndedAt: now.Add(10 * time.Second),
+			Totals: store.Totals{Requests: 1000, Errors: 10, ErrorRate: 0.01, RPS: 100, P50Ms: 20, P95Ms: 60, P99Ms: 75, MaxMs: 120}}
+		if err := st.FinishRun(ctx, r.ID, fin); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
