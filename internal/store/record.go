@@ -1,0 +1,82 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// op names a record kind in the spool file.
+type op string
+
+const (
+	opCreateRun  op = "create_run"
+	opUpdateRun  op = "update_run"
+	opFinishRun  op = "finish_run"
+	opSnapshots  op = "snapshots"
+	opSteps      op = "steps"
+	opBenchmarks op = "benchmarks"
+	opStress     op = "stress"
+	opKnee       op = "knee"
+)
+
+// record is one write, as queued in memory and as one JSON line in a spool
+// file. Every record is idempotent, so replaying one twice is harmless.
+type record struct {
+	Op         op                `json:"op"`
+	RunID      string            `json:"run_id"`
+	Run        *Run              `json:"run,omitempty"`
+	Finish     *Finish           `json:"finish,omitempty"`
+	Snapshots  []Snapshot        `json:"snapshots,omitempty"`
+	Steps      []StepResult      `json:"steps,omitempty"`
+	Benchmarks []BenchmarkResult `json:"benchmarks,omitempty"`
+	Stress     *StressResult     `json:"stress,omitempty"`
+	Knee       *KneeResult       `json:"knee,omitempty"`
+	// Err and At are set only in the rejected-records file.
+	Err string    `json:"error,omitempty"`
+	At  time.Time `json:"rejected_at,omitzero"`
+}
+
+// apply writes r to st. A create of a run that already exists counts as done
+// (an earlier attempt succeeded but its answer was lost).
+func (r *record) apply(ctx context.Context, st Store) error {
+	var err error
+	switch r.Op {
+	case opCreateRun:
+		run := *r.Run
+		err = st.CreateRun(ctx, &run)
+		if errors.Is(err, ErrExists) {
+			err = nil
+		}
+	case opUpdateRun:
+		run := *r.Run
+		err = st.UpdateRun(ctx, &run)
+	case opFinishRun:
+		err = st.FinishRun(ctx, r.RunID, *r.Finish)
+	case opSnapshots:
+		err = st.AddSnapshots(ctx, r.RunID, r.Snapshots)
+	case opSteps:
+		err = st.AddStepResults(ctx, r.RunID, r.Steps)
+	case opBenchmarks:
+		err = st.AddBenchmarkResults(ctx, r.RunID, r.Benchmarks)
+	case opStress:
+		err = st.AddStressResult(ctx, r.RunID, *r.Stress)
+	case opKnee:
+		err = st.AddKneeResult(ctx, r.RunID, *r.Knee)
+	default:
+		err = fmt.Errorf("%w: unknown spool record %q", ErrInvalid, r.Op)
+	}
+	return err
+}
+
+// size is the record's weight against the writer's buffer bound: the rows
+// it carries (at least 1).
+func (r *record) size() int {
+	return max(1, len(r.Snapshots)+len(r.Steps)+len(r.Benchmarks))
+}
+
+// permanent reports an error that retrying cannot fix.
+func permanent(err error) bool {
+	return errors.Is(err, ErrInvalid) || errors.Is(err, ErrNotFound)
+}
