@@ -69,7 +69,7 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	fs.StringVar(&addr, "addr", addr, "listen address (env TARGET_ADDR); port 0 picks a free port")
 	latencyConfig := fs.String("latency-config", "", "YAML `file` with per-route latency (see docs/target.md)")
 	perRoute := latencyFlags{}
-	fs.Var(perRoute, "latency", "per-route service time `'METHOD /template=SPEC'`, SPEC 40ms | 20ms-80ms | 5ms-250ms~15ms (repeatable; over --latency-config)")
+	fs.Var(perRoute, "latency", "per-route service time `ROUTE=SPEC`, ROUTE as 'GET /api/users', SPEC 40ms | 20ms-80ms | 5ms-250ms~15ms (repeatable; over --latency-config)")
 	fs.Float64Var(&cfg.LatencyScale, "latency-scale", cfg.LatencyScale, "multiply every service time; 0 turns latency off")
 	fs.DurationVar(&cfg.ServiceTime, "service-time", 0, "if > 0, every pooled route takes exactly this (times --latency-scale); capacity = workers/service-time")
 	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "worker pool size (requests served at once); 0 = no pool")
@@ -81,8 +81,8 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	fs.BoolVar(&cfg.Admin, "admin", cfg.Admin, "serve /admin/faults and /admin/config")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "on SIGINT/SIGTERM, wait this long for in-flight requests")
 	logCfg := &promslog.Config{Level: promslog.NewLevel(), Format: promslog.NewFormat(), Writer: stderr}
-	fs.Var(logCfg.Level, "log.level", "log level: debug, info, warn, error")
-	fs.Var(logCfg.Format, "log.format", "log format: logfmt, json")
+	fs.Func("log.level", "log level: debug, info, warn, error (default info)", logCfg.Level.Set)
+	fs.Func("log.format", "log format: logfmt, json (default logfmt)", logCfg.Format.Set)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK

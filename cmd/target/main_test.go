@@ -107,7 +107,7 @@ func TestRunServes(t *testing.T) {
 	if err := os.WriteFile(lat, []byte("routes:\n  GET /api/users: {fixed: 1ms}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	url, stop, stderr := start(t, []string{"--addr", "127.0.0.1:0", "--latency-config", lat, "--latency", "GET /api/teams=2ms-3ms",
+	url, stop, stderr := start(t, []string{"--addr", "127.0.0.1:0", "--log.level", "debug", "--log.format", "json", "--latency-config", lat, "--latency", "GET /api/teams=2ms-3ms",
 		"--workers", "3", "--queue", "5", "--error-rate", "0.25", "--stall-every", "1h", "--stall-for", "1s", "--added-latency", "1ms"}, nil)
 	if strings.HasSuffix(url, ":0") {
 		t.Fatalf("listening line shows port 0 (%s); want the real port", url)
@@ -165,7 +165,8 @@ func TestRunUsageErrors(t *testing.T) {
 		want    int
 		wantErr string
 	}{
-		{"help", []string{"-h"}, exitOK, "Usage: target"},
+		{"help", []string{"-h"}, exitOK, "-shutdown-timeout duration"},
+		{"bad log level", []string{"--log.level", "loud"}, exitUsage, `invalid value "loud" for flag -log.level`},
 		{"unknown flag", []string{"--nope"}, exitUsage, "flag provided but not defined"},
 		{"positional", []string{"extra"}, exitUsage, "unexpected arguments"},
 		{"bad latency flag", []string{"--latency", "GET /api/users"}, exitUsage, "want ROUTE=SPEC"},
