@@ -229,6 +229,10 @@ func TestStackEndToEnd(t *testing.T) {
 		"--target", "http://"+targetAddr, "--metrics-addr", metricsAddr, "--linger", "5s",
 		"--store", "mysql://"+dsn, "--out-json", outJSON)
 	runOut, err := run.CombinedOutput()
+	// Once loadgen has exited, the next scrape fails and Prometheus marks its
+	// series stale: final values are read just before the exit, which is
+	// after the scrapes made during --linger.
+	final := time.Now().Add(-300 * time.Millisecond)
 	if err != nil {
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() == 1 || ee.ExitCode() == 2 {
 			t.Fatalf("loadgen run: %v\n%s\ntarget:\n%s", err, runOut, targetOut)
@@ -270,10 +274,13 @@ func TestStackEndToEnd(t *testing.T) {
 		fmt.Sscan(s.Value[1].(string), &v)
 		return v
 	}
-	if got := scalar(`histogram_count(sum(loadgen_request_duration_seconds))`, time.Time{}); got != float64(sum.Requests) {
+	if final.Sub(sum.EndedAt) < 4*time.Second {
+		t.Fatalf("loadgen exited %v after the run ended; --linger 5s should keep /metrics up for two more scrapes", final.Sub(sum.EndedAt))
+	}
+	if got := scalar(`histogram_count(sum(loadgen_request_duration_seconds))`, final); got != float64(sum.Requests) {
 		t.Errorf("Prometheus counted %v requests in the final histogram; loadgen's summary says %d", got, sum.Requests)
 	}
-	p99 := scalar(`histogram_quantile(0.99, sum(loadgen_request_duration_seconds))`, time.Time{}) * 1000
+	p99 := scalar(`histogram_quantile(0.99, sum(loadgen_request_duration_seconds))`, final) * 1000
 	if rel := math.Abs(p99-sum.LatencyMS.P99) / sum.LatencyMS.P99; rel > 0.05 {
 		t.Errorf("Prometheus p99 %.3f ms vs loadgen p99 %.3f ms: %.1f%% apart; want within 5%%", p99, sum.LatencyMS.P99, 100*rel)
 	} else {
