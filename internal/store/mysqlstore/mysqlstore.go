@@ -76,7 +76,8 @@ func errNumber(err error) uint16 {
 
 // Config parses a go-sql-driver DSN ("user:pass@tcp(host:3306)/db?...",
 // without the mysql:// scheme) and sets what the store relies on: parseTime,
-// UTC, client-found-rows, and dial/read/write timeouts unless given.
+// UTC, client-found-rows, no driver logging, and dial/read/write timeouts
+// unless given.
 func Config(dsn string) (*mysql.Config, error) {
 	cfg, err := mysql.ParseDSN(dsn)
 	if err != nil {
@@ -89,6 +90,9 @@ func Config(dsn string) (*mysql.Config, error) {
 	cfg.Loc = time.UTC
 	cfg.ClientFoundRows = true
 	cfg.MultiStatements = false
+	// The driver logs every dropped connection to stderr; the store's
+	// callers report failures themselves (the Writer counts outages).
+	cfg.Logger = &mysql.NopLogger{}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = DefaultDialTimeout
 	}
