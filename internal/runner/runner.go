@@ -1,0 +1,371 @@
+// Package runner turns a plan into a run: it serves /metrics, runs the
+// executor, prints a progress line every second, evaluates rolling
+// thresholds (aborting on abort_on_fail), watches the generator's own health,
+// records the run in the store, and returns the end-of-run report.Summary.
+// cmd/loadgen's `run` command is a thin shell around Run.
+package runner
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/loadlab/loadlab/internal/executor"
+	"github.com/loadlab/loadlab/internal/plan"
+	"github.com/loadlab/loadlab/internal/report"
+)
+
+// Defaults.
+const (
+	// DefaultMetricsAddr is where /metrics is served unless Options says otherwise.
+	DefaultMetricsAddr = "127.0.0.1:9646"
+	// DefaultProgressInterval is how often the progress line is printed and
+	// rolling thresholds and health are checked.
+	DefaultProgressInterval = time.Second
+	// DefaultSnapshotInterval is how often a metric snapshot is stored.
+	DefaultSnapshotInterval = 2 * time.Second
+	// DownWindow is the rolling window used to tell that the target is
+	// unreachable: every request completed in it failed to connect (or was
+	// reset), at the last check of the run.
+	DownWindow = 2 * time.Second
+	// MetricsOff as Options.MetricsAddr disables the /metrics server.
+	MetricsOff = "off"
+)
+
+// Options configure Run. The zero value is usable: /metrics on
+// DefaultMetricsAddr, no linger, no progress output, no store.
+type Options struct {
+	// RunID names the run; empty means a new ID (UTC time + random hex).
+	RunID string
+	// MetricsAddr is the /metrics listen address (default
+	// DefaultMetricsAddr; MetricsOff disables it). MetricsListener, when
+	// set, is used instead (tests pass a listener on 127.0.0.1:0).
+	MetricsAddr     string
+	MetricsListener net.Listener
+	// Linger keeps /metrics up this long after the run (so Prometheus can
+	// scrape the final values). A cancelled ctx cuts it short.
+	Linger time.Duration
+	// Progress receives a plain progress line every ProgressInterval
+	// (nil: none). Lines end in "\n", so they read well in CI logs.
+	Progress         io.Writer
+	ProgressInterval time.Duration
+	// OnSummary, when set, is called with the final summary as soon as it
+	// is ready, before lingering (the CLI prints it and writes --out-json).
+	OnSummary func(*report.Summary)
+	// OnListen is called with the /metrics address once it listens.
+	OnListen func(addr string)
+	// Recorder stores the run (nil: not stored); see Recorder.
+	Recorder Recorder
+	// Version is reported in loadgen_build_info.
+	Version string
+	// Log receives diagnostics (nil: discarded).
+	Log *slog.Logger
+	// ExecutorOptions are passed to executor.New after the runner's own.
+	ExecutorOptions []executor.Option
+}
+
+// ErrRun wraps failures to start or carry out a run at all (not request
+// failures, which are data in the summary).
+var ErrRun = errors.New("run")
+
+// Run runs p and returns its summary. It returns an error only when the run
+// could not be carried out at all (the plan is rejected by the executor, the
+// metrics address is taken); a target that is down, a failed threshold or a
+// cancelled ctx all give a summary (status failed, aborted or interrupted)
+// and a nil error. Run returns after lingering; Options.OnSummary sees the
+// summary before that.
+func Run(ctx context.Context, p *plan.Plan, opts Options) (*report.Summary, error) {
+	if opts.ProgressInterval <= 0 {
+		opts.ProgressInterval = DefaultProgressInterval
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.RunID == "" {
+		opts.RunID = NewRunID(time.Now())
+	}
+	typ := p.Type
+	if typ == "" {
+		typ = plan.TypeLoad
+	}
+
+	srv, err := startMetrics(opts, p, typ)
+	if err != nil {
+		return nil, err
+	}
+	defer srv.close()
+
+	eopts := []executor.Option{
+		executor.WithMetrics(srv.metrics),
+		executor.WithOnPhase(func(name string) { opts.Log.Info("phase", "phase", name) }),
+		executor.WithLogger(opts.Log),
+	}
+	eopts = append(eopts, opts.ExecutorOptions...)
+	e, err := executor.New(p, eopts...)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrRun, err)
+	}
+
+	started := time.Now()
+	srv.runStarted(opts.RunID, p.Name, typ, started)
+	rec := opts.Recorder
+	if rec != nil {
+		if err := rec.Start(ctx, RunStart{ID: opts.RunID, Plan: p, Type: typ, StartedAt: started}); err != nil {
+			opts.Log.Warn("store: recording the run start failed", "err", err)
+		}
+	}
+
+	runCtx, cancelRun := context.WithCancel(ctx)
+	defer cancelRun()
+	done := make(chan error, 1)
+	go func() { done <- e.Run(runCtx) }()
+
+	w := &watch{
+		e: e, p: p, opts: opts, rolling: report.NewRolling(p.Thresholds),
+		cpu: newCPUMeter(), total: p.Load.TotalDuration(),
+	}
+	tick := time.NewTicker(opts.ProgressInterval)
+	defer tick.Stop()
+	var runErr error
+	lastSnap := time.Now()
+loop:
+	for {
+		select {
+		case runErr = <-done:
+			break loop
+		case now := <-tick.C:
+			snap := e.Snapshot()
+			w.cpu.sample(now)
+			if a := w.rolling.Check(e, snap.Elapsed); a != nil && w.abort == nil {
+				w.abort = a
+				opts.Log.Warn("threshold failed: aborting the run", "threshold", a.Expr)
+				cancelRun()
+			}
+			w.checkDown(snap.Elapsed)
+			w.progress(snap)
+			if rec != nil && now.Sub(lastSnap) >= DefaultSnapshotInterval-opts.ProgressInterval/2 {
+				lastSnap = now
+				rec.Snapshot(snap, w.cpu.lastPct, w.cpu.rssBytes())
+			}
+		}
+	}
+	if runErr != nil {
+		srv.runEnded()
+		return nil, fmt.Errorf("%w: %w", ErrRun, runErr)
+	}
+	w.cpu.sample(time.Now())
+	w.checkDown(e.Snapshot().Elapsed) // the last second(s) since the final tick
+
+	res := e.Results()
+	s := report.FromResults(res)
+	s.RunID = opts.RunID
+	s.Type = typ
+	s.Target = p.Target
+	if s.Plan == "" {
+		s.Plan = p.Name
+	}
+	s.Thresholds = w.rolling.Final(p.Thresholds, res)
+	s.Health.CPUMaxPct, s.Health.CPUMeasured = w.cpu.maxPct, w.cpu.measured
+	s.Health.RSSMaxMB = float64(w.cpu.rssBytes()) / (1 << 20)
+	s.Health.JudgeHealth()
+	w.judgeStatus(ctx, s, res)
+	srv.runEnded()
+
+	if rec != nil {
+		s.Store = rec.Finish(context.WithoutCancel(ctx), s, res)
+	}
+	if opts.OnSummary != nil {
+		opts.OnSummary(s)
+	}
+	srv.linger(ctx, opts.Linger)
+	return s, nil
+}
+
+// watch is the state of the monitoring loop of one run.
+type watch struct {
+	e       *executor.Executor
+	p       *plan.Plan
+	opts    Options
+	rolling *report.Rolling
+	cpu     *cpuMeter
+	total   time.Duration
+
+	abort     *report.Abort
+	downTicks int           // consecutive checks with the target unreachable
+	downSince time.Duration // elapsed time the current unreachable streak began
+	downSeen  bool          // the target was unreachable at the last check
+}
+
+// unreachable reasons: the request never got an HTTP response because the
+// target was not there.
+func unreachable(r executor.Reason) bool {
+	switch r {
+	case executor.ReasonConnect, executor.ReasonDNS, executor.ReasonTLS, executor.ReasonReset:
+		return true
+	}
+	return false
+}
+
+func (w *watch) checkDown(elapsed time.Duration) {
+	ws := w.e.Window(DownWindow)
+	var bad uint64
+	for r, n := range ws.ErrorsByReason {
+		if unreachable(executor.Reason(r)) {
+			bad += n
+		}
+	}
+	switch {
+	case ws.Requests == 0:
+		// nothing completed: keep the current verdict
+	case bad == ws.Requests:
+		if w.downTicks == 0 {
+			w.downSince = elapsed - ws.Span
+			if w.downSince < 0 {
+				w.downSince = 0
+			}
+		}
+		w.downTicks++
+	default:
+		w.downTicks = 0
+	}
+	w.downSeen = w.downTicks > 0
+}
+
+func (w *watch) progress(s executor.Snapshot) {
+	if w.opts.Progress == nil {
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "[%s/%s] ", fmtDur(s.Elapsed), fmtDur(w.total))
+	if s.Phase != "" {
+		fmt.Fprintf(&b, "phase %s  ", s.Phase)
+	}
+	fmt.Fprintf(&b, "rate %.1f req/s", s.AchievedRPS)
+	if s.IntendedRate > 0 {
+		fmt.Fprintf(&b, " (target %.1f it/s)", s.IntendedRate)
+	}
+	if s.TargetVUs > 0 || s.VUs > 0 {
+		fmt.Fprintf(&b, "  vus %d", s.VUs)
+	}
+	fmt.Fprintf(&b, "  p99 %s  requests %d  errors %d", fmtLatency(s.P99), s.Requests, s.Errors)
+	if s.Requests > 0 {
+		fmt.Fprintf(&b, " (%.2f%%)", 100*float64(s.Errors)/float64(s.Requests))
+	}
+	fmt.Fprintf(&b, "  in-flight %d", s.InFlight)
+	if s.Dropped > 0 {
+		fmt.Fprintf(&b, "  dropped %d", s.Dropped)
+	}
+	if w.downSeen {
+		b.WriteString("  TARGET UNREACHABLE")
+	}
+	b.WriteByte('\n')
+	io.WriteString(w.opts.Progress, b.String())
+}
+
+// judgeStatus sets s.Status and s.Error: interrupted (ctx cancelled), aborted
+// (a rolling threshold), failed (no request got through, every request
+// failed, or the target was unreachable at the end of the run), else
+// completed.
+func (w *watch) judgeStatus(ctx context.Context, s *report.Summary, res *executor.Results) {
+	switch {
+	case ctx.Err() != nil:
+		s.Status = report.StatusInterrupted
+		s.Error = fmt.Sprintf("interrupted after %s: partial results", fmtDur(res.Duration()))
+	case w.abort != nil:
+		s.Status = report.StatusAborted
+		s.Error = w.abort.Message()
+	case s.Requests == 0:
+		s.Status = report.StatusFailed
+		s.Error = "no request completed"
+	case s.Errors == s.Requests:
+		s.Status = report.StatusFailed
+		s.Error = fmt.Sprintf("all %d requests failed: %s", s.Requests, failureCause(res, nil))
+	case w.downSeen:
+		s.Status = report.StatusFailed
+		s.Error = fmt.Sprintf("target unreachable from about %s to the end of the run (%d of %d requests failed): %s",
+			fmtDur(w.downSince), s.Errors, s.Requests, failureCause(res, unreachable))
+	default:
+		s.Status = report.StatusCompleted
+	}
+}
+
+// failureCause describes the commonest failure reasons and one sample
+// message, on one line: "connect 1500 (dial tcp 127.0.0.1:8117: connect:
+// connection refused)".
+func failureCause(res *executor.Results, only func(executor.Reason) bool) string {
+	type rc struct {
+		r executor.Reason
+		n uint64
+	}
+	var rs []rc
+	for r, n := range res.Total.ErrorsByReason {
+		if n > 0 && (only == nil || only(executor.Reason(r))) {
+			rs = append(rs, rc{executor.Reason(r), n})
+		}
+	}
+	sort.Slice(rs, func(i, j int) bool { return rs[i].n > rs[j].n })
+	if len(rs) == 0 {
+		return "unknown cause"
+	}
+	var parts []string
+	for i, x := range rs {
+		if i == 3 {
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s %d", x.r, x.n))
+	}
+	out := strings.Join(parts, ", ")
+	var best *executor.ErrorSample
+	for i := range res.ErrorSamples {
+		es := &res.ErrorSamples[i]
+		if es.Reason == rs[0].r && (best == nil || es.Count > best.Count) {
+			best = es
+		}
+	}
+	if best != nil && best.Message != "" {
+		out += " (" + oneLine(best.Message) + ")"
+	}
+	return out
+}
+
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 160 {
+		s = s[:157] + "..."
+	}
+	return s
+}
+
+func fmtDur(d time.Duration) string {
+	if d < time.Minute {
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	}
+	return d.Round(time.Second).String()
+}
+
+func fmtLatency(d time.Duration) string {
+	ms := float64(d) / 1e6
+	switch {
+	case ms < 10:
+		return fmt.Sprintf("%.2fms", ms)
+	case ms < 1000:
+		return fmt.Sprintf("%.1fms", ms)
+	}
+	return fmt.Sprintf("%.2fs", ms/1000)
+}
+
+// NewRunID returns a run ID: UTC time to the second and 8 random hex digits
+// ("20261126-053422-3fa9c1d2"), the same shape as store.NewID.
+func NewRunID(t time.Time) string {
+	var b [4]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return t.UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
+}
