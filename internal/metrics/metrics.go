@@ -1,0 +1,232 @@
+// Package metrics builds the load generator's Prometheus metrics (the
+// loadgen_* names of docs/metrics.md, except the host ones of internal/sysmon)
+// on a caller-supplied registry. Latency histograms are native histograms
+// (factor 1.1, at most 100 buckets, reset after 1 h at the earliest).
+//
+// The hot path never looks a label up: Step returns a StepMetrics whose
+// children are resolved once (status-code counters are resolved on first use
+// and cached in a fixed array of atomic pointers).
+package metrics
+
+import (
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/loadlab/loadlab/internal/httpclient"
+)
+
+const namespace = "loadgen"
+
+// Label values of closed enums.
+const (
+	OutcomeSuccess = "success"
+	OutcomeFailure = "failure"
+	CodeNone       = "none" // code label when no response came
+)
+
+// HTTPPhases are the values of loadgen_http_phase_duration_seconds{phase}.
+var HTTPPhases = []string{"dns", "connect", "tls", "ttfb"}
+
+// Version is reported by loadgen_build_info; set it with
+// -ldflags "-X github.com/loadlab/loadlab/internal/metrics.Version=v1.2.3".
+var Version = "dev"
+
+// Native-histogram settings shared by every latency histogram.
+const (
+	BucketFactor     = 1.1
+	MaxBucketNumber  = 100
+	MinResetDuration = time.Hour
+)
+
+func latencyOpts(name, help string) prometheus.HistogramOpts {
+	return prometheus.HistogramOpts{
+		Namespace: namespace, Name: name, Help: help,
+		NativeHistogramBucketFactor:     BucketFactor,
+		NativeHistogramMaxBucketNumber:  MaxBucketNumber,
+		NativeHistogramMinResetDuration: MinResetDuration,
+	}
+}
+
+// Metrics holds every loadgen_* metric of a process.
+type Metrics struct {
+	RequestDuration *prometheus.HistogramVec // scenario, step, outcome
+	ServiceTime     *prometheus.HistogramVec // scenario, step
+	Requests        *prometheus.CounterVec   // scenario, step, method, code
+	Errors          *prometheus.CounterVec   // scenario, step, reason
+	HTTPPhase       *prometheus.HistogramVec // phase
+	ScheduleLag     prometheus.Histogram
+	Dropped         prometheus.Counter
+	Iterations      *prometheus.CounterVec // scenario
+	InFlight        prometheus.Gauge
+	VirtualUsers    prometheus.Gauge
+	TargetRate      prometheus.Gauge
+	PhaseInfo       *prometheus.GaugeVec // phase
+	RunInfo         *prometheus.GaugeVec // run_id, plan, type
+	RunStart        prometheus.Gauge
+	BuildInfo       *prometheus.GaugeVec // version, goversion
+
+	// DNS, Connect, TLS and TTFB are the pre-resolved children of HTTPPhase.
+	DNS, Connect, TLS, TTFB prometheus.Observer
+
+	mu      sync.Mutex
+	steps   map[[3]string]*StepMetrics
+	phases  []string
+	runInfo []string // label values of the current run_info child
+}
+
+// New builds and registers every metric on reg.
+func New(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		RequestDuration: prometheus.NewHistogramVec(latencyOpts("request_duration_seconds",
+			"Time from the request's intended start to its last byte (coordinated omission corrected)."),
+			[]string{"scenario", "step", "outcome"}),
+		ServiceTime: prometheus.NewHistogramVec(latencyOpts("service_time_seconds",
+			"Time from the request's actual send to its last byte (raw service time)."),
+			[]string{"scenario", "step"}),
+		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "requests_total",
+			Help: "Requests completed, by HTTP status code (none when no response came)."},
+			[]string{"scenario", "step", "method", "code"}),
+		Errors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "request_errors_total",
+			Help: "Failed requests by reason."}, []string{"scenario", "step", "reason"}),
+		HTTPPhase: prometheus.NewHistogramVec(latencyOpts("http_phase_duration_seconds",
+			"Per-request timing breakdown: dns, connect and tls of new connections, time to first byte."),
+			[]string{"phase"}),
+		ScheduleLag: prometheus.NewHistogram(latencyOpts("schedule_lag_seconds",
+			"Actual start minus intended start of each open-model iteration.")),
+		Dropped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Name: "dropped_iterations_total",
+			Help: "Iterations dropped by an explicit drop policy."}),
+		Iterations: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "iterations_total",
+			Help: "Scenario iterations completed."}, []string{"scenario"}),
+		InFlight: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "in_flight_requests",
+			Help: "Requests in flight now."}),
+		VirtualUsers: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "virtual_users",
+			Help: "Active virtual users (closed model) or busy iteration slots (open model)."}),
+		TargetRate: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "target_rate_requests_per_second",
+			Help: "The schedule's intended iteration rate now (open model)."}),
+		PhaseInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "phase_info",
+			Help: "1 for the load phase running now, 0 for the others."}, []string{"phase"}),
+		RunInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "run_info",
+			Help: "1 while a run is active."}, []string{"run_id", "plan", "type"}),
+		RunStart: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "run_start_timestamp_seconds",
+			Help: "Unix time the current run started."}),
+		BuildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "build_info",
+			Help: "Build information; the value is 1."}, []string{"version", "goversion"}),
+		steps: map[[3]string]*StepMetrics{},
+	}
+	reg.MustRegister(m.RequestDuration, m.ServiceTime, m.Requests, m.Errors, m.HTTPPhase, m.ScheduleLag,
+		m.Dropped, m.Iterations, m.InFlight, m.VirtualUsers, m.TargetRate, m.PhaseInfo, m.RunInfo, m.RunStart, m.BuildInfo)
+	m.DNS = m.HTTPPhase.WithLabelValues("dns")
+	m.Connect = m.HTTPPhase.WithLabelValues("connect")
+	m.TLS = m.HTTPPhase.WithLabelValues("tls")
+	m.TTFB = m.HTTPPhase.WithLabelValues("ttfb")
+	m.BuildInfo.WithLabelValues(Version, runtime.Version()).Set(1)
+	return m
+}
+
+// StepMetrics are the pre-resolved children of one (scenario, step, method).
+// Safe for concurrent use; no method takes a lock after the first request
+// with a given status code.
+type StepMetrics struct {
+	Success, Failure prometheus.Observer // request_duration_seconds{outcome}
+	Service          prometheus.Observer
+	Errors           [httpclient.NumReasons]prometheus.Counter // index by Reason; [ReasonNone] is nil
+	Iterations       prometheus.Counter                        // iterations_total{scenario}
+
+	m                      *Metrics
+	scenario, step, method string
+	codes                  [600]atomic.Pointer[prometheus.Counter]
+	none                   prometheus.Counter
+}
+
+// Step returns (creating once) the children of (scenario, step, method),
+// pre-creating the outcome and error-reason series.
+func (m *Metrics) Step(scenario, step, method string) *StepMetrics {
+	key := [3]string{scenario, step, method}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if s := m.steps[key]; s != nil {
+		return s
+	}
+	s := &StepMetrics{
+		Success:    m.RequestDuration.WithLabelValues(scenario, step, OutcomeSuccess),
+		Failure:    m.RequestDuration.WithLabelValues(scenario, step, OutcomeFailure),
+		Service:    m.ServiceTime.WithLabelValues(scenario, step),
+		Iterations: m.Iterations.WithLabelValues(scenario),
+		m:          m, scenario: scenario, step: step, method: method,
+		none: m.Requests.WithLabelValues(scenario, step, method, CodeNone),
+	}
+	for _, r := range httpclient.ErrorReasons {
+		s.Errors[r] = m.Errors.WithLabelValues(scenario, step, r.String())
+	}
+	m.steps[key] = s
+	return s
+}
+
+// Request returns the requests_total counter for status code (0 = no
+// response). Codes outside 100-599 count as none.
+func (s *StepMetrics) Request(code int) prometheus.Counter {
+	if code < 100 || code >= len(s.codes) {
+		return s.none
+	}
+	if p := s.codes[code].Load(); p != nil {
+		return *p
+	}
+	c := s.m.Requests.WithLabelValues(s.scenario, s.step, s.method, strconv.Itoa(code))
+	s.codes[code].Store(&c)
+	return c
+}
+
+// SetPhases pre-creates loadgen_phase_info for every phase name (value 0).
+func (m *Metrics) SetPhases(names []string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, n := range m.phases {
+		m.PhaseInfo.DeleteLabelValues(n)
+	}
+	m.phases = append(m.phases[:0], names...)
+	for _, n := range names {
+		m.PhaseInfo.WithLabelValues(n).Set(0)
+	}
+}
+
+// SetPhase marks phase name as running (1) and the others 0; "" clears all.
+func (m *Metrics) SetPhase(name string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, n := range m.phases {
+		v := 0.0
+		if n == name {
+			v = 1
+		}
+		m.PhaseInfo.WithLabelValues(n).Set(v)
+	}
+}
+
+// StartRun sets loadgen_run_info{run_id,plan,type} to 1 and the start time.
+func (m *Metrics) StartRun(runID, planName, typ string, start time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.runInfo != nil {
+		m.RunInfo.DeleteLabelValues(m.runInfo...)
+	}
+	m.runInfo = []string{runID, planName, typ}
+	m.RunInfo.WithLabelValues(m.runInfo...).Set(1)
+	m.RunStart.Set(float64(start.UnixNano()) / 1e9)
+}
+
+// EndRun sets the current run_info child to 0 (it stays visible for --linger).
+func (m *Metrics) EndRun() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.runInfo != nil {
+		m.RunInfo.WithLabelValues(m.runInfo...).Set(0)
+	}
+	m.InFlight.Set(0)
+	m.VirtualUsers.Set(0)
+	m.TargetRate.Set(0)
+}

@@ -1,0 +1,171 @@
+package metrics
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/loadlab/loadlab/internal/httpclient"
+	"github.com/loadlab/loadlab/internal/testenv"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/exposition.golden")
+
+// fill builds metrics on a pedantic registry and records a fixed set of values.
+func fill(t *testing.T) *prometheus.Registry {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	m := New(reg)
+	m.SetPhases([]string{"warm-up", "sustained"})
+	m.SetPhase("sustained")
+	m.StartRun("run-1", "quickstart", "load", time.Unix(1700000000, 0))
+	login := m.Step("browse", "login", "POST")
+	teams := m.Step("browse", "teams", "GET")
+	for range 3 {
+		login.Success.Observe(0.012)
+		login.Service.Observe(0.010)
+		login.Request(200).Inc()
+	}
+	teams.Failure.Observe(0.5)
+	teams.Service.Observe(0.4)
+	teams.Request(503).Inc()
+	teams.Errors[httpclient.ReasonStatus].Inc()
+	teams.Request(0).Inc()
+	teams.Errors[httpclient.ReasonConnect].Inc()
+	login.Iterations.Inc()
+	m.TTFB.Observe(0.009)
+	m.Connect.Observe(0.0002)
+	m.ScheduleLag.Observe(0.0007)
+	m.Dropped.Add(0)
+	m.InFlight.Set(2)
+	m.VirtualUsers.Set(5)
+	m.TargetRate.Set(100)
+	if m.Step("browse", "login", "POST") != login {
+		t.Error("Step returned a new StepMetrics for the same key")
+	}
+	return reg
+}
+
+func exposition(t *testing.T, reg prometheus.Gatherer) []byte {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("Gather: %v", err)
+	}
+	var buf bytes.Buffer
+	enc := expfmt.NewEncoder(&buf, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range mfs {
+		if err := enc.Encode(mf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// goversion changes with the toolchain: normalise it for the golden file.
+	return regexp.MustCompile(`goversion="[^"]*"`).ReplaceAll(buf.Bytes(), []byte(`goversion="GO"`))
+}
+
+func TestLint(t *testing.T) {
+	reg := fill(t)
+	problems, err := testutil.GatherAndLint(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	}
+}
+
+func TestGolden(t *testing.T) {
+	got := exposition(t, fill(t))
+	path := filepath.Join("testdata", "exposition.golden")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("exposition differs from %s (go test -update to accept):\n%s", path, got)
+	}
+}
+
+func TestNativeHistogram(t *testing.T) {
+	reg := fill(t)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found int
+	for _, mf := range mfs {
+		if mf.GetName() != "loadgen_request_duration_seconds" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			h := m.GetHistogram()
+			if h.GetSchema() != 3 { // factor 1.1 -> schema 3
+				t.Errorf("schema = %d; want 3", h.GetSchema())
+			}
+			if h.GetSampleCount() > 0 && len(h.GetPositiveSpan()) == 0 {
+				t.Errorf("native histogram with %d samples has no spans", h.GetSampleCount())
+			}
+			found++
+		}
+	}
+	if found != 4 { // login/teams x success/failure (pre-created)
+		t.Errorf("request_duration_seconds children = %d; want 4", found)
+	}
+}
+
+func TestRequestCodeCache(t *testing.T) {
+	m := New(prometheus.NewRegistry())
+	s := m.Step("a", "b", "GET")
+	for _, tc := range []struct {
+		code int
+		want string
+	}{{200, "200"}, {404, "404"}, {0, "none"}, {42, "none"}, {700, "none"}} {
+		s.Request(tc.code).Inc()
+		if got := testutil.ToFloat64(m.Requests.WithLabelValues("a", "b", "GET", tc.want)); got < 1 {
+			t.Errorf("Request(%d) counted %v under code=%q; want >= 1", tc.code, got, tc.want)
+		}
+	}
+	if allocs := testing.AllocsPerRun(100, func() { s.Request(200).Inc() }); allocs != 0 {
+		t.Errorf("Request(200).Inc() allocates %v times; want 0", allocs)
+	}
+}
+
+// TestPromtoolCheckMetrics lints the golden exposition with the pinned promtool.
+func TestPromtoolCheckMetrics(t *testing.T) {
+	promtool := testenv.Tool(t, "promtool")
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = bytes.NewReader(exposition(t, fill(t)))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+}
+
+func BenchmarkRecord(b *testing.B) {
+	m := New(prometheus.NewRegistry())
+	s := m.Step("a", "b", "GET")
+	b.ReportAllocs()
+	for b.Loop() {
+		s.Success.Observe(0.0123)
+		s.Service.Observe(0.011)
+		s.Request(200).Inc()
+		m.TTFB.Observe(0.01)
+	}
+}
