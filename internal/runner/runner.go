@@ -64,8 +64,6 @@ type Options struct {
 	OnListen func(addr string)
 	// Recorder stores the run (nil: not stored); see Recorder.
 	Recorder Recorder
-	// Version is reported in loadgen_build_info.
-	Version string
 	// Log receives diagnostics (nil: discarded).
 	Log *slog.Logger
 	// ExecutorOptions are passed to executor.New after the runner's own.

@@ -2,11 +2,9 @@ package runner
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"runtime"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,15 +20,13 @@ import (
 type metricsServer struct {
 	reg     *prometheus.Registry
 	metrics *metrics.Metrics
-	runInfo *prometheus.GaugeVec
-	runTS   prometheus.Gauge
 	srv     *http.Server
 	done    chan struct{}
-	labels  []string // current loadgen_run_info labels, nil when no run
 }
 
-// startMetrics builds the registry (executor metrics, Go and process
-// collectors, sysmon, build and run info) and serves it unless disabled.
+// startMetrics builds the registry (the loadgen_* metrics of
+// internal/metrics, including build and run info; the Go and process
+// collectors; sysmon's host metrics) and serves it unless disabled.
 func startMetrics(opts Options, p *plan.Plan, typ string) (*metricsServer, error) {
 	reg := prometheus.NewRegistry()
 	m := &metricsServer{reg: reg}
@@ -40,33 +36,6 @@ func startMetrics(opts Options, p *plan.Plan, typ string) (*metricsServer, error
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		sysmon.New(),
 	)
-	version := opts.Version
-	if version == "" {
-		version = "dev"
-	}
-	build := prometheus.NewGauge(prometheus.GaugeOpts{
-		Namespace: "loadgen", Name: "build_info",
-		Help:        "A metric with a constant '1' value labeled by version and goversion.",
-		ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()},
-	})
-	build.Set(1)
-	m.runInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Namespace: "loadgen", Name: "run_info",
-		Help: "1 while a run is active, labeled by its id, plan and type.",
-	}, []string{"run_id", "plan", "type"})
-	m.runTS = prometheus.NewGauge(prometheus.GaugeOpts{
-		Namespace: "loadgen", Name: "run_start_timestamp_seconds",
-		Help: "Unix time the current run started.",
-	})
-	for _, c := range []prometheus.Collector{build, m.runInfo, m.runTS} {
-		if err := reg.Register(c); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if !errors.As(err, &are) {
-				return nil, fmt.Errorf("%w: register metrics: %w", ErrRun, err)
-			}
-		}
-	}
-
 	if opts.MetricsAddr == MetricsOff && opts.MetricsListener == nil {
 		return m, nil
 	}
@@ -105,18 +74,12 @@ func startMetrics(opts Options, p *plan.Plan, typ string) (*metricsServer, error
 }
 
 func (m *metricsServer) runStarted(runID, planName, typ string, at time.Time) {
-	m.labels = []string{runID, planName, typ}
-	m.runInfo.WithLabelValues(m.labels...).Set(1)
-	m.runTS.Set(float64(at.UnixNano()) / 1e9)
+	m.metrics.StartRun(runID, planName, typ, at)
 }
 
 // runEnded sets loadgen_run_info to 0 (kept, so a scrape during linger
 // still names the run).
-func (m *metricsServer) runEnded() {
-	if m.labels != nil {
-		m.runInfo.WithLabelValues(m.labels...).Set(0)
-	}
-}
+func (m *metricsServer) runEnded() { m.metrics.EndRun() }
 
 // linger keeps serving for d, or until ctx ends.
 func (m *metricsServer) linger(ctx context.Context, d time.Duration) {
