@@ -1,0 +1,73 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/loadlab/loadlab/internal/report"
+	"github.com/loadlab/loadlab/internal/store"
+	"github.com/loadlab/loadlab/internal/store/sqlitestore"
+)
+
+// TestRunRecordsInStore runs a short plan with a real SQLite store and reads
+// the run back: status, snapshots, step results with their histograms, and
+// the summary as JSON and text.
+func TestRunRecordsInStore(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(2 * time.Millisecond)
+		w.Write([]byte("ok"))
+	}))
+	defer srv.Close()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "runs.db")
+	st, err := sqlitestore.Open(ctx, path)
+	if err != nil {
+		t.Fatalf("sqlitestore.Open: %v", err)
+	}
+	defer st.Close()
+
+	p := openPlan(t, srv.URL, 50, 3*time.Second, 100)
+	url := "sqlite://" + path
+	s, err := Run(ctx, p, Options{MetricsAddr: MetricsOff, Recorder: NewStoreRecorder(st, url, nil)})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if s.Store == nil || s.Store.URL != url || s.Store.Spooled || s.Store.Message != "" {
+		t.Errorf("summary store = %+v; want url %s, not spooled, no message", s.Store, url)
+	}
+	run, err := st.GetRun(ctx, s.RunID)
+	if err != nil {
+		t.Fatalf("GetRun(%s): %v", s.RunID, err)
+	}
+	if run.Status != store.StatusCompleted || run.Type != store.TypeLoad || run.Plan != "accuracy" || run.Totals.Requests != int64(s.Requests) {
+		t.Errorf("stored run: status %q type %q plan %q requests %d; want completed, load, accuracy, %d", run.Status, run.Type, run.Plan, run.Totals.Requests, s.Requests)
+	}
+	var back report.Summary
+	if err := json.Unmarshal(run.SummaryJSON, &back); err != nil || back.RunID != s.RunID || back.Requests != s.Requests {
+		t.Errorf("stored summary JSON: %v; run_id %q requests %d", err, back.RunID, back.Requests)
+	}
+	if !strings.Contains(run.SummaryText, "PASSED") || !strings.Contains(run.SummaryText, "STEPS") {
+		t.Errorf("stored summary text lacks the verdict or tables:\n%s", run.SummaryText)
+	}
+	if !strings.Contains(run.PlanYAML, "accuracy") {
+		t.Errorf("stored plan YAML = %q", run.PlanYAML)
+	}
+	snaps, err := st.Snapshots(ctx, s.RunID)
+	if err != nil || len(snaps) < 1 {
+		t.Errorf("snapshots: %d, err %v; want at least 1 in a 3 s run", len(snaps), err)
+	}
+	steps, err := st.StepResults(ctx, s.RunID)
+	if err != nil || len(steps) != 1 {
+		t.Fatalf("step results: %v, err %v; want 1", steps, err)
+	}
+	h, err := steps[0].Histogram()
+	if err != nil || h.Count() != s.Steps[0].Requests {
+		t.Errorf("stored histogram: err %v, count %d; want %d", err, h.Count(), s.Steps[0].Requests)
+	}
+}
