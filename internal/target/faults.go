@@ -124,6 +124,8 @@ func (p *faultPhase) stallsBegun(now time.Time) uint64 {
 type faultState struct {
 	cur atomic.Pointer[faultPhase]
 
+	holding atomic.Int64 // requests held by a stall now
+
 	mu        sync.Mutex // serialises set and stallsTotal
 	stallBase uint64     // stalls of earlier phases
 	now       func() time.Time
@@ -158,6 +160,8 @@ func (s *faultState) waitStall(ctx context.Context) (bool, error) {
 	if !ok {
 		return false, nil
 	}
+	s.holding.Add(1)
+	defer s.holding.Add(-1)
 	t := time.NewTimer(time.Until(end))
 	defer t.Stop()
 	select {
