@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // FuzzParse checks that Parse never panics and that every error it returns
@@ -27,6 +28,10 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("thresholds: [{expr: 'p99 < 1s', window: [1]}]\nload: {phases: [[1], {rate: {}}]}"))
 	f.Add([]byte("a: &x [*x]"))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if dir := os.Getenv("PLAN_FUZZ_HANGDIR"); dir != "" {
+			tm := time.AfterFunc(2*time.Second, func() { os.WriteFile(filepath.Join(dir, "hang.yaml"), data, 0o644) })
+			defer tm.Stop()
+		}
 		p, err := Parse("fuzz.yaml", data, WithFS(nil), WithTarget("http://127.0.0.1:1"))
 		if err == nil {
 			if p == nil {
