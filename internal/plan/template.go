@@ -490,3 +490,28 @@ func (s *Scope) Iteration() int64 { return s.iter }
 
 // VU returns the value of ${vu}.
 func (s *Scope) VU() int { return s.vu }
+
+// Row returns the row iteration n uses: row n mod len(Rows) for sequential
+// order, a row drawn from r (or the global lock-free source when r is nil)
+// for random order. It returns nil when the source has no rows.
+func (d *DataSource) Row(n uint64, r *rand.Rand) []string {
+	if len(d.Rows) == 0 {
+		return nil
+	}
+	if d.Order == OrderRandom {
+		if r != nil {
+			return d.Rows[r.IntN(len(d.Rows))]
+		}
+		return d.Rows[rand.IntN(len(d.Rows))]
+	}
+	return d.Rows[n%uint64(len(d.Rows))]
+}
+
+// SetRow sets ${source.column} for every column of row (from d.Row).
+func (s *Scope) SetRow(d *DataSource, row []string) {
+	for i, k := range d.Keys {
+		if i < len(row) {
+			s.vals[k] = row[i]
+		}
+	}
+}

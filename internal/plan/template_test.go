@@ -181,3 +181,28 @@ func BenchmarkTemplateAppend(b *testing.B) {
 		buf = tp.Append(buf[:0], s)
 	}
 }
+
+func TestDataSourceRow(t *testing.T) {
+	d := DataSource{Order: OrderSequential, Columns: []string{"email"}, Keys: []string{"users.email"}, Rows: [][]string{{"a"}, {"b"}, {"c"}}}
+	for n, want := range []string{"a", "b", "c", "a"} {
+		if got := d.Row(uint64(n), nil)[0]; got != want {
+			t.Errorf("Row(%d) = %s; want %s", n, got, want)
+		}
+	}
+	s := NewScope(nil, 1, 1)
+	s.SetRow(&d, d.Row(1, nil))
+	if v, _ := s.Lookup("users.email"); v != "b" {
+		t.Errorf("after SetRow: users.email = %q; want b", v)
+	}
+	d.Order = OrderRandom
+	seen := map[string]bool{}
+	for i := range 300 {
+		seen[d.Row(uint64(i), s.Rand())[0]] = true
+	}
+	if len(seen) != 3 {
+		t.Errorf("random order used %d of 3 rows", len(seen))
+	}
+	if (&DataSource{}).Row(0, nil) != nil {
+		t.Error("Row on an empty source is not nil")
+	}
+}
