@@ -10,7 +10,7 @@ LOADGEN_LDFLAGS := -X=runtime.godebugDefault=schedtrace=2147483647
 # Packages whose tests are accuracy (timing) tests run a second time without -race.
 ACCURACY_RUN := ^TestAccuracy
 
-.PHONY: all build test test-short test-race test-accuracy tools lint demo clean update-golden check-plans up down
+.PHONY: all build test test-short test-race test-accuracy test-fuzz tools lint demo clean update-golden check-plans up down
 
 all: lint test build
 
@@ -33,7 +33,7 @@ $(BIN)/promtool:
 	GOBIN=$(BIN) $(GO) install github.com/prometheus/prometheus/cmd/promtool@$(PROM_VERSION)
 
 # test: everything (unit, race, MySQL, Prometheus end-to-end, accuracy).
-test: tools build test-race test-accuracy
+test: tools build test-race test-accuracy test-fuzz check-plans
 
 test-race:
 	@echo ">> go test -race (unit, integration, MySQL, Prometheus end-to-end)"
@@ -42,6 +42,14 @@ test-race:
 test-accuracy:
 	@echo ">> accuracy tests without -race (timing-sensitive)"
 	$(GO) test -count=1 -timeout 20m -run '$(ACCURACY_RUN)' ./...
+
+test-fuzz:
+	@echo ">> fuzzing the plan parser (short budget)"
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 15s ./internal/plan
+
+check-plans: build
+	@echo ">> loadgen validate testplans/*.yaml"
+	$(BIN)/loadgen validate testplans/*.yaml
 
 test-short:
 	@echo ">> go test -short"
