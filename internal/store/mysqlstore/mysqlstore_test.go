@@ -6,6 +6,8 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"os"
+	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 
 	"github.com/loadlab/loadlab/internal/store"
 	"github.com/loadlab/loadlab/internal/store/mysqlstore"
+	"github.com/loadlab/loadlab/internal/store/sqlitestore"
 	"github.com/loadlab/loadlab/internal/store/storetest"
 	"github.com/loadlab/loadlab/internal/testenv"
 )
@@ -115,5 +118,96 @@ func TestOpenByURL(t *testing.T) {
 		if err != nil || typ != c.typ {
 			t.Errorf("%s.%s type = %q, %v; want %s", c.table, c.col, typ, err, c.typ)
 		}
+	}
+}
+
+// TestSameLogicalSchema: the MySQL and SQLite migrations create the same
+// tables with the same columns in the same order.
+func TestSameLogicalSchema(t *testing.T) {
+	cfg := newDatabase(t)
+	ctx := context.Background()
+	my, err := mysqlstore.Open(ctx, cfg.FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer my.Close()
+	lite, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "x.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lite.Close()
+
+	mysqlCols := map[string][]string{}
+	rows, err := my.SQL().QueryContext(ctx, `SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS
+		WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME, ORDINAL_POSITION`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var tbl, col string
+		if err := rows.Scan(&tbl, &col); err != nil {
+			t.Fatal(err)
+		}
+		mysqlCols[tbl] = append(mysqlCols[tbl], col)
+	}
+	rows.Close()
+
+	sqliteCols := map[string][]string{}
+	var tables []string
+	rows, err = lite.SQL().QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type='table' ORDER BY name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var n string
+		rows.Scan(&n)
+		tables = append(tables, n)
+	}
+	rows.Close()
+	for _, tbl := range tables {
+		rows, err := lite.SQL().QueryContext(ctx, `SELECT name FROM pragma_table_info(?) ORDER BY cid`, tbl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var c string
+			rows.Scan(&c)
+			sqliteCols[tbl] = append(sqliteCols[tbl], c)
+		}
+		rows.Close()
+	}
+	if !reflect.DeepEqual(mysqlCols, sqliteCols) {
+		t.Errorf("schemas differ:\nmysql  %v\nsqlite %v", mysqlCols, sqliteCols)
+	}
+	for _, want := range []string{"test_runs", "test_metrics", "step_results", "benchmark_results", "stress_results", "stress_probes", "knee_results", "schema_migrations"} {
+		if _, ok := mysqlCols[want]; !ok {
+			t.Errorf("table %s missing", want)
+		}
+	}
+}
+
+// A crash between a migration's DDL and its schema_migrations row (MySQL DDL
+// is not transactional) must not stop the next start.
+func TestMigrateAfterCrash(t *testing.T) {
+	cfg := newDatabase(t)
+	ctx := context.Background()
+	st, err := mysqlstore.Open(ctx, cfg.FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 0002 and 0003 are CREATE INDEX, which MySQL cannot make idempotent.
+	if _, err := st.SQL().Exec(`DELETE FROM schema_migrations WHERE version >= 2`); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	st, err = mysqlstore.Open(ctx, cfg.FormatDSN())
+	if err != nil {
+		t.Fatalf("reopen after lost migration records: %v", err)
+	}
+	defer st.Close()
+	var n int
+	st.SQL().QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&n)
+	if n != 11 {
+		t.Errorf("schema_migrations rows = %d; want 11", n)
 	}
 }
