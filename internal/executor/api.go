@@ -1,0 +1,165 @@
+package executor
+
+import (
+	"math"
+	"time"
+
+	"github.com/loadlab/loadlab/internal/hist"
+)
+
+// Snapshot returns the live state of the run (see Snapshot).
+func (e *Executor) Snapshot() Snapshot {
+	s := Snapshot{Running: e.running.Load(), PhaseIndex: -1}
+	if !e.ran.Load() {
+		return s
+	}
+	el := e.elapsed()
+	if !s.Running {
+		e.mu.Lock()
+		el = e.endedAt.Sub(e.startedAt)
+		e.mu.Unlock()
+	}
+	s.Elapsed = el
+	if i := int(e.curPhase.Load()); i >= 0 && s.Running {
+		s.PhaseIndex, s.Phase = i, e.phaseRecs[i].p.Name
+	}
+	if e.open {
+		s.IntendedRate = math.Float64frombits(e.rateNow.Load())
+	} else {
+		s.TargetVUs = int(e.vusTarget.Load())
+	}
+	for _, st := range e.steps {
+		s.Requests += st.cell.requests.Load()
+		s.Errors += st.cell.errors.Load()
+	}
+	s.Iterations = e.iterations.Load()
+	s.Dropped = e.dropped.Load()
+	s.InFlight = e.inFlight.Load()
+	s.VUs = e.busy.Load()
+	sec := int64(el / time.Second)
+	last := WindowStats{Latency: hist.New()}
+	for _, st := range e.steps {
+		st.ring.sum(sec-1, sec-1, &last)
+	}
+	if sec >= 1 {
+		s.AchievedRPS = float64(last.Requests)
+	}
+	w := e.Window(LiveWindow)
+	s.P99 = w.Latency.Quantile(0.99)
+	s.LagP99 = e.lag.Quantile(0.99)
+	return s
+}
+
+// window computes the bounds of a window of length d ending now.
+func (e *Executor) windowBounds(d time.Duration) (from, to int64, span time.Duration) {
+	el := e.elapsed()
+	if !e.running.Load() {
+		e.mu.Lock()
+		if !e.endedAt.IsZero() {
+			el = e.endedAt.Sub(e.startedAt)
+		}
+		e.mu.Unlock()
+	}
+	if d > e.window {
+		d = e.window
+	}
+	if d < time.Second {
+		d = time.Second
+	}
+	to = int64(el / time.Second)
+	k := int64(math.Ceil(d.Seconds()))
+	from = to - k + 1
+	if from < 0 {
+		from = 0
+	}
+	span = el - time.Duration(from)*time.Second
+	return from, to, span
+}
+
+// Window returns the run-wide figures of the requests completed in the last
+// d (at most the WithWindow limit), for rolling thresholds.
+func (e *Executor) Window(d time.Duration) WindowStats {
+	w := WindowStats{Latency: hist.New()}
+	if !e.ran.Load() {
+		return w
+	}
+	from, to, span := e.windowBounds(d)
+	w.Span = span
+	for _, st := range e.steps {
+		st.ring.sum(from, to, &w)
+	}
+	return w
+}
+
+// StepWindows returns Window's figures per (scenario, step), in plan order.
+func (e *Executor) StepWindows(d time.Duration) []WindowStats {
+	out := make([]WindowStats, len(e.steps))
+	var from, to int64
+	var span time.Duration
+	if e.ran.Load() {
+		from, to, span = e.windowBounds(d)
+	}
+	for i, st := range e.steps {
+		out[i] = WindowStats{Scenario: st.scen, Step: st.st.Name, Span: span, Latency: hist.New()}
+		if e.ran.Load() {
+			st.ring.sum(from, to, &out[i])
+		}
+	}
+	return out
+}
+
+// Results returns a copy of everything measured so far (final after Run).
+func (e *Executor) Results() *Results {
+	e.mu.Lock()
+	started, ended := e.startedAt, e.endedAt
+	samples := append([]ErrorSample(nil), e.samples...)
+	e.mu.Unlock()
+	model := "open"
+	if !e.open {
+		model = "closed"
+	}
+	r := &Results{Plan: e.p.Name, Model: model, Started: started, Ended: ended, Canceled: e.canceled.Load(),
+		Total: NewCell("", "", ""), ScheduleLag: e.lag.Clone(), Iterations: e.iterations.Load(),
+		Dropped: e.dropped.Load(), MaxInFlight: e.maxInFl.Load(), ErrorSamples: samples,
+		ErrorSamplesDropped: e.samplesOff.Load()}
+	for _, st := range e.steps {
+		c := st.cell.snapshot(st.scen, st.st.Name, st.req.Method)
+		r.Steps = append(r.Steps, c)
+		r.Total.Merge(c)
+	}
+	var el time.Duration
+	if !started.IsZero() {
+		el = e.elapsed()
+		if !ended.IsZero() {
+			el = ended.Sub(started)
+		}
+	}
+	for i, pr := range e.phaseRecs {
+		ph, off := e.phases.Phase(i)
+		res := &PhaseResult{Name: pr.p.Name, Index: i, Planned: ph.Span, Iterations: pr.iter.Load(),
+			Dropped: pr.drop.Load(), ScheduleLag: pr.lag.Clone(), Cell: *pr.cell.snapshot("", "", "")}
+		if pr.p.Rate != nil {
+			res.Rate, res.To = *pr.p.Rate, *pr.p.Rate
+		}
+		if pr.p.VUs != nil {
+			res.VUs, res.ToVUs = *pr.p.VUs, *pr.p.VUs
+		}
+		if pr.p.To != nil {
+			res.To, res.ToVUs = *pr.p.To, int(math.Round(*pr.p.To))
+		}
+		if !started.IsZero() && el > off {
+			res.Start = started.Add(off)
+			if end := off + ph.Span; el >= end {
+				res.End = started.Add(end)
+			} else if !ended.IsZero() {
+				res.End = ended
+			}
+		}
+		r.Phases = append(r.Phases, res)
+	}
+	for _, sc := range e.scenarios {
+		r.Scenarios = append(r.Scenarios, ScenarioResult{Name: sc.s.Name, Weight: float64(sc.weight),
+			Iterations: sc.iter.Load(), Failed: sc.failed.Load()})
+	}
+	return r
+}

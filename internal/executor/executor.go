@@ -1,0 +1,659 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/loadlab/loadlab/internal/hist"
+	"github.com/loadlab/loadlab/internal/httpclient"
+	"github.com/loadlab/loadlab/internal/metrics"
+	"github.com/loadlab/loadlab/internal/pacer"
+	"github.com/loadlab/loadlab/internal/plan"
+)
+
+// Defaults of the options.
+const (
+	DefaultWindow = 60 * time.Second       // longest rolling window kept
+	DefaultTick   = time.Millisecond       // open-model pacer wake granularity
+	housekeeping  = 100 * time.Millisecond // gauges, phases, VU count, window rings
+)
+
+// Option configures an Executor.
+type Option func(*Executor)
+
+// WithClient sets the HTTP client (default: httpclient.New with MaxConns
+// sized to max_in_flight or the peak VUs).
+func WithClient(c *httpclient.Client) Option { return func(e *Executor) { e.client = c } }
+
+// WithMetrics records every request into m as well.
+func WithMetrics(m *metrics.Metrics) Option { return func(e *Executor) { e.m = m } }
+
+// WithNow sets the wall clock used for Results timestamps (durations always
+// use the monotonic clock).
+func WithNow(now func() time.Time) Option { return func(e *Executor) { e.now = now } }
+
+// WithLogger sets the logger (default: discard).
+func WithLogger(l *slog.Logger) Option { return func(e *Executor) { e.log = l } }
+
+// WithOnPhase calls f with each phase's name as it begins (from the
+// executor's housekeeping goroutine, within ~100 ms of the phase start).
+func WithOnPhase(f func(name string)) Option { return func(e *Executor) { e.onPhase = f } }
+
+// WithWindow sets the longest rolling window Window/StepWindows can cover.
+func WithWindow(d time.Duration) Option { return func(e *Executor) { e.window = d } }
+
+// WithSeed seeds scenario choice, random data rows and random built-ins.
+func WithSeed(seed uint64) Option { return func(e *Executor) { e.seed = seed } }
+
+// WithTick sets the open-model pacer's wake granularity (default 1 ms):
+// coarser is cheaper but adds up to a tick of schedule lag.
+func WithTick(d time.Duration) Option { return func(e *Executor) { e.tick = d } }
+
+// Executor runs one plan once. Build it with New.
+type Executor struct {
+	p       *plan.Plan
+	client  *httpclient.Client
+	ownsCl  bool
+	host    *httpclient.Host
+	m       *metrics.Metrics
+	now     func() time.Time
+	log     *slog.Logger
+	onPhase func(string)
+	window  time.Duration
+	seed    uint64
+	tick    time.Duration
+
+	open        bool
+	drop        bool
+	maxInFlight int
+	phases      *pacer.Phases
+	phaseRecs   []*phaseRec
+	scenarios   []*scenRec
+	steps       []*stepRec
+	totalWeight int
+	data        []*dataRec
+	runRing     *ring
+
+	start      time.Time // monotonic
+	startedAt  time.Time // wall, from now
+	endedAt    time.Time
+	running    atomic.Bool
+	ran        atomic.Bool
+	canceled   atomic.Bool
+	endCh      chan struct{} // closed when the schedule ends
+	endOnce    sync.Once
+	mu         sync.Mutex // startedAt, endedAt, samples
+	samples    []ErrorSample
+	sampleN    atomic.Uint64
+	samplesOff atomic.Uint64
+
+	lag         *hist.Histogram
+	iterations  atomic.Uint64
+	dropped     atomic.Uint64
+	inFlight    atomic.Int64
+	maxInFl     atomic.Int64
+	busy        atomic.Int64
+	curPhase    atomic.Int32
+	rateNow     atomic.Uint64 // float64 bits
+	vusTarget   atomic.Int64
+	rateOv      atomic.Uint64 // float64 bits; NaN = no override
+	vusOv       atomic.Int64  // -1 = no override
+	iterCounter atomic.Int64
+}
+
+type phaseRec struct {
+	p    plan.Phase
+	cell *liveCell
+	iter atomic.Uint64
+	drop atomic.Uint64
+	lag  *hist.Histogram
+}
+
+type scenRec struct {
+	s      *plan.Scenario
+	steps  []*stepRec
+	weight int
+	iter   atomic.Uint64
+	failed atomic.Uint64
+	mIter  interface{ Inc() }
+}
+
+type stepRec struct {
+	scen   string
+	st     *plan.Step
+	req    *plan.CompiledRequest
+	think  plan.Think
+	cell   *liveCell
+	ring   *ring
+	sm     *metrics.StepMetrics
+	caps   []capRec
+	method []byte
+}
+
+type capRec struct {
+	name string
+	c    plan.Capture
+}
+
+type dataRec struct {
+	ds   plan.DataSource
+	seq  atomic.Uint64
+	rand bool
+}
+
+// New prepares an executor for p, which must have been loaded and validated
+// (plan.Parse or plan.LoadFile), so every request is compiled.
+func New(p *plan.Plan, opts ...Option) (*Executor, error) {
+	if p == nil {
+		return nil, errors.New("executor: nil plan")
+	}
+	e := &Executor{p: p, now: time.Now, log: slog.New(slog.DiscardHandler), window: DefaultWindow,
+		tick: DefaultTick, seed: uint64(time.Now().UnixNano()), lag: hist.New(), endCh: make(chan struct{})}
+	for _, o := range opts {
+		o(e)
+	}
+	if e.tick <= 0 {
+		e.tick = DefaultTick
+	}
+	if e.window < time.Second {
+		e.window = time.Second
+	}
+	e.rateOv.Store(math.Float64bits(math.NaN()))
+	e.vusOv.Store(-1)
+	e.curPhase.Store(-1)
+
+	e.open = p.Load.Model != plan.ModelClosed
+	e.drop = p.Load.DropPolicy == plan.DropDrop
+	e.maxInFlight = p.Load.MaxInFlight
+	if e.maxInFlight <= 0 {
+		e.maxInFlight = plan.DefaultMaxInFlight
+	}
+	if len(p.Load.Phases) == 0 {
+		return nil, errors.New("executor: plan has no load phases")
+	}
+	var list []pacer.Phase
+	peakVUs := 0
+	for i, ph := range p.Load.Phases {
+		span := ph.Duration.Duration
+		var pc pacer.Pacer = pacer.Constant{Span: span}
+		if e.open {
+			if ph.Rate == nil {
+				return nil, fmt.Errorf("executor: load.phases[%d] (%s): open model needs a rate", i, ph.Name)
+			}
+			pc = pacer.Constant{Freq: *ph.Rate, Span: span}
+			if ph.To != nil {
+				pc = pacer.Ramp{From: *ph.Rate, To: *ph.To, Span: span}
+			}
+		} else {
+			if ph.VUs == nil {
+				return nil, fmt.Errorf("executor: load.phases[%d] (%s): closed model needs vus", i, ph.Name)
+			}
+			peakVUs = max(peakVUs, ph.PeakVUs())
+		}
+		list = append(list, pacer.Phase{Name: ph.Name, Span: span, Pacer: pc})
+		e.phaseRecs = append(e.phaseRecs, &phaseRec{p: ph, cell: newLiveCell(), lag: hist.New()})
+	}
+	e.phases = pacer.NewPhases(list...)
+
+	if e.client == nil {
+		conns := e.maxInFlight
+		if !e.open {
+			conns = max(peakVUs, 1)
+		}
+		e.client = httpclient.New(httpclient.Config{MaxConns: conns})
+		e.ownsCl = true
+	}
+	host, err := e.client.Host(p.Target)
+	if err != nil {
+		return nil, fmt.Errorf("executor: %w", err)
+	}
+	e.host = host
+
+	secs := int(math.Ceil(e.window.Seconds()))
+	e.runRing = newRing(secs)
+	for i := range p.Scenarios {
+		s := &p.Scenarios[i]
+		w := s.Weight
+		if w <= 0 {
+			w = plan.DefaultWeight
+		}
+		sr := &scenRec{s: s, weight: w}
+		e.totalWeight += w
+		if e.m != nil {
+			sr.mIter = e.m.Iterations.WithLabelValues(s.Name)
+		}
+		for j := range s.Steps {
+			st := &s.Steps[j]
+			if st.Request.Compiled == nil {
+				return nil, fmt.Errorf("executor: scenario %s step %s: request not compiled (validate the plan first)", s.Name, st.Name)
+			}
+			rec := &stepRec{scen: s.Name, st: st, req: st.Request.Compiled, think: s.Think, cell: newLiveCell(),
+				ring: newRing(secs), method: []byte(st.Request.Compiled.Method)}
+			if st.Think != nil {
+				rec.think = *st.Think
+			}
+			for name, c := range st.Capture {
+				rec.caps = append(rec.caps, capRec{name: name, c: c})
+			}
+			if e.m != nil {
+				rec.sm = e.m.Step(s.Name, st.Name, st.Request.Compiled.Method)
+			}
+			sr.steps = append(sr.steps, rec)
+			e.steps = append(e.steps, rec)
+		}
+		e.scenarios = append(e.scenarios, sr)
+	}
+	if len(e.steps) == 0 {
+		return nil, errors.New("executor: plan has no steps")
+	}
+	for name, ds := range p.Data {
+		_ = name
+		if len(ds.Rows) > 0 {
+			e.data = append(e.data, &dataRec{ds: ds, rand: ds.Order == plan.OrderRandom})
+		}
+	}
+	if e.m != nil {
+		names := make([]string, len(list))
+		for i, ph := range list {
+			names[i] = ph.Name
+		}
+		e.m.SetPhases(names)
+	}
+	return e, nil
+}
+
+// SetRate overrides the open-model rate (iterations per second) from now on;
+// r < 0 clears the override (the phases' schedule resumes).
+func (e *Executor) SetRate(r float64) {
+	if r < 0 || math.IsNaN(r) {
+		r = math.NaN()
+	}
+	e.rateOv.Store(math.Float64bits(r))
+}
+
+// SetVUs overrides the closed-model number of virtual users; n < 0 clears it.
+func (e *Executor) SetVUs(n int) {
+	if n < 0 {
+		n = -1
+	}
+	e.vusOv.Store(int64(n))
+}
+
+func (e *Executor) elapsed() time.Duration { return time.Since(e.start) }
+
+func (e *Executor) endSchedule() { e.endOnce.Do(func() { close(e.endCh) }) }
+
+// Run executes the plan; see the package documentation.
+func (e *Executor) Run(ctx context.Context) error {
+	if !e.ran.CompareAndSwap(false, true) {
+		return errors.New("executor: Run called twice")
+	}
+	e.mu.Lock()
+	e.startedAt = e.now()
+	e.start = time.Now()
+	e.mu.Unlock()
+	e.running.Store(true)
+	defer e.running.Store(false)
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	hkDone := make(chan struct{})
+	wg.Add(1)
+	go func() { defer wg.Done(); e.housekeep(runCtx, hkDone) }()
+
+	// Abort in-flight requests as soon as the caller cancels.
+	stopAbort := context.AfterFunc(ctx, func() {
+		e.canceled.Store(true)
+		e.endSchedule()
+		e.client.Abort()
+	})
+	defer stopAbort()
+
+	if e.open {
+		e.runOpen(runCtx)
+	} else {
+		e.runClosed(runCtx)
+	}
+	e.endSchedule()
+	close(hkDone)
+	cancel()
+	wg.Wait()
+
+	e.mu.Lock()
+	e.endedAt = e.now()
+	e.mu.Unlock()
+	if e.ctxDone(ctx) {
+		e.canceled.Store(true)
+	}
+	e.curPhase.Store(-1)
+	if e.m != nil {
+		e.m.SetPhase("")
+		e.m.InFlight.Set(0)
+		e.m.VirtualUsers.Set(0)
+		e.m.TargetRate.Set(0)
+	}
+	if e.ownsCl {
+		e.client.CloseIdleConnections()
+	}
+	return nil
+}
+
+func (e *Executor) ctxDone(ctx context.Context) bool { return ctx.Err() != nil }
+
+// housekeep updates phases, gauges and window rings every 100 ms.
+func (e *Executor) housekeep(ctx context.Context, done <-chan struct{}) {
+	t := time.NewTicker(housekeeping)
+	defer t.Stop()
+	for {
+		el := e.elapsed()
+		sec := int64(el / time.Second)
+		e.runRing.prepare(sec)
+		for _, s := range e.steps {
+			s.ring.prepare(sec)
+		}
+		i := e.phases.Index(el)
+		if old := e.curPhase.Swap(int32(i)); old != int32(i) && i >= 0 {
+			name := e.phaseRecs[i].p.Name
+			e.log.Info("phase", "phase", name, "elapsed", el.Round(time.Millisecond))
+			if e.m != nil {
+				e.m.SetPhase(name)
+			}
+			if e.onPhase != nil {
+				e.onPhase(name)
+			}
+		}
+		rate := e.phases.Rate(el)
+		if ov := math.Float64frombits(e.rateOv.Load()); !math.IsNaN(ov) && i >= 0 {
+			rate = ov
+		}
+		e.rateNow.Store(math.Float64bits(rate))
+		if !e.open {
+			e.vusTarget.Store(int64(e.targetVUs(el)))
+		}
+		if e.m != nil {
+			e.m.InFlight.Set(float64(e.inFlight.Load()))
+			e.m.VirtualUsers.Set(float64(e.busy.Load()))
+			if e.open {
+				e.m.TargetRate.Set(rate)
+			}
+		}
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (e *Executor) targetVUs(el time.Duration) int {
+	i := e.phases.Index(el)
+	if i < 0 {
+		return 0
+	}
+	if ov := e.vusOv.Load(); ov >= 0 {
+		return int(ov)
+	}
+	_, start := e.phases.Phase(i)
+	return e.phaseRecs[i].p.VUsAt(el - start)
+}
+
+// slot is one open-model iteration: its intended start and phase.
+type slot struct {
+	at    time.Duration
+	phase int32
+}
+
+func (e *Executor) runOpen(ctx context.Context) {
+	ch := make(chan slot, max(e.maxInFlight, 1024))
+	var wg sync.WaitGroup
+	var idle atomic.Int64
+	workers := 0
+	spawn := func() {
+		workers++
+		wg.Add(1)
+		w := e.newWorker(workers - 1)
+		go func() {
+			defer wg.Done()
+			for {
+				idle.Add(1)
+				select {
+				case s, ok := <-ch:
+					idle.Add(-1)
+					if !ok {
+						return
+					}
+					e.startIteration(ctx, w, s)
+				case <-ctx.Done():
+					idle.Add(-1)
+					return
+				}
+			}
+		}()
+	}
+	dispatch := func(s slot) bool {
+		if e.drop && e.busy.Load()+int64(len(ch)) >= int64(e.maxInFlight) {
+			e.dropped.Add(1)
+			if s.phase >= 0 {
+				e.phaseRecs[s.phase].drop.Add(1)
+			}
+			if e.m != nil {
+				e.m.Dropped.Inc()
+			}
+			return true
+		}
+		if idle.Load() <= int64(len(ch)) && workers < e.maxInFlight {
+			spawn()
+		}
+		select {
+		case ch <- s:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	var n uint64         // next hit of the phases' schedule
+	ovRate := math.NaN() // override in force
+	var ovBase time.Duration
+	var ovN uint64
+	total := e.phases.Duration()
+	last := time.Duration(0)
+loop:
+	for {
+		el := e.elapsed()
+		// follow SetRate changes
+		if ov := math.Float64frombits(e.rateOv.Load()); !(math.IsNaN(ov) && math.IsNaN(ovRate)) && ov != ovRate {
+			if math.IsNaN(ov) { // cleared: resume the schedule from now
+				n = uint64(math.Ceil(e.phases.Hits(el)))
+			} else {
+				ovBase, ovN = max(el, last), 0
+			}
+			ovRate = ov
+		}
+		var next time.Duration
+		for {
+			var at time.Duration
+			var ph int
+			var ok bool
+			if math.IsNaN(ovRate) {
+				at, ph, ok = e.phases.AtPhase(float64(n))
+			} else if ovRate > 0 {
+				at = ovBase + time.Duration(float64(ovN)/ovRate*1e9)
+				ph, ok = e.phases.Index(at), at < total
+			} else {
+				at, ok = total, false
+				if el < total { // rate 0: idle until the end or a change
+					at, ok, ph = el+e.tick, true, -2
+				}
+			}
+			if !ok {
+				break loop
+			}
+			if at > el || ph == -2 {
+				next = at
+				break
+			}
+			if !dispatch(slot{at: at, phase: int32(ph)}) {
+				break loop
+			}
+			last = at
+			if math.IsNaN(ovRate) {
+				n++
+			} else {
+				ovN++
+			}
+		}
+		wait := min(next-el, e.tick)
+		if wait < 0 {
+			wait = 0
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-timer.C:
+		}
+	}
+	// The schedule ends at its planned end, even when its last hit came early.
+	if el := e.elapsed(); ctx.Err() == nil && el < total {
+		timer.Reset(total - el)
+		select {
+		case <-ctx.Done():
+		case <-timer.C:
+		}
+	}
+	e.endSchedule()
+	close(ch)
+	wg.Wait()
+}
+
+func (e *Executor) runClosed(ctx context.Context) {
+	var wg sync.WaitGroup
+	type vu struct{ alive atomic.Bool }
+	var vus []*vu
+	total := e.phases.Duration()
+	t := time.NewTicker(housekeeping / 2)
+	defer t.Stop()
+	for {
+		el := e.elapsed()
+		if el >= total || ctx.Err() != nil {
+			break
+		}
+		target := e.targetVUs(el)
+		e.vusTarget.Store(int64(target))
+		for id := 0; id < target; id++ {
+			if id == len(vus) {
+				vus = append(vus, &vu{})
+			}
+			v := vus[id]
+			if v.alive.Load() {
+				continue
+			}
+			v.alive.Store(true)
+			wg.Add(1)
+			w := e.newWorker(id)
+			go func(id int) {
+				defer wg.Done()
+				defer v.alive.Store(false)
+				e.busy.Add(1)
+				defer e.busy.Add(-1)
+				for ctx.Err() == nil {
+					el := e.elapsed()
+					if el >= total || int64(id) >= e.vusTarget.Load() {
+						return
+					}
+					ph := e.phases.Index(el)
+					if ph < 0 {
+						return
+					}
+					e.iteration(ctx, w, el, int32(ph))
+				}
+			}(id)
+		}
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+	}
+	e.vusTarget.Store(0)
+	e.endSchedule()
+	wg.Wait()
+}
+
+// startIteration runs one open-model slot, recording its schedule lag.
+func (e *Executor) startIteration(ctx context.Context, w *worker, s slot) {
+	e.busy.Add(1)
+	defer e.busy.Add(-1)
+	lag := e.elapsed() - s.at
+	e.lag.Record(lag)
+	if s.phase >= 0 {
+		e.phaseRecs[s.phase].lag.Record(lag)
+	}
+	if e.m != nil {
+		e.m.ScheduleLag.Observe(lag.Seconds())
+	}
+	e.iteration(ctx, w, s.at, s.phase)
+}
+
+func (e *Executor) sampleError(el time.Duration, phase int32, s *stepRec, o *outcome, msg string) {
+	if e.sampleN.Add(1) > 1000 { // only the first failures take the lock
+		e.samplesOff.Add(1)
+		return
+	}
+	if len(msg) > 200 {
+		msg = msg[:200]
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i := range e.samples {
+		x := &e.samples[i]
+		if x.Scenario == s.scen && x.Step == s.st.Name && x.Reason == o.reason && x.Message == msg {
+			x.Count++
+			return
+		}
+	}
+	if len(e.samples) >= MaxErrorSamples {
+		e.samplesOff.Add(1)
+		return
+	}
+	name := ""
+	if phase >= 0 {
+		name = e.phaseRecs[phase].p.Name
+	}
+	e.samples = append(e.samples, ErrorSample{At: el, Phase: name, Scenario: s.scen, Step: s.st.Name,
+		Reason: o.reason, Status: o.status, Message: msg, Count: 1})
+}
+
+func (e *Executor) pickScenario(r *rand.Rand) *scenRec {
+	if len(e.scenarios) == 1 {
+		return e.scenarios[0]
+	}
+	x := r.IntN(e.totalWeight)
+	for _, s := range e.scenarios {
+		if x < s.weight {
+			return s
+		}
+		x -= s.weight
+	}
+	return e.scenarios[len(e.scenarios)-1]
+}
+
+func (e *Executor) phaseName(i int) string {
+	if i < 0 || i >= len(e.phaseRecs) {
+		return ""
+	}
+	return e.phaseRecs[i].p.Name
+}

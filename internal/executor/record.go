@@ -1,0 +1,150 @@
+package executor
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/loadlab/loadlab/internal/hist"
+	"github.com/loadlab/loadlab/internal/httpclient"
+)
+
+// liveCell is the lock-free recording side of a Cell.
+type liveCell struct {
+	requests, errors  atomic.Uint64
+	reasons           [NumReasons]atomic.Uint64
+	status            [600]atomic.Uint64 // [0] = no response
+	bytesIn, bytesOut atomic.Uint64
+	lat, svc          *hist.Histogram
+	dns, conn, tls    *hist.Histogram
+	ttfb              *hist.Histogram
+}
+
+func newLiveCell() *liveCell {
+	return &liveCell{lat: hist.New(), svc: hist.New(), dns: hist.New(), conn: hist.New(), tls: hist.New(), ttfb: hist.New()}
+}
+
+func (c *liveCell) record(o *outcome) {
+	c.requests.Add(1)
+	if o.reason != ReasonNone {
+		c.errors.Add(1)
+		c.reasons[o.reason].Add(1)
+	}
+	code := o.status
+	if code < 0 || code >= len(c.status) {
+		code = 0
+	}
+	c.status[code].Add(1)
+	if o.tm.BytesIn > 0 {
+		c.bytesIn.Add(uint64(o.tm.BytesIn))
+	}
+	if o.tm.BytesOut > 0 {
+		c.bytesOut.Add(uint64(o.tm.BytesOut))
+	}
+	c.lat.Record(o.latency)
+	c.svc.Record(o.service)
+	if o.tm.NewConn {
+		if o.tm.DNS > 0 {
+			c.dns.Record(o.tm.DNS)
+		}
+		c.conn.Record(o.tm.Connect)
+		if o.tm.TLS > 0 {
+			c.tls.Record(o.tm.TLS)
+		}
+	}
+	if o.tm.TTFB > 0 {
+		c.ttfb.Record(o.tm.TTFB)
+	}
+}
+
+// snapshot copies c into a Cell.
+func (c *liveCell) snapshot(scenario, step, method string) *Cell {
+	out := &Cell{Scenario: scenario, Step: step, Method: method, Status: map[int]uint64{},
+		Requests: c.requests.Load(), Errors: c.errors.Load(),
+		BytesIn: c.bytesIn.Load(), BytesOut: c.bytesOut.Load(),
+		Latency: c.lat.Clone(), Service: c.svc.Clone(), DNS: c.dns.Clone(), Connect: c.conn.Clone(),
+		TLS: c.tls.Clone(), TTFB: c.ttfb.Clone()}
+	for i := range c.reasons {
+		out.ErrorsByReason[i] = c.reasons[i].Load()
+	}
+	for code := range c.status {
+		if n := c.status[code].Load(); n != 0 {
+			out.Status[code] = n
+		}
+	}
+	return out
+}
+
+// outcome is what one request produced; a worker reuses one.
+type outcome struct {
+	latency, service time.Duration
+	status           int
+	reason           Reason
+	tm               httpclient.Timing
+}
+
+// winSlot holds the requests that completed in one second of the run.
+type winSlot struct {
+	sec      atomic.Int64
+	requests atomic.Uint64
+	errors   atomic.Uint64
+	reasons  [NumReasons]atomic.Uint64
+	lat      *hist.Histogram
+}
+
+// ring is a per-second window of the last len(slots)-3 seconds.
+type ring struct{ slots []winSlot }
+
+func newRing(seconds int) *ring {
+	r := &ring{slots: make([]winSlot, seconds+3)}
+	for i := range r.slots {
+		r.slots[i].lat = hist.New()
+		r.slots[i].sec.Store(int64(i))
+	}
+	return r
+}
+
+func (r *ring) record(sec int64, o *outcome) {
+	s := &r.slots[sec%int64(len(r.slots))]
+	s.requests.Add(1)
+	if o.reason != ReasonNone {
+		s.errors.Add(1)
+		s.reasons[o.reason].Add(1)
+	}
+	s.lat.Record(o.latency)
+}
+
+// prepare readies the slots of seconds cur+1 and cur+2 (housekeeping, once
+// per tick): slots are cleared well before they are written.
+func (r *ring) prepare(cur int64) {
+	for s := cur + 1; s <= cur+2; s++ {
+		sl := &r.slots[s%int64(len(r.slots))]
+		if sl.sec.Load() != s {
+			sl.requests.Store(0)
+			sl.errors.Store(0)
+			for i := range sl.reasons {
+				sl.reasons[i].Store(0)
+			}
+			sl.lat.Reset()
+			sl.sec.Store(s)
+		}
+	}
+}
+
+// sum adds seconds [from, to] into w.
+func (r *ring) sum(from, to int64, w *WindowStats) {
+	for s := from; s <= to; s++ {
+		if s < 0 {
+			continue
+		}
+		sl := &r.slots[s%int64(len(r.slots))]
+		if sl.sec.Load() != s {
+			continue
+		}
+		w.Requests += sl.requests.Load()
+		w.Errors += sl.errors.Load()
+		for i := range sl.reasons {
+			w.ErrorsByReason[i] += sl.reasons[i].Load()
+		}
+		w.Latency.Merge(sl.lat)
+	}
+}
