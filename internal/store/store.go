@@ -277,6 +277,20 @@ type Filter struct {
 // DefaultListLimit is the page size of ListRuns when Filter.Limit is 0.
 const DefaultListLimit = 50
 
+// Sink is the write half of Store: what recording a run needs. Both a Store
+// (synchronous) and a *Writer (asynchronous, spooling) are Sinks.
+type Sink interface {
+	CreateRun(ctx context.Context, r *Run) error
+	UpdateRun(ctx context.Context, r *Run) error
+	FinishRun(ctx context.Context, id string, f Finish) error
+	Heartbeat(ctx context.Context, id string, at time.Time) error
+	AddSnapshots(ctx context.Context, runID string, s []Snapshot) error
+	AddStepResults(ctx context.Context, runID string, s []StepResult) error
+	AddBenchmarkResults(ctx context.Context, runID string, b []BenchmarkResult) error
+	AddStressResult(ctx context.Context, runID string, s StressResult) error
+	AddKneeResult(ctx context.Context, runID string, k KneeResult) error
+}
+
 // Store keeps runs and their results. Implementations are safe for
 // concurrent use. Every Add* and FinishRun is idempotent (writing the same
 // record twice stores it once), so the Writer can retry and replay spools.

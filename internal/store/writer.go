@@ -157,19 +157,23 @@ func NewWriter(st Store, opts ...WriterOption) *Writer {
 	return w
 }
 
-func (w *Writer) enqueue(r *record) {
+// ErrDropped reports a record the Writer could not keep: its memory buffer
+// was full, or it was already closed.
+var ErrDropped = errors.New("store writer: record dropped")
+
+func (w *Writer) enqueue(r *record) error {
 	w.mu.Lock()
 	if w.closed {
 		w.stats.Dropped++
 		w.stats.LastError = "record sent after Close"
 		w.mu.Unlock()
-		return
+		return fmt.Errorf("%w: %s after Close", ErrDropped, r.Op)
 	}
 	if w.buffered+r.size() > w.maxBuffered {
 		w.stats.Dropped++
 		w.stats.LastError = "memory buffer full"
 		w.mu.Unlock()
-		return
+		return fmt.Errorf("%w: %s: memory buffer full (%d rows)", ErrDropped, r.Op, w.maxBuffered)
 	}
 	w.queue = append(w.queue, r)
 	w.buffered += r.size()
@@ -178,11 +182,18 @@ func (w *Writer) enqueue(r *record) {
 	case w.wake <- struct{}{}:
 	default:
 	}
+	return nil
 }
 
-// CreateRun queues a new run and returns its ID (NewID when r.ID is empty).
-// CreatedAt and Owner are filled in now, so a replay stores the same values.
-func (w *Writer) CreateRun(r Run) string {
+// The write methods below have the signatures of Store's, so a *Writer can
+// stand wherever a Sink is wanted. None of them waits on the store: each
+// queues a copy of its record and returns at once. ctx is not used. The
+// error is non-nil only when the record was dropped (ErrDropped) or is
+// invalid (ErrInvalid); store errors surface in Stats and at Close.
+
+// CreateRun queues a new run, filling r.ID (NewID), r.CreatedAt and r.Owner
+// when empty so that a replay stores the same values.
+func (w *Writer) CreateRun(_ context.Context, r *Run) error {
 	if r.ID == "" {
 		r.ID = NewID()
 	}
@@ -192,44 +203,61 @@ func (w *Writer) CreateRun(r Run) string {
 	if r.Owner == "" {
 		r.Owner = Owner()
 	}
-	w.enqueue(&record{Op: opCreateRun, RunID: r.ID, Run: &r})
-	return r.ID
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	c := *r
+	return w.enqueue(&record{Op: opCreateRun, RunID: c.ID, Run: &c})
 }
 
 // UpdateRun queues an overwrite of the run's mutable fields.
-func (w *Writer) UpdateRun(r Run) { w.enqueue(&record{Op: opUpdateRun, RunID: r.ID, Run: &r}) }
+func (w *Writer) UpdateRun(_ context.Context, r *Run) error {
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	c := *r
+	return w.enqueue(&record{Op: opUpdateRun, RunID: c.ID, Run: &c})
+}
 
 // FinishRun queues the run's end. EndedAt is set now when zero.
-func (w *Writer) FinishRun(id string, f Finish) {
+func (w *Writer) FinishRun(_ context.Context, id string, f Finish) error {
 	if f.EndedAt.IsZero() {
 		f.EndedAt = time.Now()
 	}
-	w.enqueue(&record{Op: opFinishRun, RunID: id, Finish: &f})
+	if err := f.Validate(); err != nil {
+		return err
+	}
+	return w.enqueue(&record{Op: opFinishRun, RunID: id, Finish: &f})
 }
 
+// Heartbeat does nothing: the Writer itself sends a heartbeat for each run
+// it created as running, every WithHeartbeat interval while the store is up,
+// until the run is finished.
+func (w *Writer) Heartbeat(context.Context, string, time.Time) error { return nil }
+
 // AddSnapshots queues metric snapshots.
-func (w *Writer) AddSnapshots(runID string, s ...Snapshot) {
-	w.enqueue(&record{Op: opSnapshots, RunID: runID, Snapshots: append([]Snapshot(nil), s...)})
+func (w *Writer) AddSnapshots(_ context.Context, runID string, s []Snapshot) error {
+	return w.enqueue(&record{Op: opSnapshots, RunID: runID, Snapshots: append([]Snapshot(nil), s...)})
 }
 
 // AddStepResults queues per-step results.
-func (w *Writer) AddStepResults(runID string, s []StepResult) {
-	w.enqueue(&record{Op: opSteps, RunID: runID, Steps: append([]StepResult(nil), s...)})
+func (w *Writer) AddStepResults(_ context.Context, runID string, s []StepResult) error {
+	return w.enqueue(&record{Op: opSteps, RunID: runID, Steps: append([]StepResult(nil), s...)})
 }
 
 // AddBenchmarkResults queues benchmark results.
-func (w *Writer) AddBenchmarkResults(runID string, b []BenchmarkResult) {
-	w.enqueue(&record{Op: opBenchmarks, RunID: runID, Benchmarks: append([]BenchmarkResult(nil), b...)})
+func (w *Writer) AddBenchmarkResults(_ context.Context, runID string, b []BenchmarkResult) error {
+	return w.enqueue(&record{Op: opBenchmarks, RunID: runID, Benchmarks: append([]BenchmarkResult(nil), b...)})
 }
 
 // AddStressResult queues a stress result.
-func (w *Writer) AddStressResult(runID string, s StressResult) {
-	w.enqueue(&record{Op: opStress, RunID: runID, Stress: &s})
+func (w *Writer) AddStressResult(_ context.Context, runID string, s StressResult) error {
+	return w.enqueue(&record{Op: opStress, RunID: runID, Stress: &s})
 }
 
 // AddKneeResult queues a knee result.
-func (w *Writer) AddKneeResult(runID string, k KneeResult) {
-	w.enqueue(&record{Op: opKnee, RunID: runID, Knee: &k})
+func (w *Writer) AddKneeResult(_ context.Context, runID string, k KneeResult) error {
+	return w.enqueue(&record{Op: opKnee, RunID: runID, Knee: &k})
 }
 
 // Stats returns the current figures.
@@ -556,3 +584,8 @@ func (w *Writer) finish() {
 	}
 	w.spool = nil
 }
+
+var (
+	_ Sink = (*Writer)(nil)
+	_ Sink = Store(nil)
+)

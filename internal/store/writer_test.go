@@ -76,6 +76,15 @@ func (f *flaky) AddStepResults(ctx context.Context, id string, s []store.StepRes
 	return f.Store.AddStepResults(ctx, id, s)
 }
 
+var ctx0 = context.Background()
+
+func createRun(w *store.Writer, r store.Run) string {
+	if err := w.CreateRun(ctx0, &r); err != nil {
+		panic(err)
+	}
+	return r.ID
+}
+
 func openSQLite(t *testing.T, path string) store.Store {
 	t.Helper()
 	st, err := sqlitestore.Open(context.Background(), path)
@@ -123,11 +132,11 @@ func TestWriterWritesEverything(t *testing.T) {
 	dir := t.TempDir()
 	st := openSQLite(t, filepath.Join(dir, "db.sqlite"))
 	w := store.NewWriter(st, fastOpts(filepath.Join(dir, "spool"))...)
-	id := w.CreateRun(store.Run{Type: store.TypeLoad, Status: store.StatusRunning, Plan: "p"})
+	id := createRun(w, store.Run{Type: store.TypeLoad, Status: store.StatusRunning, Plan: "p"})
 	for i := 0; i < 20; i++ {
-		w.AddSnapshots(id, snap(i))
+		w.AddSnapshots(ctx0, id, []store.Snapshot{snap(i)})
 	}
-	w.FinishRun(id, store.Finish{Status: store.StatusCompleted, SummaryText: "done\n"})
+	w.FinishRun(ctx0, id, store.Finish{Status: store.StatusCompleted, SummaryText: "done\n"})
 	stats, err := closeWriter(t, w, 10*time.Second)
 	if err != nil {
 		t.Fatalf("Close: %v", err)
@@ -150,7 +159,7 @@ func TestWriterOutageMidRun(t *testing.T) {
 	base := openSQLite(t, filepath.Join(dir, "db.sqlite"))
 	st := &flaky{Store: base}
 	w := store.NewWriter(st, fastOpts(filepath.Join(dir, "spool"))...)
-	id := w.CreateRun(store.Run{Type: store.TypeLoad, Status: store.StatusRunning})
+	id := createRun(w, store.Run{Type: store.TypeLoad, Status: store.StatusRunning})
 	const n = 60
 	for i := 0; i < n; i++ {
 		switch i {
@@ -167,10 +176,10 @@ func TestWriterOutageMidRun(t *testing.T) {
 			}
 			st.down.Store(false)
 		}
-		w.AddSnapshots(id, snap(i))
+		w.AddSnapshots(ctx0, id, []store.Snapshot{snap(i)})
 		time.Sleep(5 * time.Millisecond)
 	}
-	w.FinishRun(id, store.Finish{Status: store.StatusCompleted})
+	w.FinishRun(ctx0, id, store.Finish{Status: store.StatusCompleted})
 	stats, err := closeWriter(t, w, 10*time.Second)
 	if err != nil {
 		t.Fatalf("Close: %v (stats %+v)", err, stats)
@@ -195,13 +204,13 @@ func TestWriterDownAtStartReplayedAtNextStart(t *testing.T) {
 	st := &flaky{Store: base}
 	st.down.Store(true)
 	w := store.NewWriter(st, fastOpts(spool)...)
-	id := w.CreateRun(store.Run{Type: store.TypeLoad, Status: store.StatusRunning})
+	id := createRun(w, store.Run{Type: store.TypeLoad, Status: store.StatusRunning})
 	for i := 0; i < 30; i++ {
-		w.AddSnapshots(id, snap(i))
+		w.AddSnapshots(ctx0, id, []store.Snapshot{snap(i)})
 	}
 	step, _ := store.NewStepResult("s", "login", 30, 1, nil, time.Second)
-	w.AddStepResults(id, []store.StepResult{step})
-	w.FinishRun(id, store.Finish{Status: store.StatusCompleted})
+	w.AddStepResults(ctx0, id, []store.StepResult{step})
+	w.FinishRun(ctx0, id, store.Finish{Status: store.StatusCompleted})
 	stats, err := closeWriter(t, w, 300*time.Millisecond)
 	if err == nil || stats.Pending != 33 || stats.Written != 0 {
 		t.Fatalf("Close with store down = %+v, %v; want an error and 33 records pending", stats, err)
@@ -239,9 +248,9 @@ func TestReplaySpool(t *testing.T) {
 	st := &flaky{Store: openSQLite(t, filepath.Join(dir, "db.sqlite"))}
 	st.down.Store(true)
 	w := store.NewWriter(st, append(fastOpts(spool), store.WithReplayOnStart(false))...)
-	id := w.CreateRun(store.Run{Type: store.TypeLoad, Status: store.StatusRunning})
+	id := createRun(w, store.Run{Type: store.TypeLoad, Status: store.StatusRunning})
 	for i := 0; i < 5; i++ {
-		w.AddSnapshots(id, snap(i))
+		w.AddSnapshots(ctx0, id, []store.Snapshot{snap(i)})
 	}
 	stats, _ := closeWriter(t, w, 200*time.Millisecond)
 	// A crash mid-append leaves a torn last line: it must be ignored.
@@ -261,7 +270,7 @@ func TestReplaySpool(t *testing.T) {
 	// A file locked by a live writer is left alone.
 	w2 := store.NewWriter(st, append(fastOpts(spool), store.WithReplayOnStart(false))...)
 	st.down.Store(true)
-	w2.AddSnapshots("other", snap(0))
+	w2.AddSnapshots(ctx0, "other", []store.Snapshot{snap(0)})
 	time.Sleep(100 * time.Millisecond) // w2 goes down and opens (locks) its spool file
 	st.down.Store(false)
 	res, err = store.ReplaySpool(ctx, st, spool)
@@ -284,9 +293,9 @@ func TestWriterNeverBlocksOnStore(t *testing.T) {
 	st.blocked.Store(true) // every store call hangs until its timeout
 	w := store.NewWriter(st, append(fastOpts(filepath.Join(dir, "spool")), store.WithOpTimeout(time.Hour))...)
 	start := time.Now()
-	id := w.CreateRun(store.Run{Type: store.TypeLoad, Status: store.StatusRunning})
+	id := createRun(w, store.Run{Type: store.TypeLoad, Status: store.StatusRunning})
 	for i := 0; i < 2000; i++ {
-		w.AddSnapshots(id, snap(i))
+		w.AddSnapshots(ctx0, id, []store.Snapshot{snap(i)})
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("2001 writer calls took %v with a hung store; want them not to wait on it", d)
@@ -301,9 +310,12 @@ func TestWriterRejectsInvalidRecords(t *testing.T) {
 	dir := t.TempDir()
 	st := openSQLite(t, filepath.Join(dir, "db.sqlite"))
 	w := store.NewWriter(st, fastOpts(filepath.Join(dir, "spool"))...)
-	w.CreateRun(store.Run{ID: "bad", Type: "soak", Status: store.StatusRunning})
-	id := w.CreateRun(store.Run{Type: store.TypeLoad, Status: store.StatusRunning})
-	w.AddSnapshots(id, snap(1))
+	if err := w.CreateRun(ctx0, &store.Run{ID: "bad", Type: "soak", Status: store.StatusRunning}); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("CreateRun(type soak) = %v; want ErrInvalid at once", err)
+	}
+	id := createRun(w, store.Run{Type: store.TypeLoad, Status: store.StatusRunning})
+	w.AddSnapshots(ctx0, "bad", []store.Snapshot{{RPS: 1}}) // no timestamp: the store refuses it
+	w.AddSnapshots(ctx0, id, []store.Snapshot{snap(1)})
 	stats, err := closeWriter(t, w, 10*time.Second)
 	if err == nil || stats.Rejected != 1 || stats.Written != 2 {
 		t.Fatalf("stats = %+v, %v; want 1 rejected, 2 written and an error", stats, err)
@@ -320,14 +332,17 @@ func TestWriterBoundedMemory(t *testing.T) {
 	st.blocked.Store(true)
 	w := store.NewWriter(st, append(fastOpts(filepath.Join(dir, "spool")), store.WithMaxBuffered(5), store.WithOpTimeout(time.Hour),
 		store.WithReplayOnStart(false))...)
-	w.CreateRun(store.Run{ID: "r", Type: store.TypeLoad, Status: store.StatusRunning})
+	createRun(w, store.Run{ID: "r", Type: store.TypeLoad, Status: store.StatusRunning})
 	deadline := time.Now().Add(5 * time.Second)
 	for st.calls.Load() == 0 && time.Now().Before(deadline) { // the loop holds CreateRun, blocked in the store
 		time.Sleep(time.Millisecond)
 	}
-	w.AddSnapshots("r", snap(0), snap(1), snap(2)) // 3 rows
+	w.AddSnapshots(ctx0, "r", []store.Snapshot{snap(0), snap(1), snap(2)}) // 3 rows
 	for i := 3; i < 7; i++ {
-		w.AddSnapshots("r", snap(i)) // 2 fit, 2 are dropped
+		err := w.AddSnapshots(ctx0, "r", []store.Snapshot{snap(i)}) // 2 fit, 2 are dropped
+		if dropped := i >= 5; dropped != errors.Is(err, store.ErrDropped) {
+			t.Errorf("AddSnapshots #%d = %v; want dropped=%v", i, err, dropped)
+		}
 	}
 	if s := w.Stats(); s.Buffered != 5 || s.Dropped != 2 {
 		t.Errorf("stats = %+v; want 5 rows buffered, 2 records dropped", s)
@@ -349,11 +364,11 @@ func TestWritersConcurrent(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			w := store.NewWriter(st, fastOpts(filepath.Join(dir, "spool"))...)
-			ids[k] = w.CreateRun(store.Run{Type: store.TypeLoad, Status: store.StatusRunning, Name: fmt.Sprint(k)})
+			ids[k] = createRun(w, store.Run{Type: store.TypeLoad, Status: store.StatusRunning, Name: fmt.Sprint(k)})
 			for i := 0; i < 50; i++ {
-				w.AddSnapshots(ids[k], snap(i))
+				w.AddSnapshots(ctx0, ids[k], []store.Snapshot{snap(i)})
 			}
-			w.FinishRun(ids[k], store.Finish{Status: store.StatusCompleted})
+			w.FinishRun(ctx0, ids[k], store.Finish{Status: store.StatusCompleted})
 			if _, err := closeWriter(t, w, 10*time.Second); err != nil {
 				t.Errorf("Close: %v", err)
 			}

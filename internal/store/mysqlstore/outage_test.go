@@ -145,7 +145,11 @@ func TestOutageMidRun(t *testing.T) {
 	}
 	defer st.Close()
 	w := store.NewWriter(st, writerOpts(filepath.Join(t.TempDir(), "spool"))...)
-	id := w.CreateRun(store.Run{Type: store.TypeLoad, Status: store.StatusRunning, Plan: "outage", StartedAt: time.Now()})
+	run := &store.Run{Type: store.TypeLoad, Status: store.StatusRunning, Plan: "outage", StartedAt: time.Now()}
+	if err := w.CreateRun(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	id := run.ID
 	const n = 80 // 8 s of snapshots
 	var sawDown bool
 	for i := 0; i < n; i++ {
@@ -160,12 +164,12 @@ func TestOutageMidRun(t *testing.T) {
 			p.setCut(false)
 			t.Logf("proxy restored at snapshot %d: %+v", i, w.Stats())
 		}
-		w.AddSnapshots(id, snapAt(i))
+		w.AddSnapshots(ctx, id, []store.Snapshot{snapAt(i)})
 		time.Sleep(100 * time.Millisecond)
 	}
 	step, _ := store.NewStepResult("journey", "login", n*20, 0, storetest.Histogram(3, 500, 2*time.Millisecond), 8*time.Second)
-	w.AddStepResults(id, []store.StepResult{step})
-	w.FinishRun(id, store.Finish{Status: store.StatusCompleted, Totals: store.Totals{Requests: n * 20}, SummaryText: "ok\n"})
+	w.AddStepResults(ctx, id, []store.StepResult{step})
+	w.FinishRun(ctx, id, store.Finish{Status: store.StatusCompleted, Totals: store.Totals{Requests: n * 20}, SummaryText: "ok\n"})
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	stats, err := w.Close(cctx)
@@ -201,15 +205,19 @@ func TestStoreDownAtStart(t *testing.T) {
 	lazy := store.OpenLazy("mysql://" + via.FormatDSN())
 	defer lazy.Close()
 	w := store.NewWriter(lazy, writerOpts(spool)...)
-	id := w.CreateRun(store.Run{Type: store.TypeLoad, Status: store.StatusRunning, StartedAt: time.Now()})
+	run := &store.Run{Type: store.TypeLoad, Status: store.StatusRunning, StartedAt: time.Now()}
+	if err := w.CreateRun(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	id := run.ID
 	const n = 20
 	for i := 0; i < n; i++ {
-		w.AddSnapshots(id, snapAt(i))
+		w.AddSnapshots(ctx, id, []store.Snapshot{snapAt(i)})
 		time.Sleep(20 * time.Millisecond)
 	}
 	step, _ := store.NewStepResult("journey", "login", n*20, 0, storetest.Histogram(4, 100, time.Millisecond), time.Second)
-	w.AddStepResults(id, []store.StepResult{step})
-	w.FinishRun(id, store.Finish{Status: store.StatusCompleted, Totals: store.Totals{Requests: n * 20}})
+	w.AddStepResults(ctx, id, []store.StepResult{step})
+	w.FinishRun(ctx, id, store.Finish{Status: store.StatusCompleted, Totals: store.Totals{Requests: n * 20}})
 	cctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	stats, err := w.Close(cctx)

@@ -31,9 +31,14 @@ func TestHelperKilledRun(t *testing.T) {
 		os.Exit(1)
 	}
 	w := store.NewWriter(st, store.WithSpoolDir(filepath.Join(filepath.Dir(path), "spool")))
-	id := w.CreateRun(store.Run{Type: store.TypeLoad, Status: store.StatusRunning, Plan: "killed", StartedAt: time.Now()})
+	run := &store.Run{Type: store.TypeLoad, Status: store.StatusRunning, Plan: "killed", StartedAt: time.Now()}
+	if err := w.CreateRun(context.Background(), run); err != nil {
+		fmt.Println("ERROR", err)
+		os.Exit(1)
+	}
+	id := run.ID
 	for i := 0; i < 5; i++ {
-		w.AddSnapshots(id, store.Snapshot{TS: time.Date(2026, 1, 1, 0, 0, 2*i, 0, time.UTC), RPS: 10})
+		w.AddSnapshots(context.Background(), id, []store.Snapshot{store.Snapshot{TS: time.Date(2026, 1, 1, 0, 0, 2*i, 0, time.UTC), RPS: 10}})
 	}
 	for deadline := time.Now().Add(20 * time.Second); w.Stats().Written < 6 && time.Now().Before(deadline); {
 		time.Sleep(10 * time.Millisecond)
