@@ -195,3 +195,23 @@ func (p *Prometheus) Query(ctx context.Context, expr string, at time.Time) (Quer
 	}
 	return r.Data, nil
 }
+
+// WaitUp waits until Prometheus has scraped job successfully (up == 1). The
+// first scrape of a fresh Prometheus can come several seconds after it is
+// ready, and a rate() needs two.
+func (p *Prometheus) WaitUp(t testing.TB, job string, timeout time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for {
+		r, err := p.Query(ctx, fmt.Sprintf(`up{job=%q} == 1`, job), time.Time{})
+		if err == nil && len(r.Result) > 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("prometheus did not scrape job %s within %v (last error %v):\n%s", job, timeout, err, p.Log())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
