@@ -168,11 +168,12 @@ func timeseries(title, desc, unit string, targets ...obj) obj {
 }
 
 func stat(title, desc, unit string, th obj, targets ...obj) obj {
-	d := obj{"unit": unit}
-	if th != nil {
-		d["thresholds"] = th
-		d["color"] = obj{"mode": "thresholds"}
+	// Without explicit thresholds Grafana would apply its plugin default
+	// (red above 80), which means nothing for a throughput or a count.
+	if th == nil {
+		th = thresholds(step("text", nil))
 	}
+	d := obj{"unit": unit, "thresholds": th, "color": obj{"mode": "thresholds"}}
 	return panel("stat", title, desc, dsOf(targets), targets, d,
 		obj{"reduceOptions": obj{"calcs": []string{"lastNotNull"}, "fields": "", "values": false},
 			"colorMode": "value", "graphMode": "area", "textMode": "auto", "justifyMode": "auto", "orientation": "auto"})
@@ -180,7 +181,8 @@ func stat(title, desc, unit string, th obj, targets ...obj) obj {
 
 // labelStat shows a label of an instant table query (run id, test type, phase).
 func labelStat(title, desc, field string, target obj) obj {
-	return panel("stat", title, desc, promDS, []obj{target}, obj{"unit": "string", "color": obj{"mode": "fixed", "fixedColor": "text"}},
+	return panel("stat", title, desc, promDS, []obj{target}, obj{"unit": "string", "color": obj{"mode": "fixed", "fixedColor": "text"},
+		"thresholds": thresholds(step("text", nil))},
 		obj{"reduceOptions": obj{"calcs": []string{"lastNotNull"}, "fields": "/^" + field + "$/", "values": false},
 			"colorMode": "none", "graphMode": "none", "textMode": "value", "justifyMode": "auto", "orientation": "auto"})
 }
