@@ -1,0 +1,111 @@
+package executor
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp"
+
+	"github.com/loadlab/loadlab/internal/metrics"
+)
+
+// fastServer starts an in-process fasthttp server (0 allocations per request)
+// so the benchmarks measure the generator.
+func fastServer(b *testing.B) string {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) { ctx.WriteString(`{"token":"t"}`) }}
+	go s.Serve(ln)
+	b.Cleanup(func() { s.Shutdown() })
+	return "http://" + ln.Addr().String()
+}
+
+const benchPlan = `
+variables: {user: u1}
+scenarios:
+  - name: s
+    steps:
+      - name: login
+        request: {method: POST, path: "/login?u=${user}", headers: {X-Test: "${user}"}, json: {user: "${user}"}}
+        check: {status: [200]}
+load:
+  phases: [{name: a, duration: %s, rate: %d}]
+`
+
+// BenchmarkRequest is the hot path of one request: render, send, check,
+// record (cells, window ring and Prometheus metrics).
+func BenchmarkRequest(b *testing.B) {
+	url := fastServer(b)
+	p := mustPlan(b, url, fmt.Sprintf(benchPlan, "1s", 10))
+	e, err := New(p, WithMetrics(metrics.New(prometheus.NewRegistry())))
+	if err != nil {
+		b.Fatal(err)
+	}
+	e.start = time.Now()
+	w := e.newWorker(0)
+	st := e.steps[0]
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if !e.request(ctx, w, st, e.elapsed(), 0) {
+			b.Fatal("request failed", e.samples)
+		}
+	}
+}
+
+// BenchmarkRecord is the recording alone.
+func BenchmarkRecord(b *testing.B) {
+	p := mustPlan(b, "http://127.0.0.1:1", fmt.Sprintf(benchPlan, "1s", 10))
+	e, err := New(p, WithMetrics(metrics.New(prometheus.NewRegistry())))
+	if err != nil {
+		b.Fatal(err)
+	}
+	o := &outcome{latency: 3 * time.Millisecond, service: 2 * time.Millisecond, status: 200}
+	o.tm.TTFB = time.Millisecond
+	o.tm.BytesIn, o.tm.BytesOut = 200, 100
+	st := e.steps[0]
+	b.ReportAllocs()
+	for b.Loop() {
+		e.record(st, 0, time.Second, o)
+	}
+}
+
+// BenchmarkExecutorOpen runs the open model at 2000 iterations/s for b.N
+// iterations and reports CPU time per request (user+system of the whole
+// process, server included).
+func BenchmarkExecutorOpen(b *testing.B) {
+	url := fastServer(b)
+	const rate = 2000
+	n := max(b.N, 200)
+	d := time.Duration(n) * time.Second / rate
+	p := mustPlan(b, url, fmt.Sprintf(benchPlan, d.String(), rate))
+	e, err := New(p, WithMetrics(metrics.New(prometheus.NewRegistry())))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var r0, r1 syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &r0)
+	b.ResetTimer()
+	b.ReportAllocs()
+	if err := e.Run(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	syscall.Getrusage(syscall.RUSAGE_SELF, &r1)
+	res := e.Results()
+	if res.Total.Errors != 0 {
+		b.Fatalf("errors: %v", res.Total.ErrorCounts())
+	}
+	cpu := time.Duration(r1.Utime.Nano()-r0.Utime.Nano()) + time.Duration(r1.Stime.Nano()-r0.Stime.Nano())
+	b.ReportMetric(float64(cpu.Microseconds())/float64(res.Total.Requests), "cpu-µs/req")
+	b.ReportMetric(res.Total.Latency.Quantile(0.99).Seconds()*1e3, "p99-ms")
+	b.ReportMetric(res.ScheduleLag.Quantile(0.99).Seconds()*1e3, "lag-p99-ms")
+}
