@@ -1,0 +1,180 @@
+// Package modes runs the benchmark, stress and knee modes end to end: it turns a plan's benchmark, stress or
+// knee section into engine runs (internal/executor), measures them, applies the pure algorithms (internal/bench,
+// internal/stress, internal/knee), prints progress and the verdict, and stores the run and its results
+// (internal/store).
+//
+//	rep, err := modes.Bench(ctx, p, modes.Options{Out: os.Stdout, Store: st})  // rep.Regression -> exit 3
+//	rep, err := modes.Stress(ctx, p, opts)                                      // rep.Result: stress.Result
+//	rep, err := modes.Knee(ctx, p, opts)                                        // rep.Analysis: knee.Analysis
+//
+// Every engine run is a fresh executor built from a plan derived from the user's: the benchmark runs one
+// endpoint at a time in the closed model with C virtual users; a stress probe runs the plan's scenarios in the
+// open model at one rate for probe_duration; a knee step runs them at one concurrency (or rate) for warm-up +
+// step_duration.
+package modes
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/loadlab/loadlab/internal/executor"
+	"github.com/loadlab/loadlab/internal/plan"
+	"github.com/loadlab/loadlab/internal/store"
+	"github.com/loadlab/loadlab/internal/stress"
+	"github.com/loadlab/loadlab/internal/sysmon"
+)
+
+// Options are what every mode takes besides the plan.
+type Options struct {
+	// Out receives the progress and the result lines (nil: discarded).
+	Out io.Writer
+	// Log receives diagnostics (nil: discarded).
+	Log *slog.Logger
+	// Store, when set, keeps the run (type benchmark|stress|knee) and its results. A store error never stops a
+	// mode: it is logged and reported in Report.StoreError.
+	Store store.Store
+	// RunID names the stored run (default store.NewID()).
+	RunID string
+	// Baseline is the benchmark run to compare with; "" means the last stored benchmark of the same plan and
+	// endpoint.
+	Baseline string
+	// ExecutorOptions are passed to every executor.New after the mode's own.
+	ExecutorOptions []executor.Option
+	// Monitor reads the generator's CPU and the host's resources (default sysmon.New()).
+	Monitor *sysmon.Monitor
+	// Now is the clock for stored timestamps (default time.Now).
+	Now func() time.Time
+	// StressConfig, when set, adjusts the search configuration built from the plan (e.g. a looser generator rule
+	// on a shared CI box).
+	StressConfig func(*stress.Config)
+}
+
+func (o Options) withDefaults() Options {
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Monitor == nil {
+		o.Monitor = sysmon.New()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.RunID == "" {
+		o.RunID = store.NewID()
+	}
+	return o
+}
+
+// ErrMode reports a plan that cannot run in the asked mode.
+var ErrMode = errors.New("mode")
+
+// Common header of every report.
+type Header struct {
+	RunID     string    `json:"run_id"`
+	Plan      string    `json:"plan"`
+	Type      string    `json:"type"`
+	Target    string    `json:"target"`
+	Status    string    `json:"status"` // completed | failed | aborted (as stored)
+	Error     string    `json:"error,omitempty"`
+	StartedAt time.Time `json:"started_at"`
+	EndedAt   time.Time `json:"ended_at"`
+	// StoreError is the first store write that failed ("" when all went through or no store was used).
+	StoreError string `json:"store_error,omitempty"`
+}
+
+// derive returns a shallow copy of p for one engine run: type load, no thresholds, the given scenarios and load.
+// The scenarios' steps (and their compiled requests) are shared, read-only.
+func derive(p *plan.Plan, scenarios []plan.Scenario, load plan.Load) *plan.Plan {
+	d := *p
+	d.Type = plan.TypeLoad
+	d.Thresholds = nil
+	d.Benchmark, d.Stress, d.Knee = nil, nil, nil
+	d.Scenarios = scenarios
+	d.Load = load
+	return &d
+}
+
+func closedPhases(vus int, phases ...namedDur) []plan.Phase {
+	out := make([]plan.Phase, 0, len(phases))
+	for _, ph := range phases {
+		n := vus
+		out = append(out, plan.Phase{Name: ph.name, Duration: plan.D(ph.d), VUs: &n})
+	}
+	return out
+}
+
+func openPhases(rate float64, phases ...namedDur) []plan.Phase {
+	out := make([]plan.Phase, 0, len(phases))
+	for _, ph := range phases {
+		r := rate
+		out = append(out, plan.Phase{Name: ph.name, Duration: plan.D(ph.d), Rate: &r})
+	}
+	return out
+}
+
+type namedDur struct {
+	name string
+	d    time.Duration
+}
+
+// recorder wraps the optional store: it remembers the first failure and never stops the mode.
+type recorder struct {
+	st     store.Store
+	log    *slog.Logger
+	runID  string
+	failed error
+}
+
+func (r *recorder) fail(what string, err error) {
+	if err == nil {
+		return
+	}
+	r.log.Warn("store: "+what+" failed", "err", err)
+	if r.failed == nil {
+		r.failed = fmt.Errorf("%s: %w", what, err)
+	}
+}
+
+func (r *recorder) start(ctx context.Context, p *plan.Plan, typ store.Type, at time.Time) {
+	if r.st == nil {
+		return
+	}
+	run := &store.Run{ID: r.runID, Name: p.Name, Plan: p.Name, Type: typ, Status: store.StatusRunning,
+		PlanYAML: store.Redact(string(p.Raw)), Owner: store.Owner(), CreatedAt: at, StartedAt: at, HeartbeatAt: at}
+	r.fail("create run", r.st.CreateRun(ctx, run))
+}
+
+func (r *recorder) heartbeat(ctx context.Context, at time.Time) {
+	if r.st == nil || r.failed != nil {
+		return
+	}
+	r.fail("heartbeat", r.st.Heartbeat(ctx, r.runID, at))
+}
+
+func (r *recorder) finish(ctx context.Context, h *Header, totals store.Totals, summary any, text string) {
+	if r.st == nil {
+		return
+	}
+	js, err := json.Marshal(summary)
+	r.fail("encode summary", err)
+	f := store.Finish{Status: store.Status(h.Status), Error: h.Error, EndedAt: h.EndedAt, Totals: totals,
+		SummaryJSON: js, SummaryText: text}
+	// The run's results are written even when ctx was cancelled (an interrupted search is still stored).
+	r.fail("finish run", r.st.FinishRun(context.WithoutCancel(ctx), r.runID, f))
+	if r.failed != nil {
+		h.StoreError = r.failed.Error()
+	}
+}
+
+func ms(d time.Duration) float64 { return store.Ms(d) }
+
+// fmtMs formats a duration in milliseconds with one decimal.
+func fmtMs(d time.Duration) string { return fmt.Sprintf("%.1fms", ms(d)) }
