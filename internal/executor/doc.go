@@ -10,14 +10,20 @@
 //		executor.WithOnPhase(func(name string) {...}), // called as each phase begins
 //		executor.WithWindow(60*time.Second), // longest rolling window kept (default 60 s)
 //		executor.WithSeed(1),             // scenario choice, random data rows, built-ins
+//		executor.WithTick(time.Millisecond), // open-model pacer wake granularity
 //	)
 //	err = e.Run(ctx)   // blocks until the schedule ends or ctx is cancelled
 //	res := e.Results() // *Results: per step, per phase, run-wide
 //
-// Run blocks until every phase has run or ctx is cancelled. Cancellation is a
-// graceful stop: no new iterations start, requests in flight are cancelled
-// (reason canceled), and every figure up to that point is kept; Run then
-// returns nil (Results().Canceled is true). Run returns an error only when
+// Run blocks until every phase has run (never returning before the planned
+// end of the last phase) or ctx is cancelled. In the open model every
+// iteration released on schedule runs to its end, so Run returns once the
+// last ones finish (bounded by the request timeouts and think times); in the
+// closed model think times and further steps are cut at the planned end.
+// Cancellation is a graceful stop: no new iterations start, requests in
+// flight are cut short at once through httpclient.Client.Abort (reason
+// canceled), and every figure up to that point is kept; Run then returns nil
+// (Results().Canceled is true). Run returns an error only when
 // the run could not start. Every goroutine Run starts has ended when it
 // returns. An Executor runs once.
 //

@@ -80,7 +80,6 @@ type Executor struct {
 	steps       []*stepRec
 	totalWeight int
 	data        []*dataRec
-	runRing     *ring
 
 	start      time.Time // monotonic
 	startedAt  time.Time // wall, from now
@@ -218,7 +217,6 @@ func New(p *plan.Plan, opts ...Option) (*Executor, error) {
 	e.host = host
 
 	secs := int(math.Ceil(e.window.Seconds()))
-	e.runRing = newRing(secs)
 	for i := range p.Scenarios {
 		s := &p.Scenarios[i]
 		w := s.Weight
@@ -356,7 +354,6 @@ func (e *Executor) housekeep(ctx context.Context, done <-chan struct{}) {
 	for {
 		el := e.elapsed()
 		sec := int64(el / time.Second)
-		e.runRing.prepare(sec)
 		for _, s := range e.steps {
 			s.ring.prepare(sec)
 		}
