@@ -9,8 +9,9 @@
 #   bash bench/run.sh --quick         # 1 run of 3 s each, memory runs of 12 s (about 2 minutes)
 #   bash bench/run.sh --soak          # also the 10-minute open-model RSS soak at 2000 req/s
 #   bash bench/run.sh --only soak     # only the soak
+#   bash bench/run.sh --only profile  # CPU profiles of loadgen (closed 50 VUs, open 5000 req/s) via bench/cmd/lgprof
 #
-# Flags: --runs N, --duration SECONDS, --only closed,fixed,memory,soak, --soak, --tools "wrk hey vegeta loadgen",
+# Flags: --runs N, --duration SECONDS, --only closed,fixed,memory,soak,profile, --soak, --tools "wrk hey vegeta loadgen",
 #        --rate R (fixed-rate section, default 5000), --vus N (memory section, default 10000),
 #        --no-install (fail instead of installing), --no-build (use bin/loadgen as it is), --out DIR,
 #        --idle-wait SECONDS (before each run, wait up to this long for the shared box to go quiet; default 120).
@@ -58,7 +59,7 @@ while [ $# -gt 0 ]; do
 	--no-build) BUILD=0 ;;
 	--idle-wait) IDLE_WAIT=${2%s}; shift ;;
 	--out) OUT=$2; shift ;;
-	-h | --help) sed -n '2,18p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,19p' "$0"; exit 0 ;;
 	*) die "unknown flag $1 (see --help)" ;;
 	esac
 	shift
@@ -98,26 +99,39 @@ install_tools() {
 install_tools
 NGINX_BIN=$(command -v nginx || echo /usr/sbin/nginx)
 
+# loadgen is measured as `bin/loadgen run` (built by make build, with the product's ldflags). Until that command
+# exists, the harness falls back to bench/cmd/lgprof, which runs the same library path (plan.LoadFile + runner.Run,
+# no /metrics server, no store); its rows are labelled "loadgen-lib". lgprof is also the profiler (--profile).
+LOADGEN_LDFLAGS='-X=runtime.godebugDefault=schedtrace=2147483647'
 LOADGEN_OK=0
+LG=()
+LG_TOOL=loadgen
+LOADGEN_FLAGS=()
+LGPROF_OK=0
 if has_tool loadgen; then
 	if [ "$BUILD" = 1 ]; then
 		log "make build"
-		make build >&2 || log "make build failed: loadgen columns will be empty"
+		make build >&2 || log "make build failed"
+		log "go build bench/cmd/lgprof"
+		go build -ldflags "$LOADGEN_LDFLAGS" -o bin/lgprof ./bench/cmd/lgprof >&2 || log "lgprof does not build"
 	fi
+	[ -x bin/lgprof ] && LGPROF_OK=1
 	if [ -x bin/loadgen ] && bin/loadgen run -h 2>&1 | grep -q -- '-out-json'; then
 		LOADGEN_OK=1
+		LG=(bin/loadgen run)
+		help=$(bin/loadgen run -h 2>&1 || true)
+		grep -q -- '-metrics-addr' <<<"$help" && LOADGEN_FLAGS+=(--metrics-addr 127.0.0.1:0)
+		grep -q -- '-linger' <<<"$help" && LOADGEN_FLAGS+=(--linger 0s)
+		grep -q -- '-quiet' <<<"$help" && LOADGEN_FLAGS+=(--quiet)
+		STORE_FLAG=$(grep -q -- '-store' <<<"$help" && echo yes || true)
+	elif [ "$LGPROF_OK" = 1 ]; then
+		log "bin/loadgen run is not usable yet: measuring the library path with bin/lgprof (rows 'loadgen-lib')"
+		LOADGEN_OK=1
+		LG=(bin/lgprof)
+		LG_TOOL=loadgen-lib
 	else
-		log "bin/loadgen run is not usable yet: loadgen columns will be empty"
+		log "neither bin/loadgen run nor bin/lgprof is usable: loadgen columns will be empty"
 	fi
-fi
-LOADGEN_FLAGS=()
-if [ "$LOADGEN_OK" = 1 ]; then
-	help=$(bin/loadgen run -h 2>&1 || true)
-	grep -q -- '-metrics-addr' <<<"$help" && LOADGEN_FLAGS+=(--metrics-addr 127.0.0.1:0)
-	grep -q -- '-linger' <<<"$help" && LOADGEN_FLAGS+=(--linger 0s)
-	grep -q -- '-quiet' <<<"$help" && LOADGEN_FLAGS+=(--quiet)
-	grep -q -- '-no-progress' <<<"$help" && LOADGEN_FLAGS+=(--no-progress)
-	STORE_FLAG=$(grep -q -- '-store' <<<"$help" && echo yes || true)
 fi
 
 # ---------------------------------------------------------------- work dir, target
@@ -253,7 +267,7 @@ run_one() {
 		p99=$(jq -r '.latencies["99th"] / 1e6' "$base.json")
 		rm -f "$base.bin"
 		;;
-	loadgen)
+	loadgen*)
 		if [ -s "$base.json" ]; then
 			responses=$(jq -r '.requests - .errors' "$base.json")
 			errors=$(jq -r '.errors' "$base.json")
@@ -265,7 +279,7 @@ run_one() {
 		fi
 		;;
 	esac
-	[ "$rc" = 0 ] || [ "$tool" = loadgen ] || note="rc=$rc $note"
+	[ "$rc" = 0 ] || [ "${tool#loadgen}" != "$tool" ] || note="rc=$rc $note"
 	local cpu_us="NA"
 	[ "${responses:-0}" -gt 0 ] 2>/dev/null && cpu_us=$(awk -v u="$user" -v s="$sys" -v n="$responses" 'BEGIN{printf "%.2f", (u+s)*1e6/n}')
 	local tgt other
@@ -282,7 +296,7 @@ run_one() {
 lg_run() { # lg_run SECTION REP PLANFILE [run flags] -> measured loadgen run
 	local section=$1 rep=$2 planfile=$3 dur=$4
 	shift 4
-	run_one "$section" "$rep" loadgen "$dur" -- bin/loadgen run --target "$URL" --out-json "$WORK/$section.loadgen.$rep.json" \
+	run_one "$section" "$rep" "$LG_TOOL" "$dur" -- "${LG[@]}" --target "$URL" --out-json "$WORK/$section.$LG_TOOL.$rep.json" \
 		"${LOADGEN_FLAGS[@]}" "$@" "$planfile"
 }
 
@@ -336,7 +350,7 @@ if has_section soak && [ "$LOADGEN_OK" = 1 ]; then
 	p=$(plan open5000 "$SOAK_SECONDS" "rate=$SOAK_RATE")
 	SOAK_TSV="$OUT/soak.tsv"
 	printf 't_s\tvmrss_kb\n' >"$SOAK_TSV"
-	taskset -c 0 bin/loadgen run --target "$URL" --out-json "$WORK/soak.json" "${LOADGEN_FLAGS[@]}" "$p" \
+	taskset -c 0 "${LG[@]}" --target "$URL" --out-json "$WORK/soak.json" "${LOADGEN_FLAGS[@]}" "$p" \
 		>"$WORK/soak.out" 2>"$WORK/soak.err" &
 	SOAK_PID=$!
 	start=$(date +%s)
@@ -346,6 +360,19 @@ if has_section soak && [ "$LOADGEN_OK" = 1 ]; then
 		sleep "$SOAK_SAMPLE"
 	done
 	wait "$SOAK_PID" || log "soak loadgen exited with $?"
+fi
+
+# ---------------------------------------------------------------- profile: where loadgen's CPU goes (bin/lgprof, 100 Hz)
+if has_section profile && [ "$LGPROF_OK" = 1 ]; then
+	for prof in closed50 open5000; do
+		p=$(plan "$prof" "$DURATION" "rate=$RATE")
+		wait_idle
+		log "profile: $prof, ${DURATION}s"
+		/usr/bin/time -f "%e %U %S %M" -o "$OUT/profile-$prof.time" taskset -c 0 bin/lgprof -target "$URL" \
+			-cpuprofile "$OUT/profile-$prof.pprof" -out-json "$OUT/profile-$prof.json" "$p" >/dev/null 2>"$OUT/profile-$prof.err" || true
+		go tool pprof -top -cum -nodecount=45 bin/lgprof "$OUT/profile-$prof.pprof" >"$OUT/profile-$prof.cum.txt" 2>/dev/null || true
+		go tool pprof -top -nodecount=25 bin/lgprof "$OUT/profile-$prof.pprof" >"$OUT/profile-$prof.flat.txt" 2>/dev/null || true
+	done
 fi
 
 # ---------------------------------------------------------------- report
@@ -368,6 +395,15 @@ SUMMARY="$OUT/summary.md"
 			      d=(max-min)/min*100; printf "\nafter the first minute (%d samples): min %.1f MB, max %.1f MB, spread %.1f%% -> %s (goal: flat within 10%%)\n", n, min/1024, max/1024, d, (d<=10?"MET":"MISSED") }' "$SOAK_TSV"
 		[ -s "$WORK/soak.json" ] && jq -r '"soak run: status \(.status), \(.requests) requests, \(.errors) errors, \(.rps) req/s, p99 \(.latency_ms.p99) ms"' "$WORK/soak.json"
 	fi
+	for prof in closed50 open5000; do
+		[ -s "$OUT/profile-$prof.cum.txt" ] || continue
+		echo
+		echo "## Profile: $prof (bin/lgprof, $(cat "$OUT/profile-$prof.time" | awk '{printf "%s s wall, %.2f s CPU", $1, $2+$3}'); $(jq -r '"\(.requests) requests, \(.rps|floor) req/s"' "$OUT/profile-$prof.json" 2>/dev/null))"
+		echo
+		echo '```'
+		sed -n '1,40p' "$OUT/profile-$prof.cum.txt"
+		echo '```'
+	done
 } >"$SUMMARY"
 cat "$SUMMARY"
 log "raw runs: $RUNS_TSV; summary: $SUMMARY; outputs: $WORK"

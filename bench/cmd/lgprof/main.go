@@ -1,0 +1,95 @@
+// Command lgprof runs a loadgen plan through the same library path as
+// `loadgen run` (plan.LoadFile + runner.Run) with a CPU profile and optional
+// heap profile, for bench/run.sh's profiling step. It is a benchmark tool, not
+// part of the product. Build it with the product's ldflags so the runtime
+// behaves like bin/loadgen:
+//
+//	go build -ldflags '-X=runtime.godebugDefault=schedtrace=2147483647' -o bin/lgprof ./bench/cmd/lgprof
+//	taskset -c 0 bin/lgprof -target http://127.0.0.1:PORT -cpuprofile cpu.pprof bench/plans/open5000.yaml
+//	go tool pprof -top -cum bin/lgprof cpu.pprof
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/pprof"
+	"syscall"
+
+	"github.com/loadlab/loadlab/internal/plan"
+	"github.com/loadlab/loadlab/internal/runner"
+)
+
+func main() { os.Exit(run()) }
+
+func run() int {
+	target := flag.String("target", "", "base URL (overrides the plan's target)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile (100 Hz) to this file")
+	memprofile := flag.String("memprofile", "", "write a heap profile at the end to this file")
+	outJSON := flag.String("out-json", "", "write the summary as JSON to this file")
+	flag.Parse()
+	if flag.NArg() != 1 {
+		fmt.Fprintln(os.Stderr, "usage: lgprof [-target URL] [-cpuprofile F] [-memprofile F] [-out-json F] PLAN.yaml")
+		return 2
+	}
+	var opts []plan.Option
+	if *target != "" {
+		opts = append(opts, plan.WithTarget(*target))
+	}
+	p, err := plan.LoadFile(flag.Arg(0), opts...)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
+	s, err := runner.Run(ctx, p, runner.Options{MetricsAddr: runner.MetricsOff})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if *memprofile != "" {
+		runtime.GC()
+		f, err := os.Create(*memprofile)
+		if err == nil {
+			err = pprof.WriteHeapProfile(f)
+			f.Close()
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if *outJSON != "" {
+		if err := os.WriteFile(*outJSON, b, 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
+	fmt.Fprintf(os.Stderr, "lgprof: %d requests, %d errors, %.0f req/s, p99 %.3f ms, status %s\n",
+		s.Requests, s.Errors, s.RPS, s.LatencyMS.P99, s.Status)
+	return 0
+}
