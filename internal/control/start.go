@@ -1,0 +1,290 @@
+package control
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/loadlab/loadlab/internal/plan"
+)
+
+// Short-form defaults (the reference platform's start body).
+const (
+	DefaultShortUsers          = 10
+	DefaultShortDurationS      = 30
+	DefaultShortErrorThreshold = 5.0 // percent
+)
+
+// ShortJourney is the default journey of a short-form start: the demo
+// target's read endpoints, in order.
+var ShortJourney = []string{"/api/health", "/api/teams", "/api/users"}
+
+// ShortForm is the reference platform's start body, mapped onto a plan by
+// Plan: load = closed model with Users virtual users for DurationS on the
+// default journey (think 100-300 ms after each step); benchmark = each
+// journey endpoint measured alone; stress = the journey in the open model,
+// rate doubled then bisected until the error rate passes the threshold.
+type ShortForm struct {
+	Name                  string   `json:"name"`
+	TestType              string   `json:"test_type"`
+	TargetURL             string   `json:"target_url"`
+	Users                 *int     `json:"users"`
+	DurationSeconds       *float64 `json:"duration_seconds"`
+	ErrorThresholdPercent *float64 `json:"error_threshold_percent"`
+}
+
+// isShortForm reports whether a JSON body is the short form (it has
+// test_type or target_url, which no plan has).
+func isShortForm(body []byte) bool {
+	var keys map[string]json.RawMessage
+	if json.Unmarshal(body, &keys) != nil {
+		return false
+	}
+	_, a := keys["test_type"]
+	_, b := keys["target_url"]
+	return a || b
+}
+
+// YAML renders the plan the short form stands for; maxRate caps a stress
+// search (0 = no cap).
+func (f ShortForm) YAML(maxRate float64) ([]byte, error) {
+	typ := f.TestType
+	if typ == "" {
+		typ = plan.TypeLoad
+	}
+	name := f.Name
+	if name == "" {
+		name = "api-" + typ
+	}
+	users := DefaultShortUsers
+	if f.Users != nil {
+		users = *f.Users
+	}
+	dur := float64(DefaultShortDurationS)
+	if f.DurationSeconds != nil {
+		dur = *f.DurationSeconds
+	}
+	thr := DefaultShortErrorThreshold
+	if f.ErrorThresholdPercent != nil {
+		thr = *f.ErrorThresholdPercent
+	}
+	var errs plan.Errors
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, plan.FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
+	}
+	switch typ {
+	case plan.TypeLoad, plan.TypeBenchmark, plan.TypeStress:
+	default:
+		bad("test_type", "unknown test type %q (want load, benchmark or stress)", typ)
+	}
+	if f.TargetURL == "" {
+		bad("target_url", "required")
+	} else if err := plan.CheckTarget(f.TargetURL); err != nil {
+		bad("target_url", "%v", err)
+	}
+	if users < 1 {
+		bad("users", "must be >= 1")
+	}
+	if !(dur > 0) || math.IsInf(dur, 0) {
+		bad("duration_seconds", "must be > 0")
+	}
+	if !(thr > 0 && thr < 100) {
+		bad("error_threshold_percent", "must be between 0 and 100 (exclusive)")
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "name: %s\ntype: %s\ntarget: %s\n", jsonString(name), typ, jsonString(f.TargetURL))
+	b.WriteString("defaults:\n  headers: {Accept: application/json}\n  timeout: 5s\n")
+	b.WriteString("scenarios:\n  - name: journey\n")
+	if typ == plan.TypeLoad {
+		b.WriteString("    think: {min: 100ms, max: 300ms}\n")
+	}
+	b.WriteString("    steps:\n")
+	for _, p := range ShortJourney {
+		fmt.Fprintf(&b, "      - name: %s\n        request: {method: GET, path: %s}\n", strings.TrimPrefix(strings.ReplaceAll(p, "/", "-"), "-api-"), p)
+	}
+	durStr := fmt.Sprintf("%gs", dur)
+	switch typ {
+	case plan.TypeLoad:
+		fmt.Fprintf(&b, "load:\n  model: closed\n  phases:\n    - {name: sustained, duration: %s, vus: %d}\n", durStr, users)
+		fmt.Fprintf(&b, "thresholds:\n  - \"error_rate < %g%%\"\n", thr)
+	case plan.TypeBenchmark:
+		c := 1
+		if f.Users != nil {
+			c = users
+		}
+		fmt.Fprintf(&b, "benchmark:\n  concurrency: [%d]\n", c)
+	case plan.TypeStress:
+		fmt.Fprintf(&b, "stress:\n  error_threshold: %g%%\n", thr)
+		if f.DurationSeconds != nil {
+			fmt.Fprintf(&b, "  probe_duration: %s\n", durStr)
+		}
+		if maxRate > 0 {
+			fmt.Fprintf(&b, "  max_rate: %g\n", maxRate)
+		}
+	}
+	return []byte(b.String()), nil
+}
+
+func jsonString(s string) string {
+	b, _ := json.Marshal(s) // a JSON string is a YAML double-quoted scalar
+	return string(b)
+}
+
+// readPlan reads a start body into a validated plan.
+func (s *Server) readPlan(r *http.Request) (*plan.Plan, error) {
+	body, err := io.ReadAll(r.Body) // bounded by MaxBodyBytes (mutating)
+	if err != nil {
+		return nil, err // *http.MaxBytesError -> 413
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, errorf(EINVALID, "empty body: send a plan (application/yaml or application/json) or the short form")
+	}
+	ct := r.Header.Get("Content-Type")
+	mt := ""
+	if ct != "" {
+		if mt, _, err = mime.ParseMediaType(ct); err != nil {
+			return nil, errorf(EUNSUPPORTED, "content type %q: %v", ct, err)
+		}
+	}
+	switch mt {
+	case "", "application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "application/json", "text/plain":
+	default:
+		return nil, errorf(EUNSUPPORTED, "content type %q: want application/yaml or application/json", mt)
+	}
+	if mt == "application/json" || (mt == "" && bytes.HasPrefix(bytes.TrimSpace(body), []byte("{"))) {
+		if !json.Valid(body) {
+			var x any
+			err := json.Unmarshal(body, &x)
+			return nil, errorf(EINVALID, "body is not valid JSON: %v", err)
+		}
+		if isShortForm(body) {
+			var f ShortForm
+			dec := json.NewDecoder(bytes.NewReader(body))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&f); err != nil {
+				return nil, errorf(EINVALID, "short form: %v", err)
+			}
+			if f.TargetURL != "" {
+				if err := s.allow.check(f.TargetURL); err != nil {
+					return nil, err
+				}
+			}
+			y, err := f.YAML(s.cfg.MaxRate)
+			if err != nil {
+				return nil, err
+			}
+			body = y
+		}
+	}
+	// JSON is YAML: one parser, one set of error positions.
+	p, err := plan.Parse("", body, plan.WithFS(nil))
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// admit checks a valid plan against the allow-list and the caps, and caps an
+// uncapped stress search at MaxRate.
+func (s *Server) admit(p *plan.Plan) error {
+	if err := s.allow.check(p.Target); err != nil {
+		return err
+	}
+	rate := func(what string, v float64) error {
+		if s.cfg.MaxRate > 0 && v > s.cfg.MaxRate {
+			return errorf(ECAP, "%s asks for %g iterations/s; the rate cap (--max-rate) is %g", what, v, s.cfg.MaxRate)
+		}
+		return nil
+	}
+	vus := func(what string, v int) error {
+		if s.cfg.MaxVUs > 0 && v > s.cfg.MaxVUs {
+			return errorf(ECAP, "%s asks for %d virtual users; the VU cap (--max-vus) is %d", what, v, s.cfg.MaxVUs)
+		}
+		return nil
+	}
+	closed := p.Load.Model == plan.ModelClosed
+	for i, ph := range p.Load.Phases {
+		at := fmt.Sprintf("load.phases[%d] (%s)", i, ph.Name)
+		if ph.Rate != nil {
+			if err := rate(at+".rate", *ph.Rate); err != nil {
+				return err
+			}
+		}
+		if ph.VUs != nil {
+			if err := vus(at+".vus", *ph.VUs); err != nil {
+				return err
+			}
+		}
+		if ph.To != nil {
+			var err error
+			if closed {
+				err = vus(at+".to", int(math.Ceil(*ph.To)))
+			} else {
+				err = rate(at+".to", *ph.To)
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	if b := p.Benchmark; b != nil {
+		for i, c := range b.Concurrency {
+			if err := vus(fmt.Sprintf("benchmark.concurrency[%d]", i), c); err != nil {
+				return err
+			}
+		}
+	}
+	if st := p.Stress; st != nil {
+		if err := rate("stress.start_rate", st.StartRate); err != nil {
+			return err
+		}
+		if err := rate("stress.max_rate", st.MaxRate); err != nil {
+			return err
+		}
+		if st.MaxRate == 0 && s.cfg.MaxRate > 0 {
+			// An uncapped search would double past the cap: cap it.
+			st.MaxRate = max(s.cfg.MaxRate, st.StartRate)
+		}
+	}
+	if k := p.Knee; k != nil {
+		for i, v := range kneeSteps(k) {
+			at := fmt.Sprintf("knee.steps[%d]", i)
+			var err error
+			if k.Model == plan.ModelOpen {
+				err = rate(at, v)
+			} else {
+				err = vus(at, int(math.Ceil(v)))
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// kneeSteps returns the load levels a knee search will try (the plan's, or
+// the documented default 1, 2, 4, ... MaxSteps values).
+func kneeSteps(k *plan.Knee) []float64 {
+	if len(k.Steps) > 0 {
+		return k.Steps
+	}
+	n := k.MaxSteps
+	if n <= 0 {
+		n = plan.DefaultKneeMaxSteps
+	}
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = math.Pow(2, float64(i))
+	}
+	return out
+}
