@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -108,4 +109,37 @@ func BenchmarkExecutorOpen(b *testing.B) {
 	b.ReportMetric(float64(cpu.Microseconds())/float64(res.Total.Requests), "cpu-µs/req")
 	b.ReportMetric(res.Total.Latency.Quantile(0.99).Seconds()*1e3, "p99-ms")
 	b.ReportMetric(res.ScheduleLag.Quantile(0.99).Seconds()*1e3, "lag-p99-ms")
+}
+
+// BenchmarkClosedVUMemory reports heap+stack bytes per virtual user for 2000
+// VUs with 1 s think time (the issue's goal is at most 16 KB per VU).
+func BenchmarkClosedVUMemory(b *testing.B) {
+	url := fastServer(b)
+	const vus = 2000
+	p := mustPlan(b, url, fmt.Sprintf(`
+scenarios: [{name: s, think: 1s, steps: [{name: a, request: {path: /a}}]}]
+load:
+  model: closed
+  phases: [{name: a, duration: 3s, vus: %d}]
+`, vus))
+	for b.Loop() {
+		e, err := New(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var m0, m1 runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&m0)
+		done := make(chan struct{})
+		go func() { defer close(done); e.Run(context.Background()) }()
+		time.Sleep(2 * time.Second)
+		runtime.GC()
+		runtime.ReadMemStats(&m1)
+		<-done
+		if got := e.Results().Total.Errors; got != 0 {
+			b.Fatalf("errors: %v", e.Results().Total.ErrorCounts())
+		}
+		per := (int64(m1.HeapInuse+m1.StackInuse) - int64(m0.HeapInuse+m0.StackInuse)) / vus
+		b.ReportMetric(float64(per), "B/VU")
+	}
 }
