@@ -79,10 +79,13 @@ func (r Result) Label() string {
 	return l
 }
 
-// String is the one-line summary, e.g. "GET /api/health p50= 5.2ms p99= 18.4ms rps=312.1".
-func (r Result) String() string {
+// String is the one-line summary, e.g. "GET /api/health p50=  5.2ms ... rps=312.1".
+func (r Result) String() string { return r.Format(0) }
+
+// Format is String with the label padded to width characters, to align the lines of several results.
+func (r Result) Format(width int) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s p50=%s p95=%s p99=%s p99.9=%s max=%s rps=%.1f", r.Label(), FormatMs(r.P50),
+	fmt.Fprintf(&b, "%-*s p50=%s p95=%s p99=%s p99.9=%s max=%s rps=%.1f", width, r.Label(), FormatMs(r.P50),
 		FormatMs(r.P95), FormatMs(r.P99), FormatMs(r.P999), FormatMs(r.Max), r.RPS)
 	if r.Errors > 0 {
 		fmt.Fprintf(&b, " errors=%d (%.1f%%)", r.Errors, 100*r.ErrorRate())

@@ -82,6 +82,13 @@ func Bench(ctx context.Context, p *plan.Plan, o Options) (*BenchReport, error) {
 	fmt.Fprintf(o.Out, "benchmark %s: %d endpoints x concurrency %v, %d requests each (warm-up %s) against %s\n",
 		p.Name, len(b.Endpoints), concurrency, b.Requests, warmupString(b.Warmup), p.Target)
 
+	width := 0 // align the result lines on the longest label
+	for _, ep := range b.Endpoints {
+		for _, c := range concurrency {
+			r := bench.Result{Endpoint: ep.Name, Request: ep.Request.Method + " " + ep.Request.Path, Concurrency: c}
+			width = max(width, len(r.Label()))
+		}
+	}
 	var runErr error
 	total := hist.New()
 	var reqs, errs uint64
@@ -99,7 +106,7 @@ loop:
 			rep.Endpoints = append(rep.Endpoints, be)
 			total.Merge(r.Histogram)
 			reqs, errs, elapsed = reqs+r.Requests, errs+r.Errors, elapsed+r.Duration
-			fmt.Fprintln(o.Out, benchLine(be))
+			fmt.Fprintln(o.Out, benchLine(be, width))
 			if be.Verdict != nil && be.Verdict.Regression {
 				rep.Regression = true
 				rep.Regressions = append(rep.Regressions, fmt.Sprintf("%s: %s", r.Label(), be.Verdict.Reason))
@@ -129,7 +136,7 @@ loop:
 		rec.fail("add benchmark results", rec.st.AddBenchmarkResults(context.WithoutCancel(ctx), o.RunID, rows))
 	}
 	rec.finish(ctx, &rep.Header, store.TotalsOf(int64(reqs), int64(errs), total, elapsed), rep,
-		benchText(rep, verdict))
+		benchText(rep, verdict, width))
 	return rep, runErr
 }
 
@@ -240,7 +247,7 @@ func compareBaseline(ctx context.Context, p *plan.Plan, be *BenchEndpoint, o Opt
 	}
 	runID := o.Baseline
 	if runID == "" {
-		latest, err := o.Store.LatestBenchmark(ctx, p.Name, be.Endpoint)
+		latest, err := o.Store.LatestBenchmark(ctx, p.Name, StoreKey(be.Endpoint, be.Concurrency))
 		if err != nil {
 			if !errors.Is(err, store.ErrNotFound) {
 				o.Log.Warn("baseline lookup failed", "endpoint", be.Endpoint, "err", err)
@@ -255,7 +262,7 @@ func compareBaseline(ctx context.Context, p *plan.Plan, be *BenchEndpoint, o Opt
 		return
 	}
 	for _, row := range rows {
-		if row.Endpoint != be.Endpoint || row.Concurrency != be.Concurrency {
+		if row.Endpoint != StoreKey(be.Endpoint, be.Concurrency) {
 			continue
 		}
 		h, err := row.Histogram()
@@ -272,8 +279,8 @@ func compareBaseline(ctx context.Context, p *plan.Plan, be *BenchEndpoint, o Opt
 }
 
 // benchLine is the printed line of one endpoint, with its comparison.
-func benchLine(e BenchEndpoint) string {
-	s := e.Result.String()
+func benchLine(e BenchEndpoint, width int) string {
+	s := e.Result.Format(width)
 	switch {
 	case e.Verdict != nil:
 		s += fmt.Sprintf("  | %s", e.Verdict)
@@ -302,10 +309,10 @@ func benchVerdict(r *BenchReport) string {
 		"%.0f%%)", compared, len(r.Endpoints), 100*r.Tolerance, 100*r.Confidence)
 }
 
-func benchText(r *BenchReport, verdict string) string {
+func benchText(r *BenchReport, verdict string, width int) string {
 	var b strings.Builder
 	for _, e := range r.Endpoints {
-		b.WriteString(benchLine(e))
+		b.WriteString(benchLine(e, width))
 		b.WriteByte('\n')
 	}
 	b.WriteString(verdict)
@@ -313,8 +320,18 @@ func benchText(r *BenchReport, verdict string) string {
 	return b.String()
 }
 
+// StoreKey is the endpoint key a result is stored and its baseline looked up under: the endpoint's name at
+// concurrency 1, "NAME c=N" at a concurrency N > 1 (the store keeps one row per run and endpoint key, and a
+// baseline must match the concurrency; adding a concurrency to a plan keeps the baselines of the others).
+func StoreKey(endpoint string, concurrency int) string {
+	if concurrency <= 1 {
+		return endpoint
+	}
+	return fmt.Sprintf("%s c=%d", endpoint, concurrency)
+}
+
 func benchRow(planName string, r bench.Result, at time.Time) (store.BenchmarkResult, error) {
-	row := store.BenchmarkResult{Plan: planName, Endpoint: r.Endpoint, Method: r.Method, Concurrency: r.Concurrency,
+	row := store.BenchmarkResult{Plan: planName, Endpoint: StoreKey(r.Endpoint, r.Concurrency), Method: r.Method, Concurrency: r.Concurrency,
 		DurationS: r.Duration.Seconds(), Requests: int64(r.Requests), Errors: int64(r.Errors),
 		ErrorRate: r.ErrorRate(), RPS: r.RPS, CreatedAt: at, Latency: store.LatencyOf(r.Histogram)}
 	b, err := r.Histogram.MarshalBinary()
