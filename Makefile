@@ -39,9 +39,10 @@ test-race:
 	@echo ">> go test -race (unit, integration, MySQL, Prometheus end-to-end)"
 	$(GO) test -race -count=1 -timeout 20m ./...
 
+# One package at a time: accuracy tests measure time and must not compete for the 2 cores.
 test-accuracy:
 	@echo ">> accuracy tests without -race (timing-sensitive)"
-	$(GO) test -count=1 -timeout 20m -run '$(ACCURACY_RUN)' ./...
+	$(GO) test -p 1 -count=1 -timeout 20m -run '$(ACCURACY_RUN)' ./...
 
 test-fuzz:
 	@echo ">> fuzzing the plan parser (short budget)"
