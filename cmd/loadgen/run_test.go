@@ -1,0 +1,266 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/loadlab/loadlab/internal/report"
+	"github.com/loadlab/loadlab/internal/target"
+)
+
+// syncBuffer is a bytes.Buffer safe for a writer goroutine and a reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func startTarget(t *testing.T) string {
+	t.Helper()
+	srv, err := target.New(target.FixedServiceConfig(16, 64, 2*time.Millisecond), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	return ts.URL
+}
+
+const tinyPlan = `name: tiny
+target: http://127.0.0.1:1   # replaced by --target
+scenarios:
+  - name: browse
+    steps:
+      - name: teams
+        request: {method: GET, path: /api/teams}
+        check: {status: [200]}
+load:
+  model: open
+  phases:
+    - {name: steady, duration: 2s, rate: 50}
+thresholds: [%s]
+`
+
+func writePlan(t *testing.T, thresholds string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "tiny.yaml")
+	if err := os.WriteFile(path, []byte(fmt.Sprintf(tinyPlan, thresholds)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestRunCLI runs `loadgen run` in-process against an in-process target and
+// checks exit codes, the --out-json file and the summary.
+func TestRunCLI(t *testing.T) {
+	url := startTarget(t)
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(bad, []byte("name: bad\nload:\n  phases:\n    - {name: x, duration: 2s, rate: -5}\nbogus: 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name       string
+		args       []string
+		code       int
+		stdoutHas  string
+		stderrHas  *regexp.Regexp
+		wantStatus report.Status
+	}{
+		{"passed", []string{"--target", url, writePlan(t, `"p99 < 2s", "error_rate < 1%"`)}, exitOK, "PASSED: completed, all 2 thresholds held", nil, report.StatusCompleted},
+		{"flags after the plan", []string{writePlan(t, ""), "--target", url}, exitOK, "PASSED", nil, report.StatusCompleted},
+		{"thresholds failed", []string{"--target", url, writePlan(t, `"p50 < 1us"`)}, exitThreshold, "THRESHOLDS FAILED: 1 of 1 thresholds failed", nil, report.StatusCompleted},
+		{"target down", []string{"--target", "http://127.0.0.1:1", writePlan(t, "")}, exitError, "FAILED: all ", nil, report.StatusFailed},
+		{"bad plan", []string{bad}, exitUsage, "", regexp.MustCompile(`bad\.yaml:\d+:\d+: `), ""},
+		{"missing plan file", []string{filepath.Join(t.TempDir(), "nope.yaml")}, exitUsage, "", regexp.MustCompile(`nope\.yaml`), ""},
+		{"no plan", []string{}, exitUsage, "", regexp.MustCompile(`want exactly one plan file`), ""},
+		{"unknown flag", []string{"--nope", "x.yaml"}, exitUsage, "", regexp.MustCompile(`flag provided but not defined`), ""},
+		{"bad duration scale", []string{"--duration-scale", "0", "x.yaml"}, exitUsage, "", regexp.MustCompile(`duration-scale`), ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "summary.json")
+			args := append([]string{"run", "--metrics-addr", "off", "--store", "off", "--quiet", "--out-json", out}, c.args...)
+			var stdout, stderr syncBuffer
+			code := run(args, &stdout, &stderr)
+			if code != c.code {
+				t.Fatalf("loadgen %s = exit %d; want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, c.code, stdout.String(), stderr.String())
+			}
+			if c.stdoutHas != "" && !strings.Contains(stdout.String(), c.stdoutHas) {
+				t.Errorf("stdout lacks %q:\n%s", c.stdoutHas, stdout.String())
+			}
+			if c.stderrHas != nil && !c.stderrHas.MatchString(stderr.String()) {
+				t.Errorf("stderr does not match %s:\n%s", c.stderrHas, stderr.String())
+			}
+			if c.wantStatus == "" {
+				if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("--out-json written for a run that never started (stat err %v)", err)
+				}
+				return
+			}
+			checkJSON(t, out, c.wantStatus)
+		})
+	}
+}
+
+// checkJSON reads an --out-json file and checks the documented fields exist.
+func checkJSON(t *testing.T, path string, status report.Status) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("--out-json: %v", err)
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(b, &raw); err != nil {
+		t.Fatalf("--out-json is not JSON: %v", err)
+	}
+	for _, k := range []string{"run_id", "plan", "type", "status", "started_at", "ended_at", "duration_s", "requests", "errors",
+		"error_rate", "rps", "latency_ms", "errors_by_reason", "steps", "phases", "thresholds", "health"} {
+		if _, ok := raw[k]; !ok {
+			t.Errorf("--out-json lacks %q", k)
+		}
+	}
+	s, err := report.ReadJSON(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Status != status || s.Plan != "tiny" || s.Type != "load" || s.RunID == "" {
+		t.Errorf("summary status %q plan %q type %q run_id %q; want %q, tiny, load, non-empty", s.Status, s.Plan, s.Type, s.RunID, status)
+	}
+	if s.Requests < 90 || s.Requests > 110 {
+		t.Errorf("requests = %d; want ~100 (50/s for 2 s)", s.Requests)
+	}
+	if len(s.Steps) != 1 || s.Steps[0].Step != "teams" || len(s.Phases) != 1 || s.Phases[0].Name != "steady" {
+		t.Errorf("steps %+v phases %+v; want one step teams, one phase steady", s.Steps, s.Phases)
+	}
+	if status == report.StatusCompleted && (s.LatencyMS.P50 < 2 || s.LatencyMS.P50 > 200) {
+		t.Errorf("latency p50 = %v ms; want ≥ the target's 2 ms service time", s.LatencyMS.P50)
+	}
+}
+
+// TestRunCLIMetricsLinger checks that /metrics is served during --linger
+// after the run, with loadgen_request_duration_seconds as a native histogram
+// (read over protobuf) and loadgen_run_info naming the run.
+func TestRunCLIMetricsLinger(t *testing.T) {
+	url := startTarget(t)
+	planPath := writePlan(t, "")
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run([]string{"run", "--target", url, "--metrics-addr", "127.0.0.1:0", "--linger", "3s", "--store", "off", planPath}, &stdout, &stderr)
+	}()
+	addrRE := regexp.MustCompile(`serving metrics on (http://\S+/metrics)`)
+	var metricsURL string
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := addrRE.FindStringSubmatch(stderr.String()); m != nil && metricsURL == "" {
+			metricsURL = m[1]
+		}
+		if strings.Contains(stdout.String(), "PASSED") {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if metricsURL == "" || !strings.Contains(stdout.String(), "PASSED") {
+		t.Fatalf("no metrics address or summary in time\nstdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "[") || !strings.Contains(stderr.String(), "p99") {
+		t.Errorf("no progress line on stderr:\n%s", stderr.String())
+	}
+	// The run is over and the command lingers: scrape over protobuf.
+	fams := scrapeProto(t, metricsURL)
+	h := fams["loadgen_request_duration_seconds"]
+	if h == nil || h.GetType() != dto.MetricType_HISTOGRAM {
+		t.Fatalf("loadgen_request_duration_seconds missing or not a histogram: %v", h)
+	}
+	var count uint64
+	native := false
+	for _, m := range h.GetMetric() {
+		hh := m.GetHistogram()
+		count += hh.GetSampleCount()
+		if hh.Schema != nil && (len(hh.GetPositiveSpan()) > 0 || hh.GetZeroCount() > 0) {
+			native = true
+		}
+	}
+	if count < 90 || !native {
+		t.Errorf("loadgen_request_duration_seconds: %d samples, native %v; want ~100 samples in a native histogram", count, native)
+	}
+	info := fams["loadgen_run_info"]
+	if info == nil || len(info.GetMetric()) != 1 {
+		t.Fatalf("loadgen_run_info = %v; want one series", info)
+	}
+	labels := map[string]string{}
+	for _, l := range info.GetMetric()[0].GetLabel() {
+		labels[l.GetName()] = l.GetValue()
+	}
+	if labels["plan"] != "tiny" || labels["type"] != "load" || labels["run_id"] == "" {
+		t.Errorf("loadgen_run_info labels = %v; want plan tiny, type load, a run_id", labels)
+	}
+	for _, name := range []string{"loadgen_build_info", "loadgen_requests_total", "go_goroutines", "process_cpu_seconds_total"} {
+		if fams[name] == nil {
+			t.Errorf("%s missing from /metrics", name)
+		}
+	}
+	select {
+	case code := <-done:
+		if code != exitOK {
+			t.Errorf("exit %d; want 0\nstderr:\n%s", code, stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("loadgen run did not return after --linger")
+	}
+	// After lingering, the server is gone.
+	if resp, err := http.Get(metricsURL); err == nil {
+		resp.Body.Close()
+		t.Errorf("/metrics still served after linger")
+	}
+}
+
+func scrapeProto(t *testing.T, url string) map[string]*dto.MetricFamily {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Accept", `application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited`)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("scrape %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	dec := expfmt.NewDecoder(resp.Body, expfmt.ResponseFormat(resp.Header))
+	fams := map[string]*dto.MetricFamily{}
+	for {
+		var mf dto.MetricFamily
+		if err := dec.Decode(&mf); err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			t.Fatalf("decode %s: %v", url, err)
+		}
+		fams[mf.GetName()] = &mf
+	}
+	return fams
+}
