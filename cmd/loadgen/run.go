@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/loadlab/loadlab/internal/plan"
@@ -185,25 +186,37 @@ func writeSummaryJSON(path string, s *report.Summary, stdout io.Writer) error {
 	return nil
 }
 
-// openRecorder opens the result store named by --store / LOADGEN_STORE
-// (default sqlite://data/loadgen.db) and sets opts.Recorder; "off" records
-// nothing. The returned func closes the store.
+// openRecorder sets opts.Recorder to record the run in the result store
+// named by --store / LOADGEN_STORE (default sqlite://data/loadgen.db); "off"
+// records nothing. The store sits behind store's asynchronous Writer on a
+// lazily connecting Store: a database that is down at the start or goes away
+// mid-run never stops the run; records are spooled (data/spool) and written
+// when it answers again, and the summary says so. The returned func flushes
+// and closes the store.
 func openRecorder(ctx context.Context, opts *runner.Options, flagURL string, stderr io.Writer) (func(), error) {
-	if flagURL == "off" {
-		return func() {}, nil
-	}
 	url := store.URLFromEnv(flagURL)
 	if url == "off" {
 		return func() {}, nil
 	}
-	octx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	st, err := store.Open(octx, url)
-	if err != nil {
-		return nil, fmt.Errorf("%w (use --store off to run without recording)", err)
+	if _, _, ok := strings.Cut(url, "://"); !ok {
+		return nil, fmt.Errorf("--store %q: want sqlite://PATH, mysql://DSN or off", store.Redacted(url))
 	}
-	opts.Recorder = runner.NewStoreRecorder(st, url, opts.Log)
+	st := store.OpenLazy(url)
+	w := store.NewWriter(st, store.WithLogger(opts.Log))
+	rec := runner.NewStoreRecorder(w, url, opts.Log)
+	rec.Spooled = func() (bool, string) {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		stats, _ := w.Flush(fctx)
+		return stats.HadToSpool() || stats.Pending > 0, stats.Summary()
+	}
+	opts.Recorder = rec
 	return func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), store.DefaultFlushTimeout)
+		defer cancel()
+		if _, err := w.Close(cctx); err != nil {
+			fmt.Fprintf(stderr, "loadgen run: %v\n", err)
+		}
 		if err := st.Close(); err != nil {
 			fmt.Fprintf(stderr, "loadgen run: close store: %v\n", err)
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +21,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/loadlab/loadlab/internal/report"
+	"github.com/loadlab/loadlab/internal/store"
+	"github.com/loadlab/loadlab/internal/store/sqlitestore"
 	"github.com/loadlab/loadlab/internal/target"
 )
 
@@ -125,6 +128,45 @@ func TestRunCLI(t *testing.T) {
 			}
 			checkJSON(t, out, c.wantStatus)
 		})
+	}
+}
+
+// TestRunCLIStore records a run in an SQLite store through --store and
+// reads it back.
+func TestRunCLIStore(t *testing.T) {
+	url := startTarget(t)
+	db := filepath.Join(t.TempDir(), "runs.db")
+	out := filepath.Join(t.TempDir(), "summary.json")
+	var stdout, stderr syncBuffer
+	args := []string{"run", "--metrics-addr", "off", "--quiet", "--store", "sqlite://" + db, "--out-json", out, "--target", url, writePlan(t, "")}
+	if code := run(args, &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit %d; want 0\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "STORE   sqlite://"+db) {
+		t.Errorf("summary does not say where the run was stored:\n%s", stdout.String())
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := report.ReadJSON(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Store == nil || s.Store.Spooled || s.Store.URL != "sqlite://"+db {
+		t.Errorf("summary store = %+v; want sqlite://%s, not spooled", s.Store, db)
+	}
+	st, err := sqlitestore.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	got, err := st.GetRun(context.Background(), s.RunID)
+	if err != nil {
+		t.Fatalf("GetRun(%s): %v", s.RunID, err)
+	}
+	if got.Status != store.StatusCompleted || got.Totals.Requests != int64(s.Requests) || !strings.Contains(got.SummaryText, "PASSED") {
+		t.Errorf("stored run status %q requests %d; want completed, %d, with the summary text", got.Status, got.Totals.Requests, s.Requests)
 	}
 }
 
