@@ -153,7 +153,7 @@ func newDatabase(t *testing.T) string {
 }
 
 // startProcess starts a child and stops it by its PID at cleanup.
-func startProcess(t *testing.T, name string, args ...string) *bytes.Buffer {
+func startProcess(t *testing.T, name string, args ...string) (*bytes.Buffer, int) {
 	t.Helper()
 	var out bytes.Buffer
 	cmd := exec.Command(name, args...)
@@ -172,7 +172,7 @@ func startProcess(t *testing.T, name string, args ...string) *bytes.Buffer {
 			<-done
 		}
 	})
-	return &out
+	return &out, cmd.Process.Pid
 }
 
 func waitHTTP(t *testing.T, url string) {
@@ -207,12 +207,15 @@ func TestStackEndToEnd(t *testing.T) {
 	loadgen := build(t, dir, "loadgen")
 	target := build(t, dir, "target")
 
-	if out, _ := exec.Command(loadgen, "run", "-h").CombinedOutput(); strings.Contains(string(out), "unknown command") {
-		testenv.Unavailable(t, "`loadgen run` is not available yet:\n%s", out)
+	help, _ := exec.Command(loadgen, "run", "-h").CombinedOutput()
+	if strings.Contains(string(help), "unknown command") {
+		testenv.Unavailable(t, "`loadgen run` is not available yet:\n%s", help)
 	}
+	// With --watch-pid, the watched-process panels must show data too.
+	watch := strings.Contains(string(help), "-watch-pid")
 
 	targetAddr := stacktest.FreeAddr(t)
-	targetOut := startProcess(t, target, "--addr", targetAddr, "--error-rate", "0.03")
+	targetOut, targetPID := startProcess(t, target, "--addr", targetAddr, "--error-rate", "0.03")
 	waitHTTP(t, "http://"+targetAddr+"/api/health")
 
 	metricsAddr := stacktest.FreeAddr(t)
@@ -226,9 +229,13 @@ func TestStackEndToEnd(t *testing.T) {
 	outJSON := filepath.Join(dir, "summary.json")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	run := exec.CommandContext(ctx, loadgen, "run", planPath, "--quiet",
-		"--target", "http://"+targetAddr, "--metrics-addr", metricsAddr, "--linger", "5s",
-		"--store", "mysql://"+dsn, "--out-json", outJSON)
+	args := []string{"run", planPath, "--quiet",
+		"--target", "http://" + targetAddr, "--metrics-addr", metricsAddr, "--linger", "5s",
+		"--store", "mysql://" + dsn, "--out-json", outJSON}
+	if watch {
+		args = append(args, "--watch-pid", fmt.Sprint(targetPID))
+	}
+	run := exec.CommandContext(ctx, loadgen, args...)
 	runOut, err := run.CombinedOutput()
 	// Once loadgen has exited, the next scrape fails and Prometheus marks its
 	// series stale: final values are read just before the exit, which is
@@ -320,7 +327,7 @@ func TestStackEndToEnd(t *testing.T) {
 		case err != nil:
 			t.Errorf("%s:\n  %s\n  error: %v", q.Source, expr, err)
 		case len(r.Result) == 0:
-			if why, ok := allowedEmpty(expr); ok {
+			if why, ok := allowedEmpty(expr); ok && !(watch && strings.Contains(expr, "loadgen_watched_process_")) {
 				empty++
 				t.Logf("%s: empty, allowed (%s)", q.Source, why)
 				continue
