@@ -93,7 +93,12 @@ func (r Result) Format(width int) string {
 	return b.String()
 }
 
-// FormatMs formats d in milliseconds, right-aligned to 6 characters with one decimal ("  5.2ms", "1234.5ms").
+// FormatMs formats d in milliseconds, right-aligned to 5 digits: one decimal ("  5.2ms", "1234.5ms"), three
+// under a millisecond ("0.045ms").
 func FormatMs(d time.Duration) string {
-	return fmt.Sprintf("%5.1fms", float64(d)/float64(time.Millisecond))
+	ms := float64(d) / float64(time.Millisecond)
+	if ms < 1 {
+		return fmt.Sprintf("%5.3fms", ms)
+	}
+	return fmt.Sprintf("%5.1fms", ms)
 }

@@ -19,6 +19,10 @@ const (
 	DefaultResamples = 1000
 	// DefaultSeed seeds the resampling, so the same two histograms always give the same verdict.
 	DefaultSeed = 20261126
+	// DefaultMinDelta is the smallest absolute change of a quantile that can count as a regression or an
+	// improvement: on a sub-millisecond endpoint a statistically clear +30% is a few tens of microseconds, which
+	// the generator's host (its load, its scheduler) moves between any two runs, and no user notices.
+	DefaultMinDelta = 500 * time.Microsecond
 	// MinTail is the fewest observations that must lie above a quantile (n x (1-q)) in both samples for it to be
 	// tested: below that, the bootstrap cannot see the tail and the quantile is reported as not tested.
 	MinTail = 5
@@ -65,6 +69,7 @@ type Verdict struct {
 	Regression bool              `json:"regression"`
 	Tolerance  float64           `json:"tolerance"`
 	Confidence float64           `json:"confidence"`
+	MinDelta   time.Duration     `json:"min_delta_ns"`
 	Resamples  int               `json:"resamples"`
 	BaseN      uint64            `json:"base_n"`
 	CurN       uint64            `json:"cur_n"`
@@ -85,13 +90,44 @@ func (v Verdict) String() string {
 	return fmt.Sprintf("%s vs baseline: %s", strings.ToUpper(string(v.Change)), strings.Join(parts, ", "))
 }
 
-// Compare tests whether cur is slower than base, with the defaults for resamples and seed. tolerance <= 0 means
-// DefaultTolerance, confidence outside (0, 1) DefaultConfidence.
-func Compare(base, cur Result, tolerance, confidence float64) Verdict {
-	return CompareHist(base.Histogram, cur.Histogram, tolerance, confidence, DefaultResamples, DefaultSeed)
+// Criteria parameterise a comparison. Zero fields take the defaults.
+type Criteria struct {
+	Tolerance  float64       // relative change beyond which a quantile may regress (DefaultTolerance)
+	Confidence float64       // of the bootstrap interval, in (0, 1) (DefaultConfidence)
+	MinDelta   time.Duration // smallest absolute change that counts (DefaultMinDelta; < 0 for none)
+	Resamples  int           // bootstrap resamples (DefaultResamples)
+	Seed       uint64        // of the resampling (DefaultSeed)
 }
 
-// CompareHist is Compare on two histograms with an explicit number of resamples and seed.
+func (c Criteria) withDefaults() Criteria {
+	if c.Tolerance <= 0 {
+		c.Tolerance = DefaultTolerance
+	}
+	if !(c.Confidence > 0 && c.Confidence < 1) {
+		c.Confidence = DefaultConfidence
+	}
+	if c.MinDelta == 0 {
+		c.MinDelta = DefaultMinDelta
+	}
+	if c.MinDelta < 0 {
+		c.MinDelta = 0
+	}
+	if c.Resamples < 10 {
+		c.Resamples = DefaultResamples
+	}
+	if c.Seed == 0 {
+		c.Seed = DefaultSeed
+	}
+	return c
+}
+
+// Compare tests whether cur is slower than base (see CompareHist), with the default MinDelta, resamples and
+// seed. tolerance <= 0 means DefaultTolerance, confidence outside (0, 1) DefaultConfidence.
+func Compare(base, cur Result, tolerance, confidence float64) Verdict {
+	return CompareHist(base.Histogram, cur.Histogram, Criteria{Tolerance: tolerance, Confidence: confidence})
+}
+
+// CompareHist compares two latency histograms.
 //
 // For every quantile q of Quantiles tested (both samples have at least MinTail observations above it), each
 // histogram is resampled `resamples` times: a multinomial draw of n observations over its buckets with the
@@ -100,25 +136,21 @@ func Compare(base, cur Result, tolerance, confidence float64) Verdict {
 // resample of the other histogram, and the ratios cur/base give a two-sided percentile interval [Lo, Hi] at the
 // confidence level. The quantile regressed when Lo > 1 + tolerance, improved when Hi < 1/(1 + tolerance)
 // (symmetric on a log scale), and is unchanged otherwise. The verdict is a regression when any quantile
-// regressed; an improvement when none regressed and one improved.
-func CompareHist(base, cur *hist.Histogram, tolerance, confidence float64, resamples int, seed uint64) Verdict {
-	if tolerance <= 0 {
-		tolerance = DefaultTolerance
-	}
-	if !(confidence > 0 && confidence < 1) {
-		confidence = DefaultConfidence
-	}
-	if resamples < 10 {
-		resamples = DefaultResamples
-	}
+// regressed; an improvement when none regressed and one improved. Either also needs the change at the interval's
+// bound to be at least MinDelta in absolute terms ((Lo-1) x base >= MinDelta for a regression).
+func CompareHist(base, cur *hist.Histogram, c Criteria) Verdict {
+	c = c.withDefaults()
+	tolerance, confidence, resamples, seed := c.Tolerance, c.Confidence, c.Resamples, c.Seed
+	minDelta := c.MinDelta.Seconds()
 	if base == nil {
 		base = hist.New()
 	}
 	if cur == nil {
 		cur = hist.New()
 	}
-	v := Verdict{Change: Unchanged, Tolerance: tolerance, Confidence: confidence, Resamples: resamples,
-		BaseN: base.Count(), CurN: cur.Count(), Quantiles: []QuantileVerdict{}}
+	v := Verdict{Change: Unchanged, Tolerance: tolerance, Confidence: confidence, MinDelta: c.MinDelta,
+		Resamples: resamples,
+		BaseN:     base.Count(), CurN: cur.Count(), Quantiles: []QuantileVerdict{}}
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	bs, cs := newSampler(base), newSampler(cur)
 
@@ -166,12 +198,13 @@ func CompareHist(base, cur *hist.Histogram, tolerance, confidence float64, resam
 				continue
 			}
 			qv.Lo, qv.Hi = lo, hi
+			b := qv.Base.Seconds()
 			switch {
-			case lo > upper:
+			case lo > upper && (lo-1)*b >= minDelta:
 				qv.Change = Regression
 				regressed = append(regressed, fmt.Sprintf("%s x%.2f (interval %.2f-%.2f above %.2f)", q.Name,
 					qv.Ratio, lo, hi, upper))
-			case hi < lower:
+			case hi < lower && (1-hi)*b >= minDelta:
 				qv.Change = Improvement
 				improved = append(improved, fmt.Sprintf("%s x%.2f", q.Name, qv.Ratio))
 			default:
@@ -187,8 +220,8 @@ func CompareHist(base, cur *hist.Histogram, tolerance, confidence float64, resam
 		v.Change = Improvement
 		v.Reason = "faster: " + strings.Join(improved, ", ")
 	default:
-		v.Reason = fmt.Sprintf("no significant change beyond %.0f%% at %.0f%% confidence", 100*tolerance,
-			100*confidence)
+		v.Reason = fmt.Sprintf("no significant change beyond %.0f%% (and %v) at %.0f%% confidence", 100*tolerance,
+			c.MinDelta, 100*confidence)
 	}
 	return v
 }

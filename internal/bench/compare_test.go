@@ -86,12 +86,19 @@ func TestCompare(t *testing.T) {
 			wantByName: map[string]Change{"p50": Unchanged, "p95": Unchanged, "p99": Unchanged}},
 		{name: "5% slower beyond a 2% tolerance", base: lognormal(20000, med, 0.3, 1, 0),
 			cur: lognormal(20000, med, 0.3, 1.05, 0), tolerance: 0.02, want: Regression},
+		{name: "5% faster beyond a 2% tolerance: improvement", base: lognormal(20000, med, 0.3, 1, 0),
+			cur: lognormal(20000, med, 0.3, 0.95, 0), tolerance: 0.02, want: Improvement},
 		{name: "only the tail slower: p95 regression, median unchanged", base: lognormal(2000, med, 0.3, 1, 0),
 			cur: tailSlower(2000, med, 0.3, 1.5), want: Regression,
 			wantByName: map[string]Change{"p50": Unchanged, "p95": Regression, "p99": Regression}},
 		{name: "p99 not tested under 500 samples", base: lognormal(300, med, 0.3, 1, 0),
 			cur: lognormal(300, med, 0.3, 1, 0), want: Unchanged,
 			wantByName: map[string]Change{"p50": Unchanged, "p95": Unchanged, "p99": NotTested}},
+		{name: "60% slower but only 30µs: under the absolute floor", base: lognormal(5000, 50*time.Microsecond, 0.3, 1, 0),
+			cur: lognormal(5000, 50*time.Microsecond, 0.3, 1.6, 0), want: Unchanged,
+			wantByName: map[string]Change{"p50": Unchanged, "p95": Unchanged, "p99": Unchanged}},
+		{name: "60% slower at 5ms: over the absolute floor", base: lognormal(5000, 5*time.Millisecond, 0.3, 1, 0),
+			cur: lognormal(5000, 5*time.Millisecond, 0.3, 1.6, 0), want: Regression},
 		{name: "too few samples", base: lognormal(5, med, 0.3, 1, 0), cur: lognormal(5, med, 0.3, 3, 0),
 			want: NotTested},
 		{name: "empty baseline", base: hist.New(), cur: lognormal(1000, med, 0.3, 1, 0), want: NotTested},
@@ -130,7 +137,7 @@ func TestCompareInterval(t *testing.T) {
 	const med = 10 * time.Millisecond
 	var prevWidth float64 = math.Inf(1)
 	for _, n := range []int{50, 500, 5000} {
-		v := CompareHist(lognormal(n, med, 0.5, 1, 11), lognormal(n, med, 0.5, 1.3, 12), 0.1, 0.95, 1000, 1)
+		v := CompareHist(lognormal(n, med, 0.5, 1, 11), lognormal(n, med, 0.5, 1.3, 12), Criteria{Seed: 1})
 		q := v.Quantiles[0] // p50
 		if !(q.Lo < 1.3*1.03 && q.Hi > 1.3/1.03) {
 			t.Errorf("n=%d: p50 ratio interval [%.3f, %.3f] misses the true 1.3", n, q.Lo, q.Hi)
@@ -147,7 +154,7 @@ func TestCompareInterval(t *testing.T) {
 func TestCompareNeverRegressesOnItself(t *testing.T) {
 	f := func(seed uint64, n uint16, sigma8 uint8) bool {
 		h := lognormal(int(n%3000)+1, 5*time.Millisecond, float64(sigma8%200)/100+0.01, 1, seed|1)
-		v := CompareHist(h, h.Clone(), 0.1, 0.95, 200, seed)
+		v := CompareHist(h, h.Clone(), Criteria{Resamples: 200, Seed: seed, MinDelta: -1})
 		return !v.Regression && v.Change != Improvement
 	}
 	if err := quick.Check(f, &quick.Config{MaxCount: 60}); err != nil {

@@ -17,7 +17,7 @@ import (
 // Benchmark sizing: the measured window of an endpoint is sized from its warm-up rate so that it holds about
 // benchmark.requests requests, within these bounds.
 const (
-	MinMeasure = 500 * time.Millisecond
+	MinMeasure = 50 * time.Millisecond
 	MaxMeasure = 10 * time.Minute
 	// MaxWarmup bounds a warm-up given as a number of requests.
 	MaxWarmup = time.Minute

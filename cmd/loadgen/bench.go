@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/loadlab/loadlab/internal/modes"
+	"github.com/loadlab/loadlab/internal/plan"
+	"github.com/loadlab/loadlab/internal/store"
+	_ "github.com/loadlab/loadlab/internal/store/mysqlstore"  // registers mysql://
+	_ "github.com/loadlab/loadlab/internal/store/sqlitestore" // registers sqlite://
+)
+
+func init() {
+	register("bench", "benchmark each endpoint in isolation and compare with the stored baseline (exit 3 on a regression)",
+		func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+			return modeCmd(ctx, plan.TypeBenchmark, args, stdout, stderr)
+		})
+}
+
+// modeFlags are the flags of `loadgen bench|stress|knee`.
+type modeFlags struct {
+	target   string
+	outJSON  string
+	store    string
+	baseline string
+}
+
+// modeCmd is `loadgen bench|stress|knee [flags] PLAN`: load the plan as that type, run the mode, print, store.
+func modeCmd(ctx context.Context, typ string, args []string, stdout, stderr io.Writer) int {
+	name := map[string]string{plan.TypeBenchmark: "bench", plan.TypeStress: "stress", plan.TypeKnee: "knee"}[typ]
+	var f modeFlags
+	fs := flag.NewFlagSet("loadgen "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.target, "target", os.Getenv("LOADGEN_TARGET"),
+		"base URL of the system under test; overrides the plan's target (env LOADGEN_TARGET)")
+	fs.StringVar(&f.outJSON, "out-json", "", "write the result as JSON to this file (\"-\" for stdout)")
+	fs.StringVar(&f.store, "store", "", "result store URL: sqlite://PATH or mysql://DSN, \"off\" to disable "+
+		"(env LOADGEN_STORE; default "+store.DefaultURL+")")
+	if typ == plan.TypeBenchmark {
+		fs.StringVar(&f.baseline, "baseline", "", "compare with this stored run ID (default: the last stored "+
+			"benchmark of the same plan, endpoint and concurrency)")
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: loadgen %s [flags] PLAN.yaml\n", name)
+		fmt.Fprintln(stderr, "\nExit codes: 0 ok, 1 the run failed (target unreachable, interrupted, store, ...), "+
+			"2 bad plan or flags, 3 benchmark regression.")
+		fmt.Fprintln(stderr, "\nflags:")
+		fs.PrintDefaults()
+	}
+	var pos []string
+	for rest := args; ; {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return exitOK
+			}
+			return exitUsage
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+	if len(pos) != 1 {
+		fmt.Fprintf(stderr, "loadgen %s: want exactly one plan file, got %d arguments\n", name, len(pos))
+		fs.Usage()
+		return exitUsage
+	}
+	popts := []plan.Option{plan.WithType(typ)}
+	if f.target != "" {
+		popts = append(popts, plan.WithTarget(f.target))
+	}
+	p, err := plan.LoadFile(pos[0], popts...)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitUsage
+	}
+	return runMode(ctx, p, f, stdout, stderr)
+}
+
+// runPlanMode runs p in its mode when p.Type is benchmark, stress or knee (ok true), for `loadgen run`:
+// storeURL and outJSON are its --store and --out-json.
+func runPlanMode(ctx context.Context, p *plan.Plan, storeURL, outJSON string, stdout, stderr io.Writer) (code int,
+	ok bool) {
+	switch p.Type {
+	case plan.TypeBenchmark, plan.TypeStress, plan.TypeKnee:
+		return runMode(ctx, p, modeFlags{store: storeURL, outJSON: outJSON}, stdout, stderr), true
+	}
+	return 0, false
+}
+
+// runMode runs a loaded plan in the mode of its type and maps the outcome to an exit code.
+func runMode(ctx context.Context, p *plan.Plan, f modeFlags, stdout, stderr io.Writer) int {
+	prog := "loadgen " + p.Type
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	opts := modes.Options{Out: stdout, Log: log, Baseline: f.baseline}
+	url := store.URLFromEnv(f.store)
+	if f.store == "off" || url == "off" {
+		url = ""
+	}
+	if url != "" {
+		octx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		st, err := store.Open(octx, url)
+		cancel()
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: %v (use --store off to run without recording)\n", prog, err)
+			return exitError
+		}
+		defer func() {
+			if err := st.Close(); err != nil {
+				fmt.Fprintf(stderr, "%s: close store: %v\n", prog, err)
+			}
+		}()
+		opts.Store = st
+	} else if f.baseline != "" {
+		fmt.Fprintf(stderr, "%s: --baseline needs a store\n", prog)
+		return exitUsage
+	}
+
+	var rep any
+	var header *modes.Header
+	var err error
+	code := exitOK
+	switch p.Type {
+	case plan.TypeBenchmark:
+		var r *modes.BenchReport
+		r, err = modes.Bench(ctx, p, opts)
+		if r != nil {
+			rep, header = r, &r.Header
+			if r.Regression {
+				code = exitThreshold
+			}
+		}
+	case plan.TypeStress:
+		var r *modes.StressReport
+		r, err = modes.Stress(ctx, p, opts)
+		if r != nil {
+			rep, header = r, &r.Header
+		}
+	case plan.TypeKnee:
+		var r *modes.KneeReport
+		r, err = modes.Knee(ctx, p, opts)
+		if r != nil {
+			rep, header = r, &r.Header
+		}
+	default:
+		fmt.Fprintf(stderr, "%s: plan type %q is not benchmark, stress or knee\n", prog, p.Type)
+		return exitUsage
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", prog, err)
+		if errors.Is(err, modes.ErrMode) {
+			return exitUsage
+		}
+		code = exitError
+	}
+	if header != nil && opts.Store != nil {
+		if header.StoreError != "" {
+			fmt.Fprintf(stderr, "%s: store %s: %s\n", prog, store.Redacted(url), header.StoreError)
+		} else {
+			fmt.Fprintf(stdout, "stored as run %s in %s\n", header.RunID, store.Redacted(url))
+		}
+	}
+	if rep != nil && f.outJSON != "" {
+		if err := writeModeJSON(f.outJSON, rep, stdout); err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", prog, err)
+			return exitError
+		}
+	}
+	return code
+}
+
+func writeModeJSON(path string, v any, stdout io.Writer) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("out-json: %w", err)
+	}
+	b = append(b, '\n')
+	if path == "-" {
+		_, err = stdout.Write(b)
+		return err
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return fmt.Errorf("out-json: %w", err)
+	}
+	return nil
+}
