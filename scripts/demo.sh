@@ -66,14 +66,13 @@ host=${addr%:*}
 port=${addr##*:}
 healthy=""
 for _ in $(seq 1 100); do
-	if exec 3<>"/dev/tcp/$host/$port" 2>/dev/null; then
-		printf 'GET /api/health HTTP/1.0\r\nHost: %s\r\n\r\n' "$addr" >&3
-		status=$(head -n1 <&3 || true)
-		exec 3<&- 3>&-
-		if [[ $status == *" 200"* ]]; then
-			healthy=1
-			break
-		fi
+	# A subshell, so that exec's redirections (fd 3, stderr) stay in it.
+	status=$( (exec 3<>"/dev/tcp/$host/$port" &&
+		printf 'GET /api/health HTTP/1.0\r\nHost: %s\r\n\r\n' "$addr" >&3 &&
+		head -n1 <&3) 2>/dev/null || true)
+	if [[ $status == *" 200"* ]]; then
+		healthy=1
+		break
 	fi
 	sleep 0.1
 done

@@ -250,8 +250,8 @@ func (w *watch) progress(s executor.Snapshot) {
 	if s.IntendedRate > 0 {
 		fmt.Fprintf(&b, " (target %.1f it/s)", s.IntendedRate)
 	}
-	if s.TargetVUs > 0 || s.VUs > 0 {
-		fmt.Fprintf(&b, "  vus %d", s.VUs)
+	if w.p.Load.Model == plan.ModelClosed {
+		fmt.Fprintf(&b, "  vus %d/%d", s.VUs, s.TargetVUs)
 	}
 	fmt.Fprintf(&b, "  p99 %s  requests %d  errors %d", fmtLatency(s.P99), s.Requests, s.Errors)
 	if s.Requests > 0 {
