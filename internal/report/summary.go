@@ -175,7 +175,7 @@ func (s *Summary) ThresholdsOK() bool {
 func (h *Health) JudgeHealth() {
 	h.Reasons = h.Reasons[:0]
 	if h.LagP99MS > LagLimitMS {
-		h.Reasons = append(h.Reasons, "schedule lag p99 "+fmtMS(h.LagP99MS)+" ms exceeds "+fmtMS(LagLimitMS)+" ms: the generator could not send on time")
+		h.Reasons = append(h.Reasons, "schedule lag p99 "+fmtMS(h.LagP99MS)+" ms exceeds "+fmtMS(LagLimitMS)+" ms: iterations started late (the generator could not keep up, or max_in_flight was reached)")
 	}
 	if h.CPUMeasured && h.CPUMaxPct > CPULimitPct {
 		h.Reasons = append(h.Reasons, "generator CPU peaked at "+fmtPct(h.CPUMaxPct)+" (limit "+fmtPct(CPULimitPct)+"): it may have delayed sends and timings")
