@@ -17,8 +17,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"slices"
 	"sync"
 	"time"
 
@@ -122,6 +125,10 @@ type Config struct {
 	// MaxConcurrentRuns bounds runs queued or running at once; beyond it a
 	// start gets 409 (no queue). 0 means DefaultMaxConcurrentRuns.
 	MaxConcurrentRuns int
+	// DefaultTarget, when set, is the target of plans that name none and of
+	// short forms without target_url (serve's --target, LOADGEN_TARGET). Its
+	// host is allowed in addition to AllowTargets: the operator chose it.
+	DefaultTarget string
 }
 
 // DefaultConfig returns the safe defaults.
@@ -191,7 +198,15 @@ func New(cfg Config, r Runner, st RunStore, opts ...Option) (*Server, error) {
 	if cfg.MaxRate < 0 || cfg.MaxVUs < 0 {
 		return nil, errors.New("control: caps must be >= 0 (0 = no cap)")
 	}
-	allow, err := parseAllowList(cfg.AllowTargets)
+	patterns := cfg.AllowTargets
+	if cfg.DefaultTarget != "" {
+		if err := plan.CheckTarget(cfg.DefaultTarget); err != nil {
+			return nil, fmt.Errorf("control: default target: %w", err)
+		}
+		u, _ := url.Parse(cfg.DefaultTarget)
+		patterns = append(slices.Clone(patterns), u.Hostname())
+	}
+	allow, err := parseAllowList(patterns)
 	if err != nil {
 		return nil, err
 	}

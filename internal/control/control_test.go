@@ -637,3 +637,22 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestDefaultTarget(t *testing.T) {
+	h := newHarness(t, Config{DefaultTarget: "http://target:8117"})
+	noTarget := strings.Replace(planYAML("20"), "target: http://127.0.0.1:1\n", "", 1)
+	a := h.do("POST", "/api/tests/start", noTarget, yamlHdr()...)
+	h.want(a, 202, "")
+	if g := h.do("GET", "/api/tests/runs/"+a.body["run_id"].(string), ""); g.body["target"] != "http://target:8117" {
+		t.Fatalf("target = %v; want the default http://target:8117", g.body["target"])
+	}
+	h.want(h.do("POST", "/api/tests/runs/run-001/cancel", ""), 200, "")
+	a = h.do("POST", "/api/tests/start", `{"test_type":"load"}`, "Content-Type", "application/json")
+	h.want(a, 202, "")
+	if g := h.do("GET", "/api/tests/runs/"+a.body["run_id"].(string), ""); g.body["target"] != "http://target:8117" {
+		t.Fatalf("short form target = %v; want the default", g.body["target"])
+	}
+	h.want(h.do("POST", "/api/tests/stop-all", ""), 200, "")
+	// the default target's host is allowed; others still are not
+	h.want(h.do("POST", "/api/tests/start", strings.Replace(planYAML("20"), "127.0.0.1:1", "other:1", 1), yamlHdr()...), 403, `"other" is not in the allow-list [127.0.0.0/8, ::1, localhost, target]`)
+}

@@ -267,7 +267,9 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
 		if run, ok := mine[v.RunID]; ok {
 			totals := v.Totals
 			v = s.render(run, false)
-			v.Totals = totals
+			if stored[i].Status.Terminal() {
+				v.Totals = totals // the store's totals are final; while running, live says more
+			}
 			if !match(v) {
 				continue
 			}

@@ -3,11 +3,13 @@ package control
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/loadlab/loadlab/internal/plan"
@@ -173,6 +175,9 @@ func (s *Server) readPlan(r *http.Request) (*plan.Plan, error) {
 			if err := dec.Decode(&f); err != nil {
 				return nil, errorf(EINVALID, "short form: %v", err)
 			}
+			if f.TargetURL == "" {
+				f.TargetURL = s.cfg.DefaultTarget
+			}
 			if f.TargetURL != "" {
 				if err := s.allow.check(f.TargetURL); err != nil {
 					return nil, err
@@ -187,6 +192,13 @@ func (s *Server) readPlan(r *http.Request) (*plan.Plan, error) {
 	}
 	// JSON is YAML: one parser, one set of error positions.
 	p, err := plan.Parse("", body, plan.WithFS(nil))
+	var pe plan.Errors
+	if err != nil && s.cfg.DefaultTarget != "" && errors.As(err, &pe) && slices.ContainsFunc(pe, func(e plan.FieldError) bool {
+		return e.Path == "target" && strings.HasPrefix(e.Msg, "required")
+	}) {
+		// no target in the plan: use the server's default
+		p, err = plan.Parse("", body, plan.WithFS(nil), plan.WithTarget(s.cfg.DefaultTarget))
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/loadlab/loadlab/internal/control"
+	"github.com/loadlab/loadlab/internal/metrics"
+	"github.com/loadlab/loadlab/internal/store"
+	_ "github.com/loadlab/loadlab/internal/store/mysqlstore"  // mysql:// stores
+	_ "github.com/loadlab/loadlab/internal/store/sqlitestore" // sqlite:// stores
+	"github.com/loadlab/loadlab/internal/sysmon"
+)
+
+func init() {
+	register("serve", "serve the control API: start, watch, change and cancel runs over HTTP", serveCmd)
+}
+
+// serveShutdownWait bounds how long serve waits for active runs to stop and
+// be recorded (as interrupted) on SIGINT/SIGTERM.
+const serveShutdownWait = 15 * time.Second
+
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+// serveCmd is `loadgen serve`: flags in, control.Config out, then the HTTP
+// server until ctx ends.
+func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg := control.DefaultConfig()
+	addr := fs.String("addr", control.DefaultAddr, "listen address; without --token it must be a loopback address")
+	storeURL := fs.String("store", "", "results store: sqlite://PATH or mysql://USER:PASS@tcp(HOST:3306)/DB (env "+store.EnvURL+", default "+store.DefaultURL+")")
+	token := fs.String("token", "", "bearer token required on mutating endpoints (env LOADGEN_TOKEN)")
+	var allow stringList
+	fs.Var(&allow, "allow-target", "target host pattern runs may aim at: CIDR, IP, host name or *.domain; repeatable; \"*\" allows any (default: 127.0.0.0/8, ::1, localhost)")
+	fs.Float64Var(&cfg.MaxRate, "max-rate", cfg.MaxRate, "cap on any run's rate in iterations/s (phases, stress, knee, PATCH); 0 = no cap")
+	fs.IntVar(&cfg.MaxVUs, "max-vus", cfg.MaxVUs, "cap on any run's virtual users (phases, benchmark concurrency, knee, PATCH); 0 = no cap")
+	fs.IntVar(&cfg.MaxConcurrentRuns, "max-concurrent-runs", cfg.MaxConcurrentRuns, "runs active at once; beyond it POST /api/tests/start answers 409")
+	fs.StringVar(&cfg.DefaultTarget, "target", os.Getenv("LOADGEN_TARGET"), "target of plans that name none and of short forms without target_url; its host is allowed (env LOADGEN_TARGET)")
+	metricsAddr := fs.String("metrics-addr", "", "also serve /metrics on this address (it is always on the API address); empty = not")
+	unsafeOpen := fs.Bool("unsafe-no-token", false, "allow a non-loopback --addr without a token (only where the port is not reachable from outside, e.g. a container published on 127.0.0.1)")
+	verbose := fs.Bool("v", false, "log debug messages")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: loadgen serve [--addr 127.0.0.1:8089] [--store URL] [--token T] [--allow-target PATTERN]... [--max-rate N] [--max-vus N] [--max-concurrent-runs N]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "loadgen serve: unexpected arguments %q\n", fs.Args())
+		return exitUsage
+	}
+	if *token == "" {
+		*token = os.Getenv("LOADGEN_TOKEN")
+	}
+	cfg.Token = *token
+	if len(allow) > 0 {
+		cfg.AllowTargets = allow
+	}
+	if cfg.Token == "" && !*unsafeOpen && !control.IsLoopbackAddr(*addr) {
+		fmt.Fprintf(stderr, "loadgen serve: refusing to listen on %s without a token: mutating endpoints would be open to the network; set --token (or LOADGEN_TOKEN), or use a loopback address such as %s\n", *addr, control.DefaultAddr)
+		return exitUsage
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	url := store.URLFromEnv(*storeURL)
+	st, err := store.Open(ctx, url)
+	if err != nil {
+		fmt.Fprintf(stderr, "loadgen serve: %v\n", err)
+		return exitError
+	}
+	defer st.Close()
+
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg)
+	mon := sysmon.New()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), mon)
+	er := &control.EngineRunner{Store: st, StoreURL: url, Metrics: m, Monitor: mon, Log: log}
+	srv, err := control.New(cfg, er, st, control.WithLogger(log), control.WithGatherer(reg),
+		control.WithSampler(mon.NewSampler()), control.WithVersion(metrics.Version))
+	if err != nil {
+		fmt.Fprintf(stderr, "loadgen serve: %v\n", err)
+		return exitUsage
+	}
+	if ids, err := srv.Recover(ctx); err != nil {
+		log.Warn("marking runs left running as interrupted failed", "err", err)
+	} else if len(ids) > 0 {
+		log.Info("runs left running by a previous process marked interrupted", "runs", strings.Join(ids, ","))
+	}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "loadgen serve: %v\n", err)
+		return exitError
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+		IdleTimeout: 2 * time.Minute}
+	fmt.Fprintf(stdout, "loadgen serve: control API on http://%s (store %s)\n", ln.Addr(), store.Redacted(url))
+	switch {
+	case cfg.Token == "" && !control.IsLoopbackAddr(*addr):
+		fmt.Fprintf(stdout, "loadgen serve: WARNING: no --token and --unsafe-no-token: mutating endpoints are open on %s\n", ln.Addr())
+	case cfg.Token == "":
+		fmt.Fprintf(stdout, "loadgen serve: no --token: mutating endpoints are open, so serve listens on loopback only\n")
+	default:
+		fmt.Fprintf(stdout, "loadgen serve: mutating endpoints need Authorization: Bearer <token>\n")
+	}
+	fmt.Fprintf(stdout, "loadgen serve: targets allowed: %s; caps: rate %s, vus %s, %d concurrent run(s)\n",
+		strings.Join(cfg.AllowTargets, ", "), capString(cfg.MaxRate), capString(float64(cfg.MaxVUs)), cfg.MaxConcurrentRuns)
+
+	errc := make(chan error, 2)
+	go func() { errc <- hs.Serve(ln) }()
+	var ms *http.Server
+	if *metricsAddr != "" {
+		mln, err := net.Listen("tcp", *metricsAddr)
+		if err != nil {
+			fmt.Fprintf(stderr, "loadgen serve: --metrics-addr: %v\n", err)
+			_ = hs.Close()
+			return exitError
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", srv.Handler())
+		ms = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { errc <- ms.Serve(mln) }()
+		fmt.Fprintf(stdout, "loadgen serve: /metrics also on http://%s/metrics\n", mln.Addr())
+	}
+	select {
+	case err := <-errc:
+		fmt.Fprintf(stderr, "loadgen serve: %v\n", err)
+		return exitError
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: stopping active runs (recorded as interrupted)")
+	sctx, cancel := context.WithTimeout(context.Background(), serveShutdownWait)
+	defer cancel()
+	code := exitOK
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Error("active runs did not stop in time", "err", err)
+		code = exitError
+	}
+	for _, h := range []*http.Server{hs, ms} {
+		if h != nil && h.Shutdown(sctx) != nil {
+			_ = h.Close()
+		}
+	}
+	return code
+}
+
+func capString(v float64) string {
+	if v <= 0 {
+		return "none"
+	}
+	return fmt.Sprintf("%g", v)
+}
