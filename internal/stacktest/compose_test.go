@@ -21,7 +21,7 @@ import (
 // The documented ports (docs/observability.md, docker-compose.yml header).
 var wantPorts = map[string][]int{
 	"target":     {8117},
-	"loadgen":    {8089, 9646},
+	"loadgen":    {8089}, // `loadgen serve`: control API and /metrics
 	"prometheus": {9090},
 	"grafana":    {3000},
 	"mysql":      {3306},
@@ -278,7 +278,7 @@ func TestScrapeConfigs(t *testing.T) {
 	if !reflect.DeepEqual(local, wantLocal) {
 		t.Errorf("prometheus.yml targets = %v; want %v", local, wantLocal)
 	}
-	wantCompose := map[string][]string{"loadgen": {"loadgen:9646"}, "target": {"target:8117"}}
+	wantCompose := map[string][]string{"loadgen": {"loadgen:8089"}, "target": {"target:8117"}}
 	if !reflect.DeepEqual(compose, wantCompose) {
 		t.Errorf("prometheus.compose.yml targets = %v; want %v", compose, wantCompose)
 	}
@@ -326,10 +326,13 @@ func TestComposeWiring(t *testing.T) {
 	c := loadCompose(t)
 	lg := c.Services["loadgen"]
 	cmd := strings.Join(lg.Command, " ")
-	for _, want := range []string{"serve", "--addr 0.0.0.0:8089", "--metrics-addr 0.0.0.0:9646"} {
+	for _, want := range []string{"serve", "--addr 0.0.0.0:8089", "--allow-target target"} {
 		if !strings.Contains(cmd, want) {
 			t.Errorf("loadgen command %q lacks %q", cmd, want)
 		}
+	}
+	if lg.Environment["LOADGEN_TOKEN"] == "" {
+		t.Error("loadgen LOADGEN_TOKEN is empty: serve refuses a non-loopback --addr without a token")
 	}
 	if got := lg.Environment["LOADGEN_TARGET"]; got != "http://target:8117" {
 		t.Errorf("loadgen LOADGEN_TARGET = %q; want http://target:8117", got)

@@ -553,3 +553,54 @@ func recent(ctx context.Context, prom *stacktest.Prometheus, expr string, at tim
 	}
 	return fmt.Sprintf("; samples in the 30 s before: %s", r.Result)
 }
+
+// TestComposeCommandsMatchBinaries: the flags docker-compose.yml and the
+// Dockerfiles pass to loadgen and target exist in the binaries.
+func TestComposeCommandsMatchBinaries(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		bin   string
+		args  []string // the help invocation
+		flags []string
+	}{
+		{"target", []string{"-h"}, []string{"-addr"}},
+		{"loadgen", []string{"serve", "-h"}, []string{"-addr", "-allow-target", "-target", "-token", "-store"}},
+	} {
+		t.Run(tc.bin, func(t *testing.T) {
+			bin := build(t, dir, tc.bin)
+			out, _ := exec.Command(bin, tc.args...).CombinedOutput()
+			if strings.Contains(string(out), "unknown command") {
+				testenv.Unavailable(t, "`%s %s` is not available yet", tc.bin, strings.Join(tc.args[:len(tc.args)-1], " "))
+			}
+			for _, f := range tc.flags {
+				if !strings.Contains(string(out), f+" ") && !strings.Contains(string(out), f+"\n") {
+					t.Errorf("%s %s: no flag %s (used by docker-compose.yml):\n%s", tc.bin, strings.Join(tc.args, " "), f, out)
+				}
+			}
+		})
+	}
+
+	// Prometheus scrapes `loadgen serve` on its control address (compose job
+	// loadgen -> loadgen:8089): /metrics there must carry loadgen's metrics.
+	t.Run("serve-metrics", func(t *testing.T) {
+		bin := filepath.Join(dir, "loadgen")
+		if !fileExists(bin) {
+			t.Skip("loadgen not built")
+		}
+		addr := stacktest.FreeAddr(t)
+		out, _ := startProcess(t, bin, "serve", "--addr", addr, "--store", "sqlite://"+filepath.Join(dir, "serve.db"))
+		waitHTTP(t, "http://"+addr+"/api/health")
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		b.ReadFrom(resp.Body)
+		for _, m := range []string{"loadgen_build_info", "loadgen_host_cpu_usage_ratio", "loadgen_in_flight_requests"} {
+			if !strings.Contains(b.String(), m) {
+				t.Errorf("loadgen serve /metrics lacks %s (serve output:\n%s)", m, out)
+			}
+		}
+	})
+}
