@@ -10,7 +10,7 @@ LOADGEN_LDFLAGS := -X=runtime.godebugDefault=schedtrace=2147483647
 # Packages whose tests are accuracy (timing) tests run a second time without -race.
 ACCURACY_RUN := ^TestAccuracy
 
-.PHONY: all build test test-short test-race test-accuracy test-fuzz tools lint demo clean update-golden check-plans up down
+.PHONY: all build test test-short test-race test-accuracy test-fuzz check-rules tools lint demo clean update-golden check-plans up down
 
 all: lint test build
 
@@ -33,7 +33,7 @@ $(BIN)/promtool:
 	GOBIN=$(BIN) $(GO) install github.com/prometheus/prometheus/cmd/promtool@$(PROM_VERSION)
 
 # test: everything (unit, race, MySQL, Prometheus end-to-end, accuracy).
-test: tools build test-race test-accuracy test-fuzz check-plans
+test: tools build check-rules test-race test-accuracy test-fuzz check-plans
 
 test-race:
 	@echo ">> go test -race (unit, integration, MySQL, Prometheus end-to-end)"
@@ -47,6 +47,12 @@ test-accuracy:
 test-fuzz:
 	@echo ">> fuzzing the plan parser (short budget)"
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 15s ./internal/plan
+
+check-rules: tools
+	@echo ">> promtool check config, check rules, test rules"
+	$(BIN)/promtool check config prometheus/prometheus.yml
+	$(BIN)/promtool check rules prometheus/rules/*.yml
+	$(BIN)/promtool test rules prometheus/tests/*.yml
 
 check-plans: build
 	@echo ">> loadgen validate testplans/*.yaml"
