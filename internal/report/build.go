@@ -79,6 +79,7 @@ func FromResults(res *executor.Results) *Summary {
 		})
 	}
 	if res.ScheduleLag != nil {
+		s.Health.LagP50MS = ms(res.ScheduleLag.Quantile(0.50))
 		s.Health.LagP99MS = ms(res.ScheduleLag.Quantile(0.99))
 		s.Health.LagMaxMS = ms(res.ScheduleLag.Max())
 	}

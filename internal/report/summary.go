@@ -130,7 +130,8 @@ type Threshold struct {
 // trusted. Reliable is false when the schedule lag p99 exceeded
 // LagLimitMS or the generator's own CPU exceeded CPULimitPct.
 type Health struct {
-	LagP99MS    float64  `json:"lag_p99_ms"`   // schedule lag (actual − intended send), open model
+	LagP50MS    float64  `json:"lag_p50_ms"`   // schedule lag (actual − intended send), open model
+	LagP99MS    float64  `json:"lag_p99_ms"`   //
 	LagMaxMS    float64  `json:"lag_max_ms"`   //
 	CPUMaxPct   float64  `json:"cpu_max_pct"`  // generator process CPU, peak 1 s average, % of the cores it may use (GOMAXPROCS)
 	CPUMeasured bool     `json:"cpu_measured"` // false when CPU could not be sampled (CPUMaxPct is then 0)
