@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/loadlab/loadlab/internal/modes"
@@ -27,10 +28,11 @@ func init() {
 
 // modeFlags are the flags of `loadgen bench|stress|knee`.
 type modeFlags struct {
-	target   string
-	outJSON  string
-	store    string
-	baseline string
+	target     string
+	outJSON    string
+	store      string
+	baseline   string
+	metricsURL string
 }
 
 // modeCmd is `loadgen bench|stress|knee [flags] PLAN`: load the plan as that type, run the mode, print, store.
@@ -47,6 +49,10 @@ func modeCmd(ctx context.Context, typ string, args []string, stdout, stderr io.W
 	if typ == plan.TypeBenchmark {
 		fs.StringVar(&f.baseline, "baseline", "", "compare with this stored run ID (default: the last stored "+
 			"benchmark of the same plan, endpoint and concurrency)")
+	}
+	if typ == plan.TypeKnee {
+		fs.StringVar(&f.metricsURL, "metrics-url", "", "the target's Prometheus /metrics URL, overriding "+
+			"knee.metrics_url (by default a metrics_url on the plan's target follows --target)")
 	}
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: loadgen %s [flags] PLAN.yaml\n", name)
@@ -82,6 +88,19 @@ func modeCmd(ctx context.Context, typ string, args []string, stdout, stderr io.W
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitUsage
+	}
+	if p.Knee != nil {
+		switch {
+		case f.metricsURL != "":
+			p.Knee.MetricsURL = f.metricsURL
+		case f.target != "" && p.Knee.MetricsURL != "":
+			// The target's metrics follow --target when the plan points them at its own target.
+			if orig, err := plan.LoadFile(pos[0], plan.WithType(typ)); err == nil {
+				if rest, ok := strings.CutPrefix(p.Knee.MetricsURL, strings.TrimSuffix(orig.Target, "/")); ok {
+					p.Knee.MetricsURL = strings.TrimSuffix(f.target, "/") + rest
+				}
+			}
+		}
 	}
 	return runMode(ctx, p, f, stdout, stderr)
 }

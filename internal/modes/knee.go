@@ -364,5 +364,8 @@ func kneeTotals(r *KneeReport) store.Totals {
 	if t.Requests > 0 {
 		t.ErrorRate = float64(t.Errors) / float64(t.Requests)
 	}
+	if a := r.Analysis; a.Knee >= 0 && a.Knee < len(r.Steps) { // latency at the knee
+		t.P50Ms, t.P99Ms = ms(r.Steps[a.Knee].P50), ms(r.Steps[a.Knee].P99)
+	}
 	return t
 }

@@ -239,6 +239,12 @@ func stressTotals(r *StressReport) store.Totals {
 		t.ErrorRate = float64(t.Errors) / float64(t.Requests)
 	}
 	t.RPS = r.Result.MaxSustainable
+	for i, pr := range r.Result.Probes { // latency at the answer: the probe at the max sustainable rate
+		if pr.Pass && pr.Rate == r.Result.MaxSustainable && i < len(r.Probes) {
+			st := r.Probes[i]
+			t.P50Ms, t.P95Ms, t.P99Ms = ms(st.P50), ms(st.P95), ms(st.P99)
+		}
+	}
 	return t
 }
 

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/loadlab/loadlab/internal/target"
+)
+
+const modeBenchPlan = `name: cli-bench
+type: benchmark
+target: http://127.0.0.1:1
+benchmark:
+  warmup: 5
+  requests: 120
+  concurrency: [2]
+  tolerance: 20%
+  endpoints:
+    - name: team
+      request: {path: /api/teams/1}
+      check: {status: [200]}
+`
+
+func modeTarget(t *testing.T, service time.Duration) string {
+	t.Helper()
+	srv, err := target.New(target.FixedServiceConfig(4, 64, service), prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	return ts.URL
+}
+
+// TestBenchCmd: `loadgen bench` stores a baseline (exit 0), then against a 60% slower target reports the
+// regression with exit code 3 and writes --out-json.
+func TestBenchCmd(t *testing.T) {
+	dir := t.TempDir()
+	planPath := filepath.Join(dir, "bench.yaml")
+	if err := os.WriteFile(planPath, []byte(modeBenchPlan), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	storeURL := "sqlite://" + filepath.Join(dir, "loadgen.db")
+	bench := func(url string, extra ...string) (int, string, string) {
+		var stdout, stderr bytes.Buffer
+		args := append([]string{"bench", planPath, "--target", url, "--store", storeURL}, extra...)
+		code := run(args, &stdout, &stderr)
+		t.Logf("loadgen %s: exit %d\n%s%s", strings.Join(args, " "), code, stdout.String(), stderr.String())
+		return code, stdout.String(), stderr.String()
+	}
+	code, out, _ := bench(modeTarget(t, 10*time.Millisecond))
+	if code != exitOK || !strings.Contains(out, "GET /api/teams/1 [team] c=2 p50=") ||
+		!strings.Contains(out, "no baseline") || !strings.Contains(out, "stored as run ") {
+		t.Fatalf("first bench: exit %d; want 0 with a result line, no baseline, stored", code)
+	}
+	jsonPath := filepath.Join(dir, "out.json")
+	code, out, _ = bench(modeTarget(t, 16*time.Millisecond), "--out-json", jsonPath)
+	if code != exitThreshold || !strings.Contains(out, "REGRESSION") {
+		t.Fatalf("bench against a slower target: exit %d; want %d and REGRESSION", code, exitThreshold)
+	}
+	var rep struct {
+		Type       string `json:"type"`
+		Status     string `json:"status"`
+		Regression bool   `json:"regression"`
+		Endpoints  []struct {
+			Endpoint string `json:"endpoint"`
+			Verdict  struct {
+				Change string `json:"change"`
+			} `json:"verdict"`
+		} `json:"endpoints"`
+	}
+	b, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatalf("--out-json: %v\n%s", err, b)
+	}
+	if rep.Type != "benchmark" || rep.Status != "completed" || !rep.Regression || len(rep.Endpoints) != 1 ||
+		rep.Endpoints[0].Verdict.Change != "regression" {
+		t.Errorf("--out-json = %+v; want a completed benchmark with one regressed endpoint", rep)
+	}
+}
+
+func TestModeCmdUsage(t *testing.T) {
+	dir := t.TempDir()
+	planPath := filepath.Join(dir, "bench.yaml")
+	if err := os.WriteFile(planPath, []byte(modeBenchPlan), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want int
+		msg  string
+	}{
+		{"no plan", []string{"stress"}, exitUsage, "want exactly one plan file"},
+		{"two plans", []string{"knee", planPath, planPath}, exitUsage, "want exactly one plan file"},
+		{"missing file", []string{"bench", filepath.Join(dir, "nope.yaml")}, exitUsage, "nope.yaml"},
+		{"baseline without a store", []string{"bench", planPath, "--store", "off", "--baseline", "x"}, exitUsage,
+			"--baseline needs a store"},
+		{"unknown flag", []string{"knee", "--nope", planPath}, exitUsage, "flag provided but not defined"},
+		{"help", []string{"bench", "-h"}, exitOK, "usage: loadgen bench"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if code := run(tc.args, &stdout, &stderr); code != tc.want || !strings.Contains(stderr.String(), tc.msg) {
+				t.Errorf("loadgen %v = %d, stderr %q; want %d and %q", tc.args, code, stderr.String(), tc.want, tc.msg)
+			}
+		})
+	}
+}
+
+// TestStressCmdUnreachable: `loadgen stress` against a dead target ends in ERROR with exit code 1.
+func TestStressCmdUnreachable(t *testing.T) {
+	dir := t.TempDir()
+	planPath := filepath.Join(dir, "stress.yaml")
+	plan := `name: cli-stress
+type: stress
+target: http://127.0.0.1:1
+scenarios:
+  - steps:
+      - request: {path: /api/health}
+stress: {start_rate: 20, probe_duration: 200ms, cooldown: 0s}
+`
+	if err := os.WriteFile(planPath, []byte(plan), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(nil)
+	dead := srv.URL
+	srv.Close()
+	var stdout, stderr bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	code := modeCmd(ctx, "stress", []string{planPath, "--target", dead, "--store", "off"}, &stdout, &stderr)
+	if code != exitError || !strings.Contains(stdout.String(), "ERROR: target unreachable") {
+		t.Errorf("stress against a dead target: exit %d\n%s%s; want %d and ERROR: target unreachable", code,
+			stdout.String(), stderr.String(), exitError)
+	}
+}
