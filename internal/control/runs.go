@@ -167,9 +167,6 @@ func (s *Server) start(p *plan.Plan) (*run, error) {
 func (s *Server) carry(ctx context.Context, r *run, p *plan.Plan) {
 	defer s.wg.Done()
 	defer close(r.done)
-	s.mu.Lock()
-	r.status, r.started = store.StatusRunning, s.now()
-	s.mu.Unlock()
 	var last Engine
 	attach := func(e Engine) {
 		s.mu.Lock()
@@ -177,6 +174,11 @@ func (s *Server) carry(ctx context.Context, r *run, p *plan.Plan) {
 		last = e
 		if r.status.Terminal() {
 			return
+		}
+		// running once an engine runs (the runner has recorded the run by
+		// then); a run that fails to start goes from queued to failed
+		if r.status == store.StatusQueued {
+			r.status, r.started = store.StatusRunning, s.now()
 		}
 		r.engine = e
 		if r.rateOv != nil {
