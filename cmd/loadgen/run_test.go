@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -305,4 +306,48 @@ func scrapeProto(t *testing.T, url string) map[string]*dto.MetricFamily {
 		fams[mf.GetName()] = &mf
 	}
 	return fams
+}
+
+// TestRunCLIInterrupt builds the binary, starts a long run and sends it
+// SIGINT: it stops at once, prints the partial summary and exits 1.
+func TestRunCLIInterrupt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	url := startTarget(t)
+	bin := filepath.Join(t.TempDir(), "loadgen")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	planPath := filepath.Join(t.TempDir(), "long.yaml")
+	long := strings.Replace(fmt.Sprintf(tinyPlan, ""), "duration: 2s", "duration: 60s", 1)
+	if err := os.WriteFile(planPath, []byte(long), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr syncBuffer
+	cmd := exec.Command(bin, "run", "--metrics-addr", "off", "--store", "off", "--target", url, planPath)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill() // by PID, only if still running
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(stderr.String(), "requests") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitError {
+		t.Fatalf("after SIGINT: %v; want exit %d\nstdout:\n%s\nstderr:\n%s", err, exitError, stdout.String(), stderr.String())
+	}
+	if el := time.Since(start); el > 5*time.Second {
+		t.Errorf("exit took %v after SIGINT", el)
+	}
+	if !strings.Contains(stdout.String(), "INTERRUPTED: interrupted after") || !strings.Contains(stdout.String(), "STEPS") {
+		t.Errorf("no partial summary after SIGINT:\n%s", stdout.String())
+	}
 }
