@@ -74,8 +74,8 @@ func TestAccuracyStress(t *testing.T) {
 	t.Logf("measured capacity %.1f req/s (probe at %.0f: %.1f%% errors): crossing %.1f req/s; found %.1f, "+
 		"breakdown %.1f, %d probes", capacity, top.Rate, 100*top.ErrorRate, crossing, res.MaxSustainable,
 		res.Breakdown, len(res.Probes))
-	if math.Abs(capacity-400)/400 > 0.08 {
-		t.Errorf("measured capacity %.1f req/s; want 400 ± 8%% (8 workers x 20 ms, timer oversleep)", capacity)
+	if math.Abs(capacity-400)/400 > 0.10 {
+		t.Errorf("measured capacity %.1f req/s; want 400 ± 10%% (8 workers x 20 ms; a busy box oversleeps the service time)", capacity)
 	}
 	if rel := math.Abs(res.MaxSustainable-crossing) / crossing; rel > 0.05 {
 		t.Errorf("max sustainable %.1f req/s is %.1f%% from the crossing %.1f; want within 5%%", res.MaxSustainable,
