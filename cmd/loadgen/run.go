@@ -32,6 +32,7 @@ type runFlags struct {
 	store         string
 	quiet         bool
 	durationScale float64
+	watchPID      int
 }
 
 func (f *runFlags) set(fs *flag.FlagSet) {
@@ -41,6 +42,7 @@ func (f *runFlags) set(fs *flag.FlagSet) {
 	fs.StringVar(&f.outJSON, "out-json", "", "write the summary as JSON to this file (\"-\" for stdout)")
 	fs.StringVar(&f.store, "store", "", "result store URL: sqlite://PATH or mysql://DSN, \"off\" to disable (env LOADGEN_STORE; default sqlite://data/loadgen.db)")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress line while running (the summary is still printed)")
+	fs.IntVar(&f.watchPID, "watch-pid", 0, "also export CPU, memory, fds and threads of this process (e.g. the target) as loadgen_watched_process_*{process=\"target\"}")
 	fs.Float64Var(&f.durationScale, "duration-scale", 1, "multiply every phase duration by this factor (e.g. 0.1 for a quick trial)")
 }
 
@@ -89,6 +91,11 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
+	if f.watchPID < 0 {
+		fmt.Fprintf(stderr, "loadgen run: -watch-pid must be a process id, got %d\n", f.watchPID)
+		return exitUsage
+	}
+
 	var popts []plan.Option
 	if f.target != "" {
 		popts = append(popts, plan.WithTarget(f.target))
@@ -118,6 +125,9 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if !f.quiet {
 		opts.Progress = stderr
+	}
+	if f.watchPID > 0 {
+		opts.Watch = map[string]int32{"target": int32(f.watchPID)}
 	}
 	closeStore, err := openRecorder(ctx, &opts, f.store, stderr)
 	if err != nil {

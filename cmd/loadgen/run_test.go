@@ -215,7 +215,8 @@ func TestRunCLIMetricsLinger(t *testing.T) {
 	var stdout, stderr syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run([]string{"run", "--target", url, "--metrics-addr", "127.0.0.1:0", "--linger", "3s", "--store", "off", planPath}, &stdout, &stderr)
+		done <- run([]string{"run", "--target", url, "--metrics-addr", "127.0.0.1:0", "--linger", "3s", "--store", "off",
+			"--watch-pid", fmt.Sprint(os.Getpid()), planPath}, &stdout, &stderr)
 	}()
 	addrRE := regexp.MustCompile(`serving metrics on (http://\S+/metrics)`)
 	var metricsURL string
@@ -264,7 +265,8 @@ func TestRunCLIMetricsLinger(t *testing.T) {
 	if labels["plan"] != "tiny" || labels["type"] != "load" || labels["run_id"] == "" {
 		t.Errorf("loadgen_run_info labels = %v; want plan tiny, type load, a run_id", labels)
 	}
-	for _, name := range []string{"loadgen_build_info", "loadgen_requests_total", "go_goroutines", "process_cpu_seconds_total"} {
+	for _, name := range []string{"loadgen_build_info", "loadgen_requests_total", "go_goroutines", "process_cpu_seconds_total",
+		"loadgen_host_cpus", "loadgen_watched_process_resident_memory_bytes"} {
 		if fams[name] == nil {
 			t.Errorf("%s missing from /metrics", name)
 		}

@@ -62,6 +62,10 @@ type Options struct {
 	OnSummary func(*report.Summary)
 	// OnListen is called with the /metrics address once it listens.
 	OnListen func(addr string)
+	// Watch names processes whose CPU, memory, fds and threads are exported
+	// as loadgen_watched_process_*{process=NAME} (label -> pid; names must
+	// be a bounded set, e.g. "target").
+	Watch map[string]int32
 	// Recorder stores the run (nil: not stored); see Recorder.
 	Recorder Recorder
 	// Log receives diagnostics (nil: discarded).

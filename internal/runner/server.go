@@ -31,10 +31,14 @@ func startMetrics(opts Options, p *plan.Plan, typ string) (*metricsServer, error
 	reg := prometheus.NewRegistry()
 	m := &metricsServer{reg: reg}
 	m.metrics = metrics.New(reg)
+	mon := sysmon.New()
+	for name, pid := range opts.Watch {
+		mon.Watch(name, pid)
+	}
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		sysmon.New(),
+		mon,
 	)
 	if opts.MetricsAddr == MetricsOff && opts.MetricsListener == nil {
 		return m, nil
