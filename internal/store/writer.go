@@ -125,6 +125,7 @@ type Writer struct {
 	buffered int // sum of record sizes in queue
 	stats    Stats
 	closed   bool
+	inflight bool // a popped record is being written
 
 	wake    chan struct{}
 	closing chan struct{}
@@ -325,7 +326,39 @@ func (w *Writer) pop() *record {
 	w.queue[0] = nil
 	w.queue = w.queue[1:]
 	w.buffered -= r.size()
+	w.inflight = true
 	return r
+}
+
+// Flush waits until everything queued so far is in the store (true), or
+// until ctx is done (false: the rest is queued or spooled and will still
+// be written). The Writer stays open. Call it before rendering a summary so
+// that Stats tells whether the store took every record.
+// Without a ctx deadline it waits at most DefaultFlushTimeout.
+func (w *Writer) Flush(ctx context.Context) (Stats, bool) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultFlushTimeout)
+		defer cancel()
+	}
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for {
+		w.mu.Lock()
+		idle := len(w.queue) == 0 && !w.inflight && !w.stats.Down && w.stats.Pending == 0
+		w.mu.Unlock()
+		if idle {
+			return w.Stats(), true
+		}
+		select {
+		case <-ctx.Done():
+			return w.Stats(), false
+		case <-w.done:
+			s := w.Stats()
+			return s, s.Pending == 0 && s.Buffered == 0
+		case <-t.C:
+		}
+	}
 }
 
 func (w *Writer) update(f func(s *Stats)) {
@@ -373,6 +406,9 @@ func (w *Writer) loop() {
 			}
 		} else if r := w.pop(); r != nil {
 			w.write(r)
+			w.mu.Lock()
+			w.inflight = false
+			w.mu.Unlock()
 			continue
 		} else if closing {
 			w.finish()

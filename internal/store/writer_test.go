@@ -145,6 +145,9 @@ func TestWriterWritesEverything(t *testing.T) {
 		t.Errorf("stats = %+v (summary %q); want 22 written, nothing spooled, empty summary", stats, stats.Summary())
 	}
 	checkSnapshots(t, st, id, 20)
+	if _, ok := w.Flush(ctx0); !ok {
+		t.Error("Flush after Close = not flushed; want true")
+	}
 	r, err := st.GetRun(context.Background(), id)
 	if err != nil || r.Status != store.StatusCompleted || r.SummaryText != "done\n" {
 		t.Errorf("run = %+v, %v; want completed with summary", r, err)
@@ -178,6 +181,11 @@ func TestWriterOutageMidRun(t *testing.T) {
 		}
 		w.AddSnapshots(ctx0, id, []store.Snapshot{snap(i)})
 		time.Sleep(5 * time.Millisecond)
+	}
+	fctx, cancel := context.WithTimeout(ctx0, 10*time.Second)
+	defer cancel()
+	if fs, ok := w.Flush(fctx); !ok || fs.Pending != 0 || fs.Written != n+1 || !fs.HadToSpool() {
+		t.Errorf("Flush after the outage = %+v, %v; want everything written, spooling reported", fs, ok)
 	}
 	w.FinishRun(ctx0, id, store.Finish{Status: store.StatusCompleted})
 	stats, err := closeWriter(t, w, 10*time.Second)
@@ -292,13 +300,23 @@ func TestWriterNeverBlocksOnStore(t *testing.T) {
 	st := &flaky{Store: openSQLite(t, filepath.Join(dir, "db.sqlite"))}
 	st.blocked.Store(true) // every store call hangs until its timeout
 	w := store.NewWriter(st, append(fastOpts(filepath.Join(dir, "spool")), store.WithOpTimeout(time.Hour))...)
-	start := time.Now()
-	id := createRun(w, store.Run{Type: store.TypeLoad, Status: store.StatusRunning})
-	for i := 0; i < 2000; i++ {
-		w.AddSnapshots(ctx0, id, []store.Snapshot{snap(i)})
+	returned := make(chan string)
+	go func() {
+		id := createRun(w, store.Run{Type: store.TypeLoad, Status: store.StatusRunning})
+		for i := 0; i < 2000; i++ {
+			w.AddSnapshots(ctx0, id, []store.Snapshot{snap(i)})
+		}
+		returned <- id
+	}()
+	select {
+	case <-returned: // every call came back although each store call hangs for an hour
+	case <-time.After(30 * time.Second):
+		t.Fatal("writer calls blocked on a hung store")
 	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("2001 writer calls took %v with a hung store; want them not to wait on it", d)
+	fctx, cancel := context.WithTimeout(ctx0, 100*time.Millisecond)
+	defer cancel()
+	if _, ok := w.Flush(fctx); ok {
+		t.Error("Flush reported everything written with a hung store")
 	}
 	stats, err := closeWriter(t, w, 200*time.Millisecond)
 	if err == nil || stats.Pending != 2001 || stats.Dropped != 0 {
