@@ -129,3 +129,31 @@ other_total 5
 		t.Error("parseGauges(garbage) = nil error; want one")
 	}
 }
+
+// TestAccuracyKneeOpen: open-model rate steps against the same capacity model (400 req/s, a queue of 4): the
+// throughput (successful requests) stops at capacity, the excess is rejected, so the knee is the first rate
+// step past 400 req/s.
+func TestAccuracyKneeOpen(t *testing.T) {
+	testenv.SkipIfRace(t)
+	_, url := startTarget(t, target.FixedServiceConfig(8, 4, 20*time.Millisecond))
+	yaml := strings.Replace(kneePlan, "model: closed\n  steps: [1, 2, 4, 8, 16, 32]", "model: open\n  steps: [100, 200, 400, 800]", 1)
+	p := parsePlan(t, strings.Replace(yaml, "step_duration: 1500ms", "step_duration: 1s", 1), url)
+	out := &syncBuffer{}
+	rep, err := Knee(timeCtx(t, 60*time.Second), p, Options{Out: out, Log: testLogger(t)})
+	t.Logf("output:\n%s", out)
+	if err != nil {
+		t.Fatalf("Knee: %v", err)
+	}
+	if rep.Model != "open" || len(rep.Steps) != 4 {
+		t.Fatalf("model %s with %d steps; want open with 4", rep.Model, len(rep.Steps))
+	}
+	if k := rep.Analysis.Knee; k != 3 {
+		t.Errorf("knee at step %d; want 3 (800 req/s, the first past capacity)", k)
+	}
+	if x := rep.Steps[3].Throughput; math.Abs(x-400)/400 > 0.1 {
+		t.Errorf("throughput at 800 req/s: %.1f; want the capacity 400 ± 10%%", x)
+	}
+	if e := rep.Steps[3].ErrorRate; e < 0.3 {
+		t.Errorf("error rate at 800 req/s: %.2f; want about half rejected", e)
+	}
+}
