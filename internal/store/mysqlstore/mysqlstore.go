@@ -54,7 +54,7 @@ var Dialect = sqlstore.Dialect{
 	IsDuplicate:    func(err error) bool { return errNumber(err) == 1062 },
 	AlreadyApplied: func(err error) bool { n := errNumber(err); return n == 1050 || n == 1060 || n == 1061 },
 	Lock: func(ctx context.Context, c *sql.Conn) (func(), error) {
-		const name = "CONCAT('loadgen_migrate:', DATABASE())"
+		const name = "CONCAT('loadgen_migrate:', MD5(DATABASE()))" // lock names are limited to 64 characters
 		var got sql.NullInt64
 		if err := c.QueryRowContext(ctx, "SELECT GET_LOCK("+name+", 60)").Scan(&got); err != nil {
 			return nil, err

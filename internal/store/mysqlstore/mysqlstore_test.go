@@ -211,3 +211,33 @@ func TestMigrateAfterCrash(t *testing.T) {
 		t.Errorf("schema_migrations rows = %d; want 11", n)
 	}
 }
+
+// Several processes starting at once on a new database migrate it once.
+func TestConcurrentOpen(t *testing.T) {
+	dsn := newDatabase(t).FormatDSN()
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			st, err := mysqlstore.Open(context.Background(), dsn)
+			if err == nil {
+				st.Close()
+			}
+			errs <- err
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Errorf("concurrent Open: %v", err)
+		}
+	}
+	st, err := mysqlstore.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var n int
+	st.SQL().QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&n)
+	if n != 11 {
+		t.Errorf("schema_migrations rows = %d; want 11", n)
+	}
+}
