@@ -75,6 +75,7 @@ func Bench(ctx context.Context, p *plan.Plan, o Options) (*BenchReport, error) {
 		StartedAt: o.Now()}, Tolerance: b.Tolerance, Confidence: b.Confidence, Endpoints: []BenchEndpoint{}}
 	rec := &recorder{st: o.Store, log: o.Log, runID: o.RunID}
 	rec.start(ctx, p, store.TypeBenchmark, rep.StartedAt)
+	stopBeat := rec.beat(ctx, o.Now)
 	concurrency := b.Concurrency
 	if len(concurrency) == 0 {
 		concurrency = []int{1}
@@ -111,9 +112,9 @@ loop:
 				rep.Regression = true
 				rep.Regressions = append(rep.Regressions, fmt.Sprintf("%s: %s", r.Label(), be.Verdict.Reason))
 			}
-			rec.heartbeat(ctx, o.Now())
 		}
 	}
+	stopBeat()
 	rep.EndedAt = o.Now()
 	switch {
 	case runErr != nil && ctx.Err() != nil:

@@ -69,6 +69,7 @@ func Knee(ctx context.Context, p *plan.Plan, o Options) (*KneeReport, error) {
 		StepDuration: k.StepDuration.Duration, Steps: []KneeStep{}, Analysis: knee.Analysis{Knee: -1}}
 	rec := &recorder{st: o.Store, log: o.Log, runID: o.RunID}
 	rec.start(ctx, p, store.TypeKnee, rep.StartedAt)
+	stopBeat := rec.beat(ctx, o.Now)
 	unit := "concurrency"
 	if model == plan.ModelOpen {
 		unit = "rate"
@@ -91,7 +92,6 @@ func Knee(ctx context.Context, p *plan.Plan, o Options) (*KneeReport, error) {
 		rep.Steps = append(rep.Steps, st)
 		steps = append(steps, st.Step)
 		fmt.Fprintln(o.Out, kneeRow(st))
-		rec.heartbeat(ctx, o.Now())
 	}
 	if len(steps) > 0 {
 		rep.Analysis = knee.Analyze(steps, k.GainThreshold)
@@ -99,6 +99,7 @@ func Knee(ctx context.Context, p *plan.Plan, o Options) (*KneeReport, error) {
 			rep.PeakN, rep.PeakThroughput = finite(rep.Analysis.USL.PeakN()), finite(rep.Analysis.USL.PeakThroughput())
 		}
 	}
+	stopBeat()
 	rep.EndedAt = o.Now()
 	switch {
 	case runErr != nil && ctx.Err() != nil:

@@ -152,11 +152,38 @@ func (r *recorder) start(ctx context.Context, p *plan.Plan, typ store.Type, at t
 	r.fail("create run", r.st.CreateRun(ctx, run))
 }
 
-func (r *recorder) heartbeat(ctx context.Context, at time.Time) {
-	if r.st == nil || r.failed != nil {
-		return
+// HeartbeatInterval is how often a mode records that its run is alive while it runs.
+const HeartbeatInterval = 10 * time.Second
+
+// beat records a heartbeat every HeartbeatInterval until the returned func is called, so that a long benchmark
+// endpoint or knee step is never taken for an abandoned run (store.Abandoned).
+func (r *recorder) beat(ctx context.Context, now func() time.Time) (stop func()) {
+	if r.st == nil {
+		return func() {}
 	}
-	r.fail("heartbeat", r.st.Heartbeat(ctx, r.runID, at))
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(HeartbeatInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := r.st.Heartbeat(ctx, r.runID, now()); err != nil && ctx.Err() == nil {
+					r.log.Warn("store: heartbeat failed", "err", err)
+				}
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
 }
 
 func (r *recorder) finish(ctx context.Context, h *Header, totals store.Totals, summary any, text string) {

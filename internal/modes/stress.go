@@ -63,6 +63,7 @@ func Stress(ctx context.Context, p *plan.Plan, o Options) (*StressReport, error)
 		StartedAt: o.Now()}, Config: cfg, Probes: []ProbeStats{}}
 	rec := &recorder{st: o.Store, log: o.Log, runID: o.RunID}
 	rec.start(ctx, p, store.TypeStress, rep.StartedAt)
+	stopBeat := rec.beat(ctx, o.Now)
 
 	dur := p.Stress.ProbeDuration.Duration
 	fmt.Fprintf(o.Out, "stress %s: %s against %s: probes of %s from %.1f req/s, error threshold %.1f%%%s, "+
@@ -99,10 +100,10 @@ func Stress(ctx context.Context, p *plan.Plan, o Options) (*StressReport, error)
 		}
 		fmt.Fprintf(o.Out, "%-3d %-6s %10.1f %10.1f %6.1f%% %9s %9s  %s\n", len(rep.Probes), pr.Phase, pr.Rate,
 			pr.Achieved, 100*pr.ErrorRate, fmtMs(pr.P99), fmtMs(pr.Lag99), verdict)
-		rec.heartbeat(ctx, o.Now())
 	}
 	res, err := stress.Search(ctx, cfg, trial, observe)
 	rep.Result = res
+	stopBeat()
 	rep.EndedAt = o.Now()
 	switch res.State {
 	case stress.Completed:
