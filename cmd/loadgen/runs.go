@@ -177,6 +177,13 @@ func runsCompare(ctx context.Context, st store.Store, idA, idB string, asJSON bo
 		if steps[i], err = st.StepResults(ctx, id); err != nil {
 			return err
 		}
+		if len(steps[i]) == 0 { // a benchmark run: compare its endpoints
+			bs, err := st.BenchmarkResults(ctx, id)
+			if err != nil {
+				return err
+			}
+			steps[i] = store.BenchmarkSteps(bs)
+		}
 	}
 	c, err := store.Compare(runs[0], runs[1], steps[0], steps[1])
 	if err != nil {

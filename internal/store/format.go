@@ -114,6 +114,18 @@ type Comparison struct {
 	Steps []StepDelta `json:"steps"`
 }
 
+// BenchmarkSteps turns a benchmark run's endpoint results into step results
+// (scenario "benchmark", step = endpoint) so that Compare can compare
+// benchmark runs too.
+func BenchmarkSteps(bs []BenchmarkResult) []StepResult {
+	out := make([]StepResult, 0, len(bs))
+	for _, b := range bs {
+		out = append(out, StepResult{Scenario: "benchmark", Step: b.Endpoint, Requests: b.Requests, Errors: b.Errors,
+			ErrorRate: b.ErrorRate, RPS: b.RPS, Latency: b.Latency, Hist: b.Hist})
+	}
+	return out
+}
+
 // AllSteps is the Scenario of the Comparison row that merges all steps.
 const AllSteps = "(all)"
 

@@ -149,3 +149,14 @@ func TestCompareMergesHistograms(t *testing.T) {
 		}
 	}
 }
+
+func TestBenchmarkSteps(t *testing.T) {
+	h := storetest.Histogram(9, 200, time.Millisecond)
+	b := store.BenchmarkResult{Endpoint: "GET /api/teams", Requests: 200, Errors: 2, ErrorRate: 0.01, RPS: 20, Latency: store.LatencyOf(h)}
+	b.Hist, _ = h.MarshalBinary()
+	got := store.BenchmarkSteps([]store.BenchmarkResult{b})
+	if len(got) != 1 || got[0].Scenario != "benchmark" || got[0].Step != b.Endpoint || got[0].Requests != 200 ||
+		got[0].P99Ms != b.P99Ms || !bytes.Equal(got[0].Hist, b.Hist) {
+		t.Errorf("BenchmarkSteps = %+v; want one benchmark step carrying the endpoint's figures", got)
+	}
+}
