@@ -343,7 +343,7 @@ func (s *Server) patchRun(w http.ResponseWriter, r *http.Request) error {
 	case p.VUs != nil && *p.VUs < 0:
 		return errorf(EINVALID, "vus %d: must be >= 0", *p.VUs)
 	case p.Rate != nil && s.cfg.MaxRate > 0 && *p.Rate > s.cfg.MaxRate:
-		return errorf(ECAP, "rate asks for %g iterations/s; the rate cap (--max-rate) is %g", *p.Rate, s.cfg.MaxRate)
+		return errorf(ECAP, "rate asks for %s iterations/s; the rate cap (--max-rate) is %s", num(*p.Rate), num(s.cfg.MaxRate))
 	case p.VUs != nil && s.cfg.MaxVUs > 0 && *p.VUs > s.cfg.MaxVUs:
 		return errorf(ECAP, "vus asks for %d virtual users; the VU cap (--max-vus) is %d", *p.VUs, s.cfg.MaxVUs)
 	}

@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/loadlab/loadlab/internal/plan"
@@ -213,7 +214,7 @@ func (s *Server) admit(p *plan.Plan) error {
 	}
 	rate := func(what string, v float64) error {
 		if s.cfg.MaxRate > 0 && v > s.cfg.MaxRate {
-			return errorf(ECAP, "%s asks for %g iterations/s; the rate cap (--max-rate) is %g", what, v, s.cfg.MaxRate)
+			return errorf(ECAP, "%s asks for %s iterations/s; the rate cap (--max-rate) is %s", what, num(v), num(s.cfg.MaxRate))
 		}
 		return nil
 	}
@@ -300,3 +301,6 @@ func kneeSteps(k *plan.Knee) []float64 {
 	}
 	return out
 }
+
+// num formats a rate without exponents (1000000, 12.5).
+func num(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
