@@ -24,7 +24,7 @@ NR == 1 { next }
 	# every-run checks for the fixed-rate goal
 	if (sec == "fixed") {
 		if ($10 == "NA" || $10 + 0 < 0.999 * rate) low_rate[tool]++
-		if ($11 == "NA" || $11 + 0 > 2) high_p99[tool]++
+		if ($11 == "NA" || $11 + 0 > 2) { high_p99[tool]++; if ($14 + 0 > 25) high_p99_busy[tool]++ }
 		if ($9 + 0 > 0) had_err[tool]++
 	}
 }
@@ -64,10 +64,10 @@ END {
 				r = med_ratio[sec, lg]
 				printf "Goal, closed loop CPU/req <= 0.5x vegeta (%s): %s (%s x, %s µs/req)\n\n", lg, (r != "NA" && r <= 0.5 ? "MET" : "MISSED"), fmt(r, 2), fmt(med_cpu[sec, lg], 2)
 			} else {
-				c = med_cpu[sec, lg]
-				printf "Goal, fixed rate CPU/req <= 20 µs (median, %s): %s (%s µs/req)\n", lg, (c != "NA" && c <= 20 ? "MET" : "MISSED"), fmt(c, 2)
+				cc = med_cpu[sec, lg]
+				printf "Goal, fixed rate CPU/req <= 20 µs (median, %s): %s (%s µs/req)\n", lg, (cc != "NA" && cc <= 20 ? "MET" : "MISSED"), fmt(cc, 2)
 				printf "Goal, achieved rate >= 99.9%% of %d in every run: %s (%d run(s) below)\n", rate, (low_rate[lg] ? "MISSED" : "MET"), low_rate[lg]
-				printf "Goal, p99 <= 2 ms in every run: %s (%d run(s) above; median %s ms)\n\n", (high_p99[lg] ? "MISSED" : "MET"), high_p99[lg], fmt(med_p99[sec, lg], 2)
+				printf "Goal, p99 <= 2 ms in every run: %s (%d run(s) above, %d of them with other CPU > 25%% on the box; median %s ms)\n\n", (high_p99[lg] ? "MISSED" : "MET"), high_p99[lg], high_p99_busy[lg], fmt(med_p99[sec, lg], 2)
 			}
 		}
 	}

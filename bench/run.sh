@@ -273,7 +273,7 @@ run_one() {
 			errors=$(jq -r '.errors' "$base.json")
 			rate=$(jq -r '.rps' "$base.json")
 			p99=$(jq -r '.latency_ms.p99' "$base.json")
-			note=$(jq -r '"status=\(.status) lag_p99_ms=\(.health.lag_p99_ms // "NA") reliable=\(.health.reliable // "NA")"' "$base.json")
+			note=$(jq -r '"status=\(.status) lag_p99_ms=\(.health.lag_p99_ms) reliable=\(.health.reliable)" + (if (.health.reasons // []) == [] then "" else " (" + (.health.reasons | join("; ")) + ")" end)' "$base.json")
 		else
 			note="no --out-json (rc=$rc): $(tail -1 "$base.err")"
 		fi
