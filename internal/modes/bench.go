@@ -173,7 +173,7 @@ func benchEndpoint(ctx context.Context, p *plan.Plan, ep plan.Step, c int, o Opt
 			select {
 			case <-x.done:
 			case <-ctx.Done():
-			case <-time.After(2 * time.Millisecond):
+			case <-time.After(5 * time.Millisecond):
 				continue
 			}
 			break

@@ -171,11 +171,13 @@ func kneeStep(ctx context.Context, p *plan.Plan, load float64, model string, o O
 	if k.Warmup.Duration <= 0 {
 		onSteady("steady")
 	}
+	stepDone := make(chan struct{})
+	defer close(stepDone)
 	go func() { // the first sample is taken off the engine's housekeeping goroutine
 		select {
 		case <-steadyStarted:
 			_, _ = sampler.Sample(ctx)
-		case <-ctx.Done():
+		case <-stepDone:
 		}
 	}()
 	x, err := start(ctx, d, o, executor.WithOnPhase(onSteady))
