@@ -54,4 +54,6 @@ func BenchmarkStoreAddSnapshot(b *testing.B) {
 	}
 }
 
-func openBench(path string) (store.Store, error) { return store.Open(context.Background(), "sqlite://"+path) }
+func openBench(path string) (store.Store, error) {
+	return store.Open(context.Background(), "sqlite://"+path)
+}
