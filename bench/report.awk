@@ -62,7 +62,7 @@ END {
 		if (lg != "") {
 			if (sec == "closed") {
 				r = med_ratio[sec, lg]
-				printf "Goal, closed loop CPU/req <= 0.5x vegeta (%s): %s (%s x, %s µs/req)\n\n", lg, (r != "NA" && r <= 0.5 ? "MET" : "MISSED"), fmt(r, 2), fmt(med_cpu[sec, lg], 2)
+				printf "Goal, closed loop CPU/req <= 0.5x vegeta (%s): %s (%s x, %s µs/req)\n\n", lg, (r == "NA" ? "NOT EVALUATED (no vegeta run)" : r <= 0.5 ? "MET" : "MISSED"), fmt(r, 2), fmt(med_cpu[sec, lg], 2)
 			} else {
 				cc = med_cpu[sec, lg]
 				printf "Goal, fixed rate CPU/req <= 20 µs (median, %s): %s (%s µs/req)\n", lg, (cc != "NA" && cc <= 20 ? "MET" : "MISSED"), fmt(cc, 2)
