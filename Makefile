@@ -6,7 +6,8 @@ PROM_VERSION := v0.316.0
 # doubles the CPU cost of an open-model generator in this kind of VM
 # (../shared/notes/generator-design.md). schedtrace set to a huge period keeps
 # sysmon on its 10 ms back-off; re-check on each Go upgrade.
-LOADGEN_LDFLAGS := -X=runtime.godebugDefault=schedtrace=2147483647
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LOADGEN_LDFLAGS := -X=runtime.godebugDefault=schedtrace=2147483647 -X=github.com/loadlab/loadlab/internal/metrics.Version=$(VERSION)
 # Packages whose tests are accuracy (timing) tests run a second time without -race.
 ACCURACY_RUN := ^TestAccuracy
 
