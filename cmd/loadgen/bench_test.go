@@ -147,3 +147,32 @@ stress: {start_rate: 20, probe_duration: 200ms, cooldown: 0s}
 			stdout.String(), stderr.String(), exitError)
 	}
 }
+
+// TestRunDispatchesModes: `loadgen run` on a plan of type stress runs the stress mode (a dead target ends in ERROR
+// with exit code 1) instead of failing for want of load phases.
+func TestRunDispatchesModes(t *testing.T) {
+	dir := t.TempDir()
+	planPath := filepath.Join(dir, "stress.yaml")
+	plan := `name: run-stress
+type: stress
+target: http://127.0.0.1:1
+scenarios:
+  - steps:
+      - request: {path: /api/health}
+stress: {start_rate: 20, probe_duration: 200ms, cooldown: 0s}
+`
+	if err := os.WriteFile(planPath, []byte(plan), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(nil)
+	dead := srv.URL
+	srv.Close()
+	var stdout, stderr bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	code := runCmd(ctx, []string{"--target", dead, "--store", "off", "--metrics-addr", "off", planPath}, &stdout, &stderr)
+	if code != exitError || !strings.Contains(stdout.String(), "ERROR: target unreachable") {
+		t.Errorf("loadgen run on a stress plan against a dead target: exit %d\n%s%s; want %d and ERROR: target unreachable",
+			code, stdout.String(), stderr.String(), exitError)
+	}
+}

@@ -108,6 +108,10 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return exitUsage
 	}
+	// type: benchmark|stress|knee plans run in their mode, as `loadgen bench|stress|knee` would.
+	if code, ok := runPlanMode(ctx, p, f.store, f.outJSON, stdout, stderr); ok {
+		return code
+	}
 	if f.durationScale != 1 {
 		for i := range p.Load.Phases {
 			d := &p.Load.Phases[i].Duration.Duration
