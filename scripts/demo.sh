@@ -89,10 +89,10 @@ if (exec 3<>/dev/tcp/127.0.0.1/9646) 2>/dev/null; then
 	metrics_addr=127.0.0.1:0
 fi
 
-echo ">> bin/loadgen run $PLAN --target $url"
+echo ">> bin/loadgen run $PLAN --target $url --watch-pid $target_pid"
 set +e
 # shellcheck disable=SC2086
-bin/loadgen run --target "$url" --metrics-addr "$metrics_addr" ${LOADGEN_ARGS:-} "$PLAN"
+bin/loadgen run --target "$url" --watch-pid "$target_pid" --metrics-addr "$metrics_addr" ${LOADGEN_ARGS:-} "$PLAN"
 code=$?
 set -e
 case $code in
