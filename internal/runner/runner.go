@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/loadlab/loadlab/internal/executor"
+	"github.com/loadlab/loadlab/internal/metrics"
 	"github.com/loadlab/loadlab/internal/plan"
 	"github.com/loadlab/loadlab/internal/report"
 )
@@ -72,7 +73,28 @@ type Options struct {
 	Log *slog.Logger
 	// ExecutorOptions are passed to executor.New after the runner's own.
 	ExecutorOptions []executor.Option
+	// Metrics, when set, is where the run records its loadgen_* series: the
+	// caller's metrics (e.g. a server that runs one run after another and
+	// serves one /metrics across them). The runner then builds no registry
+	// of its own: no /metrics server, no Go, process or sysmon collectors,
+	// and MetricsAddr, MetricsListener, Linger, OnListen and Watch are not
+	// used. loadgen_run_info and the run start time are left to the caller
+	// too (Metrics.StartRun/EndRun, or its own bookkeeping when runs
+	// overlap).
+	Metrics *metrics.Metrics
+	// OnExecutor, when set, is called with the run's executor after
+	// executor.New (its live overrides are ready, so SetRate and SetVUs take
+	// effect) and after the store has been told the run started, just before
+	// the executor runs.
+	OnExecutor func(*executor.Executor)
 }
+
+// ErrAborted marks a deliberate stop. Cancel Run's ctx with a cause that
+// wraps it (context.WithCancelCause) and the run is recorded as aborted, its
+// error message starting with the cause's text; a ctx cancelled for any
+// other reason (Ctrl-C, a server shutting down, a deadline) gives
+// interrupted.
+var ErrAborted = errors.New("run aborted")
 
 // ErrRun wraps failures to start or carry out a run at all (not request
 // failures, which are data in the summary).
@@ -125,6 +147,9 @@ func Run(ctx context.Context, p *plan.Plan, opts Options) (*report.Summary, erro
 		}
 	}
 
+	if opts.OnExecutor != nil {
+		opts.OnExecutor(e)
+	}
 	runCtx, cancelRun := context.WithCancel(ctx)
 	defer cancelRun()
 	done := make(chan error, 1)
@@ -272,12 +297,16 @@ func (w *watch) progress(s executor.Snapshot) {
 	io.WriteString(w.opts.Progress, b.String())
 }
 
-// judgeStatus sets s.Status and s.Error: interrupted (ctx cancelled), aborted
-// (a rolling threshold), failed (no request got through, every request
+// judgeStatus sets s.Status and s.Error: aborted (ctx cancelled with a cause
+// wrapping ErrAborted), interrupted (ctx cancelled otherwise), aborted (a
+// rolling threshold), failed (no request got through, every request
 // failed, or the target was unreachable at the end of the run), else
 // completed.
 func (w *watch) judgeStatus(ctx context.Context, s *report.Summary, res *executor.Results) {
 	switch {
+	case ctx.Err() != nil && errors.Is(context.Cause(ctx), ErrAborted):
+		s.Status = report.StatusAborted
+		s.Error = fmt.Sprintf("%s after %s: partial results", oneLine(context.Cause(ctx).Error()), fmtDur(res.Duration()))
 	case ctx.Err() != nil:
 		s.Status = report.StatusInterrupted
 		s.Error = fmt.Sprintf("interrupted after %s: partial results", fmtDur(res.Duration()))

@@ -20,14 +20,19 @@ import (
 type metricsServer struct {
 	reg     *prometheus.Registry
 	metrics *metrics.Metrics
+	shared  bool // metrics are the caller's (Options.Metrics): no registry, no run info
 	srv     *http.Server
 	done    chan struct{}
 }
 
 // startMetrics builds the registry (the loadgen_* metrics of
 // internal/metrics, including build and run info; the Go and process
-// collectors; sysmon's host metrics) and serves it unless disabled.
+// collectors; sysmon's host metrics) and serves it unless disabled. With
+// Options.Metrics it builds nothing and records into the caller's metrics.
 func startMetrics(opts Options, p *plan.Plan, typ string) (*metricsServer, error) {
+	if opts.Metrics != nil {
+		return &metricsServer{metrics: opts.Metrics, shared: true}, nil
+	}
 	reg := prometheus.NewRegistry()
 	m := &metricsServer{reg: reg}
 	m.metrics = metrics.New(reg)
@@ -78,12 +83,20 @@ func startMetrics(opts Options, p *plan.Plan, typ string) (*metricsServer, error
 }
 
 func (m *metricsServer) runStarted(runID, planName, typ string, at time.Time) {
+	if m.shared {
+		return
+	}
 	m.metrics.StartRun(runID, planName, typ, at)
 }
 
 // runEnded sets loadgen_run_info to 0 (kept, so a scrape during linger
 // still names the run).
-func (m *metricsServer) runEnded() { m.metrics.EndRun() }
+func (m *metricsServer) runEnded() {
+	if m.shared {
+		return
+	}
+	m.metrics.EndRun()
+}
 
 // linger keeps serving for d, or until ctx ends.
 func (m *metricsServer) linger(ctx context.Context, d time.Duration) {
