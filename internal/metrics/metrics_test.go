@@ -3,7 +3,6 @@ package metrics
 import (
 	"bytes"
 	"flag"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -85,22 +84,7 @@ func TestLint(t *testing.T) {
 
 func TestGolden(t *testing.T) {
 	got := exposition(t, fill(t))
-	path := filepath.Join("testdata", "exposition.golden")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("exposition differs from %s (go test -update to accept):\n%s", path, got)
-	}
+	testenv.Golden(t, filepath.Join("testdata", "exposition.golden"), got, *update)
 }
 
 func TestNativeHistogram(t *testing.T) {

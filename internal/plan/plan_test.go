@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/loadlab/loadlab/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/invalid/*.golden")
@@ -38,19 +40,7 @@ func TestInvalidGolden(t *testing.T) {
 				}
 			}
 			got := err.Error() + "\n"
-			golden := strings.TrimSuffix(f, ".yaml") + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update)", err)
-			}
-			if got != string(want) {
-				t.Errorf("LoadFile(%s) errors:\n%s\nwant:\n%s", f, got, want)
-			}
+			testenv.Golden(t, strings.TrimSuffix(f, ".yaml")+".golden", []byte(got), *update)
 		})
 	}
 }

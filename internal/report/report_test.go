@@ -3,7 +3,6 @@ package report
 import (
 	"bytes"
 	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"github.com/loadlab/loadlab/internal/executor"
 	"github.com/loadlab/loadlab/internal/hist"
 	"github.com/loadlab/loadlab/internal/plan"
+	"github.com/loadlab/loadlab/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden files")
@@ -91,26 +91,6 @@ func fakeSummary(t *testing.T) *Summary {
 	return s
 }
 
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden (run with -update to create): %v", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from golden file (run go test -update to accept):\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
-}
-
 func TestGolden(t *testing.T) {
 	cases := map[string]func(*Summary){
 		"passed": func(s *Summary) {},
@@ -141,8 +121,8 @@ func TestGolden(t *testing.T) {
 			if err := WriteJSON(&js, s); err != nil {
 				t.Fatal(err)
 			}
-			golden(t, name+".txt", text.Bytes())
-			golden(t, name+".json", js.Bytes())
+			testenv.Golden(t, filepath.Join("testdata", name+".txt.golden"), text.Bytes(), *update)
+			testenv.Golden(t, filepath.Join("testdata", name+".json.golden"), js.Bytes(), *update)
 			back, err := ReadJSON(&js)
 			if err != nil {
 				t.Fatal(err)

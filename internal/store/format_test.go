@@ -4,36 +4,16 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/loadlab/loadlab/internal/store"
 	"github.com/loadlab/loadlab/internal/store/storetest"
+	"github.com/loadlab/loadlab/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs:\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
-}
 
 var t0 = time.Date(2026, 11, 26, 9, 30, 0, 0, time.UTC)
 
@@ -54,10 +34,10 @@ func TestFormatRunsGolden(t *testing.T) {
 	if err := store.FormatRuns(&b, fixtureRuns()); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "runs-list.golden", b.Bytes())
+	testenv.Golden(t, filepath.Join("testdata", "runs-list.golden"), b.Bytes(), *update)
 	b.Reset()
 	store.FormatRuns(&b, nil)
-	golden(t, "runs-list-empty.golden", b.Bytes())
+	testenv.Golden(t, filepath.Join("testdata", "runs-list-empty.golden"), b.Bytes(), *update)
 }
 
 func TestFormatRunGolden(t *testing.T) {
@@ -72,7 +52,7 @@ func TestFormatRunGolden(t *testing.T) {
 	}
 	b.Reset()
 	store.FormatRun(&b, &runs[1])
-	golden(t, "runs-show-interrupted.golden", b.Bytes())
+	testenv.Golden(t, filepath.Join("testdata", "runs-show-interrupted.golden"), b.Bytes(), *update)
 }
 
 func compareFixture(t *testing.T) *store.Comparison {
@@ -108,12 +88,12 @@ func TestCompareGolden(t *testing.T) {
 	if err := store.FormatComparison(&b, c); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "runs-compare.golden", b.Bytes())
+	testenv.Golden(t, filepath.Join("testdata", "runs-compare.golden"), b.Bytes(), *update)
 	j, err := json.MarshalIndent(c, "", "  ")
 	if err != nil {
 		t.Fatalf("json: %v", err)
 	}
-	golden(t, "runs-compare.golden.json", append(j, '\n'))
+	testenv.Golden(t, filepath.Join("testdata", "runs-compare.golden.json"), append(j, '\n'), *update)
 }
 
 func TestCompareMergesHistograms(t *testing.T) {

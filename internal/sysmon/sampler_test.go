@@ -1,7 +1,6 @@
 package sysmon
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -12,6 +11,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/loadlab/loadlab/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata golden files")
@@ -80,22 +81,7 @@ func TestSampleFixtureGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	got = append(got, '\n')
-	golden := filepath.Join("testdata", "snapshots.golden.json")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("read golden (run go test -update once): %v", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("Snapshot JSON differs from %s (go test ./internal/sysmon -update to accept):\n%s", golden, got)
-	}
+	testenv.Golden(t, filepath.Join("testdata", "snapshots.golden.json"), got, *update)
 }
 
 func rewrite(t *testing.T, root, name, content string) {
