@@ -2,10 +2,11 @@ package main
 
 import (
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/loadlab/loadlab/internal/testenv"
 )
 
 func TestRun(t *testing.T) {
@@ -18,12 +19,7 @@ func TestRun(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := "http://" + l.Addr().String() + "/ok"
-	l.Close()
+	closed := "http://" + testenv.FreeAddr(t) + "/ok"
 	for _, tc := range []struct {
 		name string
 		args []string

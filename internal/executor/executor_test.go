@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -258,18 +257,8 @@ load:
 	}
 }
 
-func closedAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := l.Addr().String()
-	l.Close()
-	return a
-}
-
 func TestTargetDown(t *testing.T) {
-	p := mustPlan(t, "http://"+closedAddr(t), `
+	p := mustPlan(t, "http://"+testenv.FreeAddr(t), `
 scenarios: [{name: s, steps: [{name: hit, request: {path: /}}]}]
 load:
   phases: [{name: a, duration: 1s, rate: 50}]

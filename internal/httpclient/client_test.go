@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/loadlab/loadlab/internal/testenv"
 )
 
 func get(t *testing.T, c *Client, url string, timeout time.Duration) (*fasthttp.Response, Timing, error) {
@@ -26,17 +28,6 @@ func get(t *testing.T, c *Client, url string, timeout time.Duration) (*fasthttp.
 	var tm Timing
 	err = h.Do(req, resp, timeout, &tm)
 	return resp, tm, err
-}
-
-func closedPort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
 }
 
 // TestClassify provokes every failure that can be provoked locally and checks
@@ -82,7 +73,7 @@ func TestClassify(t *testing.T) {
 		want    Reason
 	}{
 		{"ok", Config{}, plain.URL, time.Second, 0, ReasonNone},
-		{"connect refused", Config{}, "http://" + closedPort(t) + "/", time.Second, 0, ReasonConnect},
+		{"connect refused", Config{}, "http://" + testenv.FreeAddr(t) + "/", time.Second, 0, ReasonConnect},
 		{"dns", Config{Resolver: badDNS}, "http://no-such-host.invalid:80/", time.Second, 0, ReasonDNS},
 		{"tls to a plain server", Config{}, strings.Replace(plain.URL, "http:", "https:", 1), time.Second, 0, ReasonTLS},
 		{"timeout", Config{}, slow.URL, 100 * time.Millisecond, 0, ReasonTimeout},
