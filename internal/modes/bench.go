@@ -73,7 +73,7 @@ func Bench(ctx context.Context, p *plan.Plan, o Options) (*BenchReport, error) {
 	}
 	rep := &BenchReport{Header: Header{RunID: o.RunID, Plan: p.Name, Type: plan.TypeBenchmark, Target: p.Target,
 		StartedAt: o.Now()}, Tolerance: b.Tolerance, Confidence: b.Confidence, Endpoints: []BenchEndpoint{}}
-	rec := &recorder{st: o.Store, log: o.Log, runID: o.RunID}
+	rec := &recorder{st: o.recordSink(), log: o.Log, runID: o.RunID}
 	rec.start(ctx, p, store.TypeBenchmark, rep.StartedAt)
 	stopBeat := rec.beat(ctx, o.Now)
 	concurrency := b.Concurrency
@@ -118,7 +118,8 @@ loop:
 	rep.EndedAt = o.Now()
 	switch {
 	case runErr != nil && ctx.Err() != nil:
-		rep.Status, rep.Error = string(store.StatusAborted), "interrupted: "+runErr.Error()
+		st, prefix := canceled(ctx)
+		rep.Status, rep.Error = string(st), prefix+": "+runErr.Error()
 	case runErr != nil:
 		rep.Status, rep.Error = string(store.StatusFailed), runErr.Error()
 	default:

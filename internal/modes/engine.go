@@ -25,6 +25,9 @@ func start(ctx context.Context, d *plan.Plan, o Options, extra ...executor.Optio
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)
 	}
+	if o.OnExecutor != nil {
+		o.OnExecutor(e)
+	}
 	rctx, cancel := context.WithCancel(ctx)
 	x := &execution{e: e, cancel: cancel, done: make(chan struct{})}
 	go func() {

@@ -67,7 +67,7 @@ func Knee(ctx context.Context, p *plan.Plan, o Options) (*KneeReport, error) {
 	rep := &KneeReport{Header: Header{RunID: o.RunID, Plan: p.Name, Type: plan.TypeKnee, Target: p.Target,
 		StartedAt: o.Now()}, Model: model, GainThreshold: k.GainThreshold, Warmup: k.Warmup.Duration,
 		StepDuration: k.StepDuration.Duration, Steps: []KneeStep{}, Analysis: knee.Analysis{Knee: -1}}
-	rec := &recorder{st: o.Store, log: o.Log, runID: o.RunID}
+	rec := &recorder{st: o.recordSink(), log: o.Log, runID: o.RunID}
 	rec.start(ctx, p, store.TypeKnee, rep.StartedAt)
 	stopBeat := rec.beat(ctx, o.Now)
 	unit := "concurrency"
@@ -103,7 +103,8 @@ func Knee(ctx context.Context, p *plan.Plan, o Options) (*KneeReport, error) {
 	rep.EndedAt = o.Now()
 	switch {
 	case runErr != nil && ctx.Err() != nil:
-		rep.Status, rep.Error = string(store.StatusAborted), "interrupted: "+runErr.Error()
+		st, prefix := canceled(ctx)
+		rep.Status, rep.Error = string(st), prefix+": "+runErr.Error()
 	case runErr != nil:
 		rep.Status, rep.Error = string(store.StatusFailed), runErr.Error()
 	default:

@@ -24,6 +24,7 @@ import (
 
 	"github.com/loadlab/loadlab/internal/executor"
 	"github.com/loadlab/loadlab/internal/plan"
+	"github.com/loadlab/loadlab/internal/runner"
 	"github.com/loadlab/loadlab/internal/store"
 	"github.com/loadlab/loadlab/internal/stress"
 	"github.com/loadlab/loadlab/internal/sysmon"
@@ -35,9 +36,13 @@ type Options struct {
 	Out io.Writer
 	// Log receives diagnostics (nil: discarded).
 	Log *slog.Logger
-	// Store, when set, keeps the run (type benchmark|stress|knee) and its results. A store error never stops a
-	// mode: it is logged and reported in Report.StoreError.
+	// Store, when set, keeps the run (type benchmark|stress|knee) and its results, and is read for benchmark
+	// baselines. A store error never stops a mode: it is logged and reported in Report.StoreError.
 	Store store.Store
+	// Sink, when set, receives the run's records instead of Store (Store is then only read, for baselines):
+	// typically a *store.Writer over Store, so that a database outage spools the records instead of losing
+	// them, and a slow database never holds the mode up.
+	Sink store.Sink
 	// RunID names the stored run (default store.NewID()).
 	RunID string
 	// Baseline is the benchmark run to compare with; "" means the last stored benchmark of the same plan and
@@ -45,6 +50,9 @@ type Options struct {
 	Baseline string
 	// ExecutorOptions are passed to every executor.New after the mode's own.
 	ExecutorOptions []executor.Option
+	// OnExecutor, when set, is called with every engine the mode builds (one per benchmark endpoint, stress
+	// probe or knee step), after executor.New and before it runs.
+	OnExecutor func(*executor.Executor)
 	// Monitor reads the generator's CPU and the host's resources (default sysmon.New()).
 	Monitor *sysmon.Monitor
 	// Now is the clock for stored timestamps (default time.Now).
@@ -76,13 +84,37 @@ func (o Options) withDefaults() Options {
 // ErrMode reports a plan that cannot run in the asked mode.
 var ErrMode = errors.New("mode")
 
+// ErrAborted is runner.ErrAborted: cancel a mode's ctx with a cause that wraps it (context.WithCancelCause) and
+// the run is recorded as aborted, its error starting with the cause's text. A ctx cancelled for any other reason
+// (Ctrl-C, a server shutting down, a deadline) records the run as interrupted.
+var ErrAborted = runner.ErrAborted
+
+// canceled returns the status of a run whose ctx ended and the text its error starts with.
+func canceled(ctx context.Context) (status store.Status, prefix string) {
+	if cause := context.Cause(ctx); errors.Is(cause, ErrAborted) {
+		return store.StatusAborted, cause.Error()
+	}
+	return store.StatusInterrupted, "interrupted"
+}
+
+// recordSink is where the run's records go: Sink, else Store, else nowhere.
+func (o Options) recordSink() store.Sink {
+	if o.Sink != nil {
+		return o.Sink
+	}
+	if o.Store != nil {
+		return o.Store
+	}
+	return nil
+}
+
 // Common header of every report.
 type Header struct {
 	RunID     string    `json:"run_id"`
 	Plan      string    `json:"plan"`
 	Type      string    `json:"type"`
 	Target    string    `json:"target"`
-	Status    string    `json:"status"` // completed | failed | aborted (as stored)
+	Status    string    `json:"status"` // completed | failed | aborted | interrupted (as stored)
 	Error     string    `json:"error,omitempty"`
 	StartedAt time.Time `json:"started_at"`
 	EndedAt   time.Time `json:"ended_at"`
@@ -127,7 +159,7 @@ type namedDur struct {
 
 // recorder wraps the optional store: it remembers the first failure and never stops the mode.
 type recorder struct {
-	st     store.Store
+	st     store.Sink
 	log    *slog.Logger
 	runID  string
 	failed error

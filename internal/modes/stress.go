@@ -61,7 +61,7 @@ func Stress(ctx context.Context, p *plan.Plan, o Options) (*StressReport, error)
 	}
 	rep := &StressReport{Header: Header{RunID: o.RunID, Plan: p.Name, Type: plan.TypeStress, Target: p.Target,
 		StartedAt: o.Now()}, Config: cfg, Probes: []ProbeStats{}}
-	rec := &recorder{st: o.Store, log: o.Log, runID: o.RunID}
+	rec := &recorder{st: o.recordSink(), log: o.Log, runID: o.RunID}
 	rec.start(ctx, p, store.TypeStress, rep.StartedAt)
 	stopBeat := rec.beat(ctx, o.Now)
 
@@ -109,7 +109,8 @@ func Stress(ctx context.Context, p *plan.Plan, o Options) (*StressReport, error)
 	case stress.Completed:
 		rep.Status = string(store.StatusCompleted)
 	case stress.Canceled:
-		rep.Status, rep.Error = string(store.StatusAborted), res.Message
+		st, prefix := canceled(ctx)
+		rep.Status, rep.Error = string(st), prefix+": "+res.Message
 	default:
 		rep.Status, rep.Error = string(store.StatusFailed), res.Message
 	}

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/loadlab/loadlab/internal/executor"
 	"github.com/loadlab/loadlab/internal/store"
 	"github.com/loadlab/loadlab/internal/stress"
 	"github.com/loadlab/loadlab/internal/target"
@@ -147,22 +149,99 @@ func TestStressUnreachable(t *testing.T) {
 	}
 }
 
-// TestStressCanceled: a cancelled search is CANCELED and stored as aborted.
+// TestStressCanceled: a cancelled search is CANCELED; it is stored as aborted when the ctx's cause wraps
+// ErrAborted (a cancel over the control API) and as interrupted otherwise (Ctrl-C, a server shutting down, a
+// deadline).
 func TestStressCanceled(t *testing.T) {
 	_, url := startTarget(t, target.FixedServiceConfig(8, 4, time.Millisecond))
+	shutdown := errors.New("server shutting down")
+	for _, tc := range []struct {
+		name       string
+		cause      error // nil: the ctx's deadline passes
+		wantStatus store.Status
+		wantPrefix string
+	}{
+		{"deadline", nil, store.StatusInterrupted, "interrupted: canceled after"},
+		{"shutdown", shutdown, store.StatusInterrupted, "interrupted: canceled after"},
+		{"aborted", fmt.Errorf("cancelled over the test API: %w", ErrAborted), store.StatusAborted,
+			"cancelled over the test API: run aborted: canceled after"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := parsePlan(t, stressPlan, url)
+			ctx, cancel := context.WithTimeout(context.Background(), 800*time.Millisecond)
+			defer cancel()
+			if tc.cause != nil {
+				cctx, ccancel := context.WithCancelCause(context.Background())
+				defer ccancel(nil)
+				time.AfterFunc(800*time.Millisecond, func() { ccancel(tc.cause) })
+				ctx = cctx
+			}
+			st, _ := openStore(t)
+			rep, err := Stress(ctx, p, Options{Store: st, Log: testLogger(t)})
+			if err == nil || rep.Result.State != stress.Canceled {
+				t.Fatalf("Stress with a cancelled ctx: state %s err %v; want CANCELED and an error", rep.Result.State, err)
+			}
+			if rep.Status != string(tc.wantStatus) || !strings.HasPrefix(rep.Error, tc.wantPrefix) {
+				t.Errorf("report status %s error %q; want %s, error starting %q", rep.Status, rep.Error, tc.wantStatus, tc.wantPrefix)
+			}
+			run, err := st.GetRun(context.Background(), rep.RunID)
+			if err != nil {
+				t.Fatalf("GetRun: %v", err)
+			}
+			if run.Status != tc.wantStatus || run.Error != rep.Error {
+				t.Errorf("stored status %s error %q; want %s, %q", run.Status, run.Error, tc.wantStatus, rep.Error)
+			}
+		})
+	}
+}
+
+// TestStressSinkAndOnExecutor: with Options.Sink the records go to the sink (a store.Writer here) and not
+// through Store, and OnExecutor sees one engine per probe before it runs.
+func TestStressSinkAndOnExecutor(t *testing.T) {
+	_, url := startTarget(t, target.FixedServiceConfig(8, 4, time.Millisecond))
 	p := parsePlan(t, stressPlan, url)
-	ctx, cancel := context.WithTimeout(context.Background(), 800*time.Millisecond)
-	defer cancel()
+	p.Stress.ProbeDuration.Duration = 300 * time.Millisecond
+	p.Stress.MaxRate, p.Stress.MaxProbes = 100, 3
 	st, _ := openStore(t)
-	rep, err := Stress(ctx, p, Options{Store: st, Log: testLogger(t)})
-	if !errors.Is(err, context.DeadlineExceeded) || rep.Result.State != stress.Canceled {
-		t.Fatalf("Stress with a cancelled ctx: state %s err %v; want CANCELED, deadline exceeded", rep.Result.State, err)
+	w := store.NewWriter(st, store.WithSpoolDir(t.TempDir()))
+	engines := 0
+	rep, err := Stress(timeCtx(t, 30*time.Second), p, Options{Store: readOnly{st}, Sink: w, Log: testLogger(t),
+		OnExecutor: func(e *executor.Executor) {
+			engines++
+			if e.Snapshot().Running {
+				t.Error("OnExecutor saw a running engine; want it before Run")
+			}
+		}})
+	if err != nil {
+		t.Fatalf("Stress: %v", err)
+	}
+	if engines == 0 || engines < len(rep.Probes) {
+		t.Errorf("OnExecutor saw %d engines for %d probes; want one per probe (or more, for re-measured ones)", engines, len(rep.Probes))
+	}
+	stats, cerr := w.Close(context.Background())
+	if cerr != nil {
+		t.Fatalf("Writer.Close: %v (%+v)", cerr, stats)
 	}
 	run, err := st.GetRun(context.Background(), rep.RunID)
 	if err != nil {
 		t.Fatalf("GetRun: %v", err)
 	}
-	if run.Status != store.StatusAborted {
-		t.Errorf("stored status %s; want aborted", run.Status)
+	if run.Status != store.Status(rep.Status) || run.Type != store.TypeStress {
+		t.Errorf("stored run %s/%s; want %s/stress", run.Status, run.Type, rep.Status)
 	}
+	if sr, err := st.StressResult(context.Background(), rep.RunID); err != nil || len(sr.Probes) != len(rep.Probes) {
+		t.Errorf("stored stress result: %v, err %v; want %d probes", sr, err, len(rep.Probes))
+	}
+}
+
+// readOnly is a Store whose writes fail: the mode must write through its Sink.
+type readOnly struct{ store.Store }
+
+var errReadOnly = errors.New("read-only store: writes go through the sink")
+
+func (readOnly) CreateRun(context.Context, *store.Run) error           { return errReadOnly }
+func (readOnly) FinishRun(context.Context, string, store.Finish) error { return errReadOnly }
+func (readOnly) Heartbeat(context.Context, string, time.Time) error    { return errReadOnly }
+func (readOnly) AddStressResult(context.Context, string, store.StressResult) error {
+	return errReadOnly
 }
