@@ -10,7 +10,7 @@ import (
 // Snapshot returns the live state of the run (see Snapshot).
 func (e *Executor) Snapshot() Snapshot {
 	s := Snapshot{Running: e.running.Load(), PhaseIndex: -1}
-	if !e.ran.Load() {
+	if !e.started.Load() {
 		return s
 	}
 	el := e.elapsed()
@@ -80,7 +80,7 @@ func (e *Executor) windowBounds(d time.Duration) (from, to int64, span time.Dura
 // d (at most the WithWindow limit), for rolling thresholds.
 func (e *Executor) Window(d time.Duration) WindowStats {
 	w := WindowStats{Latency: hist.New()}
-	if !e.ran.Load() {
+	if !e.started.Load() {
 		return w
 	}
 	from, to, span := e.windowBounds(d)
@@ -96,12 +96,12 @@ func (e *Executor) StepWindows(d time.Duration) []WindowStats {
 	out := make([]WindowStats, len(e.steps))
 	var from, to int64
 	var span time.Duration
-	if e.ran.Load() {
+	if e.started.Load() {
 		from, to, span = e.windowBounds(d)
 	}
 	for i, st := range e.steps {
 		out[i] = WindowStats{Scenario: st.scen, Step: st.st.Name, Span: span, Latency: hist.New()}
-		if e.ran.Load() {
+		if e.started.Load() {
 			st.ring.sum(from, to, &out[i])
 		}
 	}

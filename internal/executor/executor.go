@@ -85,7 +85,8 @@ type Executor struct {
 	startedAt  time.Time // wall, from now
 	endedAt    time.Time
 	running    atomic.Bool
-	ran        atomic.Bool
+	ran        atomic.Bool // Run was called
+	started    atomic.Bool // start and startedAt are set: safe to read from any goroutine
 	canceled   atomic.Bool
 	endCh      chan struct{} // closed when the schedule ends
 	endOnce    sync.Once
@@ -298,6 +299,7 @@ func (e *Executor) Run(ctx context.Context) error {
 	e.startedAt = e.now()
 	e.start = time.Now()
 	e.mu.Unlock()
+	e.started.Store(true) // publishes start to Snapshot/Window callers on other goroutines
 	e.running.Store(true)
 	defer e.running.Store(false)
 
