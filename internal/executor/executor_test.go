@@ -26,6 +26,16 @@ func mustPlan(t testing.TB, target, yaml string) *plan.Plan {
 	return p
 }
 
+// hitPlan starts a counting server that answers after delay and returns it
+// with a plan of one step (GET /) against it and the given load section.
+func hitPlan(t *testing.T, delay time.Duration, load string) (*counter, *plan.Plan) {
+	t.Helper()
+	c := &counter{delay: delay}
+	srv := httptest.NewServer(c)
+	t.Cleanup(srv.Close)
+	return c, mustPlan(t, srv.URL, "\nscenarios: [{name: s, steps: [{name: hit, request: {path: /}}]}]\n"+load)
+}
+
 func run(t testing.TB, p *plan.Plan, opts ...Option) (*Executor, *Results, time.Duration) {
 	t.Helper()
 	e, err := New(p, opts...)
@@ -298,11 +308,7 @@ load:
 }
 
 func TestCancelKeepsPartialResults(t *testing.T) {
-	c := &counter{delay: 3 * time.Second}
-	srv := httptest.NewServer(c)
-	defer srv.Close()
-	p := mustPlan(t, srv.URL, `
-scenarios: [{name: s, steps: [{name: hit, request: {path: /}}]}]
+	_, p := hitPlan(t, 3*time.Second, `
 load:
   phases: [{name: a, duration: 10s, rate: 20}]
 `)
@@ -332,11 +338,7 @@ load:
 }
 
 func TestDropPolicy(t *testing.T) {
-	c := &counter{delay: 400 * time.Millisecond}
-	srv := httptest.NewServer(c)
-	defer srv.Close()
-	p := mustPlan(t, srv.URL, `
-scenarios: [{name: s, steps: [{name: hit, request: {path: /}}]}]
+	c, p := hitPlan(t, 400*time.Millisecond, `
 load:
   max_in_flight: 2
   drop_policy: drop
@@ -359,11 +361,7 @@ load:
 // never dropped.
 func TestAccuracyWaitShowsInLatency(t *testing.T) {
 	testenv.SkipIfRace(t)
-	c := &counter{delay: 100 * time.Millisecond}
-	srv := httptest.NewServer(c)
-	defer srv.Close()
-	p := mustPlan(t, srv.URL, `
-scenarios: [{name: s, steps: [{name: hit, request: {path: /}}]}]
+	_, p := hitPlan(t, 100*time.Millisecond, `
 load:
   max_in_flight: 1
   phases: [{name: a, duration: 1s, rate: 20}]
@@ -392,11 +390,7 @@ load:
 // near the service time when the target keeps up.
 func TestAccuracyRate(t *testing.T) {
 	testenv.SkipIfRace(t)
-	c := &counter{delay: 20 * time.Millisecond}
-	srv := httptest.NewServer(c)
-	defer srv.Close()
-	p := mustPlan(t, srv.URL, `
-scenarios: [{name: s, steps: [{name: hit, request: {path: /}}]}]
+	_, p := hitPlan(t, 20*time.Millisecond, `
 load:
   phases: [{name: a, duration: 2s, rate: 200}]
 `)
@@ -419,11 +413,7 @@ load:
 }
 
 func TestSetRateOverride(t *testing.T) {
-	c := &counter{}
-	srv := httptest.NewServer(c)
-	defer srv.Close()
-	p := mustPlan(t, srv.URL, `
-scenarios: [{name: s, steps: [{name: hit, request: {path: /}}]}]
+	_, p := hitPlan(t, 0, `
 load:
   phases: [{name: a, duration: 2s, rate: 10}]
 `)
