@@ -120,11 +120,12 @@ func TestModeCmdUsage(t *testing.T) {
 	}
 }
 
-// TestStressCmdUnreachable: `loadgen stress` against a dead target ends in ERROR with exit code 1.
-func TestStressCmdUnreachable(t *testing.T) {
-	dir := t.TempDir()
-	planPath := filepath.Join(dir, "stress.yaml")
-	plan := `name: cli-stress
+// deadTargetStressPlan writes a small stress plan named name and returns its
+// path and the URL of a target that no longer listens.
+func deadTargetStressPlan(t *testing.T, name string) (planPath, dead string) {
+	t.Helper()
+	planPath = filepath.Join(t.TempDir(), "stress.yaml")
+	plan := `name: ` + name + `
 type: stress
 target: http://127.0.0.1:1
 scenarios:
@@ -136,8 +137,14 @@ stress: {start_rate: 20, probe_duration: 200ms, cooldown: 0s}
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(nil)
-	dead := srv.URL
+	dead = srv.URL
 	srv.Close()
+	return planPath, dead
+}
+
+// TestStressCmdUnreachable: `loadgen stress` against a dead target ends in ERROR with exit code 1.
+func TestStressCmdUnreachable(t *testing.T) {
+	planPath, dead := deadTargetStressPlan(t, "cli-stress")
 	var stdout, stderr bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -151,22 +158,7 @@ stress: {start_rate: 20, probe_duration: 200ms, cooldown: 0s}
 // TestRunDispatchesModes: `loadgen run` on a plan of type stress runs the stress mode (a dead target ends in ERROR
 // with exit code 1) instead of failing for want of load phases.
 func TestRunDispatchesModes(t *testing.T) {
-	dir := t.TempDir()
-	planPath := filepath.Join(dir, "stress.yaml")
-	plan := `name: run-stress
-type: stress
-target: http://127.0.0.1:1
-scenarios:
-  - steps:
-      - request: {path: /api/health}
-stress: {start_rate: 20, probe_duration: 200ms, cooldown: 0s}
-`
-	if err := os.WriteFile(planPath, []byte(plan), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(nil)
-	dead := srv.URL
-	srv.Close()
+	planPath, dead := deadTargetStressPlan(t, "run-stress")
 	var stdout, stderr bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,25 +24,8 @@ import (
 	"github.com/loadlab/loadlab/internal/store"
 	"github.com/loadlab/loadlab/internal/store/sqlitestore"
 	"github.com/loadlab/loadlab/internal/target"
+	"github.com/loadlab/loadlab/internal/testenv"
 )
-
-// syncBuffer is a bytes.Buffer safe for a writer goroutine and a reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func startTarget(t *testing.T) string {
 	t.Helper()
@@ -110,7 +92,7 @@ func TestRunCLI(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "summary.json")
 			args := append([]string{"run", "--metrics-addr", "off", "--store", "off", "--quiet", "--out-json", out}, c.args...)
-			var stdout, stderr syncBuffer
+			var stdout, stderr testenv.SyncBuffer
 			code := run(args, &stdout, &stderr)
 			if code != c.code {
 				t.Fatalf("loadgen %s = exit %d; want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, c.code, stdout.String(), stderr.String())
@@ -138,7 +120,7 @@ func TestRunCLIStore(t *testing.T) {
 	url := startTarget(t)
 	db := filepath.Join(t.TempDir(), "runs.db")
 	out := filepath.Join(t.TempDir(), "summary.json")
-	var stdout, stderr syncBuffer
+	var stdout, stderr testenv.SyncBuffer
 	args := []string{"run", "--metrics-addr", "off", "--quiet", "--store", "sqlite://" + db, "--out-json", out, "--target", url, writePlan(t, "")}
 	if code := run(args, &stdout, &stderr); code != exitOK {
 		t.Fatalf("exit %d; want 0\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
@@ -212,7 +194,7 @@ func checkJSON(t *testing.T, path string, status report.Status) {
 func TestRunCLIMetricsLinger(t *testing.T) {
 	url := startTarget(t)
 	planPath := writePlan(t, "")
-	var stdout, stderr syncBuffer
+	var stdout, stderr testenv.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run([]string{"run", "--target", url, "--metrics-addr", "127.0.0.1:0", "--linger", "3s", "--store", "off",
@@ -317,16 +299,13 @@ func TestRunCLIInterrupt(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	url := startTarget(t)
-	bin := filepath.Join(t.TempDir(), "loadgen")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testenv.BuildBinary(context.Background(), t, t.TempDir(), "./cmd/loadgen")
 	planPath := filepath.Join(t.TempDir(), "long.yaml")
 	long := strings.Replace(fmt.Sprintf(tinyPlan, ""), "duration: 2s", "duration: 60s", 1)
 	if err := os.WriteFile(planPath, []byte(long), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var stdout, stderr syncBuffer
+	var stdout, stderr testenv.SyncBuffer
 	cmd := exec.Command(bin, "run", "--metrics-addr", "off", "--store", "off", "--target", url, planPath)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {

@@ -49,19 +49,9 @@ func runsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.IntVar(&f.Offset, "offset", 0, "skip this many runs (paging)")
 	}
 	fs.Usage = func() { fmt.Fprintln(stderr, runsUsage); fs.PrintDefaults() }
-	var pos []string
-	for rest := args[1:]; ; {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return exitOK
-			}
-			return exitUsage
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		rest = fs.Args()[1:]
+	pos, code, ok := parseInterleaved(fs, args[1:])
+	if !ok {
+		return code
 	}
 	want := map[string]int{"list": 0, "show": 1, "compare": 2}
 	n, ok := want[sub]

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -26,19 +25,9 @@ func validateCmd(_ context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "usage: loadgen validate [--target URL] [--type TYPE] PLAN...")
 		fs.PrintDefaults()
 	}
-	var plans []string
-	for rest := args; ; {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return exitOK
-			}
-			return exitUsage
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		plans = append(plans, fs.Arg(0))
-		rest = fs.Args()[1:]
+	plans, code, ok := parseInterleaved(fs, args)
+	if !ok {
+		return code
 	}
 	if len(plans) == 0 {
 		fs.Usage()
@@ -51,7 +40,7 @@ func validateCmd(_ context.Context, args []string, stdout, stderr io.Writer) int
 	if *typ != "" {
 		opts = append(opts, plan.WithType(*typ))
 	}
-	code := exitOK
+	code = exitOK
 	for _, path := range plans {
 		if _, err := plan.LoadFile(path, opts...); err != nil {
 			fmt.Fprintln(stderr, err)
