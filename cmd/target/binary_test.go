@@ -5,11 +5,12 @@ import (
 	"context"
 	"net/http"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/loadlab/loadlab/internal/testenv"
 )
 
 // TestBinarySIGTERM builds bin/target's source, runs it, and checks that
@@ -20,10 +21,7 @@ func TestBinarySIGTERM(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	bin := filepath.Join(t.TempDir(), "target")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testenv.BuildBinary(ctx, t, t.TempDir(), "./cmd/target")
 	cmd := exec.CommandContext(ctx, bin, "--addr", "127.0.0.1:0", "--service-time", "500ms", "--workers", "2")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

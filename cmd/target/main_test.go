@@ -10,36 +10,19 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/loadlab/loadlab/internal/testenv"
 )
-
-// syncBuffer is a goroutine-safe stderr sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // start runs runMain with args, waits for the listening line and returns the
 // base URL, a stop function that returns the exit code, and stderr.
-func start(t *testing.T, args []string, env map[string]string) (string, func() int, *syncBuffer) {
+func start(t *testing.T, args []string, env map[string]string) (string, func() int, *testenv.SyncBuffer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	stderr := &syncBuffer{}
+	stderr := &testenv.SyncBuffer{}
 	code := make(chan int, 1)
 	go func() {
 		code <- runMain(ctx, args, pw, stderr, func(k string) string { return env[k] })
