@@ -51,10 +51,6 @@ const (
 // loopback only.
 var DefaultAllowTargets = []string{"127.0.0.0/8", "::1", "localhost"}
 
-// ErrCanceled is the cause of a run's context when it was cancelled over the
-// API (cancel or stop-all); EngineRunner records such runs as aborted.
-var ErrCanceled = errors.New("cancelled over the control API")
-
 // ErrShutdown is the cause of a run's context when the server shuts down;
 // such runs end as interrupted.
 var ErrShutdown = errors.New("loadgen serve is shutting down")

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -25,12 +23,18 @@ import (
 // benchmark, stress and knee runs through internal/modes. Every engine
 // records into one shared *metrics.Metrics, so serve's /metrics shows the
 // active runs' loadgen_* series and Prometheus scrapes one endpoint across
-// runs; runner.Run's own per-run /metrics server is turned off.
+// runs; runner.Run builds no registry or /metrics server of its own.
 type EngineRunner struct {
-	// Store records the runs (nil: not recorded). StoreURL names it in
-	// summaries (its password is masked).
+	// Store records the runs (nil: not recorded) and is read for benchmark
+	// baselines. StoreURL names it in summaries (its password is masked).
 	Store    store.Store
 	StoreURL string
+	// Sink, when set, receives the runs' records instead of Store: serve
+	// gives a *store.Writer over Store, so a database outage during a run
+	// spools the records (data/spool) instead of losing them, and a slow
+	// database never holds a run up. With a *store.Writer the load-run
+	// summary says whether records had to be spooled.
+	Sink store.Sink
 	// Metrics is serve's shared loadgen_* metrics (nil: none).
 	Metrics *metrics.Metrics
 	// Monitor reads generator and host resources for the modes (nil: a new one).
@@ -42,6 +46,31 @@ type EngineRunner struct {
 }
 
 var _ Runner = (*EngineRunner)(nil)
+
+// SpoolFlushTimeout bounds how long the end of a load run waits for the
+// Sink to take its records before the summary reports what was spooled.
+const SpoolFlushTimeout = 2 * time.Second
+
+// ErrCanceled is the cause of a run's context when it was cancelled over the
+// API (cancel or stop-all). It wraps runner.ErrAborted (= modes.ErrAborted),
+// so the engines record such runs as aborted.
+var ErrCanceled error = canceledError{}
+
+type canceledError struct{}
+
+func (canceledError) Error() string { return "cancelled over the control API" }
+func (canceledError) Unwrap() error { return runner.ErrAborted }
+
+// sink is where records go: Sink, else Store, else nowhere (nil).
+func (er *EngineRunner) sink() store.Sink {
+	if er.Sink != nil {
+		return er.Sink
+	}
+	if er.Store != nil {
+		return er.Store
+	}
+	return nil
+}
 
 // Run carries out job.
 func (er *EngineRunner) Run(ctx context.Context, job Job) Outcome {
@@ -58,16 +87,12 @@ func (er *EngineRunner) Run(ctx context.Context, job Job) Outcome {
 	er.runStarted(job.ID, p.Name, typ)
 	defer er.runEnded(job.ID, p.Name, typ)
 
-	var eopts []executor.Option
-	if er.Metrics != nil {
-		eopts = append(eopts, executor.WithMetrics(er.Metrics))
-	}
 	started := time.Now()
 	var out Outcome
 	if typ == plan.TypeLoad {
-		out = er.runLoad(ctx, job, log, eopts)
+		out = er.runLoad(ctx, job, log)
 	} else {
-		out = er.runMode(ctx, job, typ, log, eopts)
+		out = er.runMode(ctx, job, typ, log)
 	}
 	if out.Status == store.StatusFailed && out.Summary == nil {
 		er.recordFailure(ctx, job, typ, started, out.Error)
@@ -76,28 +101,27 @@ func (er *EngineRunner) Run(ctx context.Context, job Job) Outcome {
 	return out
 }
 
-func (er *EngineRunner) runLoad(ctx context.Context, job Job, log *slog.Logger, eopts []executor.Option) Outcome {
-	// The executor is captured as it is built and attached when its first
-	// phase begins (after New has initialised the live overrides, so a PATCH
-	// that came early is applied, not lost).
-	var built *executor.Executor
-	var once sync.Once
-	eopts = append(eopts,
-		executor.Option(func(e *executor.Executor) { built = e }),
-		executor.WithOnPhase(func(name string) {
-			log.Info("phase", "phase", name)
-			once.Do(func() { job.Attach(built) })
-		}),
-	)
-	opts := runner.Options{RunID: job.ID, MetricsAddr: runner.MetricsOff, Log: log, ExecutorOptions: eopts}
-	if er.Store != nil {
-		opts.Recorder = &cancelAware{Recorder: runner.NewStoreRecorder(er.Store, er.StoreURL, log), ctx: ctx}
+func (er *EngineRunner) runLoad(ctx context.Context, job Job, log *slog.Logger) Outcome {
+	// The executor is attached once built (its live overrides are ready, so
+	// a PATCH that came early is applied, not lost) and before it runs.
+	opts := runner.Options{RunID: job.ID, MetricsAddr: runner.MetricsOff, Metrics: er.Metrics, Log: log,
+		OnExecutor: func(e *executor.Executor) { job.Attach(e) }}
+	if sk := er.sink(); sk != nil {
+		rec := runner.NewStoreRecorder(sk, er.StoreURL, log)
+		if f, ok := sk.(flusher); ok {
+			rec.Spooled = func() (bool, string) {
+				fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), SpoolFlushTimeout)
+				defer cancel()
+				stats, _ := f.Flush(fctx)
+				return stats.HadToSpool() || stats.Pending > 0 || stats.Down, stats.Summary()
+			}
+		}
+		opts.Recorder = rec
 	}
 	sum, err := runner.Run(ctx, job.Plan, opts)
 	if err != nil {
 		return Outcome{Status: store.StatusFailed, Error: err.Error()}
 	}
-	markCanceled(ctx, sum)
 	var b bytes.Buffer
 	if err := report.WriteJSON(&b, sum); err != nil {
 		return Outcome{Status: store.Status(sum.Status), Error: sum.Error}
@@ -105,33 +129,21 @@ func (er *EngineRunner) runLoad(ctx context.Context, job Job, log *slog.Logger, 
 	return Outcome{Status: store.Status(sum.Status), Error: sum.Error, Summary: json.RawMessage(bytes.TrimSpace(b.Bytes()))}
 }
 
-// markCanceled turns the runner's "interrupted" into "aborted" when the run
-// was cancelled over the API (interrupted stays for a server shutdown).
-func markCanceled(ctx context.Context, s *report.Summary) {
-	if s.Status == report.StatusInterrupted && errors.Is(context.Cause(ctx), ErrCanceled) {
-		s.Status = report.StatusAborted
-		s.Error = "cancelled over the control API after " + fmt.Sprintf("%.1fs", s.DurationS) + ": partial results"
-	}
+// flusher is the part of *store.Writer that tells whether records had to
+// be spooled.
+type flusher interface {
+	Flush(ctx context.Context) (store.Stats, bool)
 }
 
-// cancelAware records the status as aborted, not interrupted, for a run
-// cancelled over the API.
-type cancelAware struct {
-	runner.Recorder
-	ctx context.Context
-}
-
-func (c *cancelAware) Finish(ctx context.Context, s *report.Summary, res *executor.Results) *report.StoreInfo {
-	markCanceled(c.ctx, s)
-	return c.Recorder.Finish(ctx, s, res)
-}
-
-func (er *EngineRunner) runMode(ctx context.Context, job Job, typ string, log *slog.Logger, eopts []executor.Option) Outcome {
+func (er *EngineRunner) runMode(ctx context.Context, job Job, typ string, log *slog.Logger) Outcome {
 	// Modes run one engine after another; each is attached as it is built
-	// (live figures then restart with each probe or endpoint). PATCH is
-	// refused for these runs, so the overrides New initialises don't matter.
-	eopts = append(eopts, executor.Option(func(e *executor.Executor) { job.Attach(e) }))
-	o := modes.Options{Log: log, RunID: job.ID, ExecutorOptions: eopts, Monitor: er.Monitor}
+	// (live figures then restart with each probe or endpoint; PATCH is
+	// refused for these runs).
+	o := modes.Options{Log: log, RunID: job.ID, Monitor: er.Monitor, Sink: er.Sink,
+		OnExecutor: func(e *executor.Executor) { job.Attach(e) }}
+	if er.Metrics != nil {
+		o.ExecutorOptions = []executor.Option{executor.WithMetrics(er.Metrics)}
+	}
 	if er.Store != nil {
 		o.Store = er.Store
 	}
@@ -186,19 +198,22 @@ func (er *EngineRunner) runMode(ctx context.Context, job Job, typ string, log *s
 // record it (e.g. the engine refused the plan), so the store has every run
 // the API accepted.
 func (er *EngineRunner) recordFailure(ctx context.Context, job Job, typ string, at time.Time, msg string) {
-	if er.Store == nil {
+	sk := er.sink()
+	if sk == nil {
 		return
 	}
 	ctx = context.WithoutCancel(ctx)
-	if _, err := er.Store.GetRun(ctx, job.ID); err == nil {
-		return // recorded by the runner or the mode
+	if er.Store != nil {
+		if _, err := er.Store.GetRun(ctx, job.ID); err == nil {
+			return // recorded by the runner or the mode
+		}
 	}
 	r := &store.Run{ID: job.ID, Name: job.Plan.Name, Plan: job.Plan.Name, Type: store.Type(typ), Status: store.StatusFailed,
 		Error: msg, PlanYAML: store.Redact(string(job.Plan.Raw)), Owner: store.Owner(), CreatedAt: at, StartedAt: at}
-	if err := er.Store.CreateRun(ctx, r); err != nil {
+	if err := sk.CreateRun(ctx, r); err != nil {
 		return
 	}
-	_ = er.Store.FinishRun(ctx, job.ID, store.Finish{Status: store.StatusFailed, Error: msg, EndedAt: time.Now()})
+	_ = sk.FinishRun(ctx, job.ID, store.Finish{Status: store.StatusFailed, Error: msg, EndedAt: time.Now()})
 }
 
 // runStarted sets loadgen_run_info{run_id,plan,type} to 1 and the start
