@@ -2,14 +2,10 @@ package mysqlstore_test
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
-	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
-	"time"
 
 	"github.com/go-sql-driver/mysql"
 
@@ -17,61 +13,14 @@ import (
 	"github.com/loadlab/loadlab/internal/store/mysqlstore"
 	"github.com/loadlab/loadlab/internal/store/sqlitestore"
 	"github.com/loadlab/loadlab/internal/store/storetest"
-	"github.com/loadlab/loadlab/internal/testenv"
+	"github.com/loadlab/loadlab/internal/testenv/mysqltest"
 )
-
-// DefaultTestDSN is the MariaDB the tests use unless LOADGEN_TEST_MYSQL_DSN is set.
-const DefaultTestDSN = "root@tcp(127.0.0.1:3306)/test?parseTime=true"
-
-func serverDSN(t *testing.T) *mysql.Config {
-	t.Helper()
-	dsn := os.Getenv("LOADGEN_TEST_MYSQL_DSN")
-	if dsn == "" {
-		dsn = DefaultTestDSN
-	}
-	cfg, err := mysql.ParseDSN(dsn)
-	if err != nil {
-		t.Fatalf("LOADGEN_TEST_MYSQL_DSN: %v", err)
-	}
-	cfg.Timeout = 3 * time.Second
-	return cfg
-}
 
 // newDatabase creates loadgen_test_<rand> on the test server, drops it in
 // t.Cleanup, and returns its DSN (no scheme).
 func newDatabase(t *testing.T) *mysql.Config {
 	t.Helper()
-	cfg := serverDSN(t)
-	admin, err := sql.Open("mysql", cfg.FormatDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := admin.PingContext(ctx); err != nil {
-		testenv.Unavailable(t, "MySQL/MariaDB at %s: %v (set LOADGEN_TEST_MYSQL_DSN)", cfg.Addr, err)
-	}
-	var b [6]byte
-	rand.Read(b[:])
-	name := "loadgen_test_" + hex.EncodeToString(b[:])
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name+" CHARACTER SET utf8mb4"); err != nil {
-		t.Fatalf("create database %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		db, err := sql.Open("mysql", cfg.FormatDSN())
-		if err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-			return
-		}
-		defer db.Close()
-		if _, err := db.Exec("DROP DATABASE IF EXISTS " + name); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-	})
-	c := cfg.Clone()
-	c.DBName = name
-	return c
+	return mysqltest.NewDatabase(t, "loadgen_test_")
 }
 
 func TestConformance(t *testing.T) {
