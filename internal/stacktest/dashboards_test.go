@@ -214,16 +214,12 @@ func TestDashboardMetricsInContract(t *testing.T) {
 	for _, m := range regexp.MustCompile("`((?:loadgen|target)_[a-z_]+)`").FindAllStringSubmatch(string(doc), -1) {
 		contract[m[1]] = true
 	}
-	dq, err := DashboardQueries(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rq, err := RuleQueries(root)
+	queries, err := AllQueries(root)
 	if err != nil {
 		t.Fatal(err)
 	}
 	name := regexp.MustCompile(`\b((?:loadgen|target)_[a-z_]+)\b`)
-	for _, q := range append(dq, rq...) {
+	for _, q := range queries {
 		if q.Lang != PromQL {
 			continue
 		}

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -17,7 +16,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,37 +27,7 @@ import (
 type Prometheus struct {
 	URL string
 	cmd *exec.Cmd
-	log *syncBuffer
-}
-
-// syncBuffer collects the process output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// FreeAddr returns a free 127.0.0.1 address (for a child process to listen on).
-func FreeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
+	log *testenv.SyncBuffer
 }
 
 // PromConfig returns prometheus/prometheus.yml with absolute rule paths and
@@ -107,8 +75,8 @@ func StartPrometheus(t testing.TB, config []byte) *Prometheus {
 	if err := os.WriteFile(cfgPath, config, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	addr := FreeAddr(t)
-	p := &Prometheus{URL: "http://" + addr, log: &syncBuffer{}}
+	addr := testenv.FreeAddr(t)
+	p := &Prometheus{URL: "http://" + addr, log: &testenv.SyncBuffer{}}
 	p.cmd = exec.Command(bin, "--config.file="+cfgPath, "--storage.tsdb.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+addr, "--log.level=warn")
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log

@@ -249,6 +249,19 @@ type ruleFile struct {
 
 var reThreshold = regexp.MustCompile(`(?s)^(.*?)\s*(>=|<=|==|!=|>|<)\s*[0-9.eE+-]+\s*$`)
 
+// AllQueries returns DashboardQueries followed by RuleQueries.
+func AllQueries(root string) ([]Query, error) {
+	dq, err := DashboardQueries(root)
+	if err != nil {
+		return nil, err
+	}
+	rq, err := RuleQueries(root)
+	if err != nil {
+		return nil, err
+	}
+	return append(dq, rq...), nil
+}
+
 // RuleQueries returns every recording and alerting rule expression of
 // prometheus/rules/*.yml under root, in file order.
 func RuleQueries(root string) ([]Query, error) {

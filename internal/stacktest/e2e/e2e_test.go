@@ -9,9 +9,7 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -19,21 +17,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/go-sql-driver/mysql"
 
 	"github.com/loadlab/loadlab/internal/stacktest"
 	"github.com/loadlab/loadlab/internal/store"
 	"github.com/loadlab/loadlab/internal/store/mysqlstore"
 	"github.com/loadlab/loadlab/internal/testenv"
+	"github.com/loadlab/loadlab/internal/testenv/mysqltest"
 )
-
-// defaultDSN is the MariaDB the tests use unless LOADGEN_TEST_MYSQL_DSN is set.
-const defaultDSN = "root@tcp(127.0.0.1:3306)/test?parseTime=true"
 
 // mayBeEmpty lists the PromQL queries allowed to return no data after a
 // healthy run, and why.
@@ -86,68 +79,19 @@ type summary struct {
 	} `json:"latency_ms"`
 }
 
-func goTool() string {
-	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
-		return p
-	}
-	return "go"
-}
-
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 // build compiles cmd/<name> into dir.
 func build(t *testing.T, dir, name string) string {
 	t.Helper()
-	out := filepath.Join(dir, name)
-	cmd := exec.Command(goTool(), "build", "-o", out, "./cmd/"+name)
-	cmd.Dir = testenv.RepoRoot(t)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/%s: %v\n%s", name, err, b)
-	}
-	return out
+	return testenv.BuildBinary(context.Background(), t, dir, "./cmd/"+name)
 }
 
 // newDatabase creates loadlab_stacktest_<rand> on the test MariaDB and drops
 // it at cleanup; it returns the database's DSN.
 func newDatabase(t *testing.T) string {
 	t.Helper()
-	dsn := os.Getenv("LOADGEN_TEST_MYSQL_DSN")
-	if dsn == "" {
-		dsn = defaultDSN
-	}
-	cfg, err := mysql.ParseDSN(dsn)
-	if err != nil {
-		t.Fatalf("LOADGEN_TEST_MYSQL_DSN: %v", err)
-	}
-	cfg.Timeout = 3 * time.Second
-	admin, err := sql.Open("mysql", cfg.FormatDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := admin.PingContext(ctx); err != nil {
-		testenv.Unavailable(t, "MySQL/MariaDB at %s: %v (set LOADGEN_TEST_MYSQL_DSN)", cfg.Addr, err)
-	}
-	var b [6]byte
-	rand.Read(b[:])
-	name := "loadlab_stacktest_" + hex.EncodeToString(b[:])
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name+" CHARACTER SET utf8mb4"); err != nil {
-		t.Fatalf("create database %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		db, err := sql.Open("mysql", cfg.FormatDSN())
-		if err != nil {
-			return
-		}
-		defer db.Close()
-		if _, err := db.Exec("DROP DATABASE IF EXISTS " + name); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-	})
-	c := cfg.Clone()
-	c.DBName = name
+	c := mysqltest.NewDatabase(t, "loadlab_stacktest_")
 	c.ParseTime = true
 	return c.FormatDSN()
 }
@@ -214,11 +158,11 @@ func TestStackEndToEnd(t *testing.T) {
 	// With --watch-pid, the watched-process panels must show data too.
 	watch := strings.Contains(string(help), "-watch-pid")
 
-	targetAddr := stacktest.FreeAddr(t)
+	targetAddr := testenv.FreeAddr(t)
 	targetOut, targetPID := startProcess(t, target, "--addr", targetAddr, "--error-rate", "0.03")
 	waitHTTP(t, "http://"+targetAddr+"/api/health")
 
-	metricsAddr := stacktest.FreeAddr(t)
+	metricsAddr := testenv.FreeAddr(t)
 	prom := stacktest.StartPrometheus(t, stacktest.PromConfig(t, map[string]string{"loadgen": metricsAddr, "target": targetAddr}))
 	prom.WaitUp(t, "target", 30*time.Second) // the scrape loops are running before loadgen starts
 
@@ -298,16 +242,12 @@ func TestStackEndToEnd(t *testing.T) {
 	// (a) every query, at a moment late in the run (the last phase active,
 	// a full rate window behind it).
 	at := sum.EndedAt.Add(-2 * time.Second)
-	dq, err := stacktest.DashboardQueries(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rq, err := stacktest.RuleQueries(root)
+	queries, err := stacktest.AllQueries(root)
 	if err != nil {
 		t.Fatal(err)
 	}
 	checked, empty := 0, 0
-	for _, q := range append(dq, rq...) {
+	for _, q := range queries {
 		if q.Lang != stacktest.PromQL {
 			continue
 		}
@@ -482,7 +422,7 @@ func TestTargetQueriesReturnData(t *testing.T) {
 	root := testenv.RepoRoot(t)
 	testenv.Tool(t, "prometheus")
 	target := build(t, t.TempDir(), "target")
-	addr := stacktest.FreeAddr(t)
+	addr := testenv.FreeAddr(t)
 	startProcess(t, target, "--addr", addr, "--error-rate", "0.05")
 	waitHTTP(t, "http://"+addr+"/api/health")
 	prom := stacktest.StartPrometheus(t, stacktest.PromConfig(t, map[string]string{"target": addr}))
@@ -501,18 +441,14 @@ func TestTargetQueriesReturnData(t *testing.T) {
 	}
 	at := time.Now()
 
-	dq, err := stacktest.DashboardQueries(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rq, err := stacktest.RuleQueries(root)
+	queries, err := stacktest.AllQueries(root)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	checked := 0
-	for _, q := range append(dq, rq...) {
+	for _, q := range queries {
 		expr := q.Expr
 		if q.Alert {
 			expr = q.Cond
@@ -587,7 +523,7 @@ func TestComposeCommandsMatchBinaries(t *testing.T) {
 		if !fileExists(bin) {
 			t.Skip("loadgen not built")
 		}
-		addr := stacktest.FreeAddr(t)
+		addr := testenv.FreeAddr(t)
 		out, _ := startProcess(t, bin, "serve", "--addr", addr, "--store", "sqlite://"+filepath.Join(dir, "serve.db"))
 		waitHTTP(t, "http://"+addr+"/api/health")
 		resp, err := http.Get("http://" + addr + "/metrics")
