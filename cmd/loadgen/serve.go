@@ -87,18 +87,29 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	url := store.URLFromEnv(*storeURL)
-	st, err := store.Open(ctx, url)
+	st, w, err := openServeStore(ctx, url, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "loadgen serve: %v\n", err)
-		return exitError
+		return exitUsage
 	}
-	defer st.Close()
+	defer func() {
+		// Runs have ended (Shutdown below); what the store has not taken
+		// yet stays in the spool for the next start.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), store.DefaultFlushTimeout)
+		defer cancel()
+		if stats, err := w.Close(cctx); err != nil {
+			log.Warn("store: not everything was written", "err", err, "spool", stats.SpoolFile)
+		}
+		if err := st.Close(); err != nil {
+			log.Warn("store: close failed", "err", err)
+		}
+	}()
 
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg)
 	mon := sysmon.New()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), mon)
-	er := &control.EngineRunner{Store: st, StoreURL: url, Metrics: m, Monitor: mon, Log: log}
+	er := &control.EngineRunner{Store: st, Sink: w, StoreURL: url, Metrics: m, Monitor: mon, Log: log}
 	srv, err := control.New(cfg, er, st, control.WithLogger(log), control.WithGatherer(reg),
 		control.WithSampler(mon.NewSampler()), control.WithVersion(metrics.Version))
 	if err != nil {
@@ -166,6 +177,34 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 	}
 	return code
+}
+
+// serveStartTimeout bounds the first connection to the store at start.
+const serveStartTimeout = 15 * time.Second
+
+// openServeStore opens the results store and the asynchronous Writer that
+// records every run started over the API: writes never wait on the
+// database, and while it is unreachable (at start or mid-run) records are
+// spooled to data/spool and written once it answers again (spool files
+// left by earlier processes too). A store that cannot be reached at start
+// does not stop serve: it is opened lazily, retried on each use, and
+// stored runs are listed once it answers. A malformed URL or an unknown
+// scheme is an error.
+func openServeStore(ctx context.Context, url string, log *slog.Logger) (store.Store, *store.Writer, error) {
+	octx, cancel := context.WithTimeout(ctx, serveStartTimeout)
+	st, err := store.Open(octx, url)
+	cancel()
+	if err != nil {
+		if errors.Unwrap(err) == nil {
+			// Open's own errors (no scheme, unknown scheme) wrap nothing;
+			// a database that cannot be opened is wrapped with %w.
+			return nil, nil, err
+		}
+		log.Warn("store unreachable at start: serving anyway; runs are spooled to "+store.DefaultSpoolDir+
+			" and written once it answers, stored runs are listed then", "store", store.Redacted(url), "err", err)
+		st = store.OpenLazy(url)
+	}
+	return st, store.NewWriter(st, store.WithLogger(log)), nil
 }
 
 func capString(v float64) string {
