@@ -26,14 +26,22 @@ func mustPlan(t testing.TB, target, yaml string) *plan.Plan {
 	return p
 }
 
-// hitPlan starts a counting server that answers after delay and returns it
-// with a plan of one step (GET /) against it and the given load section.
-func hitPlan(t *testing.T, delay time.Duration, load string) (*counter, *plan.Plan) {
+// counterServer starts a counting server that answers after delay and
+// returns it with its URL; it is closed at cleanup.
+func counterServer(t *testing.T, delay time.Duration) (*counter, string) {
 	t.Helper()
 	c := &counter{delay: delay}
 	srv := httptest.NewServer(c)
 	t.Cleanup(srv.Close)
-	return c, mustPlan(t, srv.URL, "\nscenarios: [{name: s, steps: [{name: hit, request: {path: /}}]}]\n"+load)
+	return c, srv.URL
+}
+
+// hitPlan starts a counting server that answers after delay and returns it
+// with a plan of one step (GET /) against it and the given load section.
+func hitPlan(t *testing.T, delay time.Duration, load string) (*counter, *plan.Plan) {
+	t.Helper()
+	c, url := counterServer(t, delay)
+	return c, mustPlan(t, url, "\nscenarios: [{name: s, steps: [{name: hit, request: {path: /}}]}]\n"+load)
 }
 
 func run(t testing.TB, p *plan.Plan, opts ...Option) (*Executor, *Results, time.Duration) {
@@ -85,10 +93,8 @@ func (c *counter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func TestOpenExactCount(t *testing.T) {
-	c := &counter{}
-	srv := httptest.NewServer(c)
-	defer srv.Close()
-	p := mustPlan(t, srv.URL, `
+	c, url := counterServer(t, 0)
+	p := mustPlan(t, url, `
 scenarios:
   - name: s
     steps:
@@ -139,10 +145,8 @@ load:
 }
 
 func TestClosedVUsAndThink(t *testing.T) {
-	c := &counter{}
-	srv := httptest.NewServer(c)
-	defer srv.Close()
-	p := mustPlan(t, srv.URL, `
+	c, url := counterServer(t, 0)
+	p := mustPlan(t, url, `
 scenarios:
   - name: s
     think: 100ms
@@ -246,10 +250,8 @@ load:
 }
 
 func TestWeights(t *testing.T) {
-	c := &counter{}
-	srv := httptest.NewServer(c)
-	defer srv.Close()
-	p := mustPlan(t, srv.URL, `
+	_, url := counterServer(t, 0)
+	p := mustPlan(t, url, `
 scenarios:
   - {name: a, weight: 3, steps: [{name: a, request: {path: /a}}]}
   - {name: b, weight: 1, steps: [{name: b, request: {path: /b}}]}
