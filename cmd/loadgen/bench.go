@@ -115,20 +115,28 @@ func runMode(ctx context.Context, p *plan.Plan, f modeFlags, stdout, stderr io.W
 	if f.store == "off" || url == "off" {
 		url = ""
 	}
+	var w *store.Writer
+	closeWait := store.DefaultFlushTimeout // how long Close may wait for the store; less once it is known down
 	if url != "" {
-		octx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		st, err := store.Open(octx, url)
-		cancel()
-		if err != nil {
-			fmt.Fprintf(stderr, "%s: %v (use --store off to run without recording)\n", prog, err)
-			return exitError
+		if _, _, ok := strings.Cut(url, "://"); !ok {
+			fmt.Fprintf(stderr, "%s: --store %q: want sqlite://PATH, mysql://DSN or off\n", prog, store.Redacted(url))
+			return exitUsage
 		}
+		// The database may be down now or go away mid-run: reads (baselines) fail softly, and the records go
+		// through the async writer, which spools them to data/spool until the database is back.
+		st := store.OpenLazy(url)
+		w = store.NewWriter(st, store.WithLogger(log))
 		defer func() {
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeWait)
+			defer cancel()
+			if _, err := w.Close(cctx); err != nil {
+				fmt.Fprintf(stderr, "%s: %v\n", prog, err)
+			}
 			if err := st.Close(); err != nil {
 				fmt.Fprintf(stderr, "%s: close store: %v\n", prog, err)
 			}
 		}()
-		opts.Store = st
+		opts.Store, opts.Sink = st, w
 	} else if f.baseline != "" {
 		fmt.Fprintf(stderr, "%s: --baseline needs a store\n", prog)
 		return exitUsage
@@ -171,10 +179,19 @@ func runMode(ctx context.Context, p *plan.Plan, f modeFlags, stdout, stderr io.W
 		}
 		code = exitError
 	}
-	if header != nil && opts.Store != nil {
-		if header.StoreError != "" {
+	if header != nil && w != nil {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		stats, _ := w.Flush(fctx)
+		cancel()
+		switch {
+		case header.StoreError != "":
 			fmt.Fprintf(stderr, "%s: store %s: %s\n", prog, store.Redacted(url), header.StoreError)
-		} else {
+		case stats.HadToSpool() || stats.Pending > 0:
+			fmt.Fprintf(stdout, "run %s: %s\n", header.RunID, stats.Summary())
+			if stats.Pending > 0 {
+				closeWait = time.Second // still down after the flush: the spool file keeps the rest
+			}
+		default:
 			fmt.Fprintf(stdout, "stored as run %s in %s\n", header.RunID, store.Redacted(url))
 		}
 	}

@@ -13,7 +13,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/loadlab/loadlab/internal/plan"
 	"github.com/loadlab/loadlab/internal/target"
+	"github.com/loadlab/loadlab/internal/testenv"
 )
 
 const modeBenchPlan = `name: cli-bench
@@ -166,5 +168,29 @@ func TestRunDispatchesModes(t *testing.T) {
 	if code != exitError || !strings.Contains(stdout.String(), "ERROR: target unreachable") {
 		t.Errorf("loadgen run on a stress plan against a dead target: exit %d\n%s%s; want %d and ERROR: target unreachable",
 			code, stdout.String(), stderr.String(), exitError)
+	}
+}
+
+// TestModeStoreDownSpools: a benchmark whose store is unreachable still runs to the end (exit 0); its records are
+// spooled to data/spool for the next start, and the output says so.
+func TestModeStoreDownSpools(t *testing.T) {
+	t.Chdir(t.TempDir()) // the spool goes to ./data/spool
+	planPath := "bench.yaml"
+	if err := os.WriteFile(planPath, []byte(modeBenchPlan), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	deadStore := "mysql://root@tcp(" + testenv.FreeAddr(t) + ")/test?parseTime=true"
+	code := modeCmd(ctx, plan.TypeBenchmark, []string{planPath, "--target", modeTarget(t, 2*time.Millisecond), "--store", deadStore},
+		&stdout, &stderr)
+	if code != exitOK || !strings.Contains(stdout.String(), "written at the next start") {
+		t.Fatalf("bench with the store down: exit %d\n%s%s; want %d and the spool message", code, stdout.String(),
+			stderr.String(), exitOK)
+	}
+	files, err := filepath.Glob(filepath.Join("data", "spool", "*.jsonl"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("spool files = %v, %v; want at least one in data/spool", files, err)
 	}
 }

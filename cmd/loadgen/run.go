@@ -218,15 +218,19 @@ func openRecorder(ctx context.Context, opts *runner.Options, flagURL string, std
 	st := store.OpenLazy(url)
 	w := store.NewWriter(st, store.WithLogger(opts.Log))
 	rec := runner.NewStoreRecorder(w, url, opts.Log)
+	closeWait := store.DefaultFlushTimeout // how long Close may wait for the store; less once it is known down
 	rec.Spooled = func() (bool, string) {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		stats, _ := w.Flush(fctx)
+		if stats.Pending > 0 {
+			closeWait = time.Second // still down after the flush: the spool file keeps the rest
+		}
 		return stats.HadToSpool() || stats.Pending > 0, stats.Summary()
 	}
 	opts.Recorder = rec
 	return func() {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), store.DefaultFlushTimeout)
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeWait)
 		defer cancel()
 		if _, err := w.Close(cctx); err != nil {
 			fmt.Fprintf(stderr, "loadgen run: %v\n", err)
