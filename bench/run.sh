@@ -393,6 +393,8 @@ SUMMARY="$OUT/summary.md"
 		awk -F'\t' 'NR>1 && $1>=60 { if (min==""||$2<min) min=$2; if ($2>max) max=$2; n++ }
 			END { if (n==0) { print "\nno samples after 60 s"; exit }
 			      d=(max-min)/min*100; printf "\nafter the first minute (%d samples): min %.1f MB, max %.1f MB, spread %.1f%% -> %s (goal: flat within 10%%)\n", n, min/1024, max/1024, d, (d<=10?"MET":"MISSED") }' "$SOAK_TSV"
+		awk -F'\t' 'NR>1 && $1>=180 { if (min==""||$2<min) min=$2; if ($2>max) max=$2; n++ }
+			END { if (n>0) printf "from 3 minutes on (%d samples): min %.1f MB, max %.1f MB, spread %.1f%%\n", n, min/1024, max/1024, (max-min)/min*100 }' "$SOAK_TSV"
 		[ -s "$WORK/soak.json" ] && jq -r '"soak run: status \(.status), \(.requests) requests, \(.errors) errors, \(.rps) req/s, p99 \(.latency_ms.p99) ms"' "$WORK/soak.json"
 	fi
 	for prof in closed50 open5000; do
