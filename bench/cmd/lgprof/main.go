@@ -19,6 +19,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"syscall"
+	"time"
 
 	"github.com/loadlab/loadlab/internal/plan"
 	"github.com/loadlab/loadlab/internal/runner"
@@ -29,7 +30,8 @@ func main() { os.Exit(run()) }
 func run() int {
 	target := flag.String("target", "", "base URL (overrides the plan's target)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile (100 Hz) to this file")
-	memprofile := flag.String("memprofile", "", "write a heap profile at the end to this file")
+	memprofile := flag.String("memprofile", "", "write a heap profile to this file (at the end, or at -memprofile-at)")
+	memAt := flag.Duration("memprofile-at", 0, "write the heap profile this long after the start (while VUs are live) instead of at the end")
 	outJSON := flag.String("out-json", "", "write the summary as JSON to this file")
 	flag.Parse()
 	if flag.NArg() != 1 {
@@ -61,17 +63,26 @@ func run() int {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	heapDone := make(chan error, 1)
+	if *memprofile != "" && *memAt > 0 {
+		t := time.AfterFunc(*memAt, func() { heapDone <- writeHeap(*memprofile) })
+		defer t.Stop()
+	}
 	s, err := runner.Run(ctx, p, runner.Options{MetricsAddr: runner.MetricsOff})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	if *memprofile != "" {
-		runtime.GC()
-		f, err := os.Create(*memprofile)
-		if err == nil {
-			err = pprof.WriteHeapProfile(f)
-			f.Close()
+		var err error
+		if *memAt > 0 {
+			select {
+			case err = <-heapDone:
+			default:
+				err = fmt.Errorf("lgprof: the run ended before -memprofile-at %s", *memAt)
+			}
+		} else {
+			err = writeHeap(*memprofile)
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -92,4 +103,18 @@ func run() int {
 	fmt.Fprintf(os.Stderr, "lgprof: %d requests, %d errors, %.0f req/s, p99 %.3f ms, status %s\n",
 		s.Requests, s.Errors, s.RPS, s.LatencyMS.P99, s.Status)
 	return 0
+}
+
+// writeHeap writes a heap profile (in-use and allocated) after a GC.
+func writeHeap(path string) error {
+	runtime.GC()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
