@@ -90,7 +90,7 @@ install_tools() {
 			$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]/nginx-light/nginx}"
 		fi
 	fi
-	if ! [ -x bin/vegeta ] || ! bin/vegeta -version 2>/dev/null | grep -q "Version: ${VEGETA_VERSION#v}\|Runtime"; then
+	if ! [ -x bin/vegeta ] || ! go version -m bin/vegeta 2>/dev/null | grep -q "mod.*tsenart/vegeta/v12.*$VEGETA_VERSION"; then
 		[ "$INSTALL" = 1 ] || die "bin/vegeta missing (run without --no-install)"
 		log "go install github.com/tsenart/vegeta/v12@$VEGETA_VERSION into bin/"
 		GOBIN="$ROOT/bin" go install "github.com/tsenart/vegeta/v12@$VEGETA_VERSION"
