@@ -11,7 +11,7 @@ LOADGEN_LDFLAGS := -X=runtime.godebugDefault=schedtrace=2147483647 -X=github.com
 # Packages whose tests are accuracy (timing) tests run a second time without -race.
 ACCURACY_RUN := ^TestAccuracy
 
-.PHONY: all build test test-short test-race test-accuracy test-fuzz check-rules tools lint demo clean update-golden check-plans up down
+.PHONY: all build test test-short test-race test-accuracy test-fuzz check-rules tools lint demo bench clean update-golden check-plans up down
 
 all: lint test build
 
@@ -73,6 +73,11 @@ lint:
 demo: build
 	@echo ">> demo: target + quickstart plan on embedded defaults"
 	@bash scripts/demo.sh
+
+# bench: the side-by-side performance harness (installs wrk, hey, nginx and vegeta; minutes; never part of make test).
+bench:
+	@echo ">> bench/run.sh $(BENCH_ARGS)"
+	bash bench/run.sh $(BENCH_ARGS)
 
 update-golden:
 	$(GO) test ./... -update
