@@ -11,7 +11,7 @@ LOADGEN_LDFLAGS := -X=runtime.godebugDefault=schedtrace=2147483647 -X=github.com
 # Packages whose tests are accuracy (timing) tests run a second time without -race.
 ACCURACY_RUN := ^TestAccuracy
 
-.PHONY: all build test test-short test-race test-accuracy test-fuzz check-rules tools lint demo bench clean update-golden check-plans up down
+.PHONY: all build test mariadb test-short test-race test-accuracy test-fuzz check-rules tools lint demo bench clean update-golden check-plans up down
 
 all: lint test build
 
@@ -34,7 +34,11 @@ $(BIN)/promtool:
 	GOBIN=$(BIN) $(GO) install github.com/prometheus/prometheus/cmd/promtool@$(PROM_VERSION)
 
 # test: everything (unit, race, MySQL, Prometheus end-to-end, accuracy).
-test: tools build check-rules test-race test-accuracy test-fuzz check-plans
+test: mariadb tools build check-rules test-race test-accuracy test-fuzz check-plans
+
+# mariadb: the MySQL tests need MariaDB on 127.0.0.1:3306; installed and started when missing.
+mariadb:
+	@bash scripts/ensure-mariadb.sh
 
 test-race:
 	@echo ">> go test -race (unit, integration, MySQL, Prometheus end-to-end)"
