@@ -9,6 +9,7 @@ import (
 	"github.com/loadlab/loadlab/internal/bench"
 	"github.com/loadlab/loadlab/internal/store"
 	"github.com/loadlab/loadlab/internal/target"
+	"github.com/loadlab/loadlab/internal/testenv"
 )
 
 const benchPlan = `
@@ -36,7 +37,7 @@ func TestBench(t *testing.T) {
 	run := func(service time.Duration, baseline string) *BenchReport {
 		t.Helper()
 		_, url := startTarget(t, target.FixedServiceConfig(8, 64, service))
-		out := &syncBuffer{}
+		out := &testenv.SyncBuffer{}
 		rep, err := Bench(ctx, parsePlan(t, benchPlan, url), Options{Out: out, Store: st, Baseline: baseline,
 			Log: testLogger(t)})
 		t.Logf("service %v, baseline %q:\n%s", service, baseline, out)
@@ -114,7 +115,7 @@ func TestBench(t *testing.T) {
 
 // TestBenchUnreachable: a dead target fails the benchmark with a clear message.
 func TestBenchUnreachable(t *testing.T) {
-	out := &syncBuffer{}
+	out := &testenv.SyncBuffer{}
 	rep, err := Bench(timeCtx(t, 30*time.Second), parsePlan(t, benchPlan, deadURL(t)), Options{Out: out})
 	t.Logf("output:\n%s", out)
 	if err == nil || !strings.Contains(err.Error(), "target unreachable") || rep.Status != "failed" {

@@ -1,14 +1,11 @@
 package modes
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
-	"net"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +15,7 @@ import (
 	"github.com/loadlab/loadlab/internal/store"
 	_ "github.com/loadlab/loadlab/internal/store/sqlitestore" // registers sqlite://
 	"github.com/loadlab/loadlab/internal/target"
+	"github.com/loadlab/loadlab/internal/testenv"
 )
 
 // startTarget serves the demo target in-process on 127.0.0.1:0 and returns its base URL.
@@ -36,13 +34,7 @@ func startTarget(t *testing.T, cfg target.Config) (*target.Server, string) {
 // deadURL returns a URL on 127.0.0.1 where nothing listens.
 func deadURL(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return "http://" + addr
+	return "http://" + testenv.FreeAddr(t)
 }
 
 func parsePlan(t *testing.T, yaml, url string) *plan.Plan {
@@ -64,24 +56,6 @@ func openStore(t *testing.T) (store.Store, string) {
 	}
 	t.Cleanup(func() { st.Close() })
 	return st, url
-}
-
-// syncBuffer is a bytes.Buffer safe for the modes' output and the test reading it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func testLogger(t *testing.T) *slog.Logger {

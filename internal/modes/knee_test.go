@@ -40,7 +40,7 @@ func TestAccuracyKnee(t *testing.T) {
 	_, url := startTarget(t, target.FixedServiceConfig(workers, 64, service))
 	p := parsePlan(t, kneePlan+"  metrics_url: "+url+"/metrics\n", url)
 	st, _ := openStore(t)
-	out := &syncBuffer{}
+	out := &testenv.SyncBuffer{}
 	start := time.Now()
 	rep, err := Knee(timeCtx(t, 90*time.Second), p, Options{Out: out, Store: st, Log: testLogger(t)})
 	t.Logf("output (%v):\n%s", time.Since(start).Round(time.Millisecond), out)
@@ -89,7 +89,7 @@ func TestAccuracyKnee(t *testing.T) {
 func TestKneeUnreachable(t *testing.T) {
 	p := parsePlan(t, strings.Replace(kneePlan, "step_duration: 1500ms\n  warmup: 400ms",
 		"step_duration: 200ms\n  warmup: 0s", 1), deadURL(t))
-	out := &syncBuffer{}
+	out := &testenv.SyncBuffer{}
 	rep, err := Knee(timeCtx(t, 30*time.Second), p, Options{Out: out, Log: testLogger(t)})
 	t.Logf("output:\n%s", out)
 	if err == nil || !strings.Contains(err.Error(), "target unreachable") {
@@ -138,7 +138,7 @@ func TestAccuracyKneeOpen(t *testing.T) {
 	_, url := startTarget(t, target.FixedServiceConfig(8, 4, 20*time.Millisecond))
 	yaml := strings.Replace(kneePlan, "model: closed\n  steps: [1, 2, 4, 8, 16, 32]", "model: open\n  steps: [100, 200, 400, 800]", 1)
 	p := parsePlan(t, strings.Replace(yaml, "step_duration: 1500ms", "step_duration: 1s", 1), url)
-	out := &syncBuffer{}
+	out := &testenv.SyncBuffer{}
 	rep, err := Knee(timeCtx(t, 60*time.Second), p, Options{Out: out, Log: testLogger(t)})
 	t.Logf("output:\n%s", out)
 	if err != nil {

@@ -47,7 +47,7 @@ func TestAccuracyStress(t *testing.T) {
 	_, url := startTarget(t, target.FixedServiceConfig(8, 4, 20*time.Millisecond))
 	p := parsePlan(t, stressPlan, url)
 	st, _ := openStore(t)
-	out := &syncBuffer{}
+	out := &testenv.SyncBuffer{}
 	start := time.Now()
 	// The target runs in this process on the same (shared) cores, so its overload also delays the generator's
 	// schedule: the test relaxes the schedule-lag part of the generator rule (tested in internal/stress) so
@@ -123,7 +123,7 @@ func TestAccuracyStress(t *testing.T) {
 func TestStressUnreachable(t *testing.T) {
 	p := parsePlan(t, strings.Replace(stressPlan, "probe_duration: 2s", "probe_duration: 300ms", 1), deadURL(t))
 	st, _ := openStore(t)
-	out := &syncBuffer{}
+	out := &testenv.SyncBuffer{}
 	rep, err := Stress(timeCtx(t, 30*time.Second), p, Options{Out: out, Store: st, Log: testLogger(t)})
 	t.Logf("output:\n%s", out)
 	if err == nil {
