@@ -71,11 +71,8 @@ func Bench(ctx context.Context, p *plan.Plan, o Options) (*BenchReport, error) {
 	if b == nil {
 		return nil, fmt.Errorf("%w: plan %s has no benchmark section", ErrMode, p.Name)
 	}
-	rep := &BenchReport{Header: Header{RunID: o.RunID, Plan: p.Name, Type: plan.TypeBenchmark, Target: p.Target,
-		StartedAt: o.Now()}, Tolerance: b.Tolerance, Confidence: b.Confidence, Endpoints: []BenchEndpoint{}}
-	rec := &recorder{st: o.recordSink(), log: o.Log, runID: o.RunID}
-	rec.start(ctx, p, store.TypeBenchmark, rep.StartedAt)
-	stopBeat := rec.beat(ctx, o.Now)
+	h, rec, stopBeat := begin(ctx, p, o, store.TypeBenchmark)
+	rep := &BenchReport{Header: h, Tolerance: b.Tolerance, Confidence: b.Confidence, Endpoints: []BenchEndpoint{}}
 	concurrency := b.Concurrency
 	if len(concurrency) == 0 {
 		concurrency = []int{1}
@@ -116,15 +113,7 @@ loop:
 	}
 	stopBeat()
 	rep.EndedAt = o.Now()
-	switch {
-	case runErr != nil && ctx.Err() != nil:
-		st, prefix := canceled(ctx)
-		rep.Status, rep.Error = string(st), prefix+": "+runErr.Error()
-	case runErr != nil:
-		rep.Status, rep.Error = string(store.StatusFailed), runErr.Error()
-	default:
-		rep.Status = string(store.StatusCompleted)
-	}
+	rep.settle(ctx, runErr)
 	verdict := benchVerdict(rep)
 	fmt.Fprintln(o.Out, verdict)
 

@@ -64,12 +64,9 @@ func Knee(ctx context.Context, p *plan.Plan, o Options) (*KneeReport, error) {
 	if model == "" {
 		model = plan.ModelClosed
 	}
-	rep := &KneeReport{Header: Header{RunID: o.RunID, Plan: p.Name, Type: plan.TypeKnee, Target: p.Target,
-		StartedAt: o.Now()}, Model: model, GainThreshold: k.GainThreshold, Warmup: k.Warmup.Duration,
+	h, rec, stopBeat := begin(ctx, p, o, store.TypeKnee)
+	rep := &KneeReport{Header: h, Model: model, GainThreshold: k.GainThreshold, Warmup: k.Warmup.Duration,
 		StepDuration: k.StepDuration.Duration, Steps: []KneeStep{}, Analysis: knee.Analysis{Knee: -1}}
-	rec := &recorder{st: o.recordSink(), log: o.Log, runID: o.RunID}
-	rec.start(ctx, p, store.TypeKnee, rep.StartedAt)
-	stopBeat := rec.beat(ctx, o.Now)
 	unit := "concurrency"
 	if model == plan.ModelOpen {
 		unit = "rate"
@@ -101,15 +98,7 @@ func Knee(ctx context.Context, p *plan.Plan, o Options) (*KneeReport, error) {
 	}
 	stopBeat()
 	rep.EndedAt = o.Now()
-	switch {
-	case runErr != nil && ctx.Err() != nil:
-		st, prefix := canceled(ctx)
-		rep.Status, rep.Error = string(st), prefix+": "+runErr.Error()
-	case runErr != nil:
-		rep.Status, rep.Error = string(store.StatusFailed), runErr.Error()
-	default:
-		rep.Status = string(store.StatusCompleted)
-	}
+	rep.settle(ctx, runErr)
 	verdict := kneeVerdict(rep)
 	fmt.Fprint(o.Out, verdict)
 

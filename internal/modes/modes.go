@@ -122,6 +122,29 @@ type Header struct {
 	StoreError string `json:"store_error,omitempty"`
 }
 
+// begin opens a mode's run: the report's header (started now), the run created in the store as running, and
+// a heartbeat that lasts until stopBeat is called.
+func begin(ctx context.Context, p *plan.Plan, o Options, typ store.Type) (h Header, rec *recorder, stopBeat func()) {
+	h = Header{RunID: o.RunID, Plan: p.Name, Type: string(typ), Target: p.Target, StartedAt: o.Now()}
+	rec = &recorder{st: o.recordSink(), log: o.Log, runID: o.RunID}
+	rec.start(ctx, p, typ, h.StartedAt)
+	return h, rec, rec.beat(ctx, o.Now)
+}
+
+// settle sets the header's status from the run's error: completed when nil, aborted or interrupted when ctx
+// ended (see canceled), failed otherwise.
+func (h *Header) settle(ctx context.Context, runErr error) {
+	switch {
+	case runErr != nil && ctx.Err() != nil:
+		st, prefix := canceled(ctx)
+		h.Status, h.Error = string(st), prefix+": "+runErr.Error()
+	case runErr != nil:
+		h.Status, h.Error = string(store.StatusFailed), runErr.Error()
+	default:
+		h.Status = string(store.StatusCompleted)
+	}
+}
+
 // derive returns a shallow copy of p for one engine run: type load, no thresholds, the given scenarios and load.
 // The scenarios' steps (and their compiled requests) are shared, read-only.
 func derive(p *plan.Plan, scenarios []plan.Scenario, load plan.Load) *plan.Plan {

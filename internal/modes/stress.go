@@ -59,11 +59,8 @@ func Stress(ctx context.Context, p *plan.Plan, o Options) (*StressReport, error)
 	if o.StressConfig != nil {
 		o.StressConfig(&cfg)
 	}
-	rep := &StressReport{Header: Header{RunID: o.RunID, Plan: p.Name, Type: plan.TypeStress, Target: p.Target,
-		StartedAt: o.Now()}, Config: cfg, Probes: []ProbeStats{}}
-	rec := &recorder{st: o.recordSink(), log: o.Log, runID: o.RunID}
-	rec.start(ctx, p, store.TypeStress, rep.StartedAt)
-	stopBeat := rec.beat(ctx, o.Now)
+	h, rec, stopBeat := begin(ctx, p, o, store.TypeStress)
+	rep := &StressReport{Header: h, Config: cfg, Probes: []ProbeStats{}}
 
 	dur := p.Stress.ProbeDuration.Duration
 	fmt.Fprintf(o.Out, "stress %s: %s against %s: probes of %s from %.1f req/s, error threshold %.1f%%%s, "+
