@@ -5,9 +5,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
+	"errors"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -31,34 +30,22 @@ var (
 func buildBinaries(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		binDir, buildErr = os.MkdirTemp("", "loadlab-control-bin")
-		if buildErr != nil {
+		dir, err := os.MkdirTemp("", "loadlab-control-bin")
+		if err != nil {
+			buildErr = err
 			return
 		}
-		root := testenv.RepoRoot(t)
+		// BuildBinary fails the test that builds; the tests after it fail with this.
+		buildErr = errors.New("building bin/loadgen and bin/target failed in an earlier test")
 		for _, pkg := range []string{"./cmd/loadgen", "./cmd/target"} {
-			cmd := exec.Command("go", "build", "-o", binDir+"/", pkg)
-			cmd.Dir = root
-			if out, err := cmd.CombinedOutput(); err != nil {
-				buildErr = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
-				return
-			}
+			testenv.BuildBinary(context.Background(), t, dir, pkg)
 		}
+		binDir, buildErr = dir, nil
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
 	}
 	return binDir
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // TestWalkthrough runs docs/api-walkthrough.sh: the curl walkthrough of
@@ -77,7 +64,7 @@ func TestWalkthrough(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", filepath.Join(root, "docs", "api-walkthrough.sh"))
-	cmd.Env = append(os.Environ(), "BIN="+bin, "TARGET_ADDR="+freeAddr(t), "API_ADDR="+freeAddr(t), "WORK="+t.TempDir())
+	cmd.Env = append(os.Environ(), "BIN="+bin, "TARGET_ADDR="+testenv.FreeAddr(t), "API_ADDR="+testenv.FreeAddr(t), "WORK="+t.TempDir())
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("api-walkthrough.sh: %v\n%s", err, out)
@@ -109,7 +96,7 @@ func TestWalkthrough(t *testing.T) {
 // startServe runs bin/loadgen serve and waits for its health endpoint.
 func startServe(t *testing.T, bin string, args ...string) (*exec.Cmd, string) {
 	t.Helper()
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	cmd := exec.Command(filepath.Join(bin, "loadgen"), append([]string{"serve", "--addr", addr}, args...)...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -151,14 +138,11 @@ func getJSON(t *testing.T, url string) map[string]any {
 	return m
 }
 
-// TestServeRestartMarksInterrupted: a run whose serve process is killed is
-// shown as interrupted by the next serve on the same store.
-func TestServeRestartMarksInterrupted(t *testing.T) {
-	bin := buildBinaries(t)
-	tgt := startTarget(t)
-	storeURL := "sqlite://" + t.TempDir() + "/runs.db"
-	cmd, api := startServe(t, bin, "--store", storeURL)
-	resp, err := http.Post(api+"/api/tests/start", "application/yaml", strings.NewReader(openPlan(tgt.URL, 10, time.Minute)))
+// startRunning starts a one-minute open-model run against targetURL over serve's API at api and waits until it
+// is running.
+func startRunning(t *testing.T, api, targetURL string) Started {
+	t.Helper()
+	resp, err := http.Post(api+"/api/tests/start", "application/yaml", strings.NewReader(openPlan(targetURL, 10, time.Minute)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,6 +150,17 @@ func TestServeRestartMarksInterrupted(t *testing.T) {
 	json.NewDecoder(resp.Body).Decode(&started)
 	resp.Body.Close()
 	waitFor(t, func() bool { return getJSON(t, api+"/api/tests/runs/"+started.RunID)["status"] == "running" })
+	return started
+}
+
+// TestServeRestartMarksInterrupted: a run whose serve process is killed is
+// shown as interrupted by the next serve on the same store.
+func TestServeRestartMarksInterrupted(t *testing.T) {
+	bin := buildBinaries(t)
+	tgt := startTarget(t)
+	storeURL := "sqlite://" + t.TempDir() + "/runs.db"
+	cmd, api := startServe(t, bin, "--store", storeURL)
+	started := startRunning(t, api, tgt.URL)
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -185,14 +180,7 @@ func TestServeGracefulStopInterrupts(t *testing.T) {
 	tgt := startTarget(t)
 	storeURL := "sqlite://" + t.TempDir() + "/runs.db"
 	cmd, api := startServe(t, bin, "--store", storeURL)
-	resp, err := http.Post(api+"/api/tests/start", "application/yaml", strings.NewReader(openPlan(tgt.URL, 10, time.Minute)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var started Started
-	json.NewDecoder(resp.Body).Decode(&started)
-	resp.Body.Close()
-	waitFor(t, func() bool { return getJSON(t, api+"/api/tests/runs/"+started.RunID)["status"] == "running" })
+	started := startRunning(t, api, tgt.URL)
 	t0 := time.Now()
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {
