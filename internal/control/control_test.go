@@ -139,17 +139,27 @@ func newHarness(t *testing.T, cfg Config, opts ...Option) *harness {
 		t.Fatalf("New: %v", err)
 	}
 	h.srv = srv
+	h.url = serve(t, srv, 5*time.Second)
+	return h
+}
+
+// serve serves srv's API on 127.0.0.1:0 and returns its URL. At cleanup, srv is shut down within grace (an error
+// fails the test), the test server closed, then each of after run with what is left of grace.
+func serve(t *testing.T, srv *Server, grace time.Duration, after ...func(context.Context)) string {
+	t.Helper()
 	ts := httptest.NewServer(srv.Handler())
-	h.url = ts.URL
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), grace)
 		defer cancel()
 		if err := srv.Shutdown(ctx); err != nil {
 			t.Errorf("Shutdown: %v", err)
 		}
 		ts.Close()
+		for _, f := range after {
+			f(ctx)
+		}
 	})
-	return h
+	return ts.URL
 }
 
 type answer struct {

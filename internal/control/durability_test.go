@@ -3,9 +3,7 @@ package control
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +13,7 @@ import (
 	"github.com/loadlab/loadlab/internal/store"
 	_ "github.com/loadlab/loadlab/internal/store/mysqlstore" // mysql:// for the unreachable store
 	"github.com/loadlab/loadlab/internal/store/sqlitestore"
+	"github.com/loadlab/loadlab/internal/testenv"
 )
 
 // stressPlanYAML is a short stress search: probes of 300 ms from 20/s, capped at maxRate (the in-process
@@ -56,17 +55,10 @@ func newServedWithWriter(t *testing.T, st store.Store) *servedWithWriter {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		ts.Close()
+	url := serve(t, srv, 10*time.Second, func(ctx context.Context) {
 		_, _ = w.Close(ctx) // no-op when the test closed it
 	})
-	return &servedWithWriter{harness: &harness{t: t, srv: srv, url: ts.URL}, w: w, spool: spool}
+	return &servedWithWriter{harness: &harness{t: t, srv: srv, url: url}, w: w, spool: spool}
 }
 
 func (s *servedWithWriter) start(body string) string {
@@ -98,12 +90,7 @@ func (s *servedWithWriter) waitTerminal(id string, d time.Duration) answer {
 // nothing is lost: replaying the spool into a real store gives both runs with their results.
 func TestServeStoreUnreachableSpools(t *testing.T) {
 	tgt := startTarget(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := ln.Addr().String()
-	ln.Close()
+	closed := testenv.FreeAddr(t)
 	st := store.OpenLazy("mysql://root@tcp(" + closed + ")/test")
 	defer st.Close()
 	s := newServedWithWriter(t, st)

@@ -77,16 +77,8 @@ func newE2E(t *testing.T, cfg Config) *e2e {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		ts.Close()
-	})
-	return &e2e{harness: &harness{t: t, srv: srv, url: ts.URL}, st: st, reg: reg}
+	url := serve(t, srv, 10*time.Second)
+	return &e2e{harness: &harness{t: t, srv: srv, url: url}, st: st, reg: reg}
 }
 
 func openPlan(targetURL string, rate float64, dur time.Duration) string {
