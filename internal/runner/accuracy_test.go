@@ -63,7 +63,26 @@ func relErr(got, want float64) float64 { return math.Abs(got-want) / want }
 // openPlan builds a single-step open-model plan against url.
 func openPlan(t *testing.T, url string, rate float64, dur time.Duration, maxInFlight int) *plan.Plan {
 	t.Helper()
-	y := fmt.Sprintf(`name: accuracy
+	return oneStepPlan(t, "accuracy", url, fmt.Sprintf(`  model: open
+  max_in_flight: %d
+  phases:
+    - {name: steady, duration: %s, rate: %g}
+`, maxInFlight, dur, rate))
+}
+
+func closedPlan(t *testing.T, url string, vus int, dur time.Duration) *plan.Plan {
+	t.Helper()
+	return oneStepPlan(t, "accuracy-closed", url, fmt.Sprintf(`  model: closed
+  phases:
+    - {name: steady, duration: %s, vus: %d}
+`, dur, vus))
+}
+
+// oneStepPlan parses the plan name (file name.yaml): one scenario of one step, GET / on url, under the given
+// load section body.
+func oneStepPlan(t *testing.T, name, url, load string) *plan.Plan {
+	t.Helper()
+	y := fmt.Sprintf(`name: %s
 target: %s
 defaults: {timeout: 10s}
 scenarios:
@@ -72,50 +91,31 @@ scenarios:
       - name: get
         request: {method: GET, path: /}
 load:
-  model: open
-  max_in_flight: %d
-  phases:
-    - {name: steady, duration: %s, rate: %g}
-`, url, maxInFlight, dur, rate)
-	p, err := plan.Parse("accuracy.yaml", []byte(y))
+%s`, name, url, load)
+	p, err := plan.Parse(name+".yaml", []byte(y))
 	if err != nil {
 		t.Fatalf("plan.Parse: %v\n%s", err, y)
 	}
 	return p
 }
 
-func closedPlan(t *testing.T, url string, vus int, dur time.Duration) *plan.Plan {
+// runWithin runs p with o, cancelled after limit, and fails the test when Run returns an error.
+func runWithin(t *testing.T, p *plan.Plan, limit time.Duration, o Options) *report.Summary {
 	t.Helper()
-	y := fmt.Sprintf(`name: accuracy-closed
-target: %s
-defaults: {timeout: 10s}
-scenarios:
-  - name: s
-    steps:
-      - name: get
-        request: {method: GET, path: /}
-load:
-  model: closed
-  phases:
-    - {name: steady, duration: %s, vus: %d}
-`, url, dur, vus)
-	p, err := plan.Parse("accuracy-closed.yaml", []byte(y))
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	s, err := Run(ctx, p, o)
 	if err != nil {
-		t.Fatalf("plan.Parse: %v\n%s", err, y)
+		t.Fatalf("Run: %v", err)
 	}
-	return p
+	return s
 }
 
 // testRun runs p quietly (no /metrics server) with a bound on wall time.
 func testRun(t *testing.T, p *plan.Plan, limit time.Duration) *report.Summary {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), limit)
-	defer cancel()
 	var progress strings.Builder
-	s, err := Run(ctx, p, Options{MetricsAddr: MetricsOff, Progress: &progress})
-	if err != nil {
-		t.Fatalf("Run: %v", err)
-	}
+	s := runWithin(t, p, limit, Options{MetricsAddr: MetricsOff, Progress: &progress})
 	t.Logf("progress:\n%s", progress.String())
 	if s.Status != report.StatusCompleted {
 		t.Fatalf("status %q (%s); want completed", s.Status, s.Error)

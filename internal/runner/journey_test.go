@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/loadlab/loadlab/internal/plan"
 	"github.com/loadlab/loadlab/internal/report"
+	"github.com/loadlab/loadlab/internal/testenv"
 )
 
 // journeyServer issues a fresh token per login and accepts /api/me only with
@@ -105,12 +105,7 @@ func TestJourneyCaptureAndCheck(t *testing.T) {
 	if err != nil {
 		t.Fatalf("plan.Parse: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	s, err := Run(ctx, p, Options{MetricsAddr: MetricsOff})
-	if err != nil {
-		t.Fatalf("Run: %v", err)
-	}
+	s := runWithin(t, p, 30*time.Second, Options{MetricsAddr: MetricsOff})
 	if s.Status != report.StatusCompleted {
 		t.Fatalf("status %q (%s); want completed", s.Status, s.Error)
 	}
@@ -146,21 +141,11 @@ func TestJourneyCaptureAndCheck(t *testing.T) {
 // reason connect, the run still ends on schedule, status failed, with a
 // one-line explanation naming the cause.
 func TestTargetDown(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // now nothing listens there
+	addr := testenv.FreeAddr(t) // nothing listens there
 
 	p := openPlan(t, "http://"+addr, 50, 2*time.Second, 100)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	start := time.Now()
-	s, err := Run(ctx, p, Options{MetricsAddr: MetricsOff})
-	if err != nil {
-		t.Fatalf("Run: %v", err)
-	}
+	s := runWithin(t, p, 30*time.Second, Options{MetricsAddr: MetricsOff})
 	if el := time.Since(start); el < 1900*time.Millisecond || el > 10*time.Second {
 		t.Errorf("run took %v; want it to end on schedule (2 s)", el)
 	}
@@ -187,12 +172,7 @@ func TestTargetGoesAway(t *testing.T) {
 		srv.CloseClientConnections()
 		srv.Close()
 	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	s, err := Run(ctx, p, Options{MetricsAddr: MetricsOff})
-	if err != nil {
-		t.Fatalf("Run: %v", err)
-	}
+	s := runWithin(t, p, 30*time.Second, Options{MetricsAddr: MetricsOff})
 	t.Logf("status %s: %s (requests %d errors %d %v)", s.Status, s.Error, s.Requests, s.Errors, s.ErrorsByReason)
 	if s.Status != report.StatusFailed || !strings.HasPrefix(s.Error, "target unreachable from ") {
 		t.Errorf("status %q error %q; want failed, \"target unreachable from ...\"", s.Status, s.Error)
@@ -238,13 +218,8 @@ func TestAbortOnFail(t *testing.T) {
 	}
 	th.Window, th.AbortOnFail = plan.D(2*time.Second), true
 	p.Thresholds = []plan.Threshold{th}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	start := time.Now()
-	s, err := Run(ctx, p, Options{MetricsAddr: MetricsOff})
-	if err != nil {
-		t.Fatalf("Run: %v", err)
-	}
+	s := runWithin(t, p, 30*time.Second, Options{MetricsAddr: MetricsOff})
 	if el := time.Since(start); el > 6*time.Second {
 		t.Errorf("run took %v; want an early abort", el)
 	}
