@@ -56,7 +56,7 @@ func BenchmarkRequest(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		if !e.request(ctx, w, st, e.elapsed(), 0) {
+		if ok, _ := e.request(ctx, w, st, e.elapsed(), 0); !ok {
 			b.Fatal("request failed", e.samples)
 		}
 	}

@@ -74,6 +74,7 @@ type Executor struct {
 	open        bool
 	drop        bool
 	maxInFlight int
+	thinks      bool // some step has a think time
 	phases      *pacer.Phases
 	phaseRecs   []*phaseRec
 	scenarios   []*scenRec
@@ -95,6 +96,7 @@ type Executor struct {
 	sampleN    atomic.Uint64
 	samplesOff atomic.Uint64
 
+	reqs        sync.Pool // *reqState, one per request in flight
 	lag         *hist.Histogram
 	iterations  atomic.Uint64
 	dropped     atomic.Uint64
@@ -157,6 +159,7 @@ func New(p *plan.Plan, opts ...Option) (*Executor, error) {
 	}
 	e := &Executor{p: p, now: time.Now, log: slog.New(slog.DiscardHandler), window: DefaultWindow,
 		tick: DefaultTick, seed: uint64(time.Now().UnixNano()), lag: hist.New(), endCh: make(chan struct{})}
+	e.reqs.New = newReqState
 	for _, o := range opts {
 		o(e)
 	}
@@ -252,6 +255,9 @@ func New(p *plan.Plan, opts ...Option) (*Executor, error) {
 	}
 	if len(e.steps) == 0 {
 		return nil, errors.New("executor: plan has no steps")
+	}
+	for _, st := range e.steps {
+		e.thinks = e.thinks || !st.think.IsZero()
 	}
 	for name, ds := range p.Data {
 		_ = name
@@ -541,7 +547,6 @@ loop:
 
 func (e *Executor) runClosed(ctx context.Context) {
 	var wg sync.WaitGroup
-	type vu struct{ alive atomic.Bool }
 	var vus []*vu
 	total := e.phases.Duration()
 	t := time.NewTicker(housekeeping / 2)
@@ -555,7 +560,7 @@ func (e *Executor) runClosed(ctx context.Context) {
 		e.vusTarget.Store(int64(target))
 		for id := 0; id < target; id++ {
 			if id == len(vus) {
-				vus = append(vus, &vu{})
+				vus = append(vus, e.newVU(ctx, &wg, id, total))
 			}
 			v := vus[id]
 			if v.alive.Load() {
@@ -563,24 +568,7 @@ func (e *Executor) runClosed(ctx context.Context) {
 			}
 			v.alive.Store(true)
 			wg.Add(1)
-			w := e.newWorker(id)
-			go func(id int) {
-				defer wg.Done()
-				defer v.alive.Store(false)
-				e.busy.Add(1)
-				defer e.busy.Add(-1)
-				for ctx.Err() == nil {
-					el := e.elapsed()
-					if el >= total || int64(id) >= e.vusTarget.Load() {
-						return
-					}
-					ph := e.phases.Index(el)
-					if ph < 0 {
-						return
-					}
-					e.iteration(ctx, w, el, int32(ph))
-				}
-			}(id)
+			v.start()
 		}
 		select {
 		case <-ctx.Done():
@@ -589,6 +577,9 @@ func (e *Executor) runClosed(ctx context.Context) {
 	}
 	e.vusTarget.Store(0)
 	e.endSchedule()
+	for _, v := range vus { // VUs thinking now stop now
+		v.stopThinking()
+	}
 	wg.Wait()
 }
 

@@ -12,35 +12,95 @@ import (
 )
 
 // worker is the state of one open-model worker or closed-model virtual user:
-// reused request/response objects and buffers, its own random source and
-// variable scope. Nothing in it is shared.
+// its own random source and variable scope, and a timer for think time
+// (created on first use). Nothing in it is shared. What a request needs
+// while it is in flight (reqState) comes from the executor's pool, so a
+// closed-model VU that is thinking holds only this small struct, its scope
+// and its goroutine.
 type worker struct {
-	id     int
-	scope  *plan.Scope
-	rnd    *rand.Rand
-	req    *fasthttp.Request
-	resp   *fasthttp.Response
+	id    int
+	scope *plan.Scope
+	rnd   *rand.Rand
+	timer *time.Timer
+}
+
+func (e *Executor) newWorker(id int) *worker {
+	w := &worker{id: id, scope: e.p.NewScope(id, e.seed)}
+	w.rnd = w.scope.Rand()
+	return w
+}
+
+// reqState is one request's working set: fasthttp's request and response
+// objects (with their header buffers), the buffers the request is rendered
+// into and the outcome. Workers take one from Executor.reqs per request and
+// put it back when the request is recorded, so the number alive follows the
+// requests in flight, not the VU count, and steady state allocates nothing.
+type reqState struct {
+	req    fasthttp.Request
+	resp   fasthttp.Response
 	url    []byte
 	hval   []byte
 	body   []byte
 	out    outcome
-	timer  *time.Timer
-	header func(string) string
+	header func(string) string // response header lookup for captures
 }
 
-func (e *Executor) newWorker(id int) *worker {
-	w := &worker{id: id, scope: e.p.NewScope(id, e.seed), req: &fasthttp.Request{}, resp: &fasthttp.Response{},
-		url: make([]byte, 0, 256), hval: make([]byte, 0, 128), body: make([]byte, 0, 256)}
-	w.rnd = w.scope.Rand()
-	w.header = func(name string) string { return string(w.resp.Header.Peek(name)) }
-	w.timer = time.NewTimer(time.Hour)
-	w.timer.Stop()
-	return w
+func newReqState() any {
+	rs := &reqState{}
+	rs.header = func(name string) string { return string(rs.resp.Header.Peek(name)) }
+	return rs
 }
 
 // iteration runs one scenario iteration whose first request is due at
-// intended (elapsed run time), counted in phase.
-func (e *Executor) iteration(ctx context.Context, w *worker, intended time.Duration, phase int32) {
+// intended (elapsed run time), counted in phase. It returns the elapsed run
+// time at its end (read from the clock once, by the last request or after
+// the last think time).
+func (e *Executor) iteration(ctx context.Context, w *worker, intended time.Duration, phase int32) time.Duration {
+	sc := e.beginIteration(w, phase)
+	due := intended
+	failed := false
+	for i, st := range sc.steps {
+		if i > 0 {
+			// The closed model stops at the end of the schedule; an open-model
+			// iteration, once started on schedule, runs to its end.
+			if ctx.Err() != nil || (!e.open && e.scheduleEnded()) {
+				due = e.elapsed()
+				break
+			}
+		}
+		ok, end := e.request(ctx, w, st, due, phase)
+		if !ok {
+			failed = true
+		}
+		due = end
+		if d := w.think(st); d > 0 {
+			done := e.sleep(ctx, w, d)
+			due = e.elapsed()
+			if !done {
+				break
+			}
+		}
+	}
+	e.endIteration(sc, failed)
+	return due
+}
+
+// think draws the think time after step st.
+func (w *worker) think(st *stepRec) time.Duration {
+	th := st.think
+	if th.IsZero() {
+		return 0
+	}
+	d := th.Min.Duration
+	if span := th.Max.Duration - th.Min.Duration; span > 0 {
+		d += time.Duration(w.rnd.Int64N(int64(span) + 1))
+	}
+	return d
+}
+
+// beginIteration picks the scenario, counts the iteration and fills the
+// worker's scope (iteration number, data rows).
+func (e *Executor) beginIteration(w *worker, phase int32) *scenRec {
 	sc := e.pickScenario(w.rnd)
 	e.iterations.Add(1)
 	sc.iter.Add(1)
@@ -62,31 +122,11 @@ func (e *Executor) iteration(ctx context.Context, w *worker, intended time.Durat
 			}
 		}
 	}
-	due := intended
-	failed := false
-	for i, st := range sc.steps {
-		if i > 0 {
-			// The closed model stops at the end of the schedule; an open-model
-			// iteration, once started on schedule, runs to its end.
-			if ctx.Err() != nil || (!e.open && e.scheduleEnded()) {
-				break
-			}
-		}
-		if !e.request(ctx, w, st, due, phase) {
-			failed = true
-		}
-		due = e.elapsed()
-		if th := st.think; !th.IsZero() {
-			d := th.Min.Duration
-			if span := th.Max.Duration - th.Min.Duration; span > 0 {
-				d += time.Duration(w.rnd.Int64N(int64(span) + 1))
-			}
-			if !e.sleep(ctx, w, d) {
-				break
-			}
-			due = e.elapsed()
-		}
-	}
+	return sc
+}
+
+// endIteration counts a finished iteration of sc.
+func (e *Executor) endIteration(sc *scenRec, failed bool) {
 	if failed {
 		sc.failed.Add(1)
 	}
@@ -110,7 +150,11 @@ func (e *Executor) sleep(ctx context.Context, w *worker, d time.Duration) bool {
 	if d <= 0 {
 		return true
 	}
-	w.timer.Reset(d)
+	if w.timer == nil {
+		w.timer = time.NewTimer(d)
+	} else {
+		w.timer.Reset(d)
+	}
 	end := e.endCh
 	if e.open {
 		end = nil // see iteration
@@ -125,28 +169,31 @@ func (e *Executor) sleep(ctx context.Context, w *worker, d time.Duration) bool {
 	return false
 }
 
-// request sends one step and records it; it reports success.
-func (e *Executor) request(ctx context.Context, w *worker, st *stepRec, due time.Duration, phase int32) bool {
+// request sends one step and records it; it reports success and the elapsed
+// run time at which the response ended (the clock reading Host.Do took).
+func (e *Executor) request(ctx context.Context, w *worker, st *stepRec, due time.Duration, phase int32) (bool, time.Duration) {
+	rs := e.reqs.Get().(*reqState)
+	defer e.reqs.Put(rs)
 	cr := st.req
-	req, resp := w.req, w.resp
+	req, resp := &rs.req, &rs.resp
 	req.Reset()
 	req.Header.SetMethodBytes(st.method)
-	w.url = cr.URL.Append(w.url[:0], w.scope)
-	req.SetRequestURIBytes(w.url)
+	rs.url = cr.URL.Append(rs.url[:0], w.scope)
+	req.SetRequestURIBytes(rs.url)
 	for i := range cr.Headers {
 		h := &cr.Headers[i]
-		w.hval = h.Value.Append(w.hval[:0], w.scope)
-		req.Header.SetBytesV(h.Name, w.hval)
+		rs.hval = h.Value.Append(rs.hval[:0], w.scope)
+		req.Header.SetBytesV(h.Name, rs.hval)
 	}
 	if cr.Body != nil {
-		w.body = cr.Body.Append(w.body[:0], w.scope)
-		req.SetBodyRaw(w.body)
+		rs.body = cr.Body.Append(rs.body[:0], w.scope)
+		req.SetBodyRaw(rs.body)
 		if cr.ContentType != "" {
 			req.Header.SetContentType(cr.ContentType)
 		}
 	}
 
-	o := &w.out
+	o := &rs.out
 	if v := e.inFlight.Add(1); v > e.maxInFl.Load() {
 		for {
 			cur := e.maxInFl.Load()
@@ -157,7 +204,7 @@ func (e *Executor) request(ctx context.Context, w *worker, st *stepRec, due time
 	}
 	err := e.host.Do(req, resp, cr.Timeout, &o.tm)
 	e.inFlight.Add(-1)
-	end := e.elapsed()
+	end := o.tm.End.Sub(e.start)
 	o.latency = end - due
 	o.service = o.tm.End.Sub(o.tm.Start)
 	o.status = 0
@@ -187,7 +234,7 @@ func (e *Executor) request(ctx context.Context, w *worker, st *stepRec, due time
 		if o.reason == ReasonNone {
 			for i := range st.caps {
 				c := &st.caps[i]
-				if v, ok := c.c.Extract(o.status, w.header, resp.Body()); ok {
+				if v, ok := c.c.Extract(o.status, rs.header, resp.Body()); ok {
 					w.scope.Set(c.name, v)
 				}
 			}
@@ -196,9 +243,9 @@ func (e *Executor) request(ctx context.Context, w *worker, st *stepRec, due time
 	e.record(st, phase, end, o)
 	if o.reason != ReasonNone {
 		e.sampleError(end, phase, st, o, why)
-		return false
+		return false, end
 	}
-	return true
+	return true, end
 }
 
 func (e *Executor) record(st *stepRec, phase int32, end time.Duration, o *outcome) {

@@ -105,9 +105,14 @@ func run() int {
 	return 0
 }
 
-// writeHeap writes a heap profile (in-use and allocated) after a GC.
+// writeHeap writes a heap profile (in-use and allocated) after a GC, and
+// prints the runtime's memory split (heap, goroutine stacks, goroutines).
 func writeHeap(path string) error {
 	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	fmt.Fprintf(os.Stderr, "lgprof: heap in use %.1f MB, stacks %.1f MB, heap sys %.1f MB, sys %.1f MB, %d goroutines\n",
+		float64(ms.HeapInuse)/1e6, float64(ms.StackInuse)/1e6, float64(ms.HeapSys)/1e6, float64(ms.Sys)/1e6, runtime.NumGoroutine())
 	f, err := os.Create(path)
 	if err != nil {
 		return err
