@@ -45,7 +45,7 @@ func (e *Executor) Snapshot() Snapshot {
 		s.AchievedRPS = float64(last.Requests)
 	}
 	w := e.Window(LiveWindow)
-	s.P99 = w.Latency.Quantile(0.99)
+	s.P50, s.P95, s.P99 = w.Latency.Quantile(0.5), w.Latency.Quantile(0.95), w.Latency.Quantile(0.99)
 	s.LagP99 = e.lag.Quantile(0.99)
 	return s
 }

@@ -236,13 +236,13 @@ type Snapshot struct {
 	Dropped     uint64
 	InFlight    int64 // requests in flight now
 	VUs         int64 // active virtual users (closed) or busy iteration slots (open)
-	// P99 is the latency (from intended start) p99 over the last
-	// LiveWindow; LagP99 the schedule-lag p99 over the whole run so far.
-	P99    time.Duration
-	LagP99 time.Duration
+	// P50, P95 and P99 are latency (from intended start) percentiles over
+	// the last LiveWindow; LagP99 the schedule-lag p99 over the whole run so far.
+	P50, P95, P99 time.Duration
+	LagP99        time.Duration
 }
 
-// LiveWindow is the span Snapshot.P99 covers.
+// LiveWindow is the span Snapshot.P50, P95 and P99 cover.
 const LiveWindow = 10 * time.Second
 
 // WindowStats summarises the requests that COMPLETED in the last Span of the

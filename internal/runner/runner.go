@@ -22,6 +22,7 @@ import (
 	"github.com/loadlab/loadlab/internal/metrics"
 	"github.com/loadlab/loadlab/internal/plan"
 	"github.com/loadlab/loadlab/internal/report"
+	"github.com/loadlab/loadlab/internal/sysmon"
 )
 
 // Defaults.
@@ -159,6 +160,10 @@ func Run(ctx context.Context, p *plan.Plan, opts Options) (*report.Summary, erro
 		e: e, p: p, opts: opts, rolling: report.NewRolling(p.Thresholds),
 		cpu: newCPUMeter(), total: p.Load.TotalDuration(),
 	}
+	if rec != nil {
+		w.host = sysmon.New().NewSampler()
+		w.host.Sample(ctx) // the baseline: the first snapshot's host CPU covers its own interval, not uptime
+	}
 	tick := time.NewTicker(opts.ProgressInterval)
 	defer tick.Stop()
 	var runErr error
@@ -180,7 +185,7 @@ loop:
 			w.progress(snap)
 			if rec != nil && now.Sub(lastSnap) >= DefaultSnapshotInterval-opts.ProgressInterval/2 {
 				lastSnap = now
-				rec.Snapshot(snap, w.cpu.lastPct, w.cpu.rssBytes())
+				rec.Snapshot(snap, w.resources(ctx))
 			}
 		}
 	}
@@ -223,12 +228,27 @@ type watch struct {
 	opts    Options
 	rolling *report.Rolling
 	cpu     *cpuMeter
+	host    *sysmon.Sampler // the resource monitor's host figures for stored snapshots (nil without a recorder)
 	total   time.Duration
 
 	abort     *report.Abort
 	downTicks int           // consecutive checks with the target unreachable
 	downSince time.Duration // elapsed time the current unreachable streak began
 	downSeen  bool          // the target was unreachable at the last check
+}
+
+// resources gathers the figures stored with a snapshot: the generator's own CPU and memory, and the host's CPU and
+// memory from the resource monitor (a failed read leaves its figure at 0).
+func (w *watch) resources(ctx context.Context) Resources {
+	r := Resources{CPUPct: w.cpu.lastPct, RSSBytes: w.cpu.rssBytes()}
+	if w.host != nil {
+		hs, _ := w.host.Sample(ctx)
+		r.HostCPUPct = hs.Host.CPUUsageRatio * 100
+		if hs.Host.MemoryTotalBytes > 0 {
+			r.HostMemPct = float64(hs.Host.MemoryUsedBytes) / float64(hs.Host.MemoryTotalBytes) * 100
+		}
+	}
+	return r
 }
 
 // unreachable reasons: the request never got an HTTP response because the

@@ -62,6 +62,15 @@ func TestRunRecordsInStore(t *testing.T) {
 	if err != nil || len(snaps) < 1 {
 		t.Errorf("snapshots: %d, err %v; want at least 1 in a 3 s run", len(snaps), err)
 	}
+	for i, x := range snaps {
+		// Latency percentiles of the live window, and the resource monitor's host figures, in every snapshot.
+		if !(x.P50Ms > 0 && x.P50Ms <= x.P95Ms && x.P95Ms <= x.P99Ms) {
+			t.Errorf("snapshot %d: p50/p95/p99 = %v/%v/%v ms; want 0 < p50 <= p95 <= p99", i, x.P50Ms, x.P95Ms, x.P99Ms)
+		}
+		if !(x.HostMemPct > 0 && x.HostMemPct < 100 && x.HostCPUPct >= 0 && x.HostCPUPct <= 100) {
+			t.Errorf("snapshot %d: host cpu %v%%, mem %v%%; want mem in (0,100) and cpu in [0,100]", i, x.HostCPUPct, x.HostMemPct)
+		}
+	}
 	steps, err := st.StepResults(ctx, s.RunID)
 	if err != nil || len(steps) != 1 {
 		t.Fatalf("step results: %v, err %v; want 1", steps, err)

@@ -81,7 +81,7 @@ func (r *StoreRecorder) Start(ctx context.Context, rs RunStart) error {
 }
 
 // Snapshot adds one metric snapshot and a heartbeat.
-func (r *StoreRecorder) Snapshot(s executor.Snapshot, cpuPct float64, rssBytes int64) {
+func (r *StoreRecorder) Snapshot(s executor.Snapshot, res Resources) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.runID == "" {
@@ -97,8 +97,9 @@ func (r *StoreRecorder) Snapshot(s executor.Snapshot, cpuPct float64, rssBytes i
 	r.prev = s
 	snap := store.Snapshot{
 		TS: now.Truncate(time.Millisecond), Phase: s.Phase, RPS: s.AchievedRPS, TargetRPS: s.IntendedRate,
-		ErrorRate: er, P99Ms: store.Ms(s.P99), InFlight: s.InFlight, VUs: s.VUs,
-		Requests: int64(s.Requests), Errors: int64(s.Errors), CPUPct: cpuPct, MemBytes: rssBytes,
+		ErrorRate: er, P50Ms: store.Ms(s.P50), P95Ms: store.Ms(s.P95), P99Ms: store.Ms(s.P99), InFlight: s.InFlight,
+		VUs: s.VUs, Requests: int64(s.Requests), Errors: int64(s.Errors), CPUPct: res.CPUPct, MemBytes: res.RSSBytes,
+		HostCPUPct: res.HostCPUPct, HostMemPct: res.HostMemPct,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

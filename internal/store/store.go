@@ -139,6 +139,10 @@ type Snapshot struct {
 	Errors    int64     `json:"errors"`   // cumulative since the start of the run
 	CPUPct    float64   `json:"cpu_pct"`  // generator process CPU, percent of one core
 	MemBytes  int64     `json:"mem_bytes"`
+	// HostCPUPct and HostMemPct are the resource monitor's host figures: CPU busy share of all CPUs and memory
+	// in use, in percent of the host's total.
+	HostCPUPct float64 `json:"host_cpu_pct"`
+	HostMemPct float64 `json:"host_mem_pct"`
 }
 
 // Latency holds the latency figures of a step or endpoint, in milliseconds.

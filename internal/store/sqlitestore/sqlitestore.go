@@ -62,7 +62,9 @@ var Dialect = sqlstore.Dialect{
 		}
 		return false
 	},
-	AlreadyApplied: func(err error) bool { return strings.Contains(err.Error(), "already exists") },
+	AlreadyApplied: func(err error) bool {
+		return strings.Contains(err.Error(), "already exists") || strings.Contains(err.Error(), "duplicate column name")
+	},
 }
 
 // DSN returns the modernc.org/sqlite data source for a database file.
