@@ -18,6 +18,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 	"time"
 
@@ -33,6 +34,7 @@ func run() int {
 	memprofile := flag.String("memprofile", "", "write a heap profile to this file (at the end, or at -memprofile-at)")
 	memAt := flag.Duration("memprofile-at", 0, "write the heap profile this long after the start (while VUs are live) instead of at the end")
 	outJSON := flag.String("out-json", "", "write the summary as JSON to this file")
+	memEvery := flag.Duration("memstats-every", 0, "print the runtime's memory split (heap, stacks, goroutines, RSS) this often")
 	flag.Parse()
 	if flag.NArg() != 1 {
 		fmt.Fprintln(os.Stderr, "usage: lgprof [-target URL] [-cpuprofile F] [-memprofile F] [-out-json F] PLAN.yaml")
@@ -67,6 +69,16 @@ func run() int {
 	if *memprofile != "" && *memAt > 0 {
 		t := time.AfterFunc(*memAt, func() { heapDone <- writeHeap(*memprofile) })
 		defer t.Stop()
+	}
+	if *memEvery > 0 {
+		t := time.NewTicker(*memEvery)
+		defer t.Stop()
+		start := time.Now()
+		go func() {
+			for range t.C {
+				printMem(fmt.Sprintf("%.0fs", time.Since(start).Seconds()))
+			}
+		}()
 	}
 	s, err := runner.Run(ctx, p, runner.Options{MetricsAddr: runner.MetricsOff})
 	if err != nil {
@@ -109,10 +121,7 @@ func run() int {
 // prints the runtime's memory split (heap, goroutine stacks, goroutines).
 func writeHeap(path string) error {
 	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	fmt.Fprintf(os.Stderr, "lgprof: heap in use %.1f MB, stacks %.1f MB, heap sys %.1f MB, sys %.1f MB, %d goroutines\n",
-		float64(ms.HeapInuse)/1e6, float64(ms.StackInuse)/1e6, float64(ms.HeapSys)/1e6, float64(ms.Sys)/1e6, runtime.NumGoroutine())
+	printMem("heap profile")
 	f, err := os.Create(path)
 	if err != nil {
 		return err
@@ -122,4 +131,21 @@ func writeHeap(path string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// printMem prints the runtime's memory split and the process's VmRSS.
+func printMem(label string) {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	rss := "?"
+	if b, err := os.ReadFile("/proc/self/status"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "VmRSS:") {
+				rss = strings.TrimSpace(strings.TrimPrefix(line, "VmRSS:"))
+			}
+		}
+	}
+	fmt.Fprintf(os.Stderr, "lgprof %s: heap in use %.1f MB, heap released %.1f MB, stacks %.1f MB, heap sys %.1f MB, sys %.1f MB, %d goroutines, %d GCs, VmRSS %s\n",
+		label, float64(ms.HeapInuse)/1e6, float64(ms.HeapReleased)/1e6, float64(ms.StackInuse)/1e6, float64(ms.HeapSys)/1e6,
+		float64(ms.Sys)/1e6, runtime.NumGoroutine(), ms.NumGC, rss)
 }
