@@ -37,15 +37,24 @@ func (e *Executor) Snapshot() Snapshot {
 	s.InFlight = e.inFlight.Load()
 	s.VUs = e.busy.Load()
 	sec := int64(el / time.Second)
-	last := WindowStats{Latency: hist.New()}
+	var last WindowStats // counts only
 	for _, st := range e.steps {
 		st.ring.sum(sec-1, sec-1, &last)
 	}
 	if sec >= 1 {
 		s.AchievedRPS = float64(last.Requests)
 	}
-	w := e.Window(LiveWindow)
+	// The live window's latency goes into a scratch histogram reused across calls, so that a caller polling every
+	// second (the runner, the control API) leaves no garbage: a long run's memory stays flat.
+	e.snapMu.Lock()
+	if e.snapLive == nil {
+		e.snapLive = hist.New()
+	}
+	e.snapLive.Reset()
+	w := WindowStats{Latency: e.snapLive}
+	e.windowInto(LiveWindow, &w)
 	s.P50, s.P95, s.P99 = w.Latency.Quantile(0.5), w.Latency.Quantile(0.95), w.Latency.Quantile(0.99)
+	e.snapMu.Unlock()
 	s.LagP99 = e.lag.Quantile(0.99)
 	return s
 }
@@ -80,15 +89,29 @@ func (e *Executor) windowBounds(d time.Duration) (from, to int64, span time.Dura
 // d (at most the WithWindow limit), for rolling thresholds.
 func (e *Executor) Window(d time.Duration) WindowStats {
 	w := WindowStats{Latency: hist.New()}
+	e.windowInto(d, &w)
+	return w
+}
+
+// WindowCounts is Window without the latency histogram (Latency is nil): the
+// request, error and reason counts of the last d, allocation-free.
+func (e *Executor) WindowCounts(d time.Duration) WindowStats {
+	var w WindowStats
+	e.windowInto(d, &w)
+	return w
+}
+
+// windowInto adds the run-wide figures of the last d into w (its latency too,
+// when w.Latency is not nil).
+func (e *Executor) windowInto(d time.Duration, w *WindowStats) {
 	if !e.started.Load() {
-		return w
+		return
 	}
 	from, to, span := e.windowBounds(d)
 	w.Span = span
 	for _, st := range e.steps {
-		st.ring.sum(from, to, &w)
+		st.ring.sum(from, to, w)
 	}
-	return w
 }
 
 // StepWindows returns Window's figures per (scenario, step), in plan order.

@@ -86,8 +86,10 @@ type Executor struct {
 	startedAt  time.Time // wall, from now
 	endedAt    time.Time
 	running    atomic.Bool
-	ran        atomic.Bool // Run was called
-	started    atomic.Bool // start and startedAt are set: safe to read from any goroutine
+	ran        atomic.Bool     // Run was called
+	started    atomic.Bool     // start and startedAt are set: safe to read from any goroutine
+	snapMu     sync.Mutex      // guards snapLive
+	snapLive   *hist.Histogram // Snapshot's scratch for the live window (reused: no garbage per call)
 	canceled   atomic.Bool
 	endCh      chan struct{} // closed when the schedule ends
 	endOnce    sync.Once

@@ -43,3 +43,22 @@ func TestLiveCallsDuringStart(t *testing.T) {
 		t.Errorf("Snapshot after Run = running %v, elapsed %v; want stopped, >= 300ms", s.Running, s.Elapsed)
 	}
 }
+
+// TestLiveCallsAllocationFree: Snapshot and WindowCounts are polled every second for a whole run (runner, control
+// API); they must leave no garbage, or a long run's memory creeps up (the 10-minute soak in BENCHMARKS.md).
+func TestLiveCallsAllocationFree(t *testing.T) {
+	_, p := hitPlan(t, 0, "load: {model: open, phases: [{name: p, duration: 1200ms, rate: 50}]}")
+	e, _, _ := run(t, p)
+	if s := e.Snapshot(); s.Requests == 0 || s.P99 == 0 {
+		t.Fatalf("Snapshot after a run = %+v; want requests and a p99", s)
+	}
+	if a := testing.AllocsPerRun(20, func() { e.Snapshot() }); a != 0 {
+		t.Errorf("Snapshot allocates %v times per call; want 0", a)
+	}
+	if a := testing.AllocsPerRun(20, func() { e.WindowCounts(2 * time.Second) }); a != 0 {
+		t.Errorf("WindowCounts allocates %v times per call; want 0", a)
+	}
+	if w, c := e.Window(2*time.Second), e.WindowCounts(2*time.Second); w.Requests != c.Requests || c.Latency != nil {
+		t.Errorf("WindowCounts = %d requests (latency %v); want Window's %d and no histogram", c.Requests, c.Latency, w.Requests)
+	}
+}

@@ -145,6 +145,8 @@ func (r *ring) sum(from, to int64, w *WindowStats) {
 		for i := range sl.reasons {
 			w.ErrorsByReason[i] += sl.reasons[i].Load()
 		}
-		w.Latency.Merge(sl.lat)
+		if w.Latency != nil { // nil: counts only (WindowCounts)
+			w.Latency.Merge(sl.lat)
+		}
 	}
 }

@@ -262,7 +262,7 @@ func unreachable(r executor.Reason) bool {
 }
 
 func (w *watch) checkDown(elapsed time.Duration) {
-	ws := w.e.Window(DownWindow)
+	ws := w.e.WindowCounts(DownWindow) // counts only: no histogram allocated every second
 	var bad uint64
 	for r, n := range ws.ErrorsByReason {
 		if unreachable(executor.Reason(r)) {
