@@ -205,6 +205,7 @@ func (r *recorder) start(ctx context.Context, p *plan.Plan, typ store.Type, at t
 	run := &store.Run{ID: r.runID, Name: p.Name, Plan: p.Name, Type: typ, Status: store.StatusRunning,
 		PlanYAML: store.Redact(string(p.Raw)), Owner: store.Owner(), CreatedAt: at, StartedAt: at, HeartbeatAt: at}
 	r.fail("create run", r.st.CreateRun(ctx, run))
+	store.SettleStart(ctx, r.st) // the record must outlive a SIGKILL of this process
 }
 
 // HeartbeatInterval is how often a mode records that its run is alive while it runs.

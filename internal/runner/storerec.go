@@ -77,6 +77,9 @@ func (r *StoreRecorder) Start(ctx context.Context, rs RunStart) error {
 	}
 	err := r.st.CreateRun(ctx, run)
 	r.fail("create run", err)
+	if sink, ok := r.st.(store.Sink); ok {
+		store.SettleStart(ctx, sink) // the record must outlive a SIGKILL of this process
+	}
 	return err
 }
 

@@ -625,3 +625,20 @@ var (
 	_ Sink = (*Writer)(nil)
 	_ Sink = Store(nil)
 )
+
+// DefaultSettleTimeout bounds how long SettleStart may hold up a run's start while the store is slow or down.
+const DefaultSettleTimeout = 2 * time.Second
+
+// SettleStart waits, at most DefaultSettleTimeout, until an asynchronous Writer has handed everything queued so far
+// to the store (or spooled it); any other Sink writes synchronously and needs no wait. Runs call it right after
+// CreateRun, before the load begins, so that the run's record survives a SIGKILL of the process: the next start then
+// finds it `running` and marks it `interrupted`, instead of the run vanishing from history.
+func SettleStart(ctx context.Context, sink Sink) {
+	w, ok := sink.(*Writer)
+	if !ok {
+		return
+	}
+	fctx, cancel := context.WithTimeout(ctx, DefaultSettleTimeout)
+	defer cancel()
+	w.Flush(fctx)
+}

@@ -397,3 +397,33 @@ func TestWritersConcurrent(t *testing.T) {
 		checkSnapshots(t, st, id, 50)
 	}
 }
+
+// slowCreate delays CreateRun, like a database at the far end of a slow link.
+type slowCreate struct {
+	store.Store
+	delay time.Duration
+}
+
+func (s slowCreate) CreateRun(ctx context.Context, r *store.Run) error {
+	time.Sleep(s.delay)
+	return s.Store.CreateRun(ctx, r)
+}
+
+// TestSettleStart: after CreateRun through a Writer, SettleStart returns once the run is in the store, so a process
+// killed right after a run starts still leaves the run for the next start to mark interrupted.
+func TestSettleStart(t *testing.T) {
+	dir := t.TempDir()
+	st := openSQLite(t, filepath.Join(dir, "runs.db"))
+	w := store.NewWriter(slowCreate{st, 300 * time.Millisecond}, fastOpts(filepath.Join(dir, "spool"))...)
+	defer closeWriter(t, w, 5*time.Second)
+	id := createRun(w, store.Run{ID: "settle", Name: "n", Plan: "p", Type: store.TypeLoad, Status: store.StatusRunning,
+		CreatedAt: time.Now(), StartedAt: time.Now()})
+	if _, err := st.GetRun(context.Background(), id); err == nil {
+		t.Fatalf("run %s in the store before SettleStart: the slow store should still be writing", id)
+	}
+	store.SettleStart(context.Background(), w)
+	if _, err := st.GetRun(context.Background(), id); err != nil {
+		t.Errorf("GetRun after SettleStart = %v; want the run stored", err)
+	}
+	store.SettleStart(context.Background(), st) // a synchronous store: nothing to wait for, returns at once
+}
