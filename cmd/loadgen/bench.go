@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/loadlab/loadlab/internal/modes"
 	"github.com/loadlab/loadlab/internal/plan"
@@ -115,28 +114,17 @@ func runMode(ctx context.Context, p *plan.Plan, f modeFlags, stdout, stderr io.W
 	if f.store == "off" || url == "off" {
 		url = ""
 	}
-	var w *store.Writer
-	closeWait := store.DefaultFlushTimeout // how long Close may wait for the store; less once it is known down
+	var rs *recordStore
 	if url != "" {
-		if _, _, ok := strings.Cut(url, "://"); !ok {
-			fmt.Fprintf(stderr, "%s: --store %q: want sqlite://PATH, mysql://DSN or off\n", prog, store.Redacted(url))
-			return exitUsage
-		}
 		// The database may be down now or go away mid-run: reads (baselines) fail softly, and the records go
 		// through the async writer, which spools them to data/spool until the database is back.
-		st := store.OpenLazy(url)
-		w = store.NewWriter(st, store.WithLogger(log))
-		defer func() {
-			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeWait)
-			defer cancel()
-			if _, err := w.Close(cctx); err != nil {
-				fmt.Fprintf(stderr, "%s: %v\n", prog, err)
-			}
-			if err := st.Close(); err != nil {
-				fmt.Fprintf(stderr, "%s: close store: %v\n", prog, err)
-			}
-		}()
-		opts.Store, opts.Sink = st, w
+		var err error
+		if rs, err = openRecordStore(url, log); err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", prog, err)
+			return exitUsage
+		}
+		defer rs.close(ctx, prog, stderr)
+		opts.Store, opts.Sink = rs.st, rs.w
 	} else if f.baseline != "" {
 		fmt.Fprintf(stderr, "%s: --baseline needs a store\n", prog)
 		return exitUsage
@@ -179,18 +167,13 @@ func runMode(ctx context.Context, p *plan.Plan, f modeFlags, stdout, stderr io.W
 		}
 		code = exitError
 	}
-	if header != nil && w != nil {
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		stats, _ := w.Flush(fctx)
-		cancel()
+	if header != nil && rs != nil {
+		stats := rs.settle(ctx)
 		switch {
 		case header.StoreError != "":
 			fmt.Fprintf(stderr, "%s: store %s: %s\n", prog, store.Redacted(url), header.StoreError)
 		case stats.HadToSpool() || stats.Pending > 0:
 			fmt.Fprintf(stdout, "run %s: %s\n", header.RunID, stats.Summary())
-			if stats.Pending > 0 {
-				closeWait = time.Second // still down after the flush: the spool file keeps the rest
-			}
 		default:
 			fmt.Fprintf(stdout, "stored as run %s in %s\n", header.RunID, store.Redacted(url))
 		}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/loadlab/loadlab/internal/plan"
@@ -212,31 +211,15 @@ func openRecorder(ctx context.Context, opts *runner.Options, flagURL string, std
 	if url == "off" {
 		return func() {}, nil
 	}
-	if _, _, ok := strings.Cut(url, "://"); !ok {
-		return nil, fmt.Errorf("--store %q: want sqlite://PATH, mysql://DSN or off", store.Redacted(url))
+	rs, err := openRecordStore(url, opts.Log)
+	if err != nil {
+		return nil, err
 	}
-	st := store.OpenLazy(url)
-	w := store.NewWriter(st, store.WithLogger(opts.Log))
-	rec := runner.NewStoreRecorder(w, url, opts.Log)
-	closeWait := store.DefaultFlushTimeout // how long Close may wait for the store; less once it is known down
+	rec := runner.NewStoreRecorder(rs.w, url, opts.Log)
 	rec.Spooled = func() (bool, string) {
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		stats, _ := w.Flush(fctx)
-		if stats.Pending > 0 {
-			closeWait = time.Second // still down after the flush: the spool file keeps the rest
-		}
+		stats := rs.settle(ctx)
 		return stats.HadToSpool() || stats.Pending > 0, stats.Summary()
 	}
 	opts.Recorder = rec
-	return func() {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeWait)
-		defer cancel()
-		if _, err := w.Close(cctx); err != nil {
-			fmt.Fprintf(stderr, "loadgen run: %v\n", err)
-		}
-		if err := st.Close(); err != nil {
-			fmt.Fprintf(stderr, "loadgen run: close store: %v\n", err)
-		}
-	}, nil
+	return func() { rs.close(ctx, "loadgen run", stderr) }, nil
 }
