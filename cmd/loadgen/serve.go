@@ -45,9 +45,11 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	cfg := control.DefaultConfig()
 	addr := fs.String("addr", control.DefaultAddr, "listen address; without --token it must be a loopback address")
 	storeURL := fs.String("store", "", "results store: sqlite://PATH or mysql://USER:PASS@tcp(HOST:3306)/DB (env "+store.EnvURL+", default "+store.DefaultURL+")")
-	token := fs.String("token", "", "bearer token required on mutating endpoints (env LOADGEN_TOKEN)")
-	var allow stringList
-	fs.Var(&allow, "allow-target", "target host pattern runs may aim at: CIDR, IP, host name or *.domain; repeatable; \"*\" allows any (default: 127.0.0.0/8, ::1, localhost)")
+	token := fs.String("token", "", "bearer token required on every endpoint but /api/health and /metrics (env LOADGEN_TOKEN)")
+	var allow, allowedHosts, corsOrigins stringList
+	fs.Var(&allow, "allow-target", "target host pattern runs may aim at (and knee.metrics_url): CIDR, IP, host name or *.domain; repeatable; \"*\" allows any (default: 127.0.0.0/8, ::1, localhost)")
+	fs.Var(&allowedHosts, "allowed-host", "Host header accepted besides loopback names, the address a request came in on and the --addr/--metrics-addr host (DNS-rebinding defence): host name, IP, CIDR or *.domain, no port; repeatable; \"*\" turns the check off")
+	fs.Var(&corsOrigins, "cors-origin", "browser origin (scheme://host[:port]) allowed to call the API cross-origin, with CORS headers; repeatable; \"*\" allows any (needs --token); other origins get 403")
 	fs.Float64Var(&cfg.MaxRate, "max-rate", cfg.MaxRate, "cap on any run's rate in iterations/s (phases, stress, knee, PATCH); 0 = no cap")
 	fs.IntVar(&cfg.MaxVUs, "max-vus", cfg.MaxVUs, "cap on any run's virtual users (phases, benchmark concurrency, knee, PATCH); 0 = no cap")
 	fs.IntVar(&cfg.MaxConcurrentRuns, "max-concurrent-runs", cfg.MaxConcurrentRuns, "runs active at once; beyond it POST /api/tests/start answers 409")
@@ -56,7 +58,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	unsafeOpen := fs.Bool("unsafe-no-token", false, "allow a non-loopback --addr without a token (only where the port is not reachable from outside, e.g. a container published on 127.0.0.1)")
 	verbose := fs.Bool("v", false, "log debug messages")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: loadgen serve [--addr 127.0.0.1:8089] [--store URL] [--token T] [--allow-target PATTERN]... [--max-rate N] [--max-vus N] [--max-concurrent-runs N]")
+		fmt.Fprintln(stderr, "usage: loadgen serve [--addr 127.0.0.1:8089] [--store URL] [--token T] [--allow-target PATTERN]... [--allowed-host HOST]... [--cors-origin ORIGIN]... [--max-rate N] [--max-vus N] [--max-concurrent-runs N]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -75,6 +77,14 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	cfg.Token = *token
 	if len(allow) > 0 {
 		cfg.AllowTargets = allow
+	}
+	cfg.AllowedHosts, cfg.CORSOrigins = allowedHosts, corsOrigins
+	// The names serve listens on are its own (an IP is accepted as the
+	// address a request came in on).
+	for _, a := range []string{*addr, *metricsAddr} {
+		if h, _, err := net.SplitHostPort(a); err == nil && h != "" && net.ParseIP(h) == nil && !strings.EqualFold(h, "localhost") {
+			cfg.AllowedHosts = append(cfg.AllowedHosts, h)
+		}
 	}
 	if cfg.Token == "" && !*unsafeOpen && !control.IsLoopbackAddr(*addr) {
 		fmt.Fprintf(stderr, "loadgen serve: refusing to listen on %s without a token: mutating endpoints would be open to the network; set --token (or LOADGEN_TOKEN), or use a loopback address such as %s\n", *addr, control.DefaultAddr)
@@ -132,14 +142,22 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fmt.Fprintf(stdout, "loadgen serve: control API on http://%s (store %s)\n", ln.Addr(), store.Redacted(url))
 	switch {
 	case cfg.Token == "" && !control.IsLoopbackAddr(*addr):
-		fmt.Fprintf(stdout, "loadgen serve: WARNING: no --token and --unsafe-no-token: mutating endpoints are open on %s\n", ln.Addr())
+		fmt.Fprintf(stdout, "loadgen serve: WARNING: no --token and --unsafe-no-token: the API is open on %s\n", ln.Addr())
 	case cfg.Token == "":
-		fmt.Fprintf(stdout, "loadgen serve: no --token: mutating endpoints are open, so serve listens on loopback only\n")
+		fmt.Fprintf(stdout, "loadgen serve: no --token: the API is open to local clients, so serve listens on loopback only\n")
 	default:
-		fmt.Fprintf(stdout, "loadgen serve: mutating endpoints need Authorization: Bearer <token>\n")
+		fmt.Fprintf(stdout, "loadgen serve: every endpoint but /api/health and /metrics needs Authorization: Bearer <token>\n")
 	}
 	fmt.Fprintf(stdout, "loadgen serve: targets allowed: %s; caps: rate %s, vus %s, %d concurrent run(s)\n",
 		strings.Join(cfg.AllowTargets, ", "), capString(cfg.MaxRate), capString(float64(cfg.MaxVUs)), cfg.MaxConcurrentRuns)
+	hosts, cors := "", "refused (--cors-origin)"
+	if len(cfg.AllowedHosts) > 0 {
+		hosts = " or " + strings.Join(cfg.AllowedHosts, ", ")
+	}
+	if len(cfg.CORSOrigins) > 0 {
+		cors = "allowed from " + strings.Join(cfg.CORSOrigins, ", ")
+	}
+	fmt.Fprintf(stdout, "loadgen serve: Host must be a loopback name, the address dialled%s; cross-origin browser calls %s\n", hosts, cors)
 
 	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(ln) }()

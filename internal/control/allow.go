@@ -21,18 +21,24 @@ type allowList struct {
 }
 
 func parseAllowList(patterns []string) (*allowList, error) {
+	return parseHostPatterns("allow-target", patterns)
+}
+
+// parseHostPatterns parses host patterns given with flag (named in errors):
+// CIDRs, IPs, host names, *.domain and "*".
+func parseHostPatterns(flag string, patterns []string) (*allowList, error) {
 	a := &allowList{patterns: patterns, names: map[string]bool{}}
 	for _, p := range patterns {
 		p = strings.TrimSpace(strings.ToLower(p))
 		switch {
 		case p == "":
-			return nil, fmt.Errorf("allow-target: empty pattern")
+			return nil, fmt.Errorf("%s: empty pattern", flag)
 		case p == "*":
 			a.any = true
 		case strings.Contains(p, "/"):
 			pf, err := netip.ParsePrefix(p)
 			if err != nil {
-				return nil, fmt.Errorf("allow-target %q: %w", p, err)
+				return nil, fmt.Errorf("%s %q: %w", flag, p, err)
 			}
 			a.prefixes = append(a.prefixes, pf.Masked())
 		case strings.HasPrefix(p, "*."):
@@ -43,7 +49,7 @@ func parseAllowList(patterns []string) (*allowList, error) {
 				continue
 			}
 			if strings.ContainsAny(p, "*:") {
-				return nil, fmt.Errorf("allow-target %q: want a CIDR, an IP, a host name or *.domain", p)
+				return nil, fmt.Errorf("%s %q: want a CIDR, an IP, a host name or *.domain (without a port)", flag, p)
 			}
 			a.names[strings.TrimSuffix(p, ".")] = true
 		}
@@ -79,16 +85,20 @@ func (a *allowList) allowed(host string) bool {
 
 // check returns a 403 *Error naming the target and the allow-list when
 // target's host is not allowed.
-func (a *allowList) check(target string) error {
-	u, err := url.Parse(target)
+func (a *allowList) check(target string) error { return a.checkURL("target", target) }
+
+// checkURL is check for any URL serve fetches on a plan's behalf; what
+// names it in the error ("target", "knee.metrics_url").
+func (a *allowList) checkURL(what, rawURL string) error {
+	u, err := url.Parse(rawURL)
 	if err != nil || u.Host == "" {
-		return errorf(EINVALID, "target %q: not a URL", target)
+		return errorf(EINVALID, "%s %q: not a URL", what, rawURL)
 	}
 	if a.allowed(u.Hostname()) {
 		return nil
 	}
-	return errorf(EFORBIDDEN, "target host %q is not in the allow-list [%s] (start serve with --allow-target)",
-		u.Hostname(), strings.Join(a.patterns, ", "))
+	return errorf(EFORBIDDEN, "%s host %q is not in the allow-list [%s] (start serve with --allow-target)",
+		what, u.Hostname(), strings.Join(a.patterns, ", "))
 }
 
 // IsLoopbackAddr reports whether a listen address binds to loopback only

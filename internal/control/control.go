@@ -8,9 +8,11 @@
 // stored runs). EngineRunner is the real Runner over internal/runner and
 // internal/modes; cmd/loadgen's serve command wires it with a store.
 //
-// Safety rails are on by default: a bearer token on mutating endpoints (when
-// configured), a target allow-list (loopback only by default), global rate
-// and VU caps, a 1 MiB body limit and a bound on concurrent runs.
+// Safety rails are on by default: a bearer token on every endpoint but
+// health and /metrics (when configured), browser safety (Host and Origin
+// checks, JSON or YAML bodies only: guard.go), a target allow-list
+// (loopback only by default), global rate and VU caps, a 1 MiB body limit
+// and a bound on concurrent runs.
 package control
 
 import (
@@ -106,8 +108,17 @@ type Sampler interface {
 // for the safe defaults.
 type Config struct {
 	// Token, when set, is required as "Authorization: Bearer TOKEN" on every
-	// mutating endpoint.
+	// endpoint but GET /api/health and GET /metrics.
 	Token string
+	// AllowedHosts are the Host header values accepted besides loopback
+	// names and addresses and the address a request came in on (DNS
+	// rebinding defence): host names, IPs, CIDRs, *.domain, or "*" (no Host
+	// check). Ports are not compared.
+	AllowedHosts []string
+	// CORSOrigins are the browser origins (scheme://host[:port]) allowed to
+	// call the API cross-origin; "*" allows any (only with a Token). A
+	// request carrying any other Origin than the server's own gets 403.
+	CORSOrigins []string
 	// AllowTargets are the target host patterns runs may aim at: CIDRs
 	// ("10.0.0.0/8"), IPs, host names ("localhost") and wildcards
 	// ("*.staging.example.com"). Empty means DefaultAllowTargets; "*" allows
@@ -160,6 +171,9 @@ func WithVersion(v string) Option { return func(s *Server) { s.version = v } }
 type Server struct {
 	cfg      Config
 	allow    *allowList
+	hosts    *allowList      // --allowed-host
+	cors     map[string]bool // --cors-origin, normalised
+	corsAny  bool            // --cors-origin *
 	runner   Runner
 	store    RunStore
 	log      *slog.Logger
@@ -194,6 +208,17 @@ func New(cfg Config, r Runner, st RunStore, opts ...Option) (*Server, error) {
 	if cfg.MaxRate < 0 || cfg.MaxVUs < 0 {
 		return nil, errors.New("control: caps must be >= 0 (0 = no cap)")
 	}
+	hosts, err := parseHostPatterns("allowed-host", cfg.AllowedHosts)
+	if err != nil {
+		return nil, err
+	}
+	cors, corsAny, err := parseOrigins(cfg.CORSOrigins)
+	if err != nil {
+		return nil, err
+	}
+	if corsAny && cfg.Token == "" {
+		return nil, errors.New("cors-origin *: any web page could start runs; allow named origins, or set a token")
+	}
 	patterns := cfg.AllowTargets
 	if cfg.DefaultTarget != "" {
 		if err := plan.CheckTarget(cfg.DefaultTarget); err != nil {
@@ -206,7 +231,7 @@ func New(cfg Config, r Runner, st RunStore, opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, allow: allow, runner: r, store: st, log: slog.New(slog.DiscardHandler),
+	s := &Server{cfg: cfg, allow: allow, hosts: hosts, cors: cors, corsAny: corsAny, runner: r, store: st, log: slog.New(slog.DiscardHandler),
 		now: time.Now, newID: store.NewID, version: "dev", runs: map[string]*run{}}
 	for _, o := range opts {
 		o(s)
@@ -216,7 +241,7 @@ func New(cfg Config, r Runner, st RunStore, opts ...Option) (*Server, error) {
 	}
 	s.started = s.now()
 	s.baseCtx, s.baseCancel = context.WithCancelCause(context.Background())
-	s.handler = s.routes()
+	s.handler = s.guard(s.routes())
 	return s, nil
 }
 

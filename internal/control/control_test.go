@@ -396,7 +396,12 @@ func TestAuth(t *testing.T) {
 		{"stop-all without token", "POST", "/api/tests/stop-all", "", nil, 401},
 		{"cancel without token", "POST", "/api/tests/runs/x/cancel", "", nil, 401},
 		{"patch without token", "PATCH", "/api/tests/runs/x", `{"rate":1}`, nil, 401},
-		{"reads are open", "GET", "/api/tests/runs", "", nil, 200},
+		{"list without token", "GET", "/api/tests/runs", "", nil, 401},
+		{"get without token", "GET", "/api/tests/runs/x", "", nil, 401},
+		{"system metrics without token", "GET", "/api/system/metrics", "", nil, 401},
+		{"list wrong token", "GET", "/api/tests/runs", "", []string{"Authorization", "Bearer nope"}, 401},
+		{"list with token", "GET", "/api/tests/runs", "", []string{"Authorization", "Bearer s3cret"}, 200},
+		{"system metrics with token", "GET", "/api/system/metrics", "", []string{"Authorization", "Bearer s3cret"}, 200},
 		{"health is open", "GET", "/api/health", "", nil, 200},
 		{"start with token", "POST", "/api/tests/start", planYAML("20"), append(yamlHdr(), "Authorization", "Bearer s3cret"), 202},
 	}
@@ -484,7 +489,7 @@ func TestPatch(t *testing.T) {
 		t.Errorf("overrides = %v; want rate 50", g.body["overrides"])
 	}
 	h.want(h.do("POST", "/api/tests/runs/run-001/cancel", ""), 200, "")
-	h.want(h.do("PATCH", "/api/tests/runs/run-001", `{"rate": 5}`), 409, "already ended")
+	h.want(h.do("PATCH", "/api/tests/runs/run-001", `{"rate": 5}`, "Content-Type", "application/json"), 409, "already ended")
 }
 
 func TestGetRunFromStore(t *testing.T) {
@@ -554,7 +559,7 @@ func TestSystemMetricsHealthAndMetrics(t *testing.T) {
 	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "loadgen_test_gauge", Help: "A test gauge."})
 	reg.MustRegister(g)
 	h := newHarness(t, Config{Token: "t"}, WithGatherer(reg), WithVersion("v9"))
-	a := h.do("GET", "/api/system/metrics", "")
+	a := h.do("GET", "/api/system/metrics", "", "Authorization", "Bearer t")
 	h.want(a, 200, "")
 	host, _ := a.body["host"].(map[string]any)
 	if host["cpus"] != 2.0 {

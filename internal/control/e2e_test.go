@@ -313,7 +313,7 @@ func TestEndToEndClosedPatchVUs(t *testing.T) {
 		live, _ := e.get(id).body["live"].(map[string]any)
 		return live != nil && live["vus"] == 2.0
 	})
-	e.want(e.do("PATCH", "/api/tests/runs/"+id, `{"vus": 5}`), http.StatusOK, "")
+	e.want(e.do("PATCH", "/api/tests/runs/"+id, `{"vus": 5}`, "Content-Type", "application/json"), http.StatusOK, "")
 	waitFor(t, func() bool {
 		live, _ := e.get(id).body["live"].(map[string]any)
 		return live["target_vus"] == 5.0 && live["vus"] == 5.0

@@ -43,6 +43,7 @@ type EngineRunner struct {
 
 	mu      sync.Mutex
 	infoFor []string // run_info label values of the last run (kept at 0 until the next one starts)
+	series  stepSeries
 }
 
 var _ Runner = (*EngineRunner)(nil)
@@ -86,6 +87,8 @@ func (er *EngineRunner) Run(ctx context.Context, job Job) Outcome {
 	}
 	er.runStarted(job.ID, p.Name, typ)
 	defer er.runEnded(job.ID, p.Name, typ)
+	er.series.started(er.Metrics, job.ID, modes.StepKeys(p))
+	defer er.series.ended(er.Metrics, job.ID)
 
 	started := time.Now()
 	var out Outcome

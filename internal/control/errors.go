@@ -19,7 +19,7 @@ const (
 	EINVALID      = "invalid"      // 400: malformed body or parameter
 	ENOTFOUND     = "not_found"    // 404: unknown run
 	EUNAUTHORIZED = "unauthorized" // 401: missing or wrong bearer token
-	EFORBIDDEN    = "forbidden"    // 403: target outside the allow-list
+	EFORBIDDEN    = "forbidden"    // 403: target outside the allow-list, Host or Origin refused (guard.go)
 	ETOOLARGE     = "too_large"    // 413: body over MaxBodyBytes
 	ECAP          = "cap_exceeded" // 422: a rate or VU cap exceeded
 	EUNSUPPORTED  = "unsupported"  // 415: content type

@@ -1,6 +1,7 @@
 package control
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -9,6 +10,7 @@ import (
 	"math"
 	"net/http"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"gopkg.in/yaml.v3"
 
 	"github.com/loadlab/loadlab/internal/store"
 )
@@ -32,10 +35,22 @@ func (s *Server) wrap(h handlerFunc) http.Handler {
 	})
 }
 
-// mutating requires the bearer token (when configured) and bounds the body.
-func (s *Server) mutating(h handlerFunc) http.Handler {
+// protected requires the bearer token (when configured): every endpoint
+// but health and /metrics.
+func (s *Server) protected(h handlerFunc) http.Handler {
 	return s.wrap(func(w http.ResponseWriter, r *http.Request) error {
 		if err := s.authorize(r); err != nil {
+			return err
+		}
+		return h(w, r)
+	})
+}
+
+// mutating requires the bearer token (when configured), a JSON or YAML body
+// (or none: bodyType) and bounds the body.
+func (s *Server) mutating(h handlerFunc) http.Handler {
+	return s.protected(func(w http.ResponseWriter, r *http.Request) error {
+		if _, err := bodyType(r); err != nil {
 			return err
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
@@ -70,11 +85,11 @@ func (s *Server) routes() http.Handler {
 		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: "method " + r.Method + " not allowed on " + r.URL.Path, Code: "method_not_allowed"})
 	})
 	r.Handle("/api/health", s.wrap(s.health)).Methods(http.MethodGet)
-	r.Handle("/api/system/metrics", s.wrap(s.systemMetrics)).Methods(http.MethodGet)
+	r.Handle("/api/system/metrics", s.protected(s.systemMetrics)).Methods(http.MethodGet)
 	r.Handle("/api/tests/start", s.mutating(s.startRun)).Methods(http.MethodPost)
 	r.Handle("/api/tests/stop-all", s.mutating(s.stopAllRuns)).Methods(http.MethodPost)
-	r.Handle("/api/tests/runs", s.wrap(s.listRuns)).Methods(http.MethodGet)
-	r.Handle("/api/tests/runs/{id}", s.wrap(s.getRun)).Methods(http.MethodGet)
+	r.Handle("/api/tests/runs", s.protected(s.listRuns)).Methods(http.MethodGet)
+	r.Handle("/api/tests/runs/{id}", s.protected(s.getRun)).Methods(http.MethodGet)
 	r.Handle("/api/tests/runs/{id}", s.mutating(s.patchRun)).Methods(http.MethodPatch)
 	r.Handle("/api/tests/runs/{id}/cancel", s.mutating(s.cancel)).Methods(http.MethodPost)
 	if s.gatherer != nil {
@@ -320,8 +335,8 @@ func (s *Server) stopAllRuns(w http.ResponseWriter, _ *http.Request) error {
 // Patch is the body of PATCH /api/tests/runs/{id}: exactly one of Rate
 // (open model, iterations/s) and VUs (closed model).
 type Patch struct {
-	Rate *float64 `json:"rate"`
-	VUs  *int     `json:"vus"`
+	Rate *float64 `json:"rate" yaml:"rate"`
+	VUs  *int     `json:"vus" yaml:"vus"`
 }
 
 func (s *Server) patchRun(w http.ResponseWriter, r *http.Request) error {
@@ -330,16 +345,23 @@ func (s *Server) patchRun(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var p Patch
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil {
+	if mt, _ := bodyType(r); slices.Contains(YAMLTypes, mt) {
+		dec := yaml.NewDecoder(bytes.NewReader(body))
+		dec.KnownFields(true)
+		err = dec.Decode(&p)
+	} else {
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		err = dec.Decode(&p)
+	}
+	if err != nil {
 		return errorf(EINVALID, `body: %v (want {"rate": N} or {"vus": N})`, err)
 	}
 	switch {
 	case (p.Rate == nil) == (p.VUs == nil):
 		return errorf(EINVALID, `want exactly one of {"rate": N} or {"vus": N}`)
-	case p.Rate != nil && (math.IsNaN(*p.Rate) || *p.Rate < 0):
-		return errorf(EINVALID, "rate %g: must be >= 0", *p.Rate)
+	case p.Rate != nil && (math.IsNaN(*p.Rate) || math.IsInf(*p.Rate, 0) || *p.Rate < 0):
+		return errorf(EINVALID, "rate %g: must be >= 0 and finite", *p.Rate)
 	case p.VUs != nil && *p.VUs < 0:
 		return errorf(EINVALID, "vus %d: must be >= 0", *p.VUs)
 	case p.Rate != nil && s.cfg.MaxRate > 0 && *p.Rate > s.cfg.MaxRate:

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"mime"
 	"net/http"
 	"slices"
 	"strconv"
@@ -151,19 +150,11 @@ func (s *Server) readPlan(r *http.Request) (*plan.Plan, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, errorf(EINVALID, "empty body: send a plan (application/yaml or application/json) or the short form")
 	}
-	ct := r.Header.Get("Content-Type")
-	mt := ""
-	if ct != "" {
-		if mt, _, err = mime.ParseMediaType(ct); err != nil {
-			return nil, errorf(EUNSUPPORTED, "content type %q: %v", ct, err)
-		}
+	mt, err := bodyType(r) // JSON or YAML (mutating checked it before the body was read)
+	if err != nil {
+		return nil, err
 	}
-	switch mt {
-	case "", "application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "application/json", "text/plain":
-	default:
-		return nil, errorf(EUNSUPPORTED, "content type %q: want application/yaml or application/json", mt)
-	}
-	if mt == "application/json" || (mt == "" && bytes.HasPrefix(bytes.TrimSpace(body), []byte("{"))) {
+	if mt == JSONType {
 		if !json.Valid(body) {
 			var x any
 			err := json.Unmarshal(body, &x)
@@ -211,6 +202,12 @@ func (s *Server) readPlan(r *http.Request) (*plan.Plan, error) {
 func (s *Server) admit(p *plan.Plan) error {
 	if err := s.allow.check(p.Target); err != nil {
 		return err
+	}
+	// Every other URL serve fetches on the plan's behalf passes the same list.
+	if k := p.Knee; k != nil && k.MetricsURL != "" {
+		if err := s.allow.checkURL("knee.metrics_url", k.MetricsURL); err != nil {
+			return err
+		}
 	}
 	rate := func(what string, v float64) error {
 		if s.cfg.MaxRate > 0 && v > s.cfg.MaxRate {

@@ -78,6 +78,9 @@ func TestWalkthrough(t *testing.T) {
 		`the rate cap (--max-rate) is`, // 422
 		`is not in the allow-list`,     // 403
 		`load.phases[0].duration: must be > 0`,
+		`refused as a DNS-rebinding defence`,                                 // the browser attack: Host
+		`cross-origin request from \"http://evil.example\" refused`,          // Origin
+		`content type \"application/x-www-form-urlencoded\" is not accepted`, // a form's stop-all
 		"teams\tp50",           // benchmark table
 		`"state": "COMPLETED"`, // stress
 		"walkthrough-stress\tcompleted",
@@ -193,7 +196,8 @@ func TestServeGracefulStopInterrupts(t *testing.T) {
 	}
 }
 
-// TestServeRefusesOpenAddrWithoutToken: a non-loopback --addr needs a token.
+// TestServeRefusesOpenAddrWithoutToken: a non-loopback --addr needs a token;
+// bad --allow-target, --allowed-host and --cors-origin values exit 2.
 func TestServeRefusesOpenAddrWithoutToken(t *testing.T) {
 	bin := buildBinaries(t)
 	tests := []struct {
@@ -205,6 +209,9 @@ func TestServeRefusesOpenAddrWithoutToken(t *testing.T) {
 		{[]string{"--addr", "0.0.0.0:0"}, "", 2, "refusing to listen on 0.0.0.0:0 without a token"},
 		{[]string{"--addr", ":0"}, "", 2, "refusing to listen on :0 without a token"},
 		{[]string{"--addr", "0.0.0.0:0", "--allow-target", "10.0.0.0/33"}, "LOADGEN_TOKEN=x", 2, `allow-target "10.0.0.0/33"`},
+		{[]string{"--addr", "127.0.0.1:0", "--cors-origin", "*"}, "", 2, "cors-origin *: any web page could start runs"},
+		{[]string{"--addr", "127.0.0.1:0", "--cors-origin", "app.example"}, "", 2, `cors-origin "app.example": want scheme://host[:port]`},
+		{[]string{"--addr", "127.0.0.1:0", "--allowed-host", "loadgen:8089"}, "", 2, `allowed-host "loadgen:8089": want a CIDR, an IP, a host name or *.domain (without a port)`},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -240,7 +247,7 @@ func startServeOutput(t *testing.T, bin string, args ...string) (*exec.Cmd, []st
 	for len(lines) < 3 && sc.Scan() {
 		lines = append(lines, sc.Text())
 	}
-	if len(lines) < 3 || !strings.Contains(lines[1], "mutating endpoints need Authorization: Bearer") {
+	if len(lines) < 3 || !strings.Contains(lines[1], "every endpoint but /api/health and /metrics needs Authorization: Bearer") {
 		t.Fatalf("serve --token output = %q; want the auth line", lines)
 	}
 	return cmd, lines

@@ -181,6 +181,57 @@ func (s *StepMetrics) Request(code int) prometheus.Counter {
 	return c
 }
 
+// StepKey names one step's series: the scenario and step label values of
+// requests_total, request_errors_total, request_duration_seconds and
+// service_time_seconds.
+type StepKey struct{ Scenario, Step string }
+
+// ForgetSteps deletes every series of the given steps (all methods, codes,
+// reasons and outcomes) and forgets their cached StepMetrics, so a later
+// Step call creates them afresh. iterations_total{scenario} goes too when no
+// remaining step has that scenario. It returns how many series it deleted.
+//
+// A long-lived process (loadgen serve) calls it for the steps of finished
+// runs, so the series count stays bounded by the plans in use rather than
+// growing with every plan ever run. Call it only for steps no running engine
+// records into: an engine holding a forgotten StepMetrics would count into
+// series nobody exports.
+func (m *Metrics) ForgetSteps(keys []StepKey) int {
+	if len(keys) == 0 {
+		return 0
+	}
+	forget := make(map[StepKey]bool, len(keys))
+	for _, k := range keys {
+		forget[k] = true
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, k := range keys {
+		l := prometheus.Labels{"scenario": k.Scenario, "step": k.Step}
+		n += m.RequestDuration.DeletePartialMatch(l) + m.ServiceTime.DeletePartialMatch(l) +
+			m.Requests.DeletePartialMatch(l) + m.Errors.DeletePartialMatch(l)
+	}
+	scenarios := map[string]bool{}
+	for _, k := range keys {
+		scenarios[k.Scenario] = true
+	}
+	for key := range m.steps {
+		if forget[StepKey{key[0], key[1]}] {
+			delete(m.steps, key)
+		}
+	}
+	for key := range m.steps {
+		delete(scenarios, key[0]) // still in use by a step that stays
+	}
+	for sc := range scenarios {
+		if m.Iterations.DeleteLabelValues(sc) {
+			n++
+		}
+	}
+	return n
+}
+
 // SetPhases pre-creates loadgen_phase_info for every phase name (value 0).
 func (m *Metrics) SetPhases(names []string) {
 	m.mu.Lock()

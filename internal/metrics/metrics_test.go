@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -151,5 +152,79 @@ func BenchmarkRecord(b *testing.B) {
 		s.Service.Observe(0.011)
 		s.Request(200).Inc()
 		m.TTFB.Observe(0.01)
+	}
+}
+
+// seriesOf returns the label sets (scenario/step/...) of every loadgen_* series in reg that has a scenario label.
+func seriesOf(t *testing.T, reg prometheus.Gatherer) map[string]bool {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			var sc, st string
+			for _, l := range m.GetLabel() {
+				switch l.GetName() {
+				case "scenario":
+					sc = l.GetValue()
+				case "step":
+					st = l.GetValue()
+				}
+			}
+			if sc != "" {
+				out[mf.GetName()+"{"+sc+"/"+st+"}"] = true
+			}
+		}
+	}
+	return out
+}
+
+func TestForgetSteps(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	m := New(reg)
+	a1 := m.Step("sa", "a1", "GET")
+	a2 := m.Step("sa", "a2", "POST")
+	b1 := m.Step("sb", "b1", "GET")
+	shared := m.Step("sb", "b2", "GET")
+	for _, s := range []*StepMetrics{a1, a2, b1, shared} {
+		s.Request(200).Inc()
+		s.Request(503).Inc()
+		s.Success.Observe(0.01)
+		s.Errors[httpclient.ReasonStatus].Inc()
+		s.Iterations.Inc()
+	}
+	// forget all of scenario sa and one step of sb
+	n := m.ForgetSteps([]StepKey{{"sa", "a1"}, {"sa", "a2"}, {"sb", "b1"}})
+	got := seriesOf(t, reg)
+	for k := range got {
+		if strings.Contains(k, "{sa/") || strings.Contains(k, "/b1}") {
+			t.Errorf("series %s still exported after ForgetSteps", k)
+		}
+	}
+	for _, want := range []string{"loadgen_requests_total{sb/b2}", "loadgen_request_errors_total{sb/b2}",
+		"loadgen_request_duration_seconds{sb/b2}", "loadgen_service_time_seconds{sb/b2}", "loadgen_iterations_total{sb/}"} {
+		if !got[want] {
+			t.Errorf("series %s gone; want it kept (step b2 was not forgotten)", want)
+		}
+	}
+	// per step: 3 codes (none, 200, 503) + 2 outcomes + 1 service + len(ErrorReasons) reasons; plus iterations{sa}
+	perStep := 3 + 2 + 1 + len(httpclient.ErrorReasons)
+	if want := 3*perStep + 1; n != want {
+		t.Errorf("ForgetSteps deleted %d series; want %d", n, want)
+	}
+	// a forgotten step is created afresh by Step, from zero
+	again := m.Step("sa", "a1", "GET")
+	if again == a1 {
+		t.Fatal("Step returned the forgotten StepMetrics; want a new one")
+	}
+	again.Request(200).Inc()
+	if v := testutil.ToFloat64(m.Requests.WithLabelValues("sa", "a1", "GET", "200")); v != 1 {
+		t.Errorf("requests_total{sa/a1} after re-creation = %v; want 1 (a new series)", v)
+	}
+	if m.ForgetSteps(nil) != 0 {
+		t.Error("ForgetSteps(nil) deleted series")
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/loadlab/loadlab/internal/executor"
+	"github.com/loadlab/loadlab/internal/metrics"
 	"github.com/loadlab/loadlab/internal/plan"
 	"github.com/loadlab/loadlab/internal/runner"
 	"github.com/loadlab/loadlab/internal/store"
@@ -143,6 +144,26 @@ func (h *Header) settle(ctx context.Context, runErr error) {
 	default:
 		h.Status = string(store.StatusCompleted)
 	}
+}
+
+// StepKeys returns the (scenario, step) label values the engines of a run of p record their per-step series
+// under (internal/metrics): the plan's own scenarios and steps for load, stress and knee runs, and the one-step
+// benchmark scenario of each endpoint for benchmark runs. loadgen serve uses it to forget the series of finished
+// runs' steps.
+func StepKeys(p *plan.Plan) []metrics.StepKey {
+	var out []metrics.StepKey
+	if p.Type == plan.TypeBenchmark && p.Benchmark != nil {
+		for _, ep := range p.Benchmark.Endpoints {
+			out = append(out, metrics.StepKey{Scenario: benchScenario, Step: ep.Name})
+		}
+		return out
+	}
+	for _, sc := range p.Scenarios {
+		for _, st := range sc.Steps {
+			out = append(out, metrics.StepKey{Scenario: sc.Name, Step: st.Name})
+		}
+	}
+	return out
 }
 
 // derive returns a shallow copy of p for one engine run: type load, no thresholds, the given scenarios and load.

@@ -1,6 +1,7 @@
 package modes
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -21,6 +22,21 @@ const (
 	metricInFlight    = "target_http_requests_in_flight"
 )
 
+// Bounds on a scrape of knee.metrics_url: the whole request (connect to last byte) takes at most ScrapeTimeout,
+// the exposition at most MaxScrapeBytes (a bigger one is a failed scrape, read no further), and a redirect is
+// not followed (a failed scrape naming where it pointed), so a target cannot send loadgen elsewhere.
+const (
+	ScrapeTimeout  = time.Second
+	MaxScrapeBytes = 4 << 20
+)
+
+// newScrapeClient returns the HTTP client of the scrapes: ScrapeTimeout, no redirects.
+func newScrapeClient() *http.Client {
+	return &http.Client{Timeout: ScrapeTimeout, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}
+}
+
 // scrapeGauges fetches url (a Prometheus text exposition) and returns the value of each wanted gauge, summed
 // over its series. A gauge missing from the exposition is missing from the map.
 func scrapeGauges(ctx context.Context, c *http.Client, url string, wanted ...string) (map[string]float64, error) {
@@ -35,10 +51,22 @@ func scrapeGauges(ctx context.Context, c *http.Client, url string, wanted ...str
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		_, _ = io.Copy(io.Discard, resp.Body)
+		if loc := resp.Header.Get("Location"); loc != "" && resp.StatusCode >= 300 && resp.StatusCode < 400 {
+			return nil, fmt.Errorf("scrape %s: status %s: redirect to %q not followed (give the final URL)", url, resp.Status, loc)
+		}
 		return nil, fmt.Errorf("scrape %s: status %s", url, resp.Status)
 	}
-	return parseGauges(resp.Body, wanted...)
+	if resp.ContentLength > MaxScrapeBytes {
+		return nil, fmt.Errorf("scrape %s: exposition of %d bytes is over the %d-byte limit", url, resp.ContentLength, MaxScrapeBytes)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxScrapeBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("scrape %s: %w", url, err)
+	}
+	if len(b) > MaxScrapeBytes {
+		return nil, fmt.Errorf("scrape %s: exposition over the %d-byte limit", url, MaxScrapeBytes)
+	}
+	return parseGauges(bytes.NewReader(b), wanted...)
 }
 
 // parseGauges reads a text exposition and sums each wanted gauge (or untyped/counter value) over its series.
@@ -89,7 +117,7 @@ type gaugePoller struct {
 func startPoller(ctx context.Context, url string, interval time.Duration) *gaugePoller {
 	g := &gaugePoller{sums: map[string]float64{}, counts: map[string]int{}, stop: make(chan struct{}),
 		done: make(chan struct{})}
-	c := &http.Client{Timeout: time.Second}
+	c := newScrapeClient()
 	go func() {
 		defer close(g.done)
 		t := time.NewTicker(interval)

@@ -326,7 +326,7 @@ func TestComposeWiring(t *testing.T) {
 	c := loadCompose(t)
 	lg := c.Services["loadgen"]
 	cmd := strings.Join(lg.Command, " ")
-	for _, want := range []string{"serve", "--addr 0.0.0.0:8089", "--allow-target target"} {
+	for _, want := range []string{"serve", "--addr 0.0.0.0:8089", "--allow-target target", "--allowed-host loadgen"} {
 		if !strings.Contains(cmd, want) {
 			t.Errorf("loadgen command %q lacks %q", cmd, want)
 		}

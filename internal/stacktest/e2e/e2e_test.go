@@ -500,7 +500,7 @@ func TestComposeCommandsMatchBinaries(t *testing.T) {
 		flags []string
 	}{
 		{"target", []string{"-h"}, []string{"-addr"}},
-		{"loadgen", []string{"serve", "-h"}, []string{"-addr", "-allow-target", "-target", "-token", "-store"}},
+		{"loadgen", []string{"serve", "-h"}, []string{"-addr", "-allow-target", "-allowed-host", "-target", "-token", "-store"}},
 	} {
 		t.Run(tc.bin, func(t *testing.T) {
 			bin := build(t, dir, tc.bin)
