@@ -26,6 +26,7 @@ import (
 	"github.com/loadlab/loadlab/internal/store/mysqlstore"
 	"github.com/loadlab/loadlab/internal/testenv"
 	"github.com/loadlab/loadlab/internal/testenv/mysqltest"
+	"github.com/loadlab/loadlab/internal/testenv/promtest"
 )
 
 // mayBeEmpty lists the PromQL queries allowed to return no data after a
@@ -163,7 +164,7 @@ func TestStackEndToEnd(t *testing.T) {
 	waitHTTP(t, "http://"+targetAddr+"/api/health")
 
 	metricsAddr := testenv.FreeAddr(t)
-	prom := stacktest.StartPrometheus(t, stacktest.PromConfig(t, map[string]string{"loadgen": metricsAddr, "target": targetAddr}))
+	prom := promtest.Start(t, promtest.Config(t, promtest.Target{Job: "loadgen", Addr: metricsAddr}, promtest.Target{Job: "target", Addr: targetAddr}))
 	prom.WaitUp(t, "target", 30*time.Second) // the scrape loops are running before loadgen starts
 
 	planPath := filepath.Join(dir, "plan.yaml")
@@ -425,7 +426,7 @@ func TestTargetQueriesReturnData(t *testing.T) {
 	addr := testenv.FreeAddr(t)
 	startProcess(t, target, "--addr", addr, "--error-rate", "0.05")
 	waitHTTP(t, "http://"+addr+"/api/health")
-	prom := stacktest.StartPrometheus(t, stacktest.PromConfig(t, map[string]string{"target": addr}))
+	prom := promtest.Start(t, promtest.Config(t, promtest.Target{Job: "target", Addr: addr}))
 	prom.WaitUp(t, "target", 30*time.Second)
 
 	// About 25 requests per second for 10 s: bounded in count and time.
@@ -479,7 +480,7 @@ func TestTargetQueriesReturnData(t *testing.T) {
 
 // recent describes the samples of a series-selector expression in the 30 s
 // before at, to tell a late rule evaluation from a missing series.
-func recent(ctx context.Context, prom *stacktest.Prometheus, expr string, at time.Time) string {
+func recent(ctx context.Context, prom *promtest.Server, expr string, at time.Time) string {
 	if strings.ContainsAny(expr, " (") {
 		return ""
 	}
