@@ -534,7 +534,7 @@ func TestComposeCommandsMatchBinaries(t *testing.T) {
 		defer resp.Body.Close()
 		var b bytes.Buffer
 		b.ReadFrom(resp.Body)
-		for _, m := range []string{"loadgen_build_info", "loadgen_host_cpu_usage_ratio", "loadgen_in_flight_requests"} {
+		for _, m := range []string{"loadgen_build_info", "loadgen_sysmon_collector_success", "loadgen_in_flight_requests"} {
 			if !strings.Contains(b.String(), m) {
 				t.Errorf("loadgen serve /metrics lacks %s (serve output:\n%s)", m, out)
 			}
