@@ -78,7 +78,7 @@ type Monitor struct {
 	busy []atomic.Bool // by collector: a read still running (stuck past an earlier scrape's budget)
 
 	mu        sync.Mutex
-	watched   map[string]int32     // process label -> pid
+	watched   map[string]int32   // process label -> pid
 	deadlines map[*int]time.Time // read deadlines of the scrapes in flight (BoundScrapes)
 }
 
