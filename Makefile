@@ -11,7 +11,7 @@ LOADGEN_LDFLAGS := -X=runtime.godebugDefault=schedtrace=2147483647 -X=github.com
 # Packages whose tests are accuracy (timing) tests run a second time without -race.
 ACCURACY_RUN := ^TestAccuracy
 
-.PHONY: all build test mariadb test-short test-race test-accuracy test-fuzz check-rules tools lint demo bench clean update-golden check-plans up down
+.PHONY: all build test mariadb test-short test-race test-accuracy test-fuzz check-rules tools lint demo bench clean update-golden check-plans up down dashboards check-dashboards test-grafana
 
 all: lint test build
 
@@ -34,7 +34,7 @@ $(BIN)/promtool:
 	GOBIN=$(BIN) $(GO) install github.com/prometheus/prometheus/cmd/promtool@$(PROM_VERSION)
 
 # test: everything (unit, race, MySQL, Prometheus end-to-end, accuracy).
-test: mariadb tools build check-rules test-race test-accuracy test-fuzz check-plans
+test: mariadb tools build check-rules check-dashboards test-grafana test-race test-accuracy test-fuzz check-plans
 
 # mariadb: the MySQL tests need MariaDB on 127.0.0.1:3306; installed and started when missing.
 mariadb:
@@ -59,6 +59,25 @@ check-rules: tools
 	$(BIN)/promtool check rules prometheus/rules/*.yml
 	$(BIN)/promtool test rules prometheus/tests/*.yml
 
+# dashboards: regenerate grafana/dashboards/*.json and grafana/queries.json from
+# grafana/boards (its own Go module, so the Grafana SDK stays out of the binaries).
+dashboards:
+	@echo ">> generating the Grafana dashboards (grafana/boards)"
+	cd grafana && $(GO) generate ./...
+
+# check-dashboards: the committed dashboards and query manifest are what the
+# generator produces (generated into a temporary directory and compared).
+check-dashboards:
+	@echo ">> checking grafana/dashboards and grafana/queries.json against the generator"
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  (cd grafana && $(GO) run ./cmd/gendashboards -out "$$tmp") && \
+	  diff -ru grafana/dashboards "$$tmp/dashboards" && diff -u grafana/queries.json "$$tmp/queries.json" || \
+	  { echo "grafana/ differs from the generator: run make dashboards and commit the result"; exit 1; }
+
+test-grafana:
+	@echo ">> go vet and go test of the dashboard generator (grafana/)"
+	cd grafana && $(GO) vet ./... && $(GO) test -count=1 ./...
+
 check-plans: build
 	@echo ">> loadgen validate testplans/*.yaml"
 	$(BIN)/loadgen validate testplans/*.yaml
@@ -73,6 +92,7 @@ lint:
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	@echo ">> go vet"
 	$(GO) vet ./...
+	cd grafana && $(GO) vet ./...
 
 demo: build
 	@echo ">> demo: target + quickstart plan on embedded defaults"

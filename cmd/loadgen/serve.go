@@ -137,7 +137,8 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "loadgen serve: %v\n", err)
 		return exitError
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+	// BoundScrapes: the resource monitor's reads during a Prometheus scrape of /metrics end before its timeout.
+	hs := &http.Server{Handler: mon.BoundScrapes(srv.Handler()), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		IdleTimeout: 2 * time.Minute}
 	fmt.Fprintf(stdout, "loadgen serve: control API on http://%s (store %s)\n", ln.Addr(), store.Redacted(url))
 	switch {
@@ -170,7 +171,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return exitError
 		}
 		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", srv.Handler())
+		mux.Handle("GET /metrics", mon.BoundScrapes(srv.Handler()))
 		ms = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() { errc <- ms.Serve(mln) }()
 		fmt.Fprintf(stdout, "loadgen serve: /metrics also on http://%s/metrics\n", mln.Addr())

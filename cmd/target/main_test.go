@@ -99,11 +99,15 @@ func TestRunServes(t *testing.T) {
 	if code != 200 || !strings.Contains(body, `"status":"ok"`) {
 		t.Errorf("GET /api/health = %d %s; want 200 ok", code, body)
 	}
+	get(t, url+"/no/such/path")
 	code, body = get(t, url+"/metrics")
-	for _, want := range []string{"target_pool_workers 3", "target_queue_capacity 5", "target_fault_error_ratio 0.25", `target_http_requests_total{code="200",method="GET",route="/api/health"} 1`, "go_goroutines", "process_cpu_seconds_total"} {
+	for _, want := range []string{"target_pool_workers 3", "target_queue_capacity 5", "target_fault_error_ratio 0.25", `target_http_requests_total{code="404",method="GET",route="unmatched"} 1`, "go_goroutines", "process_cpu_seconds_total"} {
 		if code != 200 || !strings.Contains(body, want) {
 			t.Errorf("GET /metrics = %d, lacks %q", code, want)
 		}
+	}
+	if strings.Contains(body, `route="/api/health"`) { // health checks are not load
+		t.Errorf("GET /metrics counts /api/health in the request metrics")
 	}
 	code, body = get(t, url+"/admin/config")
 	var cfg struct {

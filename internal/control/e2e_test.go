@@ -124,7 +124,8 @@ func TestEndToEndRunStoreMetricsCancel(t *testing.T) {
 	for _, want := range []string{
 		`loadgen_run_info{plan="e2e",run_id="` + id + `",type="load"} 1`,
 		`loadgen_requests_total{code="200",method="GET",scenario="api",step="health"}`,
-		`loadgen_target_rate_requests_per_second 40`,
+		`loadgen_target_rate_iterations_per_second 40`,
+		"loadgen_run_active 1",
 		"loadgen_host_cpus",
 		"go_goroutines",
 	} {
@@ -171,8 +172,11 @@ func TestEndToEndRunStoreMetricsCancel(t *testing.T) {
 		t.Fatalf("list aborted = %s", l.raw)
 	}
 	m = e.do("GET", "/metrics", "")
-	if !strings.Contains(m.raw, `loadgen_run_info{plan="e2e",run_id="`+id+`",type="load"} 0`) {
-		t.Errorf("/metrics: run_info not 0 after the end")
+	// the finished run is still named (an _info metric is always 1); run_active says it ended
+	for _, want := range []string{`loadgen_run_info{plan="e2e",run_id="` + id + `",type="load"} 1`, "loadgen_run_active 0"} {
+		if !strings.Contains(m.raw, want) {
+			t.Errorf("/metrics after the end lacks %q", want)
+		}
 	}
 }
 

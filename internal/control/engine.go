@@ -42,7 +42,8 @@ type EngineRunner struct {
 	Log     *slog.Logger
 
 	mu      sync.Mutex
-	infoFor []string // run_info label values of the last run (kept at 0 until the next one starts)
+	infoFor []string // run_info label values of the last finished run (kept until the next one starts)
+	active  int      // runs in progress (loadgen_run_active)
 	series  stepSeries
 }
 
@@ -219,9 +220,10 @@ func (er *EngineRunner) recordFailure(ctx context.Context, job Job, typ string, 
 	_ = sk.FinishRun(ctx, job.ID, store.Finish{Status: store.StatusFailed, Error: msg, EndedAt: time.Now()})
 }
 
-// runStarted sets loadgen_run_info{run_id,plan,type} to 1 and the start
-// time; the previous finished run's series is deleted so the label set
-// stays bounded (active runs plus the last finished one).
+// runStarted names the run in loadgen_run_info{run_id,plan,type} (always 1,
+// as every _info metric), counts it in loadgen_run_active and sets the start
+// time. The last finished run's info series is deleted, so loadgen_run_info
+// holds the runs in progress, or the last one when none is.
 func (er *EngineRunner) runStarted(id, name, typ string) {
 	if er.Metrics == nil {
 		return
@@ -232,21 +234,26 @@ func (er *EngineRunner) runStarted(id, name, typ string) {
 		er.Metrics.RunInfo.DeleteLabelValues(er.infoFor...)
 		er.infoFor = nil
 	}
+	er.active++
 	er.Metrics.RunInfo.WithLabelValues(id, name, typ).Set(1)
+	er.Metrics.RunActive.Set(float64(er.active))
 	er.Metrics.RunStart.SetToCurrentTime()
 }
 
-// runEnded sets the run's run_info to 0 (kept until the next run starts, so
-// a scrape after the end still names it).
+// runEnded uncounts the run from loadgen_run_active. Its info series stays
+// (at 1) while it is the last run, so a scrape after the end still names it;
+// it goes at once when other runs are still in progress.
 func (er *EngineRunner) runEnded(id, name, typ string) {
 	if er.Metrics == nil {
 		return
 	}
 	er.mu.Lock()
 	defer er.mu.Unlock()
-	if er.infoFor != nil {
-		er.Metrics.RunInfo.DeleteLabelValues(er.infoFor...)
+	er.active--
+	er.Metrics.RunActive.Set(float64(er.active))
+	if er.active > 0 {
+		er.Metrics.RunInfo.DeleteLabelValues(id, name, typ)
+		return
 	}
-	er.Metrics.RunInfo.WithLabelValues(id, name, typ).Set(0)
 	er.infoFor = []string{id, name, typ}
 }

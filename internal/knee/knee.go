@@ -312,7 +312,7 @@ const (
 	TargetQueue = "target_queue"
 	// GeneratorCPU is the generator's CPU saturation, 0-1 of the CPUs it may use (sysmon CPUSaturationRatio).
 	GeneratorCPU = "generator_cpu"
-	// HostCPU is the host's CPU busy share, 0-1 (loadgen_host_cpu_usage_ratio).
+	// HostCPU is the host's CPU busy share, 0-1 (sysmon Host.CPUUsageRatio).
 	HostCPU = "host_cpu"
 	// HostMemory is the host's memory in use, 0-1 of the total.
 	HostMemory = "host_memory"

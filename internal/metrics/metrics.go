@@ -64,9 +64,10 @@ type Metrics struct {
 	Iterations      *prometheus.CounterVec // scenario
 	InFlight        prometheus.Gauge
 	VirtualUsers    prometheus.Gauge
-	TargetRate      prometheus.Gauge
-	PhaseInfo       *prometheus.GaugeVec // phase
-	RunInfo         *prometheus.GaugeVec // run_id, plan, type
+	TargetRate      prometheus.Gauge     // loadgen_target_rate_iterations_per_second
+	Phase           *prometheus.GaugeVec // phase: a state set, 1 for the running phase
+	RunInfo         *prometheus.GaugeVec // run_id, plan, type: always 1
+	RunActive       prometheus.Gauge     // runs in progress
 	RunStart        prometheus.Gauge
 	BuildInfo       *prometheus.GaugeVec // version, goversion
 
@@ -76,7 +77,7 @@ type Metrics struct {
 	mu      sync.Mutex
 	steps   map[[3]string]*StepMetrics
 	phases  []string
-	runInfo []string // label values of the current run_info child
+	runInfo []string // label values of the current (or last) run_info child
 }
 
 // New builds and registers every metric on reg.
@@ -106,12 +107,14 @@ func New(reg prometheus.Registerer) *Metrics {
 			Help: "Requests in flight now."}),
 		VirtualUsers: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "virtual_users",
 			Help: "Active virtual users (closed model) or busy iteration slots (open model)."}),
-		TargetRate: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "target_rate_requests_per_second",
+		TargetRate: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "target_rate_iterations_per_second",
 			Help: "The schedule's intended iteration rate now (open model)."}),
-		PhaseInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "phase_info",
-			Help: "1 for the load phase running now, 0 for the others."}, []string{"phase"}),
+		Phase: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "phase",
+			Help: "State set of the load phases: 1 for the phase running now, 0 for the others."}, []string{"phase"}),
 		RunInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "run_info",
-			Help: "1 while a run is active."}, []string{"run_id", "plan", "type"}),
+			Help: "The run in progress, or the last one when none is; the value is 1."}, []string{"run_id", "plan", "type"}),
+		RunActive: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "run_active",
+			Help: "Runs in progress now."}),
 		RunStart: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "run_start_timestamp_seconds",
 			Help: "Unix time the current run started."}),
 		BuildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "build_info",
@@ -119,7 +122,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		steps: map[[3]string]*StepMetrics{},
 	}
 	reg.MustRegister(m.RequestDuration, m.ServiceTime, m.Requests, m.Errors, m.HTTPPhase, m.ScheduleLag,
-		m.Dropped, m.Iterations, m.InFlight, m.VirtualUsers, m.TargetRate, m.PhaseInfo, m.RunInfo, m.RunStart, m.BuildInfo)
+		m.Dropped, m.Iterations, m.InFlight, m.VirtualUsers, m.TargetRate, m.Phase, m.RunInfo, m.RunActive, m.RunStart, m.BuildInfo)
 	m.DNS = m.HTTPPhase.WithLabelValues("dns")
 	m.Connect = m.HTTPPhase.WithLabelValues("connect")
 	m.TLS = m.HTTPPhase.WithLabelValues("tls")
@@ -232,16 +235,16 @@ func (m *Metrics) ForgetSteps(keys []StepKey) int {
 	return n
 }
 
-// SetPhases pre-creates loadgen_phase_info for every phase name (value 0).
+// SetPhases pre-creates loadgen_phase for every phase name (value 0).
 func (m *Metrics) SetPhases(names []string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, n := range m.phases {
-		m.PhaseInfo.DeleteLabelValues(n)
+		m.Phase.DeleteLabelValues(n)
 	}
 	m.phases = append(m.phases[:0], names...)
 	for _, n := range names {
-		m.PhaseInfo.WithLabelValues(n).Set(0)
+		m.Phase.WithLabelValues(n).Set(0)
 	}
 }
 
@@ -254,11 +257,12 @@ func (m *Metrics) SetPhase(name string) {
 		if n == name {
 			v = 1
 		}
-		m.PhaseInfo.WithLabelValues(n).Set(v)
+		m.Phase.WithLabelValues(n).Set(v)
 	}
 }
 
-// StartRun sets loadgen_run_info{run_id,plan,type} to 1 and the start time.
+// StartRun names the run in loadgen_run_info{run_id,plan,type} (replacing
+// the previous run's series), sets loadgen_run_active to 1 and the start time.
 func (m *Metrics) StartRun(runID, planName, typ string, start time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -267,16 +271,16 @@ func (m *Metrics) StartRun(runID, planName, typ string, start time.Time) {
 	}
 	m.runInfo = []string{runID, planName, typ}
 	m.RunInfo.WithLabelValues(m.runInfo...).Set(1)
+	m.RunActive.Set(1)
 	m.RunStart.Set(float64(start.UnixNano()) / 1e9)
 }
 
-// EndRun sets the current run_info child to 0 (it stays visible for --linger).
+// EndRun sets loadgen_run_active to 0; loadgen_run_info keeps naming the run
+// (at 1, as every _info metric), so a scrape during --linger still names it.
 func (m *Metrics) EndRun() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.runInfo != nil {
-		m.RunInfo.WithLabelValues(m.runInfo...).Set(0)
-	}
+	m.RunActive.Set(0)
 	m.InFlight.Set(0)
 	m.VirtualUsers.Set(0)
 	m.TargetRate.Set(0)

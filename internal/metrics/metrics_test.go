@@ -16,6 +16,7 @@ import (
 
 	"github.com/loadlab/loadlab/internal/httpclient"
 	"github.com/loadlab/loadlab/internal/testenv"
+	"github.com/loadlab/loadlab/internal/testenv/promtest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/exposition.golden")
@@ -226,5 +227,46 @@ func TestForgetSteps(t *testing.T) {
 	}
 	if m.ForgetSteps(nil) != 0 {
 		t.Error("ForgetSteps(nil) deleted series")
+	}
+}
+
+// TestInfoAlwaysOne walks a run's lifecycle (phases, start, end, the next
+// run) and fails if any _info metric takes a value other than 1 at any step:
+// activity is loadgen_run_active's and loadgen_phase's job.
+func TestInfoAlwaysOne(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	m := New(reg)
+	check := func(step string, wantActive float64) {
+		t.Helper()
+		bad, err := promtest.InfoNotOne(reg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range bad {
+			t.Errorf("after %s: %s; want 1", step, b)
+		}
+		if got := testutil.ToFloat64(m.RunActive); got != wantActive {
+			t.Errorf("after %s: loadgen_run_active = %v; want %v", step, got, wantActive)
+		}
+	}
+	check("New", 0)
+	m.SetPhases([]string{"warm-up", "sustained"})
+	m.StartRun("run-1", "quickstart", "load", time.Unix(1700000000, 0))
+	check("StartRun", 1)
+	m.SetPhase("warm-up")
+	m.SetPhase("sustained")
+	m.SetPhase("")
+	m.EndRun()
+	check("EndRun", 0)
+	if n := testutil.CollectAndCount(m.RunInfo); n != 1 {
+		t.Errorf("after EndRun: loadgen_run_info has %d series; want 1 (the run is still named during --linger)", n)
+	}
+	m.StartRun("run-2", "quickstart", "stress", time.Unix(1700000100, 0))
+	check("second StartRun", 1)
+	if n := testutil.CollectAndCount(m.RunInfo); n != 1 {
+		t.Errorf("after the second StartRun: loadgen_run_info has %d series; want 1 (the previous run's is replaced)", n)
+	}
+	if got := testutil.ToFloat64(m.Phase.WithLabelValues("warm-up")); got != 0 {
+		t.Errorf("loadgen_phase{phase=warm-up} = %v after the phases ended; want 0", got)
 	}
 }

@@ -243,7 +243,8 @@ func checkDockerfile(t *testing.T, root, path string) {
 	}
 }
 
-// scrapeTargets reads job -> targets from a Prometheus config.
+// scrapeTargets reads job -> targets from a Prometheus config, each target
+// followed by its role label when it has one ("127.0.0.1:9646 role=run").
 func scrapeTargets(t *testing.T, path string) (map[string][]string, map[string]any) {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -258,10 +259,19 @@ func scrapeTargets(t *testing.T, path string) (map[string][]string, map[string]a
 	for _, sc := range cfg["scrape_configs"].([]any) {
 		m := sc.(map[string]any)
 		for _, st := range m["static_configs"].([]any) {
-			for _, tg := range st.(map[string]any)["targets"].([]any) {
-				out[m["job_name"].(string)] = append(out[m["job_name"].(string)], tg.(string))
+			sm := st.(map[string]any)
+			role := ""
+			if l, ok := sm["labels"].(map[string]any); ok && l["role"] != nil {
+				role = " role=" + l["role"].(string)
+				delete(l, "role")
+				if len(l) == 0 {
+					delete(sm, "labels")
+				}
 			}
-			st.(map[string]any)["targets"] = nil // blanked for the comparison of the rest
+			for _, tg := range sm["targets"].([]any) {
+				out[m["job_name"].(string)] = append(out[m["job_name"].(string)], tg.(string)+role)
+			}
+			sm["targets"] = nil // blanked for the comparison of the rest
 		}
 	}
 	return out, cfg
@@ -269,16 +279,18 @@ func scrapeTargets(t *testing.T, path string) (map[string][]string, map[string]a
 
 // TestScrapeConfigs: prometheus.yml scrapes the local defaults, the compose
 // copy scrapes the compose services on their ports, and apart from the
-// targets the two files are the same configuration.
+// targets (and their role: a local `loadgen run`, down between runs, or the
+// compose `loadgen serve`, which LoadgenDown expects up) the two files are
+// the same configuration.
 func TestScrapeConfigs(t *testing.T) {
 	root := testenv.RepoRoot(t)
 	local, localCfg := scrapeTargets(t, filepath.Join(root, "prometheus/prometheus.yml"))
 	compose, composeCfg := scrapeTargets(t, filepath.Join(root, "prometheus/prometheus.compose.yml"))
-	wantLocal := map[string][]string{"loadgen": {"127.0.0.1:9646"}, "target": {"127.0.0.1:8117"}}
+	wantLocal := map[string][]string{"loadgen": {"127.0.0.1:9646 role=run"}, "target": {"127.0.0.1:8117"}}
 	if !reflect.DeepEqual(local, wantLocal) {
 		t.Errorf("prometheus.yml targets = %v; want %v", local, wantLocal)
 	}
-	wantCompose := map[string][]string{"loadgen": {"loadgen:8089"}, "target": {"target:8117"}}
+	wantCompose := map[string][]string{"loadgen": {"loadgen:8089 role=serve"}, "target": {"target:8117"}}
 	if !reflect.DeepEqual(compose, wantCompose) {
 		t.Errorf("prometheus.compose.yml targets = %v; want %v", compose, wantCompose)
 	}
@@ -299,6 +311,7 @@ func TestScrapeConfigs(t *testing.T) {
 	c := loadCompose(t)
 	for job, targets := range compose {
 		for _, tg := range targets {
+			tg, _, _ = strings.Cut(tg, " ")
 			host, port, _ := strings.Cut(tg, ":")
 			p, _ := strconv.Atoi(port)
 			if !contains(wantPorts[host], p) {

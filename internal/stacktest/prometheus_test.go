@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/loadlab/loadlab/internal/testenv"
+	"github.com/loadlab/loadlab/internal/testenv/promtest"
 )
 
 // TestPromQLValid sends every dashboard and rule expression to a real,
@@ -25,7 +26,7 @@ func TestPromQLValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := StartPrometheus(t, PromConfig(t, nil))
+	p := promtest.Start(t, promtest.Config(t))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if _, err := p.Query(ctx, "sum(rate(loadgen_requests_total[1m])", time.Time{}); err == nil {

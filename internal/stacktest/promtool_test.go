@@ -2,6 +2,7 @@ package stacktest
 
 import (
 	"context"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/loadlab/loadlab/internal/testenv"
+	"gopkg.in/yaml.v3"
 )
 
 func promtool(t *testing.T, args ...string) string {
@@ -45,7 +47,7 @@ func TestPromtoolCheckRules(t *testing.T) {
 		t.Fatalf("rule files = %v; want alerts.yml and recording.yml", files)
 	}
 	out := promtool(t, append([]string{"check", "rules", "--lint=all", "--lint-fatal"}, files...)...)
-	for _, want := range []string{"SUCCESS: 7 rules found", "SUCCESS: 16 rules found"} {
+	for _, want := range []string{"SUCCESS: 10 rules found", "SUCCESS: 16 rules found"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("promtool check rules: want %q in\n%s", want, out)
 		}
@@ -87,4 +89,90 @@ func TestPromtoolTestRules(t *testing.T) {
 			t.Errorf("%s: no unit test (%q not in prometheus/tests)", q.Source, want)
 		}
 	}
+}
+
+// TestAlertLinks: every alert carries a runbook_url pointing at a section of
+// docs/observability.md that exists, and a dashboard_url opening a dashboard
+// that exists, with variables it has.
+func TestAlertLinks(t *testing.T) {
+	root := testenv.RepoRoot(t)
+	doc, err := os.ReadFile(filepath.Join(root, "docs/observability.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	anchors := map[string]bool{}
+	for _, line := range strings.Split(string(doc), "\n") {
+		if h, ok := strings.CutPrefix(line, "### "); ok {
+			anchors[githubAnchor(h)] = true
+		}
+	}
+	boards, err := LoadDashboards(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]map[string]bool{} // uid -> variables
+	for _, d := range boards {
+		vars[d.UID] = map[string]bool{}
+		for _, v := range d.Templating.List {
+			vars[d.UID][v.Name] = true
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(root, RuleDir, "alerts.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Groups []struct {
+			Rules []struct {
+				Alert       string            `yaml:"alert"`
+				Annotations map[string]string `yaml:"annotations"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	if err := yaml.Unmarshal(b, &f); err != nil {
+		t.Fatal(err)
+	}
+	const runbooks = "https://github.com/loadlab/loadlab/blob/main/docs/observability.md#"
+	n := 0
+	for _, g := range f.Groups {
+		for _, r := range g.Rules {
+			n++
+			rb := r.Annotations["runbook_url"]
+			if anchor, ok := strings.CutPrefix(rb, runbooks); !ok || !anchors[anchor] {
+				t.Errorf("%s: runbook_url %q is not %s<a ### heading of docs/observability.md>", r.Alert, rb, runbooks)
+			}
+			u, err := url.Parse(r.Annotations["dashboard_url"])
+			if err != nil {
+				t.Errorf("%s: dashboard_url: %v", r.Alert, err)
+				continue
+			}
+			uid, ok := strings.CutPrefix(u.Path, "/d/")
+			if !ok || vars[uid] == nil {
+				t.Errorf("%s: dashboard_url %q opens no dashboard of grafana/dashboards", r.Alert, u)
+				continue
+			}
+			for k := range u.Query() {
+				if v, ok := strings.CutPrefix(k, "var-"); ok && !vars[uid][v] {
+					t.Errorf("%s: dashboard_url sets %s, which dashboard %s does not have", r.Alert, k, uid)
+				}
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no alert read from alerts.yml")
+	}
+}
+
+// githubAnchor is the fragment GitHub gives a Markdown heading.
+func githubAnchor(h string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(strings.TrimSpace(h)) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-', r == '_':
+			b.WriteRune(r)
+		case r == ' ':
+			b.WriteRune('-')
+		}
+	}
+	return b.String()
 }

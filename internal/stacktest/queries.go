@@ -1,12 +1,13 @@
 // Package stacktest checks the Prometheus/Grafana/docker-compose stack that
-// ships with loadlab (prometheus/, grafana/, docker-compose.yml) and extracts
-// every query it runs, so that tests can run them against a real Prometheus
+// ships with loadlab (prometheus/, grafana/, docker-compose.yml) and hands
+// every query it runs to the tests that run them against a real Prometheus
 // and a real MySQL/MariaDB.
 //
-// DashboardQueries and RuleQueries return every PromQL expression and SQL
-// statement with Grafana's template variables and macros substituted, ready
-// to send to /api/v1/query or database/sql. Dashboards generates the committed
-// dashboard JSON (dashboards as code).
+// DashboardQueries reads the query manifest the dashboard generator writes
+// beside the dashboards (grafana/queries.json, from grafana/boards: no query
+// is re-read out of the dashboard JSON); RuleQueries reads the rule files.
+// Both return each expression with Grafana's template variables and macros
+// substituted, ready to send to /api/v1/query or database/sql.
 package stacktest
 
 import (
@@ -21,13 +22,19 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// Query languages.
+// Query languages (as the manifest names them).
 const (
 	PromQL = "promql"
 	SQL    = "sql"
 )
 
-// Query is one query found in a dashboard or rule file.
+// Datasource UIDs provisioned by grafana/provisioning/datasources/datasources.yml.
+const (
+	PrometheusUID = "prometheus"
+	MySQLUID      = "mysql"
+)
+
+// Query is one query of a dashboard or rule file.
 type Query struct {
 	Source string // where it is: file, panel id and title, refId; or rule group and name
 	Lang   string // PromQL or SQL
@@ -40,20 +47,16 @@ type Query struct {
 	// against a threshold, when it has one, so a test can check the data exists.
 	Alert bool
 	Cond  string
+	// Rule is the rule's name (record or alert), for rule queries.
+	Rule string
 }
 
-// Substitutions used for Grafana variables in PromQL. Multi-value variables
-// with All are written as label=~"$name", so ".*" selects everything.
-var promVars = []struct{ from, to string }{
-	{"$__rate_interval", "1m"},
-	{"${__rate_interval}", "1m"},
-	{"$__interval", "10s"},
-	{"${__interval}", "10s"},
-	{"$__range", "5m"},
-	{"$scenario", ".*"},
-	{"$step", ".*"},
-	{"$route", ".*"},
-	{"$job", ".*"},
+// Grafana's own variables, as a test substitutes them in PromQL. A
+// dashboard's variables come from the manifest.
+var builtinVars = map[string]string{
+	"__rate_interval": "1m",
+	"__interval":      "10s",
+	"__range":         "5m",
 }
 
 // SQL macros of Grafana's MySQL data source, expanded as Grafana does, over a
@@ -66,14 +69,29 @@ const (
 var (
 	reTimeFilter   = regexp.MustCompile(`\$__timeFilter\(([^)]+)\)`)
 	reUnixFilter   = regexp.MustCompile(`\$__unixEpochFilter\(([^)]+)\)`)
-	reLabelValues  = regexp.MustCompile(`^label_values\((.+),\s*(\w+)\)$`)
 	reUnsubstitued = regexp.MustCompile(`\$\{?\w+`)
 )
 
-// SubstitutePromQL replaces Grafana template variables in a PromQL expression.
-func SubstitutePromQL(expr string) string {
-	for _, v := range promVars {
-		expr = strings.ReplaceAll(expr, v.from, v.to)
+// SubstitutePromQL replaces Grafana's variables ($__rate_interval, ...) and
+// the given dashboard variables (name -> value, e.g. "job" -> ".*") in a
+// PromQL expression, in both the $name and ${name} forms.
+func SubstitutePromQL(expr string, vars map[string]string) string {
+	all := map[string]string{}
+	for k, v := range builtinVars {
+		all[k] = v
+	}
+	for k, v := range vars {
+		all[k] = v
+	}
+	names := make([]string, 0, len(all))
+	for k := range all {
+		names = append(names, k)
+	}
+	// Longest first, so $instance is not read as $inst followed by "ance".
+	sort.Slice(names, func(i, j int) bool { return len(names[i]) > len(names[j]) })
+	for _, n := range names {
+		expr = strings.ReplaceAll(expr, "${"+n+"}", all[n])
+		expr = strings.ReplaceAll(expr, "$"+n, all[n])
 	}
 	return expr
 }
@@ -87,11 +105,103 @@ func SubstituteSQL(q string) string {
 	return q
 }
 
-// Dashboard is the part of a Grafana dashboard JSON these checks read.
+// ManifestFile is the query manifest grafana/boards writes beside the
+// dashboards, relative to the repository root.
+const ManifestFile = "grafana/queries.json"
+
+// Manifest is the part of grafana/queries.json these tests read.
+type Manifest struct {
+	Variables []struct {
+		Dashboard string `json:"dashboard"`
+		Name      string `json:"name"`
+		All       string `json:"all"`
+	} `json:"variables"`
+	Queries []ManifestQuery `json:"queries"`
+}
+
+// ManifestQuery is one query of the manifest, as the dashboard holds it.
+type ManifestQuery struct {
+	Source    string `json:"source"`
+	Dashboard string `json:"dashboard"`
+	Kind      string `json:"kind"` // panel, annotation or variable
+	PanelID   int    `json:"panel_id"`
+	Panel     string `json:"panel"`
+	RefID     string `json:"ref_id"`
+	Lang      string `json:"lang"`
+	Expr      string `json:"expr"`
+	Format    string `json:"format"`
+	Instant   bool   `json:"instant"`
+}
+
+// LoadManifest reads grafana/queries.json under root.
+func LoadManifest(root string) (*Manifest, error) {
+	b, err := os.ReadFile(filepath.Join(root, ManifestFile))
+	if err != nil {
+		return nil, fmt.Errorf("query manifest: %w (run `make dashboards`)", err)
+	}
+	var m Manifest
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("query manifest %s: %w", ManifestFile, err)
+	}
+	if len(m.Queries) == 0 {
+		return nil, fmt.Errorf("query manifest %s lists no query", ManifestFile)
+	}
+	return &m, nil
+}
+
+// DashboardQueries returns every query of every dashboard under root, from
+// the generator's manifest: panel targets (PromQL or MySQL), annotations, and
+// label variables (as the PromQL whose label values Grafana offers), with
+// variables and macros substituted. Sorted by Source.
+func DashboardQueries(root string) ([]Query, error) {
+	m, err := LoadManifest(root)
+	if err != nil {
+		return nil, err
+	}
+	vars := map[string]map[string]string{}
+	for _, v := range m.Variables {
+		if vars[v.Dashboard] == nil {
+			vars[v.Dashboard] = map[string]string{}
+		}
+		vars[v.Dashboard][v.Name] = v.All
+	}
+	var out []Query
+	for _, mq := range m.Queries {
+		q := Query{Source: mq.Source, Lang: mq.Lang, Raw: mq.Expr, Format: mq.Format}
+		switch mq.Lang {
+		case PromQL:
+			q.Expr = SubstitutePromQL(mq.Expr, vars[mq.Dashboard])
+			if reUnsubstitued.MatchString(q.Expr) {
+				return nil, fmt.Errorf("%s: unsubstituted variable in %q", q.Source, q.Expr)
+			}
+		case SQL:
+			q.Expr = SubstituteSQL(mq.Expr)
+			if strings.Contains(q.Expr, "$") {
+				return nil, fmt.Errorf("%s: unsubstituted macro in %q", q.Source, q.Expr)
+			}
+		default:
+			return nil, fmt.Errorf("%s: unknown query language %q", mq.Source, mq.Lang)
+		}
+		out = append(out, q)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Source < out[j].Source })
+	return out, nil
+}
+
+// DashboardDir is where the provisioned dashboards live, relative to the repository root.
+const DashboardDir = "grafana/dashboards"
+
+// Dashboard is the part of a Grafana dashboard JSON the static checks read.
 type Dashboard struct {
-	UID         string  `json:"uid"`
-	Title       string  `json:"title"`
-	Panels      []Panel `json:"panels"`
+	UID    string   `json:"uid"`
+	Title  string   `json:"title"`
+	Tags   []string `json:"tags"`
+	Panels []Panel  `json:"panels"`
+	Links  []struct {
+		Type string   `json:"type"`
+		Tags []string `json:"tags"`
+	} `json:"links"`
 	Annotations struct {
 		List []struct {
 			Name       string      `json:"name"`
@@ -104,6 +214,7 @@ type Dashboard struct {
 		List []struct {
 			Name       string      `json:"name"`
 			Type       string      `json:"type"`
+			Query      any         `json:"query"`
 			Datasource *Datasource `json:"datasource"`
 			Definition string      `json:"definition"`
 		} `json:"list"`
@@ -112,12 +223,14 @@ type Dashboard struct {
 
 // Panel is a dashboard panel (rows hold nested panels when collapsed).
 type Panel struct {
-	ID         int         `json:"id"`
-	Type       string      `json:"type"`
-	Title      string      `json:"title"`
-	Datasource *Datasource `json:"datasource"`
-	Targets    []Target    `json:"targets"`
-	Panels     []Panel     `json:"panels"`
+	ID          int         `json:"id"`
+	Type        string      `json:"type"`
+	Title       string      `json:"title"`
+	Description string      `json:"description"`
+	Repeat      string      `json:"repeat"`
+	Datasource  *Datasource `json:"datasource"`
+	Targets     []Target    `json:"targets"`
+	Panels      []Panel     `json:"panels"`
 }
 
 // Target is a panel query.
@@ -134,9 +247,6 @@ type Datasource struct {
 	Type string `json:"type"`
 	UID  string `json:"uid"`
 }
-
-// DashboardDir is where the provisioned dashboards live, relative to the repository root.
-const DashboardDir = "grafana/dashboards"
 
 // LoadDashboards parses every grafana/dashboards/*.json under root, by file name.
 func LoadDashboards(root string) (map[string]*Dashboard, error) {
@@ -174,63 +284,6 @@ func (d *Dashboard) AllPanels() []Panel {
 	}
 	walk(d.Panels)
 	return out
-}
-
-// DashboardQueries returns every query of every dashboard under root: panel
-// targets (PromQL expr or MySQL rawSql), annotation queries, and label
-// variables (label_values(m, l) becomes group by (l) (m)). Sorted by Source.
-func DashboardQueries(root string) ([]Query, error) {
-	boards, err := LoadDashboards(root)
-	if err != nil {
-		return nil, err
-	}
-	var out []Query
-	for name, d := range boards {
-		file := DashboardDir + "/" + name
-		for _, p := range d.AllPanels() {
-			for _, t := range p.Targets {
-				src := fmt.Sprintf("%s panel %d %q %s", file, p.ID, p.Title, t.RefID)
-				ds := t.Datasource
-				if ds == nil {
-					ds = p.Datasource
-				}
-				switch {
-				case t.RawSQL != "":
-					out = append(out, Query{Source: src, Lang: SQL, Raw: t.RawSQL, Expr: SubstituteSQL(t.RawSQL), Format: t.Format})
-				case t.Expr != "":
-					out = append(out, Query{Source: src, Lang: PromQL, Raw: t.Expr, Expr: SubstitutePromQL(t.Expr), Format: t.Format})
-				default:
-					return nil, fmt.Errorf("%s: target has neither expr nor rawSql", src)
-				}
-			}
-		}
-		for _, a := range d.Annotations.List {
-			if a.Expr != "" {
-				out = append(out, Query{Source: fmt.Sprintf("%s annotation %q", file, a.Name), Lang: PromQL, Raw: a.Expr, Expr: SubstitutePromQL(a.Expr)})
-			}
-		}
-		for _, v := range d.Templating.List {
-			if v.Type != "query" {
-				continue
-			}
-			m := reLabelValues.FindStringSubmatch(v.Definition)
-			if m == nil {
-				return nil, fmt.Errorf("%s variable %s: only label_values(metric, label) is supported, got %q", file, v.Name, v.Definition)
-			}
-			expr := fmt.Sprintf("group by (%s) (%s)", m[2], m[1])
-			out = append(out, Query{Source: fmt.Sprintf("%s variable %s", file, v.Name), Lang: PromQL, Raw: v.Definition, Expr: SubstitutePromQL(expr)})
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Source < out[j].Source })
-	for _, q := range out {
-		if q.Lang == PromQL && reUnsubstitued.MatchString(q.Expr) {
-			return nil, fmt.Errorf("%s: unsubstituted variable in %q", q.Source, q.Expr)
-		}
-		if q.Lang == SQL && strings.Contains(q.Expr, "$") {
-			return nil, fmt.Errorf("%s: unsubstituted macro in %q", q.Source, q.Expr)
-		}
-	}
-	return out, nil
 }
 
 // RuleDir holds the rule files, relative to the repository root.
@@ -287,7 +340,7 @@ func RuleQueries(root string) ([]Query, error) {
 		for _, g := range rf.Groups {
 			for _, r := range g.Rules {
 				expr := strings.TrimSpace(r.Expr)
-				q := Query{Lang: PromQL, Raw: r.Expr, Expr: expr}
+				q := Query{Lang: PromQL, Raw: r.Expr, Expr: expr, Rule: r.Record + r.Alert}
 				rel, _ := filepath.Rel(root, f)
 				if r.Alert != "" {
 					q.Source = fmt.Sprintf("%s group %s alert %s", filepath.ToSlash(rel), g.Name, r.Alert)

@@ -13,8 +13,6 @@ var (
 		"Host CPU time by mode.", []string{"mode"}, nil)
 	descCPUs = prometheus.NewDesc(prometheus.BuildFQName(namespace, "host", "cpus"),
 		"Logical CPUs of the host.", nil, nil)
-	descCPUUsage = prometheus.NewDesc(prometheus.BuildFQName(namespace, "host", "cpu_usage_ratio"),
-		"Host CPU busy share (0-1) since the previous scrape.", nil, nil)
 	descMemTotal = prometheus.NewDesc(prometheus.BuildFQName(namespace, "host", "memory_total_bytes"),
 		"Host memory.", nil, nil)
 	descMemUsed = prometheus.NewDesc(prometheus.BuildFQName(namespace, "host", "memory_used_bytes"),
@@ -38,10 +36,13 @@ var (
 	descProcThreads = prometheus.NewDesc(prometheus.BuildFQName(namespace, "watched_process", "threads"),
 		"Threads of a watched process.", []string{"process"}, nil)
 	descSuccess = prometheus.NewDesc(prometheus.BuildFQName(namespace, "sysmon", "scrape_success"),
-		"1 when every resource read of the scrape succeeded.", nil, nil)
+		"1 when every resource read of the scrape succeeded within its budget.", nil, nil)
+	descCollectorSuccess = prometheus.NewDesc(prometheus.BuildFQName(namespace, "sysmon", "collector_success"),
+		"1 when the collector's read succeeded within the scrape's read budget.", []string{"collector"}, nil)
 
-	allDescs = []*prometheus.Desc{descCPUSeconds, descCPUs, descCPUUsage, descMemTotal, descMemUsed, descMemAvailable,
-		descLoad, descOpenFDs, descTCP, descNet, descProcCPU, descProcRSS, descProcFDs, descProcThreads, descSuccess}
+	allDescs = []*prometheus.Desc{descCPUSeconds, descCPUs, descMemTotal, descMemUsed, descMemAvailable,
+		descLoad, descOpenFDs, descTCP, descNet, descProcCPU, descProcRSS, descProcFDs, descProcThreads, descSuccess,
+		descCollectorSuccess}
 )
 
 var _ prometheus.Collector = (*Monitor)(nil)
@@ -53,19 +54,51 @@ func (m *Monitor) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// Collect reads the host and the watched processes now and emits const metrics. A failed read drops its metrics
-// and sets loadgen_sysmon_scrape_success to 0; the others are still emitted.
+// Collect reads the host and the watched processes now and emits const metrics. Every collector reads in its own
+// goroutine, and Collect waits for them until the read deadline (see BoundScrapes): a collector that failed or is
+// still reading then has its metrics dropped and loadgen_sysmon_collector_success{collector} at 0, and
+// loadgen_sysmon_scrape_success is 0; the others are still emitted. A collector still stuck in a read from an earlier
+// scrape is not started again (it reports 0 at once), so a hung /proc never piles up goroutines.
 func (m *Monitor) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), m.timeout)
+	ctx, cancel := context.WithDeadline(context.Background(), m.readDeadline())
 	defer cancel()
-	ok := 1.0
-	h, err := m.readHost(ctx)
-	if err != nil {
-		ok = 0
+	type result struct {
+		i     int
+		h     hostReading
+		procs []procReading
+		err   error
 	}
-	procs, err := m.readWatched(ctx)
-	if err != nil {
-		ok = 0
+	results := make(chan result, numCollectors) // buffered: a read finishing after the deadline never blocks
+	pending := 0
+	for i := range numCollectors {
+		if !m.busy[i].CompareAndSwap(false, true) {
+			continue
+		}
+		pending++
+		go func() {
+			defer m.busy[i].Store(false)
+			r := result{i: i}
+			if i < len(collectors) {
+				r.err = collectors[i].read(m, ctx, &r.h)
+			} else {
+				r.procs, r.err = m.readWatched(ctx)
+			}
+			results <- r
+		}()
+	}
+	var h hostReading
+	var procs []procReading
+	ok := make([]bool, numCollectors)
+wait:
+	for ; pending > 0; pending-- {
+		select {
+		case r := <-results:
+			ok[r.i] = r.err == nil
+			h.merge(r.h)
+			procs = append(procs, r.procs...)
+		case <-ctx.Done():
+			break wait
+		}
 	}
 
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
@@ -87,10 +120,6 @@ func (m *Monitor) Collect(ch chan<- prometheus.Metric) {
 		} {
 			counter(descCPUSeconds, mv.v, mv.mode)
 		}
-		m.mu.Lock()
-		r := m.cpuPrev.next(*t)
-		m.mu.Unlock()
-		gauge(descCPUUsage, r)
 	}
 	if v := h.mem; v != nil {
 		gauge(descMemTotal, float64(v.Total))
@@ -120,5 +149,39 @@ func (m *Monitor) Collect(ch chan<- prometheus.Metric) {
 		gauge(descProcFDs, float64(p.fds), p.name)
 		gauge(descProcThreads, float64(p.threads), p.name)
 	}
-	gauge(descSuccess, ok)
+	all := 1.0
+	for i, name := range CollectorNames() {
+		v := 0.0
+		if ok[i] {
+			v = 1
+		}
+		all = min(all, v)
+		gauge(descCollectorSuccess, v, name)
+	}
+	gauge(descSuccess, all)
+}
+
+// merge copies the fields other read (each collector fills its own).
+func (h *hostReading) merge(o hostReading) {
+	if o.cpus > 0 {
+		h.cpus = o.cpus
+	}
+	if o.cpuTimes != nil {
+		h.cpuTimes = o.cpuTimes
+	}
+	if o.mem != nil {
+		h.mem = o.mem
+	}
+	if o.load != nil {
+		h.load = o.load
+	}
+	if o.fileNr != nil {
+		h.fileNr = o.fileNr
+	}
+	if o.tcp != nil {
+		h.tcp = o.tcp
+	}
+	if o.net != nil {
+		h.net = o.net
+	}
 }

@@ -3,6 +3,7 @@ package sysmon
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,9 +79,6 @@ loadgen_host_cpu_seconds_total{mode="softirq"} 0.4
 loadgen_host_cpu_seconds_total{mode="steal"} 1.5
 loadgen_host_cpu_seconds_total{mode="system"} 5
 loadgen_host_cpu_seconds_total{mode="user"} 10
-# HELP loadgen_host_cpu_usage_ratio Host CPU busy share (0-1) since the previous scrape.
-# TYPE loadgen_host_cpu_usage_ratio gauge
-loadgen_host_cpu_usage_ratio 0.18
 # HELP loadgen_host_cpus Logical CPUs of the host.
 # TYPE loadgen_host_cpus gauge
 loadgen_host_cpus 2
@@ -119,7 +117,16 @@ loadgen_host_tcp_connections{state="new_syn_recv"} 0
 loadgen_host_tcp_connections{state="syn_recv"} 0
 loadgen_host_tcp_connections{state="syn_sent"} 0
 loadgen_host_tcp_connections{state="time_wait"} 1
-# HELP loadgen_sysmon_scrape_success 1 when every resource read of the scrape succeeded.
+# HELP loadgen_sysmon_collector_success 1 when the collector's read succeeded within the scrape's read budget.
+# TYPE loadgen_sysmon_collector_success gauge
+loadgen_sysmon_collector_success{collector="cpu"} 1
+loadgen_sysmon_collector_success{collector="filefd"} 1
+loadgen_sysmon_collector_success{collector="load"} 1
+loadgen_sysmon_collector_success{collector="memory"} 1
+loadgen_sysmon_collector_success{collector="network"} 1
+loadgen_sysmon_collector_success{collector="process"} 1
+loadgen_sysmon_collector_success{collector="tcp"} 1
+# HELP loadgen_sysmon_scrape_success 1 when every resource read of the scrape succeeded within its budget.
 # TYPE loadgen_sysmon_scrape_success gauge
 loadgen_sysmon_scrape_success 1
 # HELP loadgen_watched_process_cpu_seconds_total CPU time of a watched process.
@@ -160,6 +167,18 @@ func TestCollectPartialFailure(t *testing.T) {
 	if v := gaugeValue(t, got, "loadgen_host_cpus"); v != 2 {
 		t.Errorf("loadgen_host_cpus = %v; want 2 (other reads must survive)", v)
 	}
+	want := map[string]float64{"cpu": 1, "memory": 1, "load": 1, "filefd": 0, "tcp": 1, "network": 1, "process": 0}
+	if got := collectorSuccess(got); !maps.Equal(got, want) {
+		t.Errorf("loadgen_sysmon_collector_success = %v; want %v", got, want)
+	}
+}
+
+func collectorSuccess(got map[string]*dto.MetricFamily) map[string]float64 {
+	out := map[string]float64{}
+	for _, m := range got["loadgen_sysmon_collector_success"].GetMetric() {
+		out[m.GetLabel()[0].GetValue()] = m.GetGauge().GetValue()
+	}
+	return out
 }
 
 // TestCollectLint lints the real exposition on a pedantic registry (counters _total, base units, HELP).
@@ -188,7 +207,7 @@ func TestCollectRealHost(t *testing.T) {
 	m.Watch("self", int32(os.Getpid()))
 	got := gatherByName(t, m)
 	for _, name := range []string{
-		"loadgen_host_cpu_seconds_total", "loadgen_host_cpus", "loadgen_host_cpu_usage_ratio",
+		"loadgen_host_cpu_seconds_total", "loadgen_host_cpus", "loadgen_sysmon_collector_success",
 		"loadgen_host_memory_total_bytes", "loadgen_host_memory_used_bytes", "loadgen_host_memory_available_bytes",
 		"loadgen_host_load", "loadgen_host_open_fds", "loadgen_host_tcp_connections", "loadgen_host_network_bytes_total",
 		"loadgen_watched_process_cpu_seconds_total", "loadgen_watched_process_resident_memory_bytes",
@@ -218,8 +237,10 @@ func TestCollectRealHost(t *testing.T) {
 	if !(total > used && used > 0) || !(avail > 0 && avail <= total) {
 		t.Errorf("memory total=%v used=%v available=%v; want total > used > 0 and 0 < available <= total", total, used, avail)
 	}
-	if r := gaugeValue(t, got, "loadgen_host_cpu_usage_ratio"); r < 0 || r > 1 {
-		t.Errorf("loadgen_host_cpu_usage_ratio = %v; want within [0,1]", r)
+	for _, c := range got["loadgen_sysmon_collector_success"].GetMetric() {
+		if c.GetGauge().GetValue() != 1 {
+			t.Errorf("loadgen_sysmon_collector_success%v = %v; want 1", c.GetLabel(), c.GetGauge().GetValue())
+		}
 	}
 	if v := gaugeValue(t, got, "loadgen_host_open_fds"); v < 3 {
 		t.Errorf("loadgen_host_open_fds = %v; want >= 3", v)
@@ -259,37 +280,6 @@ func TestWatchUnwatch(t *testing.T) {
 	m.Unwatch("self")
 	if n := testutil.CollectAndCount(m, "loadgen_watched_process_threads"); n != 0 {
 		t.Errorf("after Unwatch, %d watched series; want 0", n)
-	}
-}
-
-// TestCPUUsageRatio checks the busy share between two samples.
-func TestCPUUsageRatio(t *testing.T) {
-	root := writeFixture(t, os.Getpid())
-	m := New(WithProcRoot(root))
-	if n := testutil.CollectAndCount(m, "loadgen_host_cpu_usage_ratio"); n != 1 {
-		t.Fatalf("first scrape: %d usage series; want 1", n)
-	}
-	// +300 busy ticks (user), +100 idle ticks: 0.75 busy since the previous scrape.
-	stat := "cpu  1300 100 500 8100 200 10 40 150 0 0\nbtime 1700000000\n"
-	if err := os.WriteFile(filepath.Join(root, "stat"), []byte(stat), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if got := testutil.ToFloat64(onlyUsage{m}); got != 0.75 {
-		t.Errorf("loadgen_host_cpu_usage_ratio after +300 busy +100 idle = %v; want 0.75", got)
-	}
-}
-
-// onlyUsage exposes just the usage ratio of a Monitor, for testutil.ToFloat64.
-type onlyUsage struct{ m *Monitor }
-
-func (o onlyUsage) Describe(ch chan<- *prometheus.Desc) { ch <- descCPUUsage }
-func (o onlyUsage) Collect(ch chan<- prometheus.Metric) {
-	all := make(chan prometheus.Metric, 128)
-	go func() { o.m.Collect(all); close(all) }()
-	for mt := range all {
-		if mt.Desc() == descCPUUsage {
-			ch <- mt
-		}
 	}
 }
 

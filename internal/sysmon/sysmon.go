@@ -1,8 +1,11 @@
 // Package sysmon reads host and process resources with gopsutil v4 for loadlab.
 //
 // A Monitor is a prometheus.Collector in the node_exporter style: every scrape reads /proc through gopsutil's
-// …WithContext functions and emits const metrics named loadgen_host_*, loadgen_watched_process_* and
-// loadgen_sysmon_scrape_success (docs/metrics.md). It never repeats client_golang's process_* series.
+// …WithContext functions, one goroutine per collector (cpu, memory, load, filefd, tcp, network, process), and emits
+// const metrics named loadgen_host_*, loadgen_watched_process_*, loadgen_sysmon_collector_success and
+// loadgen_sysmon_scrape_success (docs/metrics.md). The reads of one scrape have a budget below the scrape's timeout
+// (BoundScrapes honours Prometheus's X-Prometheus-Scrape-Timeout-Seconds): a slow read is reported as a failed
+// collector instead of failing the whole scrape. It never repeats client_golang's process_* series.
 // A Sampler, made by Monitor.NewSampler, returns the same figures as a JSON-tagged Snapshot, plus the generator's own
 // CPU use and RSS, for the store's metric snapshots, run health and GET /api/system/metrics.
 //
@@ -19,6 +22,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/shirou/gopsutil/v4/common"
@@ -32,8 +36,11 @@ import (
 // Defaults.
 const (
 	DefaultProcRoot = "/proc"
-	// DefaultScrapeTimeout bounds one Collect, which has no context of its own.
-	DefaultScrapeTimeout = 5 * time.Second
+	// DefaultReadBudget bounds the reads of one Collect when no scrape in flight says its timeout: half the 2 s
+	// scrape timeout of the shipped Prometheus configs.
+	DefaultReadBudget = time.Second
+	// MaxReadBudget caps the read budget whatever the scrape timeout.
+	MaxReadBudget = 5 * time.Second
 	// GeneratorCPULimit is the generator CPU saturation (0-1 of the CPUs it may use) above which its figures are
 	// unreliable.
 	GeneratorCPULimit = 0.9
@@ -49,8 +56,9 @@ func WithProcRoot(root string) Option { return func(m *Monitor) { m.procRoot = r
 // WithClock replaces time.Now, used for the rates computed between samples.
 func WithClock(now func() time.Time) Option { return func(m *Monitor) { m.now = now } }
 
-// WithScrapeTimeout bounds the reads of one Collect.
-func WithScrapeTimeout(d time.Duration) Option { return func(m *Monitor) { m.timeout = d } }
+// WithReadBudget bounds the reads of one Collect when no scrape in flight says its timeout (default
+// DefaultReadBudget).
+func WithReadBudget(d time.Duration) Option { return func(m *Monitor) { m.budget = d } }
 
 // WithSelfPID sets the process the Sampler reports as the generator (default os.Getpid()).
 func WithSelfPID(pid int32) Option { return func(m *Monitor) { m.selfPID = pid } }
@@ -63,13 +71,15 @@ func WithGeneratorCPUs(n int) Option { return func(m *Monitor) { m.genCPUs = n }
 type Monitor struct {
 	procRoot string
 	now      func() time.Time
-	timeout  time.Duration
+	budget   time.Duration
 	selfPID  int32
 	genCPUs  int
 
-	mu      sync.Mutex
-	watched map[string]int32 // process label -> pid
-	cpuPrev cpuDelta         // for loadgen_host_cpu_usage_ratio, between scrapes
+	busy []atomic.Bool // by collector: a read still running (stuck past an earlier scrape's budget)
+
+	mu        sync.Mutex
+	watched   map[string]int32   // process label -> pid
+	deadlines map[*int]time.Time // read deadlines of the scrapes in flight (BoundScrapes)
 }
 
 // New returns a Monitor with the defaults, then opts applied.
@@ -77,10 +87,13 @@ func New(opts ...Option) *Monitor {
 	m := &Monitor{
 		procRoot: DefaultProcRoot,
 		now:      time.Now,
-		timeout:  DefaultScrapeTimeout,
+		budget:   DefaultReadBudget,
 		selfPID:  int32(os.Getpid()),
 		genCPUs:  runtime.GOMAXPROCS(0),
 		watched:  map[string]int32{},
+
+		deadlines: map[*int]time.Time{},
+		busy:      make([]atomic.Bool, numCollectors),
 	}
 	for _, o := range opts {
 		o(m)
@@ -148,10 +161,78 @@ type procReading struct {
 	threads    int32
 }
 
-// readHost reads every host figure, returning what succeeded and the joined errors of what did not.
-func (m *Monitor) readHost(ctx context.Context) (hostReading, error) {
+// A collector is one independent read of the host, reported by loadgen_sysmon_collector_success{collector}. Its
+// read fills only its own fields of the hostReading.
+type collector struct {
+	name string
+	read func(m *Monitor, ctx context.Context, h *hostReading) error
+}
+
+// collectors are the host reads, in the order Collect emits them; the watched processes are one more collector,
+// "process" (procCollector).
+var collectors = []collector{
+	{"cpu", (*Monitor).readCPU},
+	{"memory", func(m *Monitor, ctx context.Context, h *hostReading) error {
+		v, err := mem.VirtualMemoryWithContext(m.env(ctx))
+		if err != nil {
+			return fmt.Errorf("memory: %w", err)
+		}
+		h.mem = v
+		return nil
+	}},
+	{"load", func(m *Monitor, ctx context.Context, h *hostReading) error {
+		l, err := load.AvgWithContext(m.env(ctx))
+		if err != nil {
+			return fmt.Errorf("load: %w", err)
+		}
+		h.load = l
+		return nil
+	}},
+	{"filefd", func(m *Monitor, _ context.Context, h *hostReading) error {
+		f, err := m.readFileNr()
+		if err != nil {
+			return err
+		}
+		h.fileNr = &f
+		return nil
+	}},
+	{"tcp", func(m *Monitor, _ context.Context, h *hostReading) error {
+		t, err := m.readTCP()
+		if err != nil {
+			return err
+		}
+		h.tcp = t
+		return nil
+	}},
+	{"network", func(m *Monitor, ctx context.Context, h *hostReading) error {
+		io, err := net.IOCountersWithContext(m.env(ctx), false)
+		if err != nil {
+			return fmt.Errorf("network: %w", err)
+		}
+		if len(io) == 0 {
+			return errors.New("network: no data")
+		}
+		h.net = &io[0]
+		return nil
+	}},
+}
+
+// procCollector names the watched processes' read; numCollectors counts it.
+const procCollector = "process"
+
+var numCollectors = len(collectors) + 1
+
+// CollectorNames are the values of loadgen_sysmon_collector_success{collector}.
+func CollectorNames() []string {
+	out := make([]string, 0, numCollectors)
+	for _, c := range collectors {
+		out = append(out, c.name)
+	}
+	return append(out, procCollector)
+}
+
+func (m *Monitor) readCPU(ctx context.Context, h *hostReading) error {
 	ctx = m.env(ctx)
-	var h hostReading
 	var errs []error
 	if n, err := cpu.CountsWithContext(ctx, true); err != nil {
 		errs = append(errs, fmt.Errorf("cpu count: %w", err))
@@ -165,32 +246,18 @@ func (m *Monitor) readHost(ctx context.Context) (hostReading, error) {
 	} else {
 		h.cpuTimes = &ts[0]
 	}
-	if v, err := mem.VirtualMemoryWithContext(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("memory: %w", err))
-	} else {
-		h.mem = v
-	}
-	if l, err := load.AvgWithContext(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("load: %w", err))
-	} else {
-		h.load = l
-	}
-	if f, err := m.readFileNr(); err != nil {
-		errs = append(errs, err)
-	} else {
-		h.fileNr = &f
-	}
-	if t, err := m.readTCP(); err != nil {
-		errs = append(errs, err)
-	} else {
-		h.tcp = t
-	}
-	if io, err := net.IOCountersWithContext(ctx, false); err != nil {
-		errs = append(errs, fmt.Errorf("network: %w", err))
-	} else if len(io) == 0 {
-		errs = append(errs, errors.New("network: no data"))
-	} else {
-		h.net = &io[0]
+	return errors.Join(errs...)
+}
+
+// readHost reads every host figure one collector after the other (for the Sampler), returning what succeeded and
+// the joined errors of what did not.
+func (m *Monitor) readHost(ctx context.Context) (hostReading, error) {
+	var h hostReading
+	var errs []error
+	for _, c := range collectors {
+		if err := c.read(m, ctx, &h); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return h, errors.Join(errs...)
 }

@@ -201,3 +201,49 @@ func TestMetricsEndpoint(t *testing.T) {
 		})
 	}
 }
+
+// TestOperationalRoutesNotInstrumented: scrapes, health checks and admin
+// calls are not load, so they never reach the request metrics (they would
+// pull the server-side p50/p99 down) nor the in-flight gauge (a scrape would
+// always see itself in flight).
+func TestOperationalRoutesNotInstrumented(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	srv, err := New(fastConfig(), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := newHTTPTest(t, srv)
+	for range 3 {
+		do(t, ts, "GET", "/metrics", "", nil)
+		do(t, ts, "GET", "/api/health", "", nil)
+		do(t, ts, "GET", "/admin/faults", "", nil)
+	}
+	do(t, ts, "GET", "/api/teams", "", nil)
+	if got := testutil.CollectAndCount(srv.metrics.duration); got != 1 {
+		t.Errorf("target_http_request_duration_seconds has %d series; want 1 (/api/teams)", got)
+	}
+	if got := testutil.CollectAndCount(srv.metrics.requests); got != 1 {
+		t.Errorf("target_http_requests_total has %d series; want 1 (/api/teams)", got)
+	}
+	// Scraped over HTTP, as Prometheus does: the scrape does not count itself.
+	resp, err := http.Get(ts.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	b.ReadFrom(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(b.String(), "target_http_requests_in_flight 0\n") {
+		t.Errorf("a scrape sees target_http_requests_in_flight other than 0:\n%s", grepLines(b.String(), "in_flight"))
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}

@@ -165,30 +165,33 @@ func (s *Server) routes() http.Handler {
 	s.api(r, RouteTeam, s.getTeam)
 	s.api(r, RouteTeamMembers, s.teamMembers)
 	if s.gatherer != nil {
-		r.Handle("/metrics", s.instrument("/metrics", promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{
+		r.Handle("/metrics", promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{
 			EnableOpenMetrics: true,
 			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelError),
-		}))).Methods(http.MethodGet)
+		})).Methods(http.MethodGet)
 	}
 	if s.cfg.Admin {
 		s.plain(r, "GET /admin/faults", s.getFaults)
 		s.plain(r, "PUT /admin/faults", s.putFaults)
 		s.plain(r, "GET /admin/config", s.getConfig)
 	}
-	return s.inFlight(r)
+	return r
 }
 
 // apiFunc is a route's logic: it returns the status and the JSON body.
 type apiFunc func(r *http.Request) (int, any)
 
-// plain registers a route that bypasses the pool and the faults.
+// plain registers an operational route (health, admin) that bypasses the
+// pool and the faults, and the request metrics too: health checks and
+// operators are not load, and counting them would pull the server-side
+// latency down (like /metrics, which Prometheus scrapes every 2 s).
 func (s *Server) plain(r *mux.Router, key string, fn apiFunc) {
 	method, tmpl, _ := strings.Cut(key, " ")
-	r.Handle(tmpl, s.instrument(tmpl, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	r.Handle(tmpl, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		req.Body = http.MaxBytesReader(w, req.Body, MaxBodyBytes)
 		status, body := fn(req)
 		writeJSON(w, status, body)
-	}))).Methods(method)
+	})).Methods(method)
 }
 
 // api registers a pooled route: stall, then a worker (or 503), then the
@@ -249,18 +252,13 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// inFlight counts every request being served.
-func (s *Server) inFlight(h http.Handler) http.Handler {
+// instrument records duration and count under a fixed route label, and
+// counts the request in flight. Only the API and unmatched requests are
+// instrumented, never /metrics, /api/health or /admin/*.
+func (s *Server) instrument(route string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.metrics.inFlight.Inc()
 		defer s.metrics.inFlight.Dec()
-		h.ServeHTTP(w, r)
-	})
-}
-
-// instrument records duration and count under a fixed route label.
-func (s *Server) instrument(route string, h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		h.ServeHTTP(sw, r)

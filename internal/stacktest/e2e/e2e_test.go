@@ -12,6 +12,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"os"
@@ -26,6 +27,7 @@ import (
 	"github.com/loadlab/loadlab/internal/store/mysqlstore"
 	"github.com/loadlab/loadlab/internal/testenv"
 	"github.com/loadlab/loadlab/internal/testenv/mysqltest"
+	"github.com/loadlab/loadlab/internal/testenv/promtest"
 )
 
 // mayBeEmpty lists the PromQL queries allowed to return no data after a
@@ -134,12 +136,18 @@ func waitHTTP(t *testing.T, url string) {
 	t.Fatalf("%s did not answer 200 within 15s", url)
 }
 
-// TestStackEndToEnd is the proof described in issue 6: (a) every PromQL
-// query of every dashboard and rule returns data from a real run, (b) every
-// History SQL query returns rows from MariaDB after stored runs, (d)
-// Prometheus's p99 over the run agrees with loadgen's own within 5%.
-// (c) provisioned datasource UIDs and (e) valid JSON with unique panel ids
-// are checked by internal/stacktest's static tests.
+// TestStackEndToEnd is the proof described in issues 6 and 16, with two load
+// generators scraped as Prometheus scrapes them in production: a `loadgen run`
+// (role run, watching the target's process) and a `loadgen serve` (role serve)
+// running the same plan at the same time over its control API. Both store
+// their runs in MariaDB. Then (a) every PromQL query of every dashboard and
+// rule (from the generator's query manifest, grafana/queries.json) returns
+// data from the real runs, (b) every History SQL query returns rows from
+// MariaDB, (d) for each generator, Prometheus's final histogram counts
+// exactly its requests and its p99 is within 5% of the generator's own, and
+// (f) no _info metric took a value other than 1 in any sample Prometheus
+// stored. (c) provisioned datasource UIDs and (e) valid JSON with unique panel
+// ids are checked by internal/stacktest's static tests.
 func TestStackEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: about 40 s")
@@ -162,17 +170,28 @@ func TestStackEndToEnd(t *testing.T) {
 	targetOut, targetPID := startProcess(t, target, "--addr", targetAddr, "--error-rate", "0.03")
 	waitHTTP(t, "http://"+targetAddr+"/api/health")
 
-	metricsAddr := testenv.FreeAddr(t)
-	prom := stacktest.StartPrometheus(t, stacktest.PromConfig(t, map[string]string{"loadgen": metricsAddr, "target": targetAddr}))
-	prom.WaitUp(t, "target", 30*time.Second) // the scrape loops are running before loadgen starts
+	metricsAddr := testenv.FreeAddr(t) // loadgen run's /metrics
+	serveAddr := testenv.FreeAddr(t)   // loadgen serve's control API and /metrics
+	serveOut, _ := startProcess(t, loadgen, "serve", "--addr", serveAddr, "--store", "mysql://"+dsn)
+	waitHTTP(t, "http://"+serveAddr+"/api/health")
+	prom := promtest.Start(t, promtest.Config(t,
+		promtest.Target{Job: "loadgen", Addr: metricsAddr, Labels: map[string]string{"role": "run"}},
+		promtest.Target{Job: "loadgen", Addr: serveAddr, Labels: map[string]string{"role": "serve"}},
+		promtest.Target{Job: "target", Addr: targetAddr}))
+	prom.WaitUp(t, "target", 30*time.Second) // the scrape loops are running before the runs start
+	prom.WaitUp(t, "loadgen", 30*time.Second)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	// The serve run starts first (the API answers at once) and runs alongside `loadgen run`.
+	servePlan := strings.Replace(planYAML, "target: http://127.0.0.1:1", "target: http://"+targetAddr, 1)
+	serveRunID := startServeRun(t, ctx, serveAddr, servePlan)
 
 	planPath := filepath.Join(dir, "plan.yaml")
 	if err := os.WriteFile(planPath, []byte(planYAML), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	outJSON := filepath.Join(dir, "summary.json")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
 	args := []string{"run", planPath, "--quiet",
 		"--target", "http://" + targetAddr, "--metrics-addr", metricsAddr, "--linger", "5s",
 		"--store", "mysql://" + dsn, "--out-json", outJSON}
@@ -190,6 +209,11 @@ func TestStackEndToEnd(t *testing.T) {
 			t.Fatalf("loadgen run: %v\n%s\ntarget:\n%s", err, runOut, targetOut)
 		}
 	}
+	defer func() {
+		if t.Failed() {
+			t.Logf("loadgen run output:\n%s\nloadgen serve output:\n%s", runOut, serveOut)
+		}
+	}()
 	b, err := os.ReadFile(outJSON)
 	if err != nil {
 		t.Fatalf("summary: %v\n%s", err, runOut)
@@ -198,13 +222,17 @@ func TestStackEndToEnd(t *testing.T) {
 	if err := json.Unmarshal(b, &sum); err != nil {
 		t.Fatal(err)
 	}
-	if sum.Requests < 500 || sum.Errors == 0 {
-		t.Fatalf("run made %d requests with %d errors; want >= 500 with some errors (target --error-rate 0.03)\n%s", sum.Requests, sum.Errors, runOut)
+	serveSum := waitServeRun(t, ctx, serveAddr, serveRunID)
+	for _, g := range []struct {
+		name string
+		s    summary
+	}{{"loadgen run", sum}, {"loadgen serve", serveSum}} {
+		if g.s.Requests < 500 || g.s.Errors == 0 {
+			t.Fatalf("%s made %d requests with %d errors; want >= 500 with some errors (target --error-rate 0.03)", g.name, g.s.Requests, g.s.Errors)
+		}
+		t.Logf("%s run %s: %d requests, %d errors, p99 %.2f ms", g.name, g.s.RunID, g.s.Requests, g.s.Errors, g.s.LatencyMS.P99)
 	}
-	t.Logf("run %s: %d requests, %d errors, p99 %.2f ms", sum.RunID, sum.Requests, sum.Errors, sum.LatencyMS.P99)
 
-	// (d) the whole run's histogram, as Prometheus scraped it last (during
-	// --linger), against loadgen's own summary.
 	qctx, qcancel := context.WithTimeout(context.Background(), time.Minute)
 	defer qcancel()
 	scalar := func(expr string, at time.Time) float64 {
@@ -229,19 +257,48 @@ func TestStackEndToEnd(t *testing.T) {
 	if final.Sub(sum.EndedAt) < 4*time.Second {
 		t.Fatalf("loadgen exited %v after the run ended; --linger 5s should keep /metrics up for two more scrapes", final.Sub(sum.EndedAt))
 	}
-	if got := scalar(`histogram_count(sum(loadgen_request_duration_seconds))`, final); got != float64(sum.Requests) {
-		t.Errorf("Prometheus counted %v requests in the final histogram; loadgen's summary says %d", got, sum.Requests)
-	}
-	p99 := scalar(`histogram_quantile(0.99, sum(loadgen_request_duration_seconds))`, final) * 1000
-	if rel := math.Abs(p99-sum.LatencyMS.P99) / sum.LatencyMS.P99; rel > 0.05 {
-		t.Errorf("Prometheus p99 %.3f ms vs loadgen p99 %.3f ms: %.1f%% apart; want within 5%%", p99, sum.LatencyMS.P99, 100*rel)
-	} else {
-		t.Logf("p99: Prometheus %.3f ms, loadgen %.3f ms (%.2f%% apart)", p99, sum.LatencyMS.P99, 100*rel)
+	// serve keeps serving after its run: its final histogram is in every scrape since.
+	serveFinal := time.Now()
+	if d := serveSum.EndedAt.Add(5 * time.Second).Sub(serveFinal); d > 0 {
+		time.Sleep(d)
+		serveFinal = time.Now()
 	}
 
-	// (a) every query, at a moment late in the run (the last phase active,
+	// (d) each generator's whole-run histogram, as Prometheus scraped it last,
+	// against that generator's own summary.
+	for _, g := range []struct {
+		name, addr string
+		s          summary
+		at         time.Time
+	}{{"loadgen run", metricsAddr, sum, final}, {"loadgen serve", serveAddr, serveSum, serveFinal}} {
+		h := fmt.Sprintf(`sum(loadgen_request_duration_seconds{instance=%q})`, g.addr)
+		if got := scalar("histogram_count("+h+")", g.at); got != float64(g.s.Requests) {
+			t.Errorf("%s: Prometheus counted %v requests in the final histogram; its summary says %d", g.name, got, g.s.Requests)
+		}
+		p99 := scalar("histogram_quantile(0.99, "+h+")", g.at) * 1000
+		if rel := math.Abs(p99-g.s.LatencyMS.P99) / g.s.LatencyMS.P99; rel > 0.05 {
+			t.Errorf("%s: Prometheus p99 %.3f ms vs its own p99 %.3f ms: %.1f%% apart; want within 5%%", g.name, p99, g.s.LatencyMS.P99, 100*rel)
+		} else {
+			t.Logf("%s p99: Prometheus %.3f ms, loadgen %.3f ms (%.2f%% apart)", g.name, p99, g.s.LatencyMS.P99, 100*rel)
+		}
+	}
+
+	// (a) every query, at a moment late in both runs (the last phase active,
 	// a full rate window behind it).
-	at := sum.EndedAt.Add(-2 * time.Second)
+	at := sum.EndedAt
+	if serveSum.EndedAt.Before(at) {
+		at = serveSum.EndedAt
+	}
+	at = at.Add(-2 * time.Second)
+	if got := scalar(`sum(loadgen_run_active)`, at); got != 2 {
+		t.Errorf("sum(loadgen_run_active) = %v while both runs ran; want 2", got)
+	}
+	if got := scalar(fmt.Sprintf(`loadgen_run_active{instance=%q}`, metricsAddr), final); got != 0 {
+		t.Errorf("loadgen run's loadgen_run_active = %v during --linger; want 0", got)
+	}
+	if got := scalar(`count(count by (instance) (loadgen_build_info))`, at); got != 2 {
+		t.Errorf("%v generators scraped; want 2", got)
+	}
 	queries, err := stacktest.AllQueries(root)
 	if err != nil {
 		t.Fatal(err)
@@ -277,11 +334,86 @@ func TestStackEndToEnd(t *testing.T) {
 	}
 	t.Logf("%d PromQL queries returned data (%d allowed empty)", checked-empty, empty)
 
-	// (b) History SQL against MariaDB: the load run stored by loadgen above,
-	// plus benchmark, stress and knee results written through the store.
+	// (f) every sample of every _info series Prometheus stored, from before
+	// the runs to now (runs started and ended, serve kept the last one).
+	r, err := prom.Query(qctx, `{__name__=~".+_info"}[5m]`, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	infoSamples := 0
+	for _, raw := range r.Result {
+		var m struct {
+			Metric map[string]string `json:"metric"`
+			Values [][2]any          `json:"values"`
+		}
+		if err := json.Unmarshal(raw, &m); err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range m.Values {
+			infoSamples++
+			if v[1] != "1" {
+				t.Errorf("%v = %v at %v; an _info metric is always 1", m.Metric, v[1], v[0])
+			}
+		}
+	}
+	if infoSamples < 20 {
+		t.Errorf("%d samples of _info series; want at least 20 (loadgen_run_info, loadgen_build_info, go_info)", infoSamples)
+	}
+
+	// (b) History SQL against MariaDB: the two load runs stored by loadgen
+	// above, plus benchmark, stress and knee results written through the store.
 	checkHistorySQL(t, ctx, dsn, false)
-	if t.Failed() {
-		t.Logf("loadgen output:\n%s", runOut)
+}
+
+// startServeRun starts plan on `loadgen serve` at addr over the control API
+// and returns the run's id.
+func startServeRun(t *testing.T, ctx context.Context, addr, plan string) string {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/api/tests/start", strings.NewReader(plan))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/yaml")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var a struct {
+		RunID string `json:"run_id"`
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(body, &a); err != nil || resp.StatusCode != http.StatusAccepted || a.RunID == "" {
+		t.Fatalf("POST /api/tests/start: HTTP %d %s (%v); want 202 and a run_id", resp.StatusCode, body, err)
+	}
+	return a.RunID
+}
+
+// waitServeRun polls the run until it has a summary and returns it.
+func waitServeRun(t *testing.T, ctx context.Context, addr, id string) summary {
+	t.Helper()
+	for {
+		var a struct {
+			Status  string          `json:"status"`
+			Summary json.RawMessage `json:"summary"`
+		}
+		resp, err := http.Get("http://" + addr + "/api/tests/runs/" + id)
+		if err == nil {
+			err = json.NewDecoder(resp.Body).Decode(&a)
+			resp.Body.Close()
+		}
+		if err == nil && len(a.Summary) > 0 {
+			var s summary
+			if err := json.Unmarshal(a.Summary, &s); err != nil {
+				t.Fatalf("serve run %s summary: %v", id, err)
+			}
+			return s
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("serve run %s has no summary before the deadline (status %q, last error %v)", id, a.Status, err)
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 }
 
@@ -425,7 +557,7 @@ func TestTargetQueriesReturnData(t *testing.T) {
 	addr := testenv.FreeAddr(t)
 	startProcess(t, target, "--addr", addr, "--error-rate", "0.05")
 	waitHTTP(t, "http://"+addr+"/api/health")
-	prom := stacktest.StartPrometheus(t, stacktest.PromConfig(t, map[string]string{"target": addr}))
+	prom := promtest.Start(t, promtest.Config(t, promtest.Target{Job: "target", Addr: addr}))
 	prom.WaitUp(t, "target", 30*time.Second)
 
 	// About 25 requests per second for 10 s: bounded in count and time.
@@ -453,7 +585,7 @@ func TestTargetQueriesReturnData(t *testing.T) {
 		if q.Alert {
 			expr = q.Cond
 		}
-		if q.Lang != stacktest.PromQL || expr == "" || strings.Contains(expr, "loadgen_") || strings.Contains(expr, "ALERTS") ||
+		if q.Lang != stacktest.PromQL || expr == "" || strings.Contains(expr, "loadgen") || strings.Contains(expr, "ALERTS") ||
 			!strings.Contains(expr, "target_") && !strings.Contains(expr, "process_") && !strings.Contains(expr, "go_") && !strings.Contains(expr, "up{") {
 			continue
 		}
@@ -479,7 +611,7 @@ func TestTargetQueriesReturnData(t *testing.T) {
 
 // recent describes the samples of a series-selector expression in the 30 s
 // before at, to tell a late rule evaluation from a missing series.
-func recent(ctx context.Context, prom *stacktest.Prometheus, expr string, at time.Time) string {
+func recent(ctx context.Context, prom *promtest.Server, expr string, at time.Time) string {
 	if strings.ContainsAny(expr, " (") {
 		return ""
 	}
@@ -533,7 +665,7 @@ func TestComposeCommandsMatchBinaries(t *testing.T) {
 		defer resp.Body.Close()
 		var b bytes.Buffer
 		b.ReadFrom(resp.Body)
-		for _, m := range []string{"loadgen_build_info", "loadgen_host_cpu_usage_ratio", "loadgen_in_flight_requests"} {
+		for _, m := range []string{"loadgen_build_info", "loadgen_sysmon_collector_success", "loadgen_in_flight_requests"} {
 			if !strings.Contains(b.String(), m) {
 				t.Errorf("loadgen serve /metrics lacks %s (serve output:\n%s)", m, out)
 			}

@@ -1,8 +1,8 @@
-package stacktest
-
-// Test helpers shared by this package's tests and the end-to-end tests in
-// internal/stacktest/e2e: run the pinned Prometheus with the repository's
-// scrape config and rules, and query it.
+// Package promtest runs the pinned Prometheus (bin/prometheus, from `make
+// tools`) for tests, with the repository's scrape config and rules pointed at
+// the test's own processes, and queries it. It also checks a registry's
+// _info metrics.
+package promtest
 
 import (
 	"context"
@@ -19,20 +19,33 @@ import (
 	"testing"
 	"time"
 
-	"github.com/loadlab/loadlab/internal/testenv"
+	"github.com/prometheus/client_golang/prometheus"
 	"gopkg.in/yaml.v3"
+
+	"github.com/loadlab/loadlab/internal/testenv"
 )
 
-// Prometheus is a pinned Prometheus started by a test (bin/prometheus, from `make tools`).
-type Prometheus struct {
+// RuleGlob is where the shipped rule files are, relative to the repository root.
+const RuleGlob = "prometheus/rules/*.yml"
+
+// Server is a pinned Prometheus started by a test.
+type Server struct {
 	URL string
 	cmd *exec.Cmd
 	log *testenv.SyncBuffer
 }
 
-// PromConfig returns prometheus/prometheus.yml with absolute rule paths and
-// the given scrape targets by job (jobs left out are dropped).
-func PromConfig(t testing.TB, targets map[string]string) []byte {
+// Target is one scrape target of a job, with the target labels its static
+// config gives it (nil: none).
+type Target struct {
+	Job, Addr string
+	Labels    map[string]string
+}
+
+// Config returns prometheus/prometheus.yml with absolute rule paths and the
+// given targets: each job keeps its settings and scrapes the targets given for
+// it, each in its own static config; jobs with no target are dropped.
+func Config(t testing.TB, targets ...Target) []byte {
 	t.Helper()
 	root := testenv.RepoRoot(t)
 	b, err := os.ReadFile(filepath.Join(root, "prometheus/prometheus.yml"))
@@ -43,19 +56,26 @@ func PromConfig(t testing.TB, targets map[string]string) []byte {
 	if err := yaml.Unmarshal(b, &cfg); err != nil {
 		t.Fatal(err)
 	}
-	cfg["rule_files"] = []string{filepath.Join(root, RuleDir, "*.yml")}
-	var scrapes []any
+	cfg["rule_files"] = []string{filepath.Join(root, RuleGlob)}
+	scrapes := []any{}
 	for _, sc := range cfg["scrape_configs"].([]any) {
 		m := sc.(map[string]any)
-		addr, ok := targets[m["job_name"].(string)]
-		if !ok {
+		var static []any
+		for _, tg := range targets {
+			if tg.Job != m["job_name"] {
+				continue
+			}
+			c := map[string]any{"targets": []string{tg.Addr}}
+			if len(tg.Labels) > 0 {
+				c["labels"] = tg.Labels
+			}
+			static = append(static, c)
+		}
+		if static == nil {
 			continue
 		}
-		m["static_configs"] = []any{map[string]any{"targets": []string{addr}}}
+		m["static_configs"] = static
 		scrapes = append(scrapes, m)
-	}
-	if scrapes == nil {
-		scrapes = []any{}
 	}
 	cfg["scrape_configs"] = scrapes
 	out, err := yaml.Marshal(cfg)
@@ -65,9 +85,9 @@ func PromConfig(t testing.TB, targets map[string]string) []byte {
 	return out
 }
 
-// StartPrometheus runs the pinned Prometheus with config on a free port and a
+// Start runs the pinned Prometheus with config on a free port and a
 // temporary TSDB, waits until it is ready, and stops it (by its PID) at cleanup.
-func StartPrometheus(t testing.TB, config []byte) *Prometheus {
+func Start(t testing.TB, config []byte) *Server {
 	t.Helper()
 	bin := testenv.Tool(t, "prometheus")
 	dir := t.TempDir()
@@ -76,7 +96,7 @@ func StartPrometheus(t testing.TB, config []byte) *Prometheus {
 		t.Fatal(err)
 	}
 	addr := testenv.FreeAddr(t)
-	p := &Prometheus{URL: "http://" + addr, log: &testenv.SyncBuffer{}}
+	p := &Server{URL: "http://" + addr, log: &testenv.SyncBuffer{}}
 	p.cmd = exec.Command(bin, "--config.file="+cfgPath, "--storage.tsdb.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+addr, "--log.level=warn")
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
@@ -125,11 +145,11 @@ type QueryResult struct {
 }
 
 // Log returns what Prometheus has logged so far.
-func (p *Prometheus) Log() string { return p.log.String() }
+func (p *Server) Log() string { return p.log.String() }
 
 // Query runs an instant query at time at (now when zero); a PromQL error is
 // returned as an error.
-func (p *Prometheus) Query(ctx context.Context, expr string, at time.Time) (QueryResult, error) {
+func (p *Server) Query(ctx context.Context, expr string, at time.Time) (QueryResult, error) {
 	form := url.Values{"query": {expr}}
 	if !at.IsZero() {
 		form.Set("time", strconv.FormatFloat(float64(at.UnixNano())/1e9, 'f', 3, 64))
@@ -167,7 +187,7 @@ func (p *Prometheus) Query(ctx context.Context, expr string, at time.Time) (Quer
 // WaitUp waits until Prometheus has scraped job successfully (up == 1). The
 // first scrape of a fresh Prometheus can come several seconds after it is
 // ready, and a rate() needs two.
-func (p *Prometheus) WaitUp(t testing.TB, job string, timeout time.Duration) {
+func (p *Server) WaitUp(t testing.TB, job string, timeout time.Duration) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -182,4 +202,30 @@ func (p *Prometheus) WaitUp(t testing.TB, job string, timeout time.Duration) {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// InfoNotOne gathers g and describes every sample of an _info metric whose
+// value is not 1 (by convention an _info metric carries metadata in its
+// labels and is always 1).
+func InfoNotOne(g prometheus.Gatherer) ([]string, error) {
+	mfs, err := g.Gather()
+	if err != nil {
+		return nil, err
+	}
+	var bad []string
+	for _, mf := range mfs {
+		if !strings.HasSuffix(mf.GetName(), "_info") {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			v := m.GetGauge().GetValue()
+			if m.GetGauge() == nil {
+				v = m.GetUntyped().GetValue()
+			}
+			if v != 1 {
+				bad = append(bad, fmt.Sprintf("%s%v = %v", mf.GetName(), m.GetLabel(), v))
+			}
+		}
+	}
+	return bad, nil
 }

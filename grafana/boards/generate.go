@@ -1,0 +1,3 @@
+package boards
+
+//go:generate go run ../cmd/gendashboards -out ..
