@@ -115,12 +115,17 @@ type Comparison struct {
 }
 
 // BenchmarkSteps turns a benchmark run's endpoint results into step results
-// (scenario "benchmark", step = endpoint) so that Compare can compare
+// (scenario "benchmark", step = endpoint, with " c=N" at a concurrency above
+// 1 so that a sweep's results stay apart) so that Compare can compare
 // benchmark runs too.
 func BenchmarkSteps(bs []BenchmarkResult) []StepResult {
 	out := make([]StepResult, 0, len(bs))
 	for _, b := range bs {
-		out = append(out, StepResult{Scenario: "benchmark", Step: b.Endpoint, Requests: b.Requests, Errors: b.Errors,
+		step := b.Endpoint
+		if b.Concurrency > 1 {
+			step += fmt.Sprintf(" c=%d", b.Concurrency)
+		}
+		out = append(out, StepResult{Scenario: "benchmark", Step: step, Requests: b.Requests, Errors: b.Errors,
 			ErrorRate: b.ErrorRate, RPS: b.RPS, Latency: b.Latency, Hist: b.Hist})
 	}
 	return out
@@ -134,7 +139,7 @@ const AllSteps = "(all)"
 // the (all) row). Steps without a histogram fall back to their stored figures,
 // and a run with such a step gets no (all) figures.
 func Compare(a, b *Run, stepsA, stepsB []StepResult) (*Comparison, error) {
-	c := &Comparison{A: ref(a), B: ref(b)}
+	c := &Comparison{A: Ref(a), B: Ref(b)}
 	type key struct{ scenario, step string }
 	figsA, allA, err := figures(stepsA)
 	if err != nil {
@@ -168,7 +173,8 @@ func Compare(a, b *Run, stepsA, stepsB []StepResult) (*Comparison, error) {
 	return c, nil
 }
 
-func ref(r *Run) RunRef {
+// Ref identifies r in a comparison.
+func Ref(r *Run) RunRef {
 	return RunRef{ID: r.ID, Name: r.Name, Plan: r.Plan, Type: r.Type, Status: r.Status, StartedAt: r.StartedAt}
 }
 
