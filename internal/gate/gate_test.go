@@ -63,7 +63,9 @@ func putRun(t *testing.T, st store.Store, id, plan string, at time.Time, status 
 }
 
 // sample returns an exponential sample of n latencies around mid (seeded).
-func sample(seed uint64, mid time.Duration) *hist.Histogram { return storetest.Histogram(seed, 5000, mid) }
+func sample(seed uint64, mid time.Duration) *hist.Histogram {
+	return storetest.Histogram(seed, 5000, mid)
+}
 
 func TestCompare(t *testing.T) {
 	st := openStore(t)
