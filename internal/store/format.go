@@ -115,17 +115,12 @@ type Comparison struct {
 }
 
 // BenchmarkSteps turns a benchmark run's endpoint results into step results
-// (scenario "benchmark", step = endpoint, with " c=N" at a concurrency above
-// 1 so that a sweep's results stay apart) so that Compare can compare
+// (scenario "benchmark", step = endpoint) so that Compare can compare
 // benchmark runs too.
 func BenchmarkSteps(bs []BenchmarkResult) []StepResult {
 	out := make([]StepResult, 0, len(bs))
 	for _, b := range bs {
-		step := b.Endpoint
-		if b.Concurrency > 1 {
-			step += fmt.Sprintf(" c=%d", b.Concurrency)
-		}
-		out = append(out, StepResult{Scenario: "benchmark", Step: step, Requests: b.Requests, Errors: b.Errors,
+		out = append(out, StepResult{Scenario: "benchmark", Step: b.Endpoint, Requests: b.Requests, Errors: b.Errors,
 			ErrorRate: b.ErrorRate, RPS: b.RPS, Latency: b.Latency, Hist: b.Hist})
 	}
 	return out

@@ -139,10 +139,4 @@ func TestBenchmarkSteps(t *testing.T) {
 		got[0].P99Ms != b.P99Ms || !bytes.Equal(got[0].Hist, b.Hist) {
 		t.Errorf("BenchmarkSteps = %+v; want one benchmark step carrying the endpoint's figures", got)
 	}
-	// A concurrency sweep keeps one step per concurrency.
-	b8 := b
-	b8.Concurrency = 8
-	if got := store.BenchmarkSteps([]store.BenchmarkResult{b, b8}); len(got) != 2 || got[1].Step != "GET /api/teams c=8" {
-		t.Errorf("BenchmarkSteps(sweep) = %+v; want steps %q and %q", got, b.Endpoint, "GET /api/teams c=8")
-	}
 }
