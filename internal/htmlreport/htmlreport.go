@@ -70,10 +70,10 @@ func Render(w io.Writer, d *Data) error {
 	}
 	var b bytes.Buffer
 	err = page.Execute(&b, struct {
-		Title                                string
-		UPlotVersion                         string
-		UPlotCSS, PageCSS                    template.CSS
-		UPlotJS, PageJS, Data                template.JS
+		Title                 string
+		UPlotVersion          string
+		UPlotCSS, PageCSS     template.CSS
+		UPlotJS, PageJS, Data template.JS
 	}{d.Title, strings.TrimSpace(uplotVersion), template.CSS(uplotCSS), template.CSS(pageCSS), template.JS(uplotJS), template.JS(pageJS),
 		template.JS(blob)})
 	if err != nil {
