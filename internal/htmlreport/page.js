@@ -19,6 +19,11 @@
     for (var i = 1; i < arguments.length; i++) if (arguments[i]) parent.appendChild(arguments[i]);
     return parent;
   }
+  // put appends node to parent and returns node.
+  function put(parent, node) {
+    parent.appendChild(node);
+    return node;
+  }
   function section(title) {
     var s = el("section");
     add(root, s);
@@ -77,7 +82,7 @@
   function width(box) { return Math.max(320, Math.floor(box.getBoundingClientRect().width) || 560); }
 
   function chart(parent, title, caption, opts, rows) {
-    var box = add(parent, el("div", "chart"));
+    var box = put(parent, el("div", "chart"));
     add(box, el("h3", null, title));
     var o = Object.assign({ width: width(box), height: 240, legend: { live: true }, cursor: { drag: { x: true, y: false } } }, opts);
     var u = new uPlot(o, rows, box);
@@ -175,7 +180,7 @@
 
   // ---- sections ----
   function header(r, label) {
-    var h = add(root, el("h1", null, (label ? label + ": " : "") + r.type + " run " + r.id));
+    var h = put(root, el("h1", null, (label ? label + ": " : "") + r.type + " run " + r.id));
     var bits = ["plan " + (r.plan || "–")];
     if (r.model) bits.push(r.model + " model");
     if (r.target) bits.push("target " + r.target);
@@ -187,7 +192,7 @@
   }
 
   function verdictBox(parent, v) {
-    var box = add(parent, el("div", "verdict " + (v.ok ? "ok" : "bad")));
+    var box = put(parent, el("div", "verdict " + (v.ok ? "ok" : "bad")));
     add(box, el("span", "word", v.word || "–"));
     var line = v.line || "";
     add(box, document.createTextNode(line.indexOf(v.word) === 0 ? line.slice(v.word.length) : " " + line));
@@ -205,7 +210,7 @@
   }
 
   function kpis(parent, r) {
-    var k = add(parent, el("div", "kpis"));
+    var k = put(parent, el("div", "kpis"));
     function kpi(value, label) { add(k, add(el("div", "kpi"), el("b", null, value), el("span", null, label))); }
     kpi(num(r.requests, 0), "requests");
     kpi(num(r.errors, 0) + " (" + pct(r.error_rate) + ")", "errors");
@@ -233,7 +238,7 @@
     if (!s || !s.t.length) return;
     var sec = section("Over time");
     add(sec, el("p", "muted", "One point per stored snapshot; latency percentiles cover the previous 10 s. Phases are shaded."));
-    var g = add(sec, el("div", "grid"));
+    var g = put(sec, el("div", "grid"));
     var ph = [phasePlugin(r.phases)];
     chart(g, "Throughput and errors", "requests completed per second, the target rate, and failed requests per second (right axis)", {
       scales: { x: { time: false }, y2: {} }, axes: timeAxes("req/s", "errors/s"), plugins: ph,
@@ -265,8 +270,9 @@
   function distribution(r) {
     if (!r.distribution.length) return;
     var sec = section("Latency distribution");
-    add(sec, el("p", "muted", "Percentile curves from the stored histograms (latency from the intended start, ≤0.55% error), whole run and per " +
-      (r.bench ? "endpoint and concurrency" : "step") + ". The percentile axis is logarithmic in 1/(1−q), up to p99.99."));
+    add(sec, el("p", "muted", "Percentile curves from the stored histograms (≤0.55% error), whole run and per " +
+      (r.bench ? "endpoint and concurrency (latency from the send to the last byte)" : "step (latency from the intended start)") +
+      ". The percentile axis is logarithmic in 1/(1−q), up to p99.99."));
     var styles = r.distribution.map(function (c, i) { return i === 0 && c.name === "all steps" ? { width: 2.5, stroke: "#1d2330" } : { stroke: COLORS[i % COLORS.length] }; });
     curveChart(sec, "Percentile curve", null, r.distribution, styles);
   }
@@ -352,7 +358,7 @@
       var series = [{ label: k.load_label }, line("throughput/s", COLORS[0], { points: { show: true, size: 7 } }), line("p99 ms", COLORS[1], { scale: "y2", dash: [4, 3], points: { show: true, size: 5 } })];
       if (k.fit_x.length) {
         tables.push([k.fit_x, k.fit_y]);
-        series.push(line("USL fit", COLORS[2], { width: 2 }));
+        series.push(line("USL fit", COLORS[2], { width: 2, points: { show: false } }));
       }
       var rows = tables.length === 1 ? tables[0] : uPlot.join(tables);
       var vert = [];
@@ -374,7 +380,7 @@
     if (!b) return;
     var sec = section("Benchmark: per endpoint and concurrency");
     if (b.concurrency.length > 1) {
-      var g = add(sec, el("div", "grid"));
+      var g = put(sec, el("div", "grid"));
       ["p99", "rps"].forEach(function (what) {
         var series = [{ label: "concurrency" }];
         var rows = [b.concurrency];
@@ -399,7 +405,7 @@
 
   function notes(r) {
     if (!r.notes.length) return;
-    var ul = add(root, el("ul", "note"));
+    var ul = put(root, el("ul", "note"));
     r.notes.forEach(function (n) { add(ul, el("li", null, n)); });
   }
 
@@ -427,30 +433,37 @@
       "%, confidence " + num(100 * g.confidence, 0) + "%");
     verdictBox(root, { ok: !g.regression, word: g.regression ? "GATE FAILED" : "GATE PASSED",
       line: g.regression ? ": a step is significantly slower than the baseline" : ": no step is significantly slower than the baseline", details: details });
-    var b = add(root, el("div", "grid"));
+    var b = put(root, el("div", "grid"));
     [base, cur].forEach(function (r, i) {
-      var box = add(b, el("div"));
+      var box = put(b, el("div"));
       add(box, el("h3", null, (i ? "new " : "baseline ") + r.id));
       verdictBox(box, r.verdict);
       kpis(box, r);
     });
 
-    var sec = section("Per step: deltas and gate verdicts (latency in ms)");
-    function gv(v, name) {
-      if (!v) return { text: "–" };
-      var q = v.quantiles.filter(function (x) { return x.name === name; })[0];
-      if (!q || q.change === "not_tested") return { text: "not tested", cls: "muted" };
-      return { text: "x" + num(q.ratio, 3) + " [" + num(q.lo, 3) + ", " + num(q.hi, 3) + "] " + q.change, cls: q.change === "regression" ? "fail" : q.change === "improvement" ? "pass" : "" };
-    }
-    add(sec, table(["<step", "req base", "req new", "p50 base", "p50 new", "Δp50", "p95 base", "p95 new", "Δp95", "p99 base", "p99 new", "Δp99", "Δerr", "<gate p50", "<gate p95", "<gate p99"],
+    var sec = section("Per step: deltas (latency in ms, new against baseline)");
+    add(sec, table(["<step", "req base", "req new", "p50 base", "p50 new", "Δp50", "p95 base", "p95 new", "Δp95", "p99 base", "p99 new", "Δp99", "Δerr"],
       c.steps.map(function (s) {
         var a = s.delta.a || {}, n = s.delta.b || {}, both = s.delta.a && s.delta.b;
         return [s.name, num(a.requests, 0), num(n.requests, 0), ms(a.p50_ms), ms(n.p50_ms), both ? signed(s.delta.delta_p50_pct, 1, "%") : "–",
           ms(a.p95_ms), ms(n.p95_ms), both ? signed(s.delta.delta_p95_pct, 1, "%") : "–", ms(a.p99_ms), ms(n.p99_ms), both ? signed(s.delta.delta_p99_pct, 1, "%") : "–",
-          both ? signed(100 * s.delta.delta_error_rate, 2, " pt") : "–", gv(s.gate, "p50"), gv(s.gate, "p95"), gv(s.gate, "p99")];
+          both ? signed(100 * s.delta.delta_error_rate, 2, " pt") : "–"];
       })));
+    var gs = section("Regression gate: per step and quantile");
+    var gateRows = [];
+    g.steps.forEach(function (s) {
+      var name = s.scenario + "/" + s.step;
+      if (!s.verdict) { gateRows.push([name, "", "", "", "", "", { text: "not tested: not in the " + s.missing + " run", cls: "muted" }]); return; }
+      s.verdict.quantiles.forEach(function (q) {
+        var tested = q.change !== "not_tested";
+        gateRows.push([name, q.name, ms(q.base_ns / 1e6), ms(q.cur_ns / 1e6), tested ? "x" + num(q.ratio, 3) : "–",
+          tested ? "[" + num(q.lo, 3) + ", " + num(q.hi, 3) + "]" : "–",
+          { text: tested ? q.change : "not tested: too few samples", cls: q.change === "regression" ? "fail" : q.change === "improvement" ? "pass" : "muted" }]);
+      });
+    });
+    add(gs, table(["<step", "<quantile", "base ms", "new ms", "ratio", "interval", "<verdict"], gateRows));
 
-    var curves = add(section("Percentile curves, baseline against new"), el("div", "grid"));
+    var curves = put(section("Percentile curves, baseline against new"), el("div", "grid"));
     c.steps.forEach(function (s) {
       var list = [], styles = [];
       if (s.base) { list.push(Object.assign({}, s.base, { name: "baseline" })); styles.push({ stroke: COLORS[0] }); }
@@ -459,7 +472,7 @@
     });
 
     if (base.series && cur.series) {
-      var ot = add(section("Over time, baseline against new"), el("div", "grid"));
+      var ot = put(section("Over time, baseline against new"), el("div", "grid"));
       [["p99", "p99 latency (ms)"], ["rps", "throughput (req/s)"]].forEach(function (m) {
         var rows = uPlot.join([[base.series.t, base.series[m[0]]], [cur.series.t, cur.series[m[0]]]]);
         chart(ot, m[1], "seconds since each run's start", {
