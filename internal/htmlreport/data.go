@@ -141,7 +141,9 @@ type Series struct {
 	HostCPU    []float64 `json:"host_cpu"`   // host, % of all CPUs
 	HostMem    []float64 `json:"host_mem"`   // host memory in use, %
 	MemMB      []float64 `json:"gen_mem_mb"` // generator resident memory
-	// HasService is false for runs stored before service-time snapshots existed (the columns are then zero).
+	// HasP90 and HasService are false for runs stored before snapshots kept p90 and service time (those columns are
+	// then zero, and not drawn).
+	HasP90     bool `json:"has_p90"`
 	HasService bool `json:"has_service"`
 }
 
@@ -475,6 +477,7 @@ func series(snaps []store.Snapshot, start time.Time, r *Run) *Series {
 		s.ServiceP50 = append(s.ServiceP50, round(x.ServiceP50Ms, 3))
 		s.ServiceP90 = append(s.ServiceP90, round(x.ServiceP90Ms, 3))
 		s.ServiceP99 = append(s.ServiceP99, round(x.ServiceP99Ms, 3))
+		s.HasP90 = s.HasP90 || x.P90Ms > 0
 		s.HasService = s.HasService || x.ServiceP50Ms > 0
 		s.InFlight = append(s.InFlight, float64(x.InFlight))
 		s.VUs = append(s.VUs, float64(x.VUs))

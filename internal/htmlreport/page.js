@@ -245,9 +245,11 @@
       series: [{ label: "time", value: function (u, v) { return dur(v); } }, line("throughput req/s", COLORS[0]),
         line("target rate", COLORS[7], { dash: [6, 4] }), line("errors/s", COLORS[1], { scale: "y2" })]
     }, [s.t, s.rps, s.target_rps, s.errors_ps]);
-    var lat = [{ label: "time", value: function (u, v) { return dur(v); } },
-      line("p50", COLORS[2]), line("p90", COLORS[3]), line("p99", COLORS[1])];
-    var rows = [s.t, s.p50, s.p90, s.p99];
+    var lat = [{ label: "time", value: function (u, v) { return dur(v); } }, line("p50", COLORS[2])];
+    var rows = [s.t, s.p50];
+    if (s.has_p90) { lat.push(line("p90", COLORS[3])); rows.push(s.p90); }
+    lat.push(line("p99", COLORS[1]));
+    rows.push(s.p99);
     if (s.has_service) {
       lat.push(line("service p50", COLORS[2], { dash: [4, 3] }), line("service p90", COLORS[3], { dash: [4, 3] }),
         line("service p99", COLORS[1], { dash: [4, 3] }));
