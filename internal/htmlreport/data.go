@@ -299,7 +299,11 @@ func BuildCompare(ctx context.Context, st store.Store, baseID, newID string, c b
 		if d.Scenario == store.AllSteps {
 			name = allSteps
 		}
-		out.Steps = append(out.Steps, CompareStep{Name: name, Delta: d, Base: curves[0][name], New: curves[1][name],
+		curve := name
+		if d.Scenario == store.BenchmarkScenario { // a benchmark's curves are named by endpoint alone
+			curve = d.Step
+		}
+		out.Steps = append(out.Steps, CompareStep{Name: name, Delta: d, Base: curves[0][curve], New: curves[1][curve],
 			Gate: verdicts[name]})
 	}
 	return &Data{Kind: "compare", Title: "loadgen comparison: " + newID + " against " + baseID,
@@ -307,6 +311,7 @@ func BuildCompare(ctx context.Context, st store.Store, baseID, newID string, c b
 }
 
 const allSteps = "all steps"
+
 
 func curveMap(r *Run) map[string]*Curve {
 	m := map[string]*Curve{}
@@ -776,7 +781,7 @@ func buildBench(ctx context.Context, st store.Store, r *Run, row *store.Run) err
 		}
 		merged.Merge(h)
 		if h.Count() > 0 {
-			curves = append(curves, curve(fmt.Sprintf("%s c=%d", name, x.Concurrency), h))
+			curves = append(curves, curve(x.Endpoint, h)) // the store key, as store.BenchmarkSteps names the step
 		}
 		requests += x.Requests
 		errs += x.Errors

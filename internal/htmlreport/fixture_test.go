@@ -343,7 +343,7 @@ func hourRun(t testing.TB, st store.Store, interval time.Duration) {
 		{"sustained", 30 * time.Minute, 400, 400}, {"spike", 5 * time.Minute, 800, 800}, {"recovery", 10 * time.Minute, 400, 400}}
 	var steps []stepSpec
 	for i := range 10 {
-		steps = append(steps, stepSpec{"journey", fmt.Sprintf("step-%02d", i), "GET", 100000 + 20000*i,
+		steps = append(steps, stepSpec{"journey", fmt.Sprintf("step-%02d", i), "GET", 20000 + 4000*i,
 			time.Duration(5+7*i) * time.Millisecond, int64(i * 3)})
 	}
 	steps[len(steps)-1].step = "pay"

@@ -109,6 +109,15 @@ func TestContent(t *testing.T) {
 		t.Errorf("knee = %+v; want a knee, a USL fit with R2 >= 0.9 and its curve", k)
 	}
 
+	d, err = htmlreport.BuildCompare(ctx, st, benchID, benchID, bench.Criteria{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := d.Compare.Steps; len(s) != 5 || s[1].Name != "benchmark/GET /api/teams c=8" || s[1].Base == nil ||
+		s[1].New == nil || s[1].Gate == nil || d.Compare.Gate.Regression {
+		t.Errorf("benchmark compared with itself: %+v; want 4 endpoints with curves and verdicts, then all, no regression", s)
+	}
+
 	d, err = htmlreport.BuildCompare(ctx, st, baseID, slowID, bench.Criteria{})
 	if err != nil {
 		t.Fatal(err)

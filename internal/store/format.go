@@ -120,11 +120,14 @@ type Comparison struct {
 func BenchmarkSteps(bs []BenchmarkResult) []StepResult {
 	out := make([]StepResult, 0, len(bs))
 	for _, b := range bs {
-		out = append(out, StepResult{Scenario: "benchmark", Step: b.Endpoint, Requests: b.Requests, Errors: b.Errors,
+		out = append(out, StepResult{Scenario: BenchmarkScenario, Step: b.Endpoint, Requests: b.Requests, Errors: b.Errors,
 			ErrorRate: b.ErrorRate, RPS: b.RPS, Latency: b.Latency, Hist: b.Hist})
 	}
 	return out
 }
+
+// BenchmarkScenario is the Scenario BenchmarkSteps gives a benchmark's endpoints.
+const BenchmarkScenario = "benchmark"
 
 // AllSteps is the Scenario of the Comparison row that merges all steps.
 const AllSteps = "(all)"
