@@ -312,7 +312,6 @@ func BuildCompare(ctx context.Context, st store.Store, baseID, newID string, c b
 
 const allSteps = "all steps"
 
-
 func curveMap(r *Run) map[string]*Curve {
 	m := map[string]*Curve{}
 	for i := range r.Distribution {
