@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -42,4 +43,32 @@ func TestServiceWindow(t *testing.T) {
 func near(got, want time.Duration) bool {
 	d := got - want
 	return d >= -want/100 && d <= want/100
+}
+
+// BenchmarkServiceWindow is the cost the service-time window adds per second of a run with 10 steps: housekeep's
+// mark (once a second) and one Snapshot's window (the runner polls once a second). Off the request path.
+func BenchmarkServiceWindow(b *testing.B) {
+	steps := ""
+	for i := range 10 {
+		steps += fmt.Sprintf("{name: s%d, request: {path: /}},", i)
+	}
+	p := mustPlan(b, "http://127.0.0.1:1", "\nscenarios: [{name: s, steps: ["+steps+"]}]\n"+
+		"load: {model: open, phases: [{name: p, duration: 1s, rate: 1}]}")
+	e, err := New(p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i, st := range e.steps {
+		for j := range 2000 {
+			st.cell.svc.Record(time.Duration(1+i+j%300) * time.Millisecond)
+		}
+	}
+	e.markService(0)
+	var s Snapshot
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		e.markService(int64(i + 1))
+		e.serviceWindow(int64(i), &s)
+	}
 }
