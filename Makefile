@@ -2,6 +2,8 @@
 GO          ?= go
 BIN         := $(CURDIR)/bin
 PROM_VERSION := v0.316.0
+# uPlot (npm, MIT), vendored into internal/htmlreport/uplot/ by `make vendor-uplot`; TestVendoredUPlot checks the pin.
+UPLOT_VERSION := 1.6.32
 # The Go runtime's sysmon wakes on every syscall of an otherwise idle P, which
 # doubles the CPU cost of an open-model generator in this kind of VM
 # (../shared/notes/generator-design.md). schedtrace set to a huge period keeps
@@ -11,7 +13,7 @@ LOADGEN_LDFLAGS := -X=runtime.godebugDefault=schedtrace=2147483647 -X=github.com
 # Packages whose tests are accuracy (timing) tests run a second time without -race.
 ACCURACY_RUN := ^TestAccuracy
 
-.PHONY: all build test mariadb test-short test-race test-accuracy test-fuzz check-rules tools lint demo bench clean update-golden check-plans up down dashboards check-dashboards test-grafana
+.PHONY: all build test mariadb chromium vendor-uplot test-short test-race test-accuracy test-fuzz check-rules tools lint demo bench clean update-golden check-plans up down dashboards check-dashboards test-grafana
 
 all: lint test build
 
@@ -33,12 +35,20 @@ $(BIN)/promtool:
 	@mkdir -p $(BIN)
 	GOBIN=$(BIN) $(GO) install github.com/prometheus/prometheus/cmd/promtool@$(PROM_VERSION)
 
-# test: everything (unit, race, MySQL, Prometheus end-to-end, accuracy).
-test: mariadb tools build check-rules check-dashboards test-grafana test-race test-accuracy test-fuzz check-plans
+# test: everything (unit, race, MySQL, Prometheus end-to-end, HTML report in a real browser, accuracy).
+test: mariadb chromium tools build check-rules check-dashboards test-grafana test-race test-accuracy test-fuzz check-plans
 
 # mariadb: the MySQL tests need MariaDB on 127.0.0.1:3306; installed and started when missing.
 mariadb:
 	@bash scripts/ensure-mariadb.sh
+
+# chromium: the HTML report's browser test needs a headless Chromium; installed when missing.
+chromium:
+	@bash scripts/ensure-chromium.sh
+
+# vendor-uplot: re-vendor the chart library of the HTML report at UPLOT_VERSION (needs npm).
+vendor-uplot:
+	@bash scripts/vendor-uplot.sh $(UPLOT_VERSION)
 
 test-race:
 	@echo ">> go test -race (unit, integration, MySQL, Prometheus end-to-end)"

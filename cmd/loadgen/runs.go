@@ -9,19 +9,25 @@ import (
 	"io"
 	"strings"
 
+	"github.com/loadlab/loadlab/internal/bench"
+	"github.com/loadlab/loadlab/internal/gate"
+	"github.com/loadlab/loadlab/internal/junit"
+	"github.com/loadlab/loadlab/internal/plan"
 	"github.com/loadlab/loadlab/internal/store"
 	_ "github.com/loadlab/loadlab/internal/store/mysqlstore"  // mysql:// stores
 	_ "github.com/loadlab/loadlab/internal/store/sqlitestore" // sqlite:// stores
 )
 
 func init() {
-	register("runs", "list, show and compare stored runs (list | show ID | compare A B)", runsCmd)
+	register("runs", "list, show and compare stored runs, gate on a regression (list | show ID | compare BASE NEW [--gate])", runsCmd)
 }
 
 const runsUsage = `usage:
   loadgen runs list    [--store URL] [--json] [--status S] [--type T] [--plan P] [--limit N] [--offset N]
   loadgen runs show    [--store URL] [--json] ID
-  loadgen runs compare [--store URL] [--json] A B    (A is the baseline)`
+  loadgen runs compare [--store URL] [--json] BASE NEW                 (BASE is the baseline)
+  loadgen runs compare [--store URL] [--json] --baseline last-passed NEW
+      --gate [--tolerance 5%] [--out-junit FILE]: the regression gate (exit 3 when a step got slower)`
 
 // runsCmd is `loadgen runs list|show|compare`: a thin layer over store.Open
 // and the store's formatting functions.
@@ -41,6 +47,10 @@ func runsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print JSON")
 	var f store.Filter
 	var status, typ string
+	var gf gateFlags
+	if sub == "compare" {
+		gf.register(fs, true)
+	}
 	if sub == "list" {
 		fs.StringVar(&status, "status", "", "only runs with this status (queued|running|completed|failed|aborted|interrupted)")
 		fs.StringVar(&typ, "type", "", "only runs of this type (load|benchmark|stress|knee)")
@@ -54,6 +64,9 @@ func runsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	want := map[string]int{"list": 0, "show": 1, "compare": 2}
+	if sub == "compare" && gf.baseline != "" {
+		want[sub] = 1
+	}
 	n, ok := want[sub]
 	if !ok {
 		fmt.Fprintf(stderr, "loadgen runs: unknown subcommand %q\n%s\n", sub, runsUsage)
@@ -65,31 +78,43 @@ func runsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	f.Status, f.Type = store.Status(status), store.Type(typ)
 
-	st, err := store.Open(ctx, store.URLFromEnv(*storeURL))
-	if err != nil {
-		fmt.Fprintf(stderr, "loadgen runs: %v\n", err)
+	st, opened := openHistory(ctx, *storeURL, *spool, "loadgen runs", stderr)
+	if !opened {
 		return exitError
 	}
 	defer st.Close()
-	if res, err := store.ReplaySpool(ctx, st, *spool); err != nil {
-		fmt.Fprintf(stderr, "loadgen runs: spooled records not written yet: %v\n", err)
-	} else if res.Records > 0 {
-		fmt.Fprintf(stderr, "loadgen runs: wrote %d record(s) left in %s by an earlier run\n", res.Records, *spool)
-	}
 
+	code = exitOK
+	var err error
 	switch sub {
 	case "list":
 		err = runsList(ctx, st, f, *asJSON, stdout)
 	case "show":
 		err = runsShow(ctx, st, pos[0], *asJSON, stdout)
 	case "compare":
-		err = runsCompare(ctx, st, pos[0], pos[1], *asJSON, stdout)
+		code, err = runsCompare(ctx, st, pos, gf, *asJSON, stdout, stderr)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "loadgen runs %s: %v\n", sub, err)
 		return exitError
 	}
-	return exitOK
+	return code
+}
+
+// openHistory opens the store at url (or LOADGEN_STORE, or the default) to read the stored runs, first writing the
+// records an earlier run left in the spool directory; problems are reported on stderr as prog.
+func openHistory(ctx context.Context, url, spool, prog string, stderr io.Writer) (store.Store, bool) {
+	st, err := store.Open(ctx, store.URLFromEnv(url))
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", prog, err)
+		return nil, false
+	}
+	if res, err := store.ReplaySpool(ctx, st, spool); err != nil {
+		fmt.Fprintf(stderr, "%s: spooled records not written yet: %v\n", prog, err)
+	} else if res.Records > 0 {
+		fmt.Fprintf(stderr, "%s: wrote %d record(s) left in %s by an earlier run\n", prog, res.Records, spool)
+	}
+	return st, true
 }
 
 func printJSON(w io.Writer, v any) error {
@@ -155,41 +180,128 @@ func runsShow(ctx context.Context, st store.Store, id string, asJSON bool, w io.
 	return printJSON(w, d)
 }
 
-func runsCompare(ctx context.Context, st store.Store, idA, idB string, asJSON bool, w io.Writer) error {
+func runsCompare(ctx context.Context, st store.Store, pos []string, gf gateFlags, asJSON bool, stdout,
+	stderr io.Writer) (int, error) {
+	baseID, newID, err := gf.resolve(ctx, st, pos)
+	if errors.Is(err, gate.ErrNoBaseline) && gf.gate {
+		// The first run of a plan has nothing to be compared with: the gate has nothing to judge.
+		fmt.Fprintf(stdout, "GATE SKIPPED: %v\n", err)
+		if gf.junit != "" {
+			if err := junit.WriteFile(gf.junit, junit.Suite{Name: "loadgen gate " + newID, Tests: 1, Skipped: 1,
+				Cases: []junit.Case{{Name: "baseline", Classname: "loadgen.gate", Skipped: &junit.Skipped{Message: err.Error()}}}}); err != nil {
+				return exitError, err
+			}
+		}
+		return exitOK, nil
+	}
+	if err != nil {
+		return exitError, err
+	}
 	var runs [2]*store.Run
 	var steps [2][]store.StepResult
-	for i, id := range []string{idA, idB} {
-		r, err := st.GetRun(ctx, id)
-		if err != nil {
-			return err
+	for i, id := range []string{baseID, newID} {
+		if runs[i], err = st.GetRun(ctx, id); err != nil {
+			return exitError, err
 		}
-		runs[i] = r
-		if steps[i], err = st.StepResults(ctx, id); err != nil {
-			return err
-		}
-		if len(steps[i]) == 0 { // a benchmark run: compare its endpoints
-			bs, err := st.BenchmarkResults(ctx, id)
-			if err != nil {
-				return err
-			}
-			steps[i] = store.BenchmarkSteps(bs)
+		if steps[i], err = gate.Steps(ctx, st, id); err != nil {
+			return exitError, err
 		}
 	}
 	c, err := store.Compare(runs[0], runs[1], steps[0], steps[1])
 	if err != nil {
-		return err
+		return exitError, err
+	}
+	var g *gate.Result
+	if gf.gate {
+		if g, err = gate.CompareSteps(runs[0], runs[1], steps[0], steps[1], gf.criteria()); err != nil {
+			return exitError, err
+		}
+		if gf.junit != "" {
+			if err := junit.WriteFile(gf.junit, junit.Gate(g)); err != nil {
+				return exitError, err
+			}
+		}
+	}
+	code := exitOK
+	if g != nil && g.Regression {
+		code = exitThreshold
 	}
 	if asJSON {
-		return printJSON(w, c)
+		if g == nil {
+			return code, printJSON(stdout, c)
+		}
+		return code, printJSON(stdout, struct {
+			Comparison *store.Comparison `json:"comparison"`
+			Gate       *gate.Result      `json:"gate"`
+		}{c, g})
 	}
 	if len(steps[0]) == 0 || len(steps[1]) == 0 {
 		missing := []string{}
-		for i, id := range []string{idA, idB} {
+		for i, id := range []string{baseID, newID} {
 			if len(steps[i]) == 0 {
 				missing = append(missing, id)
 			}
 		}
-		fmt.Fprintf(w, "note: no per-step results stored for %s\n", strings.Join(missing, ", "))
+		fmt.Fprintf(stdout, "note: no per-step results stored for %s\n", strings.Join(missing, ", "))
 	}
-	return store.FormatComparison(w, c)
+	if err := store.FormatComparison(stdout, c); err != nil {
+		return exitError, err
+	}
+	if g != nil {
+		if err := gate.Format(stdout, g); err != nil {
+			return exitError, err
+		}
+	}
+	return code, nil
+}
+
+// gateFlags are the flags of the regression gate and of the baseline choice, shared by `runs compare` and
+// `report`.
+type gateFlags struct {
+	gate      bool
+	baseline  string // "" (BASE NEW given), "last-passed" or a run ID
+	tolerance float64
+	junit     string
+}
+
+func (g *gateFlags) register(fs *flag.FlagSet, gateOnly bool) {
+	g.tolerance = gate.DefaultTolerance
+	fs.StringVar(&g.baseline, "baseline", "", "the baseline: a run ID, or last-passed (the newest passed run of NEW's plan "+
+		"and type created before it); then only NEW is given")
+	fs.Func("tolerance", fmt.Sprintf("the gate's tolerance: a quantile regressed when its bootstrap interval lies wholly "+
+		"above 1 + tolerance (e.g. 5%% or 0.05; default %.0f%%)", 100*gate.DefaultTolerance), func(v string) error {
+		t, err := plan.ParseRatio(v)
+		if err != nil || t <= 0 || t >= 1 {
+			return fmt.Errorf("want a ratio in (0, 1) such as 5%% or 0.05, got %q", v)
+		}
+		g.tolerance = t
+		return nil
+	})
+	if gateOnly {
+		fs.BoolVar(&g.gate, "gate", false, "judge NEW against BASE with the regression gate: exit 3 when a step's "+
+			"p50, p95 or p99 is significantly slower")
+		fs.StringVar(&g.junit, "out-junit", "", "with --gate: write the gate's verdicts as JUnit XML to FILE (- for stdout)")
+	}
+}
+
+func (g *gateFlags) criteria() bench.Criteria { return bench.Criteria{Tolerance: g.tolerance} }
+
+// resolve returns the baseline and the new run from the positional arguments (BASE NEW, or NEW with --baseline).
+// With --baseline last-passed and no such run, newID is set and the error wraps gate.ErrNoBaseline.
+func (g *gateFlags) resolve(ctx context.Context, st store.Store, pos []string) (baseID, newID string, err error) {
+	switch {
+	case g.baseline == "":
+		return pos[0], pos[1], nil
+	case g.baseline != "last-passed":
+		return g.baseline, pos[0], nil
+	}
+	cur, err := st.GetRun(ctx, pos[0])
+	if err != nil {
+		return "", pos[0], fmt.Errorf("run %s: %w", pos[0], err)
+	}
+	base, err := gate.LastPassed(ctx, st, cur)
+	if err != nil {
+		return "", cur.ID, err
+	}
+	return base.ID, cur.ID, nil
 }

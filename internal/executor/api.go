@@ -54,7 +54,10 @@ func (e *Executor) Snapshot() Snapshot {
 	w := WindowStats{Latency: e.snapLive}
 	e.windowInto(LiveWindow, &w)
 	s.P50, s.P95, s.P99 = w.Latency.Quantile(0.5), w.Latency.Quantile(0.95), w.Latency.Quantile(0.99)
+	s.P90 = w.Latency.Quantile(0.9)
 	e.snapMu.Unlock()
+	from, _, _ := e.windowBounds(LiveWindow)
+	e.serviceWindow(from, &s)
 	s.LagP99 = e.lag.Quantile(0.99)
 	return s
 }

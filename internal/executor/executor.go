@@ -90,6 +90,7 @@ type Executor struct {
 	started    atomic.Bool     // start and startedAt are set: safe to read from any goroutine
 	snapMu     sync.Mutex      // guards snapLive
 	snapLive   *hist.Histogram // Snapshot's scratch for the live window (reused: no garbage per call)
+	svc        svcWindow       // service-time marks for Snapshot's service-time percentiles
 	canceled   atomic.Bool
 	endCh      chan struct{} // closed when the schedule ends
 	endOnce    sync.Once
@@ -367,6 +368,7 @@ func (e *Executor) housekeep(ctx context.Context, done <-chan struct{}) {
 		for _, s := range e.steps {
 			s.ring.prepare(sec)
 		}
+		e.markService(sec)
 		i := e.phases.Index(el)
 		if old := e.curPhase.Swap(int32(i)); old != int32(i) && i >= 0 {
 			name := e.phaseRecs[i].p.Name

@@ -236,10 +236,13 @@ type Snapshot struct {
 	Dropped     uint64
 	InFlight    int64 // requests in flight now
 	VUs         int64 // active virtual users (closed) or busy iteration slots (open)
-	// P50, P95 and P99 are latency (from intended start) percentiles over
+	// P50, P90, P95 and P99 are latency (from intended start) percentiles over
 	// the last LiveWindow; LagP99 the schedule-lag p99 over the whole run so far.
-	P50, P95, P99 time.Duration
-	LagP99        time.Duration
+	P50, P90, P95, P99 time.Duration
+	LagP99             time.Duration
+	// ServiceP50, ServiceP90 and ServiceP99 are service-time (from the actual
+	// send) percentiles over the same window.
+	ServiceP50, ServiceP90, ServiceP99 time.Duration
 }
 
 // LiveWindow is the span Snapshot.P50, P95 and P99 cover.

@@ -142,3 +142,35 @@ func BenchmarkRecord(b *testing.B) {
 		}
 	})
 }
+
+// Subtracting an earlier mark of a cumulative histogram leaves the distribution of what came after it.
+func TestSubtractMark(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	cum := New()
+	for range 5000 { // the first part: fast
+		cum.Record(time.Duration(1+r.IntN(5)) * time.Millisecond)
+	}
+	mark := cum.Clone()
+	var later []time.Duration
+	for range 3000 { // the second part: slow
+		d := 50*time.Millisecond + time.Duration(r.Int64N(int64(50*time.Millisecond)))
+		later = append(later, d)
+		cum.Record(d)
+	}
+	diff := cum.Clone()
+	diff.Subtract(mark)
+	if diff.Count() != 3000 {
+		t.Fatalf("Count after Subtract = %d; want 3000", diff.Count())
+	}
+	slices.Sort(later)
+	for _, q := range []float64{0.01, 0.5, 0.9, 0.99} {
+		got, want := diff.Quantile(q), exactQuantile(later, q)
+		if rel := math.Abs(float64(got-want)) / float64(want); rel > 0.0055 {
+			t.Errorf("Quantile(%v) = %v; want %v (rel error %.4f)", q, got, want, rel)
+		}
+	}
+	diff.Subtract(diff.Clone())
+	if diff.Count() != 0 || diff.Quantile(0.5) != 0 {
+		t.Errorf("h - h: count %d, p50 %v; want empty", diff.Count(), diff.Quantile(0.5))
+	}
+}

@@ -215,3 +215,6 @@ func parseRate(s string) (float64, error) {
 	}
 	return v / per, nil
 }
+
+// ParseRatio parses a ratio as plans write it, "5%" or "0.05", into [0, 1] (for flags that take one).
+func ParseRatio(s string) (float64, error) { return parseRatio(s) }

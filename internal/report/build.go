@@ -40,6 +40,11 @@ func FromResults(res *executor.Results) *Summary {
 		s.ServiceMS = LatencyOf(t.Service)
 		s.ErrorsByReason = t.ErrorCounts()
 	}
+	for _, es := range res.ErrorSamples {
+		s.ErrorSamples = append(s.ErrorSamples, ErrorSample{AtS: float64(es.At.Round(time.Millisecond).Milliseconds()) / 1000, Phase: es.Phase,
+			Scenario: es.Scenario, Step: es.Step, Reason: es.Reason.String(), Status: es.Status, Message: es.Message,
+			Count: es.Count})
+	}
 	for _, c := range res.Steps {
 		s.Steps = append(s.Steps, Step{
 			Scenario:       c.Scenario,

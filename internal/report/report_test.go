@@ -66,6 +66,12 @@ func fakeResults() *executor.Results {
 		Plan: "fake", Model: "open", Started: t0, Ended: t0.Add(20 * time.Second),
 		Steps: []*executor.Cell{login, teams}, Phases: []*executor.PhaseResult{warm, sus, never},
 		Total: total, ScheduleLag: lag, Iterations: 2000,
+		ErrorSamples: []executor.ErrorSample{
+			{At: 1234567 * time.Microsecond, Phase: "warm-up", Scenario: "browse", Step: "teams", Reason: executor.ReasonStatus,
+				Status: 500, Message: "status 500", Count: 30},
+			{At: 7 * time.Second, Phase: "sustained", Scenario: "browse", Step: "login", Reason: executor.ReasonCheck,
+				Status: 200, Message: "check body contains token failed", Count: 10},
+		},
 	}
 }
 
@@ -164,6 +170,10 @@ func TestFromResults(t *testing.T) {
 	}
 	if s.ErrorsByReason["check"] != 10 || s.ErrorsByReason["status"] != 30 {
 		t.Errorf("errors_by_reason = %v; want check 10, status 30", s.ErrorsByReason)
+	}
+	if len(s.ErrorSamples) != 2 || s.ErrorSamples[0] != (ErrorSample{AtS: 1.235, Phase: "warm-up", Scenario: "browse",
+		Step: "teams", Reason: "status", Status: 500, Message: "status 500", Count: 30}) {
+		t.Errorf("error_samples = %+v; want the run's two samples, in order", s.ErrorSamples)
 	}
 	if s.Status != StatusCompleted || !s.Health.Reliable {
 		t.Errorf("status %q reliable %v; want completed, reliable", s.Status, s.Health.Reliable)

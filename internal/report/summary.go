@@ -52,6 +52,9 @@ type Summary struct {
 	LatencyMS      Latency           `json:"latency_ms"`
 	ServiceMS      Latency           `json:"service_ms"`
 	ErrorsByReason map[string]uint64 `json:"errors_by_reason"`
+	// ErrorSamples are examples of failed requests: the first of each distinct (step, reason, message), at most
+	// executor.MaxErrorSamples, each with how many failures it stands for.
+	ErrorSamples []ErrorSample `json:"error_samples,omitempty"`
 
 	Steps      []Step      `json:"steps"`
 	Phases     []Phase     `json:"phases"`
@@ -86,6 +89,18 @@ type Quantiles struct {
 	Count uint64  `json:"count"`
 	P50   float64 `json:"p50"`
 	P99   float64 `json:"p99"`
+}
+
+// ErrorSample is one failed request kept as an example.
+type ErrorSample struct {
+	AtS      float64 `json:"at_s"` // seconds since the run started
+	Phase    string  `json:"phase,omitempty"`
+	Scenario string  `json:"scenario"`
+	Step     string  `json:"step"`
+	Reason   string  `json:"reason"`
+	Status   int     `json:"status,omitempty"` // HTTP status, omitted when there was no response
+	Message  string  `json:"message"`          // the error, at most 200 bytes
+	Count    uint64  `json:"count"`            // failures with the same step, reason and message
 }
 
 // Step is one plan step's figures.

@@ -64,8 +64,15 @@ func TestRunRecordsInStore(t *testing.T) {
 	}
 	for i, x := range snaps {
 		// Latency percentiles of the live window, and the resource monitor's host figures, in every snapshot.
-		if !(x.P50Ms > 0 && x.P50Ms <= x.P95Ms && x.P95Ms <= x.P99Ms) {
-			t.Errorf("snapshot %d: p50/p95/p99 = %v/%v/%v ms; want 0 < p50 <= p95 <= p99", i, x.P50Ms, x.P95Ms, x.P99Ms)
+		if !(x.P50Ms > 0 && x.P50Ms <= x.P90Ms && x.P90Ms <= x.P95Ms && x.P95Ms <= x.P99Ms) {
+			t.Errorf("snapshot %d: p50/p90/p95/p99 = %v/%v/%v/%v ms; want 0 < p50 <= p90 <= p95 <= p99", i, x.P50Ms,
+				x.P90Ms, x.P95Ms, x.P99Ms)
+		}
+		// Service time (from the actual send) never exceeds latency (from the intended start) by more than rounding.
+		if !(x.ServiceP50Ms > 0 && x.ServiceP50Ms <= x.ServiceP90Ms && x.ServiceP90Ms <= x.ServiceP99Ms &&
+			x.ServiceP99Ms <= x.P99Ms*1.01) {
+			t.Errorf("snapshot %d: service p50/p90/p99 = %v/%v/%v ms (latency p99 %v); want 0 < p50 <= p90 <= p99 <= latency p99",
+				i, x.ServiceP50Ms, x.ServiceP90Ms, x.ServiceP99Ms, x.P99Ms)
 		}
 		if !(x.HostMemPct > 0 && x.HostMemPct < 100 && x.HostCPUPct >= 0 && x.HostCPUPct <= 100) {
 			t.Errorf("snapshot %d: host cpu %v%%, mem %v%%; want mem in (0,100) and cpu in [0,100]", i, x.HostCPUPct, x.HostMemPct)

@@ -102,7 +102,8 @@ func (r *StoreRecorder) Snapshot(s executor.Snapshot, res Resources) {
 		TS: now.Truncate(time.Millisecond), Phase: s.Phase, RPS: s.AchievedRPS, TargetRPS: s.IntendedRate,
 		ErrorRate: er, P50Ms: store.Ms(s.P50), P95Ms: store.Ms(s.P95), P99Ms: store.Ms(s.P99), InFlight: s.InFlight,
 		VUs: s.VUs, Requests: int64(s.Requests), Errors: int64(s.Errors), CPUPct: res.CPUPct, MemBytes: res.RSSBytes,
-		HostCPUPct: res.HostCPUPct, HostMemPct: res.HostMemPct,
+		HostCPUPct: res.HostCPUPct, HostMemPct: res.HostMemPct, P90Ms: store.Ms(s.P90),
+		ServiceP50Ms: store.Ms(s.ServiceP50), ServiceP90Ms: store.Ms(s.ServiceP90), ServiceP99Ms: store.Ms(s.ServiceP99),
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

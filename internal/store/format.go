@@ -120,11 +120,14 @@ type Comparison struct {
 func BenchmarkSteps(bs []BenchmarkResult) []StepResult {
 	out := make([]StepResult, 0, len(bs))
 	for _, b := range bs {
-		out = append(out, StepResult{Scenario: "benchmark", Step: b.Endpoint, Requests: b.Requests, Errors: b.Errors,
+		out = append(out, StepResult{Scenario: BenchmarkScenario, Step: b.Endpoint, Requests: b.Requests, Errors: b.Errors,
 			ErrorRate: b.ErrorRate, RPS: b.RPS, Latency: b.Latency, Hist: b.Hist})
 	}
 	return out
 }
+
+// BenchmarkScenario is the Scenario BenchmarkSteps gives a benchmark's endpoints.
+const BenchmarkScenario = "benchmark"
 
 // AllSteps is the Scenario of the Comparison row that merges all steps.
 const AllSteps = "(all)"
@@ -134,7 +137,7 @@ const AllSteps = "(all)"
 // the (all) row). Steps without a histogram fall back to their stored figures,
 // and a run with such a step gets no (all) figures.
 func Compare(a, b *Run, stepsA, stepsB []StepResult) (*Comparison, error) {
-	c := &Comparison{A: ref(a), B: ref(b)}
+	c := &Comparison{A: Ref(a), B: Ref(b)}
 	type key struct{ scenario, step string }
 	figsA, allA, err := figures(stepsA)
 	if err != nil {
@@ -168,7 +171,8 @@ func Compare(a, b *Run, stepsA, stepsB []StepResult) (*Comparison, error) {
 	return c, nil
 }
 
-func ref(r *Run) RunRef {
+// Ref identifies r in a comparison.
+func Ref(r *Run) RunRef {
 	return RunRef{ID: r.ID, Name: r.Name, Plan: r.Plan, Type: r.Type, Status: r.Status, StartedAt: r.StartedAt}
 }
 

@@ -130,7 +130,8 @@ type Snapshot struct {
 	RPS       float64   `json:"rps"`
 	TargetRPS float64   `json:"target_rps"`
 	ErrorRate float64   `json:"error_rate"`
-	P50Ms     float64   `json:"p50_ms"`
+	P50Ms     float64   `json:"p50_ms"` // latency from intended start, over the executor's live window
+	P90Ms     float64   `json:"p90_ms"`
 	P95Ms     float64   `json:"p95_ms"`
 	P99Ms     float64   `json:"p99_ms"`
 	InFlight  int64     `json:"in_flight"`
@@ -143,6 +144,11 @@ type Snapshot struct {
 	// in use, in percent of the host's total.
 	HostCPUPct float64 `json:"host_cpu_pct"`
 	HostMemPct float64 `json:"host_mem_pct"`
+	// ServiceP50Ms, ServiceP90Ms and ServiceP99Ms are service-time percentiles (from the actual send), over the
+	// same live window as the latency ones.
+	ServiceP50Ms float64 `json:"service_p50_ms"`
+	ServiceP90Ms float64 `json:"service_p90_ms"`
+	ServiceP99Ms float64 `json:"service_p99_ms"`
 }
 
 // Latency holds the latency figures of a step or endpoint, in milliseconds.

@@ -340,10 +340,11 @@ func (s *DB) AddSnapshots(ctx context.Context, runID string, snaps []store.Snaps
 	if len(snaps) == 0 {
 		return nil
 	}
-	const cols = 18
+	const cols = 22
 	var b strings.Builder
 	b.WriteString(`INSERT INTO test_metrics (run_id, ts, phase, rps, target_rps, error_rate, p50_ms, p95_ms, p99_ms,
-		in_flight, vus, requests, errors, cpu_pct, mem_bytes, host_cpu_pct, host_mem_pct, created_at) VALUES `)
+		in_flight, vus, requests, errors, cpu_pct, mem_bytes, host_cpu_pct, host_mem_pct, p90_ms, service_p50_ms,
+		service_p90_ms, service_p99_ms, created_at) VALUES `)
 	args := make([]any, 0, cols*len(snaps))
 	now := tm(s.now())
 	for i, x := range snaps {
@@ -355,7 +356,8 @@ func (s *DB) AddSnapshots(ctx context.Context, runID string, snaps []store.Snaps
 		}
 		b.WriteString("(" + placeholders(cols) + ")")
 		args = append(args, runID, tm(x.TS), x.Phase, x.RPS, x.TargetRPS, x.ErrorRate, x.P50Ms, x.P95Ms, x.P99Ms,
-			x.InFlight, x.VUs, x.Requests, x.Errors, x.CPUPct, x.MemBytes, x.HostCPUPct, x.HostMemPct, now)
+			x.InFlight, x.VUs, x.Requests, x.Errors, x.CPUPct, x.MemBytes, x.HostCPUPct, x.HostMemPct, x.P90Ms,
+			x.ServiceP50Ms, x.ServiceP90Ms, x.ServiceP99Ms, now)
 	}
 	b.WriteString(s.d.Upsert([]string{"run_id", "ts"}, nil))
 	if _, err := s.db.ExecContext(ctx, b.String(), args...); err != nil {
@@ -367,8 +369,8 @@ func (s *DB) AddSnapshots(ctx context.Context, runID string, snaps []store.Snaps
 // Snapshots implements store.Store, oldest first.
 func (s *DB) Snapshots(ctx context.Context, runID string) ([]store.Snapshot, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT ts, phase, rps, target_rps, error_rate, p50_ms, p95_ms, p99_ms,
-		in_flight, vus, requests, errors, cpu_pct, mem_bytes, host_cpu_pct, host_mem_pct FROM test_metrics
-		WHERE run_id=? ORDER BY ts`, runID)
+		in_flight, vus, requests, errors, cpu_pct, mem_bytes, host_cpu_pct, host_mem_pct, p90_ms, service_p50_ms,
+		service_p90_ms, service_p99_ms FROM test_metrics WHERE run_id=? ORDER BY ts`, runID)
 	if err != nil {
 		return nil, fmt.Errorf("snapshots of run %s: %w", runID, err)
 	}
@@ -378,7 +380,8 @@ func (s *DB) Snapshots(ctx context.Context, runID string) ([]store.Snapshot, err
 		var x store.Snapshot
 		var ts sql.NullTime
 		if err := rows.Scan(&ts, &x.Phase, &x.RPS, &x.TargetRPS, &x.ErrorRate, &x.P50Ms, &x.P95Ms, &x.P99Ms,
-			&x.InFlight, &x.VUs, &x.Requests, &x.Errors, &x.CPUPct, &x.MemBytes, &x.HostCPUPct, &x.HostMemPct); err != nil {
+			&x.InFlight, &x.VUs, &x.Requests, &x.Errors, &x.CPUPct, &x.MemBytes, &x.HostCPUPct, &x.HostMemPct, &x.P90Ms,
+			&x.ServiceP50Ms, &x.ServiceP90Ms, &x.ServiceP99Ms); err != nil {
 			return nil, fmt.Errorf("snapshots of run %s: %w", runID, err)
 		}
 		x.TS = fromNull(ts)

@@ -264,7 +264,8 @@ func snapshots(n int, start time.Time) []store.Snapshot {
 		out[i] = store.Snapshot{TS: start.Add(time.Duration(i) * 2 * time.Second), Phase: []string{"warmup", "ramp", "steady"}[i%3],
 			RPS: 100 + float64(i), TargetRPS: 120, ErrorRate: float64(i) / 1000, P50Ms: 1.5, P95Ms: 7.25, P99Ms: 12.125 + float64(i),
 			InFlight: int64(i), VUs: 50, Requests: int64(100 * (i + 1)), Errors: int64(i), CPUPct: 37.5, MemBytes: 64 << 20,
-			HostCPUPct: 12.5 + float64(i), HostMemPct: 41.25}
+			HostCPUPct: 12.5 + float64(i), HostMemPct: 41.25, P90Ms: 5.5, ServiceP50Ms: 1.25, ServiceP90Ms: 4.5,
+			ServiceP99Ms: 10.75 + float64(i)}
 	}
 	return out
 }
