@@ -66,8 +66,9 @@ func PromConfig(t testing.TB, targets map[string]string) []byte {
 }
 
 // StartPrometheus runs the pinned Prometheus with config on a free port and a
-// temporary TSDB, waits until it is ready, and stops it (by its PID) at cleanup.
-func StartPrometheus(t testing.TB, config []byte) *Prometheus {
+// temporary TSDB and any extra flags, waits until it is ready, and stops it
+// (by its PID) at cleanup.
+func StartPrometheus(t testing.TB, config []byte, flags ...string) *Prometheus {
 	t.Helper()
 	bin := testenv.Tool(t, "prometheus")
 	dir := t.TempDir()
@@ -77,8 +78,8 @@ func StartPrometheus(t testing.TB, config []byte) *Prometheus {
 	}
 	addr := testenv.FreeAddr(t)
 	p := &Prometheus{URL: "http://" + addr, log: &testenv.SyncBuffer{}}
-	p.cmd = exec.Command(bin, "--config.file="+cfgPath, "--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr, "--log.level=warn")
+	p.cmd = exec.Command(bin, append([]string{"--config.file=" + cfgPath, "--storage.tsdb.path=" + filepath.Join(dir, "data"),
+		"--web.listen-address=" + addr, "--log.level=warn"}, flags...)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
