@@ -122,6 +122,21 @@ func ParseURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
+// Validate checks New's url, labels and interval (0 means DefaultInterval)
+// without starting anything, so a CLI can reject bad flags up front.
+func Validate(rawURL string, labels map[string]string, interval time.Duration) error {
+	if _, err := ParseURL(rawURL); err != nil {
+		return err
+	}
+	if _, err := checkLabels(labels); err != nil {
+		return err
+	}
+	if interval != 0 && interval < MinInterval {
+		return fmt.Errorf("remote-write interval %v: must be at least %v", interval, MinInterval)
+	}
+	return nil
+}
+
 // checkLabels validates the labels New adds to every series and returns
 // them sorted by name.
 func checkLabels(labels map[string]string) ([]label, error) {
@@ -149,19 +164,13 @@ func checkLabels(labels map[string]string) ([]label, error) {
 // per failed push (nil: discarded). Call Close to push the final values and
 // stop.
 func New(rawURL string, g prometheus.Gatherer, labels map[string]string, interval time.Duration, log *slog.Logger, opts ...Option) (*Writer, error) {
-	u, err := ParseURL(rawURL)
-	if err != nil {
+	if err := Validate(rawURL, labels, interval); err != nil {
 		return nil, err
 	}
-	ext, err := checkLabels(labels)
-	if err != nil {
-		return nil, err
-	}
+	u, _ := ParseURL(rawURL)
+	ext, _ := checkLabels(labels)
 	if interval == 0 {
 		interval = DefaultInterval
-	}
-	if interval < MinInterval {
-		return nil, fmt.Errorf("remote-write interval %v: must be at least %v", interval, MinInterval)
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -204,6 +213,7 @@ func New(rawURL string, g prometheus.Gatherer, labels map[string]string, interva
 	// Path "" keeps the URL's own path: users give the full endpoint URL.
 	// Retries back off from 100 ms to 2 s and stop at the push's deadline
 	// (MaxRetries 0): the next push carries newer totals anyway.
+	var err error
 	w.api, err = remote.NewAPI(u.String(), remote.WithAPIHTTPClient(client), remote.WithAPIPath(""),
 		remote.WithAPIBackoff(remote.BackoffConfig{Min: 100 * time.Millisecond, Max: 2 * time.Second}))
 	if err != nil {

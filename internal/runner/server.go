@@ -23,6 +23,7 @@ type metricsServer struct {
 	shared  bool // metrics are the caller's (Options.Metrics): no registry, no run info
 	srv     *http.Server
 	done    chan struct{}
+	push    func() // Options.StartPush's stop, until called
 }
 
 // startMetrics builds the registry (the loadgen_* metrics of
@@ -45,6 +46,13 @@ func startMetrics(opts Options, p *plan.Plan, typ string) (*metricsServer, error
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		mon,
 	)
+	if opts.StartPush != nil {
+		stop, err := opts.StartPush(reg)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrRun, err)
+		}
+		m.push = stop
+	}
 	if opts.MetricsAddr == MetricsOff && opts.MetricsListener == nil {
 		return m, nil
 	}
@@ -57,6 +65,7 @@ func startMetrics(opts Options, p *plan.Plan, typ string) (*metricsServer, error
 		var err error
 		ln, err = net.Listen("tcp", addr)
 		if err != nil {
+			m.endPush()
 			return nil, fmt.Errorf("%w: serve /metrics: %w (choose another --metrics-addr, or %q)", ErrRun, err, MetricsOff)
 		}
 	}
@@ -111,7 +120,16 @@ func (m *metricsServer) linger(ctx context.Context, d time.Duration) {
 	}
 }
 
+// endPush pushes the final values and stops the pusher (once).
+func (m *metricsServer) endPush() {
+	if m.push != nil {
+		m.push()
+		m.push = nil
+	}
+}
+
 func (m *metricsServer) close() {
+	m.endPush()
 	if m.srv == nil {
 		return
 	}
