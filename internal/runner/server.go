@@ -46,14 +46,10 @@ func startMetrics(opts Options, p *plan.Plan, typ string) (*metricsServer, error
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		mon,
 	)
-	if opts.StartPush != nil {
-		stop, err := opts.StartPush(reg)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrRun, err)
-		}
-		m.push = stop
-	}
 	if opts.MetricsAddr == MetricsOff && opts.MetricsListener == nil {
+		if err := m.startPush(opts); err != nil {
+			return nil, err
+		}
 		return m, nil
 	}
 	ln := opts.MetricsListener
@@ -65,7 +61,6 @@ func startMetrics(opts Options, p *plan.Plan, typ string) (*metricsServer, error
 		var err error
 		ln, err = net.Listen("tcp", addr)
 		if err != nil {
-			m.endPush()
 			return nil, fmt.Errorf("%w: serve /metrics: %w (choose another --metrics-addr, or %q)", ErrRun, err, MetricsOff)
 		}
 	}
@@ -88,7 +83,25 @@ func startMetrics(opts Options, p *plan.Plan, typ string) (*metricsServer, error
 		opts.OnListen(ln.Addr().String())
 	}
 	opts.Log.Info("serving metrics", "addr", ln.Addr().String())
+	if err := m.startPush(opts); err != nil {
+		m.close()
+		return nil, err
+	}
 	return m, nil
+}
+
+// startPush starts Options.StartPush on the run's registry, once the run's
+// /metrics is set up.
+func (m *metricsServer) startPush(opts Options) error {
+	if opts.StartPush == nil {
+		return nil
+	}
+	stop, err := opts.StartPush(m.reg)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrRun, err)
+	}
+	m.push = stop
+	return nil
 }
 
 func (m *metricsServer) runStarted(runID, planName, typ string, at time.Time) {
