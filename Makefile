@@ -13,7 +13,7 @@ LOADGEN_LDFLAGS := -X=runtime.godebugDefault=schedtrace=2147483647 -X=github.com
 # Packages whose tests are accuracy (timing) tests run a second time without -race.
 ACCURACY_RUN := ^TestAccuracy
 
-.PHONY: all build test mariadb chromium vendor-uplot test-short test-race test-accuracy test-fuzz check-rules tools lint demo bench clean update-golden check-plans up down dashboards check-dashboards test-grafana
+.PHONY: all build test mariadb chromium kustomize vendor-uplot test-short test-race test-accuracy test-fuzz check-rules tools lint demo bench clean update-golden check-plans up down dashboards check-dashboards test-grafana
 
 all: lint test build
 
@@ -36,7 +36,15 @@ $(BIN)/promtool:
 	GOBIN=$(BIN) $(GO) install github.com/prometheus/prometheus/cmd/promtool@$(PROM_VERSION)
 
 # test: everything (unit, race, MySQL, Prometheus end-to-end, HTML report in a real browser, accuracy).
-test: mariadb chromium tools build check-rules check-dashboards test-grafana test-race test-accuracy test-fuzz check-plans
+test: mariadb chromium tools kustomize build check-rules check-dashboards test-grafana test-race test-accuracy test-fuzz check-plans
+
+# kustomize: the deploy/kubernetes test renders with `kubectl kustomize`; without
+# kubectl, the same kustomize (v5.5, as in kubectl 1.32) is built into bin/.
+KUSTOMIZE_VERSION := v5.5.0
+kustomize:
+	@command -v kubectl >/dev/null 2>&1 || [ -x $(BIN)/kustomize ] || { \
+	  echo ">> installing kustomize $(KUSTOMIZE_VERSION) into bin/ (no kubectl)"; mkdir -p $(BIN); \
+	  GOBIN=$(BIN) $(GO) install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION); }
 
 # mariadb: the MySQL tests need MariaDB on 127.0.0.1:3306; installed and started when missing.
 mariadb:

@@ -32,6 +32,7 @@ type runFlags struct {
 	quiet         bool
 	durationScale float64
 	watchPID      int
+	remoteWrite   remoteWriteFlags
 }
 
 func (f *runFlags) set(fs *flag.FlagSet) {
@@ -43,6 +44,7 @@ func (f *runFlags) set(fs *flag.FlagSet) {
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress line while running (the summary is still printed)")
 	fs.IntVar(&f.watchPID, "watch-pid", 0, "also export CPU, memory, fds and threads of this process (e.g. the target) as loadgen_watched_process_*{process=\"target\"}")
 	fs.Float64Var(&f.durationScale, "duration-scale", 1, "multiply every phase duration by this factor (e.g. 0.1 for a quick trial)")
+	f.remoteWrite.set(fs)
 }
 
 // parseInterspersed parses flags that may come before or after the
@@ -95,6 +97,11 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
+	if err := f.remoteWrite.check(f.metricsAddr); err != nil {
+		fmt.Fprintf(stderr, "loadgen run: %v\n", err)
+		return exitUsage
+	}
+
 	var popts []plan.Option
 	if f.target != "" {
 		popts = append(popts, plan.WithTarget(f.target))
@@ -108,6 +115,10 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	// type: benchmark|stress|knee plans run in their mode, as `loadgen bench|stress|knee` would.
+	if f.remoteWrite.url != "" && p.Type != "" && p.Type != plan.TypeLoad {
+		fmt.Fprintf(stderr, "loadgen run: --out-remote-write works with load plans only; %s is a %s plan\n", pos[0], p.Type)
+		return exitUsage
+	}
 	if code, ok := runPlanMode(ctx, p, f.store, f.outJSON, stdout, stderr); ok {
 		return code
 	}
@@ -129,6 +140,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if !f.quiet {
 		opts.Progress = stderr
 	}
+	opts.StartPush = f.remoteWrite.start(opts.Log, stderr)
 	if f.watchPID > 0 {
 		opts.Watch = map[string]int32{"target": int32(f.watchPID)}
 	}

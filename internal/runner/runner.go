@@ -18,6 +18,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/loadlab/loadlab/internal/executor"
 	"github.com/loadlab/loadlab/internal/metrics"
 	"github.com/loadlab/loadlab/internal/plan"
@@ -83,6 +85,12 @@ type Options struct {
 	// too (Metrics.StartRun/EndRun, or its own bookkeeping when runs
 	// overlap).
 	Metrics *metrics.Metrics
+	// StartPush, when set, is called with the run's registry once it is
+	// built (to gather from and to register the pusher's own metrics on);
+	// the func it returns pushes the final values and stops, and is called
+	// once the run has ended, after OnSummary and before lingering (the CLI
+	// starts a Prometheus remote write with it). Not used with Metrics.
+	StartPush func(*prometheus.Registry) (stop func(), err error)
 	// OnExecutor, when set, is called with the run's executor after
 	// executor.New (its live overrides are ready, so SetRate and SetVUs take
 	// effect) and after the store has been told the run started, just before
@@ -217,6 +225,7 @@ loop:
 	if opts.OnSummary != nil {
 		opts.OnSummary(s)
 	}
+	srv.endPush()
 	srv.linger(ctx, opts.Linger)
 	return s, nil
 }

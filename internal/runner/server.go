@@ -23,6 +23,7 @@ type metricsServer struct {
 	shared  bool // metrics are the caller's (Options.Metrics): no registry, no run info
 	srv     *http.Server
 	done    chan struct{}
+	push    func() // Options.StartPush's stop, until called
 }
 
 // startMetrics builds the registry (the loadgen_* metrics of
@@ -46,6 +47,9 @@ func startMetrics(opts Options, p *plan.Plan, typ string) (*metricsServer, error
 		mon,
 	)
 	if opts.MetricsAddr == MetricsOff && opts.MetricsListener == nil {
+		if err := m.startPush(opts); err != nil {
+			return nil, err
+		}
 		return m, nil
 	}
 	ln := opts.MetricsListener
@@ -79,7 +83,25 @@ func startMetrics(opts Options, p *plan.Plan, typ string) (*metricsServer, error
 		opts.OnListen(ln.Addr().String())
 	}
 	opts.Log.Info("serving metrics", "addr", ln.Addr().String())
+	if err := m.startPush(opts); err != nil {
+		m.close()
+		return nil, err
+	}
 	return m, nil
+}
+
+// startPush starts Options.StartPush on the run's registry, once the run's
+// /metrics is set up.
+func (m *metricsServer) startPush(opts Options) error {
+	if opts.StartPush == nil {
+		return nil
+	}
+	stop, err := opts.StartPush(m.reg)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrRun, err)
+	}
+	m.push = stop
+	return nil
 }
 
 func (m *metricsServer) runStarted(runID, planName, typ string, at time.Time) {
@@ -111,7 +133,16 @@ func (m *metricsServer) linger(ctx context.Context, d time.Duration) {
 	}
 }
 
+// endPush pushes the final values and stops the pusher (once).
+func (m *metricsServer) endPush() {
+	if m.push != nil {
+		m.push()
+		m.push = nil
+	}
+}
+
 func (m *metricsServer) close() {
+	m.endPush()
 	if m.srv == nil {
 		return
 	}

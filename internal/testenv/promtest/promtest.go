@@ -85,9 +85,10 @@ func Config(t testing.TB, targets ...Target) []byte {
 	return out
 }
 
-// Start runs the pinned Prometheus with config on a free port and a
-// temporary TSDB, waits until it is ready, and stops it (by its PID) at cleanup.
-func Start(t testing.TB, config []byte) *Server {
+// Start runs the pinned Prometheus with config on a free port, a
+// temporary TSDB and any extra flags, waits until it is ready, and stops it
+// (by its PID) at cleanup.
+func Start(t testing.TB, config []byte, flags ...string) *Server {
 	t.Helper()
 	bin := testenv.Tool(t, "prometheus")
 	dir := t.TempDir()
@@ -97,8 +98,8 @@ func Start(t testing.TB, config []byte) *Server {
 	}
 	addr := testenv.FreeAddr(t)
 	p := &Server{URL: "http://" + addr, log: &testenv.SyncBuffer{}}
-	p.cmd = exec.Command(bin, "--config.file="+cfgPath, "--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr, "--log.level=warn")
+	p.cmd = exec.Command(bin, append([]string{"--config.file=" + cfgPath, "--storage.tsdb.path=" + filepath.Join(dir, "data"),
+		"--web.listen-address=" + addr, "--log.level=warn"}, flags...)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
