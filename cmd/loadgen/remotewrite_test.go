@@ -68,7 +68,7 @@ func TestRunCLIRemoteWrite(t *testing.T) {
 		t.Fatalf("the receiver got %d pushes; want at least 3\nstderr:\n%s", len(reqs), stderr.String())
 	}
 	last := reqs[len(reqs)-1]
-	var requests, runInfo float64
+	var requests, runActive float64
 	var observed uint64
 	sawNative := false
 	for _, ts := range last.Timeseries {
@@ -83,8 +83,8 @@ func TestRunCLIRemoteWrite(t *testing.T) {
 		switch m["__name__"] {
 		case "loadgen_requests_total":
 			requests += ts.Samples[0].Value
-		case "loadgen_run_info":
-			runInfo += ts.Samples[0].Value
+		case "loadgen_run_active":
+			runActive += ts.Samples[0].Value
 		case "loadgen_request_duration_seconds":
 			for _, h := range ts.Histograms {
 				observed += h.GetCountInt()
@@ -96,8 +96,8 @@ func TestRunCLIRemoteWrite(t *testing.T) {
 	if requests != 100 || observed != 100 || !sawNative {
 		t.Errorf("final push: loadgen_requests_total %v, histogram count %d (native %v); want 100, 100, native", requests, observed, sawNative)
 	}
-	if runInfo != 0 {
-		t.Errorf("final push: loadgen_run_info = %v; want 0 (the run has ended)", runInfo)
+	if runActive != 0 {
+		t.Errorf("final push: loadgen_run_active = %v; want 0 (the run has ended)", runActive)
 	}
 }
 

@@ -111,7 +111,7 @@ func (m *metricsServer) runStarted(runID, planName, typ string, at time.Time) {
 	m.metrics.StartRun(runID, planName, typ, at)
 }
 
-// runEnded sets loadgen_run_info to 0 (kept, so a scrape during linger
+// runEnded sets loadgen_run_active to 0 (loadgen_run_info stays 1, so a scrape during linger
 // still names the run).
 func (m *metricsServer) runEnded() {
 	if m.shared {
