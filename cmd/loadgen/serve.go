@@ -46,6 +46,8 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	addr := fs.String("addr", control.DefaultAddr, "listen address; without --token it must be a loopback address")
 	storeURL := fs.String("store", "", "results store: sqlite://PATH or mysql://USER:PASS@tcp(HOST:3306)/DB (env "+store.EnvURL+", default "+store.DefaultURL+")")
 	token := fs.String("token", "", "bearer token required on mutating endpoints (env LOADGEN_TOKEN)")
+	var planEnv stringList
+	fs.Var(&planEnv, "plan-env", "an environment variable of this server that plans sent over the API may read as ${env.NAME} (repeatable, or comma-separated); by default they may read none")
 	var allow stringList
 	fs.Var(&allow, "allow-target", "target host pattern runs may aim at: CIDR, IP, host name or *.domain; repeatable; \"*\" allows any (default: 127.0.0.0/8, ::1, localhost)")
 	fs.Float64Var(&cfg.MaxRate, "max-rate", cfg.MaxRate, "cap on any run's rate in iterations/s (phases, stress, knee, PATCH); 0 = no cap")
@@ -56,7 +58,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	unsafeOpen := fs.Bool("unsafe-no-token", false, "allow a non-loopback --addr without a token (only where the port is not reachable from outside, e.g. a container published on 127.0.0.1)")
 	verbose := fs.Bool("v", false, "log debug messages")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: loadgen serve [--addr 127.0.0.1:8089] [--store URL] [--token T] [--allow-target PATTERN]... [--max-rate N] [--max-vus N] [--max-concurrent-runs N]")
+		fmt.Fprintln(stderr, "usage: loadgen serve [--addr 127.0.0.1:8089] [--store URL] [--token T] [--allow-target PATTERN]... [--max-rate N] [--max-vus N] [--max-concurrent-runs N] [--plan-env NAME]...")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -75,6 +77,13 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	cfg.Token = *token
 	if len(allow) > 0 {
 		cfg.AllowTargets = allow
+	}
+	for _, v := range planEnv {
+		for _, name := range strings.Split(v, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				cfg.PlanEnv = append(cfg.PlanEnv, name)
+			}
+		}
 	}
 	if cfg.Token == "" && !*unsafeOpen && !control.IsLoopbackAddr(*addr) {
 		fmt.Fprintf(stderr, "loadgen serve: refusing to listen on %s without a token: mutating endpoints would be open to the network; set --token (or LOADGEN_TOKEN), or use a loopback address such as %s\n", *addr, control.DefaultAddr)
