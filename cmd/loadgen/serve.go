@@ -37,6 +37,20 @@ type stringList []string
 func (l *stringList) String() string     { return strings.Join(*l, ",") }
 func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
+// splitNames returns the names of a repeatable flag whose values may also
+// be comma-separated lists.
+func splitNames(values []string) []string {
+	var out []string
+	for _, v := range values {
+		for _, name := range strings.Split(v, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				out = append(out, name)
+			}
+		}
+	}
+	return out
+}
+
 // serveCmd is `loadgen serve`: flags in, control.Config out, then the HTTP
 // server until ctx ends.
 func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -78,13 +92,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if len(allow) > 0 {
 		cfg.AllowTargets = allow
 	}
-	for _, v := range planEnv {
-		for _, name := range strings.Split(v, ",") {
-			if name = strings.TrimSpace(name); name != "" {
-				cfg.PlanEnv = append(cfg.PlanEnv, name)
-			}
-		}
-	}
+	cfg.PlanEnv = splitNames(planEnv)
 	if cfg.Token == "" && !*unsafeOpen && !control.IsLoopbackAddr(*addr) {
 		fmt.Fprintf(stderr, "loadgen serve: refusing to listen on %s without a token: mutating endpoints would be open to the network; set --token (or LOADGEN_TOKEN), or use a loopback address such as %s\n", *addr, control.DefaultAddr)
 		return exitUsage
