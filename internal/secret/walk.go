@@ -19,6 +19,17 @@ func (r *Redactor) Walk(v any) {
 
 var rawMessage = reflect.TypeFor[json.RawMessage]()
 
+// mayHoldText reports whether a value of type t may hold a string.
+func mayHoldText(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8,
+		reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr, reflect.Float32, reflect.Float64,
+		reflect.Complex64, reflect.Complex128:
+		return false
+	}
+	return true
+}
+
 func (r *Redactor) walk(v reflect.Value, depth int) {
 	if depth > 32 || !v.IsValid() {
 		return
@@ -63,7 +74,7 @@ func (r *Redactor) walk(v reflect.Value, depth int) {
 			r.walk(v.Index(i), depth+1)
 		}
 	case reflect.Map:
-		if v.IsNil() {
+		if v.IsNil() || !mayHoldText(v.Type().Elem()) {
 			return
 		}
 		it := v.MapRange()
