@@ -50,7 +50,7 @@ func (v *validator) lookupEnv() func(string) (string, error) {
 }
 
 // envMessage is the validation message of an unresolved ${env.NAME}.
-func envMessage(r EnvRef) string {
+func envMessage(r envRef) string {
 	return fmt.Sprintf("${%s%s}: %v", EnvPrefix, r.Name, r.Err)
 }
 

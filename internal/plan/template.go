@@ -159,9 +159,9 @@ func (t *Template) finish() {
 	}
 }
 
-// EnvRef is one ${env.NAME} of a template that the environment could not
+// envRef is one ${env.NAME} of a template that the environment could not
 // resolve.
-type EnvRef struct {
+type envRef struct {
 	Name string
 	Err  error // from the lookup
 }
@@ -173,7 +173,7 @@ type EnvRef struct {
 // returns the values read from the environment (defaults are not: they are
 // written in the plan) and the references left without a value. t must not
 // be in use yet.
-func (t *Template) resolveEnv(lookup func(name string) (string, error)) (read []string, missing []EnvRef) {
+func (t *Template) resolveEnv(lookup func(name string) (string, error)) (read []string, missing []envRef) {
 	changed := false
 	for i := range t.parts {
 		p := &t.parts[i]
@@ -188,7 +188,7 @@ func (t *Template) resolveEnv(lookup func(name string) (string, error)) (read []
 		case hasDef:
 			val = def
 		case err != nil:
-			missing = append(missing, EnvRef{Name: name, Err: err})
+			missing = append(missing, envRef{Name: name, Err: err})
 		}
 		*p = part{kind: partLit, s: string(appendEsc(nil, val, p.esc))}
 		changed = true
@@ -231,17 +231,6 @@ func (t *Template) usesEnv() bool {
 		}
 	}
 	return false
-}
-
-// onlyLiteralsAndEnv reports whether the template has no reference other
-// than ${env.NAME} (and no built-in).
-func (t *Template) onlyLiteralsAndEnv() bool {
-	for _, p := range t.parts {
-		if p.kind != partLit && p.kind != partEnv {
-			return false
-		}
-	}
-	return true
 }
 
 // concatTemplates joins templates into one (each keeps its own escaping).
