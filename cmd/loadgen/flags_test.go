@@ -4,6 +4,7 @@ import (
 	"flag"
 	"io"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -34,5 +35,12 @@ func TestParseInterleaved(t *testing.T) {
 				t.Errorf("--target = %q; want %q", *target, tc.target)
 			}
 		})
+	}
+}
+
+func TestSplitNames(t *testing.T) {
+	got := splitNames([]string{"JWT", "A, B,,", " "})
+	if strings.Join(got, "|") != "JWT|A|B" {
+		t.Errorf("splitNames = %q; want JWT, A, B", got)
 	}
 }

@@ -70,6 +70,11 @@ func TestRunCLI(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("name: bad\nload:\n  phases:\n    - {name: x, duration: 2s, rate: -5}\nbogus: 1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	unsetEnv := filepath.Join(t.TempDir(), "env.yaml")
+	if err := os.WriteFile(unsetEnv, []byte("name: env\ntarget: http://127.0.0.1:1\nvariables: {jwt: \"${env.LOADLAB_TEST_NEVER_SET}\"}\n"+
+		"scenarios: [{steps: [{request: {path: /}}]}]\nload: {phases: [{name: p, duration: 1s, rate: 1}]}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name       string
 		args       []string
@@ -83,6 +88,7 @@ func TestRunCLI(t *testing.T) {
 		{"thresholds failed", []string{"--target", url, writePlan(t, `"p50 < 1us"`)}, exitThreshold, "THRESHOLDS FAILED: 1 of 1 thresholds failed", nil, report.StatusCompleted},
 		{"target down", []string{"--target", "http://127.0.0.1:1", writePlan(t, "")}, exitError, "FAILED: all ", nil, report.StatusFailed},
 		{"bad plan", []string{bad}, exitUsage, "", regexp.MustCompile(`bad\.yaml:\d+:\d+: `), ""},
+		{"unset environment variable", []string{unsetEnv}, exitUsage, "", regexp.MustCompile(`env\.yaml:3:18: variables\.jwt: \$\{env\.LOADLAB_TEST_NEVER_SET\}: environment variable LOADLAB_TEST_NEVER_SET is not set`), ""},
 		{"missing plan file", []string{filepath.Join(t.TempDir(), "nope.yaml")}, exitUsage, "", regexp.MustCompile(`nope\.yaml`), ""},
 		{"no plan", []string{}, exitUsage, "", regexp.MustCompile(`want exactly one plan file`), ""},
 		{"unknown flag", []string{"--nope", "x.yaml"}, exitUsage, "", regexp.MustCompile(`flag provided but not defined`), ""},

@@ -83,6 +83,7 @@ func runsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitError
 	}
 	defer st.Close()
+	warnParked(*spool, stderr)
 
 	code = exitOK
 	var err error
@@ -109,12 +110,40 @@ func openHistory(ctx context.Context, url, spool, prog string, stderr io.Writer)
 		fmt.Fprintf(stderr, "%s: %v\n", prog, err)
 		return nil, false
 	}
-	if res, err := store.ReplaySpool(ctx, st, spool); err != nil {
+	res, err := store.ReplaySpool(ctx, st, spool)
+	if err != nil {
 		fmt.Fprintf(stderr, "%s: spooled records not written yet: %v\n", prog, err)
 	} else if res.Records > 0 {
 		fmt.Fprintf(stderr, "%s: wrote %d record(s) left in %s by an earlier run\n", prog, res.Records, spool)
 	}
+	for _, at := range res.CorruptAt {
+		fmt.Fprintf(stderr, "%s: skipped a torn or corrupt spool line: %s\n", prog, at)
+	}
+	if n := res.Corrupt - len(res.CorruptAt); n > 0 {
+		fmt.Fprintf(stderr, "%s: skipped %d more torn or corrupt spool line(s)\n", prog, n)
+	}
 	return st, true
+}
+
+// warnParked prints a warning while records the store refused are parked in
+// the spool directory.
+func warnParked(dir string, stderr io.Writer) {
+	p, err := store.ParkedRecords(dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "loadgen runs: WARNING: cannot read parked records in %s: %v\n", dir, err)
+		return
+	}
+	if p.Records == 0 {
+		return
+	}
+	fmt.Fprintf(stderr, "loadgen runs: WARNING: %d record(s) the store refused are parked in %s", p.Records, strings.Join(p.Files, ", "))
+	if p.GaveUp > 0 {
+		fmt.Fprintf(stderr, " (%d refused %d times: no longer retried, look at them)", p.GaveUp, store.MaxParkedAttempts)
+	}
+	if p.Records > p.GaveUp {
+		fmt.Fprintf(stderr, "; %d will be retried at the next start", p.Records-p.GaveUp)
+	}
+	fmt.Fprintln(stderr)
 }
 
 func printJSON(w io.Writer, v any) error {

@@ -90,3 +90,44 @@ func TestRunsCommand(t *testing.T) {
 		t.Errorf("runs list with %s = %d, %q; want both runs", store.EnvURL, code, out.String())
 	}
 }
+
+// TestRunsWarnsAboutParkedRecords: while records the store refused are
+// parked, every `loadgen runs` says how many and where; once the store takes
+// them on retry, the warning goes away.
+func TestRunsWarnsAboutParkedRecords(t *testing.T) {
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "loadgen.db")
+	spoolDir := filepath.Join(dir, "spool")
+	ctx := context.Background()
+	st, err := sqlitestore.Open(ctx, dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := store.NewWriter(st, store.WithSpoolDir(spoolDir), store.WithReplayOnStart(false))
+	w.FinishRun(ctx, "orphan", store.Finish{Status: store.StatusCompleted, EndedAt: time.Now()}) // no such run: refused
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	stats, _ := w.Close(cctx)
+	cancel()
+	if stats.Rejected != 1 {
+		t.Fatalf("writer stats = %+v; want 1 record parked", stats)
+	}
+	args := []string{"runs", "list", "--store", "sqlite://" + dbPath, "--spool", spoolDir}
+	var out, errb bytes.Buffer
+	if code := run(args, &out, &errb); code != exitOK {
+		t.Fatalf("runs list = %d (%s)", code, errb.String())
+	}
+	want := "WARNING: 1 record(s) the store refused are parked in " + stats.RejectFile
+	if !strings.Contains(errb.String(), want) || !strings.Contains(errb.String(), "retried at the next start") {
+		t.Errorf("stderr = %q; want %q", errb.String(), want)
+	}
+	// The run shows up: the next `runs` writes the parked finish and stops warning.
+	if err := st.CreateRun(ctx, &store.Run{ID: "orphan", Type: store.TypeLoad, Status: store.StatusRunning}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	out.Reset()
+	errb.Reset()
+	if code := run(args, &out, &errb); code != exitOK || strings.Contains(errb.String(), "WARNING") || !strings.Contains(out.String(), "completed") {
+		t.Errorf("runs list after the retry = %d, stdout %q, stderr %q; want the run completed and no warning", code, out.String(), errb.String())
+	}
+}

@@ -37,6 +37,20 @@ type stringList []string
 func (l *stringList) String() string     { return strings.Join(*l, ",") }
 func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
+// splitNames returns the names of a repeatable flag whose values may also
+// be comma-separated lists.
+func splitNames(values []string) []string {
+	var out []string
+	for _, v := range values {
+		for _, name := range strings.Split(v, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				out = append(out, name)
+			}
+		}
+	}
+	return out
+}
+
 // serveCmd is `loadgen serve`: flags in, control.Config out, then the HTTP
 // server until ctx ends.
 func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -50,6 +64,8 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.Var(&allow, "allow-target", "target host pattern runs may aim at (and knee.metrics_url): CIDR, IP, host name or *.domain; repeatable; \"*\" allows any (default: 127.0.0.0/8, ::1, localhost)")
 	fs.Var(&allowedHosts, "allowed-host", "Host header accepted besides loopback names, the address a request came in on and the --addr/--metrics-addr host (DNS-rebinding defence): host name, IP, CIDR or *.domain, no port; repeatable; \"*\" turns the check off")
 	fs.Var(&corsOrigins, "cors-origin", "browser origin (scheme://host[:port]) allowed to call the API cross-origin, with CORS headers; repeatable; \"*\" allows any (needs --token); other origins get 403")
+	var planEnv stringList
+	fs.Var(&planEnv, "plan-env", "an environment variable of this server that plans sent over the API may read as ${env.NAME} (repeatable, or comma-separated); by default they may read none")
 	fs.Float64Var(&cfg.MaxRate, "max-rate", cfg.MaxRate, "cap on any run's rate in iterations/s (phases, stress, knee, PATCH); 0 = no cap")
 	fs.IntVar(&cfg.MaxVUs, "max-vus", cfg.MaxVUs, "cap on any run's virtual users (phases, benchmark concurrency, knee, PATCH); 0 = no cap")
 	fs.IntVar(&cfg.MaxConcurrentRuns, "max-concurrent-runs", cfg.MaxConcurrentRuns, "runs active at once; beyond it POST /api/tests/start answers 409")
@@ -58,7 +74,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	unsafeOpen := fs.Bool("unsafe-no-token", false, "allow a non-loopback --addr without a token (only where the port is not reachable from outside, e.g. a container published on 127.0.0.1)")
 	verbose := fs.Bool("v", false, "log debug messages")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: loadgen serve [--addr 127.0.0.1:8089] [--store URL] [--token T] [--allow-target PATTERN]... [--allowed-host HOST]... [--cors-origin ORIGIN]... [--max-rate N] [--max-vus N] [--max-concurrent-runs N]")
+		fmt.Fprintln(stderr, "usage: loadgen serve [--addr 127.0.0.1:8089] [--store URL] [--token T] [--allow-target PATTERN]... [--allowed-host HOST]... [--cors-origin ORIGIN]... [--max-rate N] [--max-vus N] [--max-concurrent-runs N] [--plan-env NAME]...")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -86,6 +102,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			cfg.AllowedHosts = append(cfg.AllowedHosts, h)
 		}
 	}
+	cfg.PlanEnv = splitNames(planEnv)
 	if cfg.Token == "" && !*unsafeOpen && !control.IsLoopbackAddr(*addr) {
 		fmt.Fprintf(stderr, "loadgen serve: refusing to listen on %s without a token: mutating endpoints would be open to the network; set --token (or LOADGEN_TOKEN), or use a loopback address such as %s\n", *addr, control.DefaultAddr)
 		return exitUsage

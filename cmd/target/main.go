@@ -78,7 +78,12 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	fs.DurationVar(&cfg.Faults.StallEvery, "stall-every", 0, "start a stall this often (with --stall-for)")
 	fs.DurationVar(&cfg.Faults.StallFor, "stall-for", 0, "stall length: requests arriving during a stall wait until it ends")
 	fs.DurationVar(&cfg.Faults.AddedLatency, "added-latency", 0, "added to every pooled request's service time (not scaled)")
-	fs.BoolVar(&cfg.Admin, "admin", cfg.Admin, "serve /admin/faults and /admin/config")
+	fs.BoolVar(&cfg.Admin, "admin", cfg.Admin, "serve /admin/faults and /admin/config (to loopback clients only, unless --admin-token is set)")
+	cfg.AdminToken = getenv("TARGET_ADMIN_TOKEN")
+	fs.StringVar(&cfg.AdminToken, "admin-token", cfg.AdminToken, "require \"Authorization: Bearer TOKEN\" on /admin/* and accept it from any client (env TARGET_ADMIN_TOKEN, which keeps it out of the process list)")
+	fs.DurationVar(&cfg.ReadHeaderTimeout, "read-header-timeout", target.DefaultReadHeaderTimeout, "time a client has to send a request's line and headers")
+	fs.DurationVar(&cfg.ReadTimeout, "read-timeout", target.DefaultReadTimeout, "time a client has to send a whole request, body included (stalls and service time do not count)")
+	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", target.DefaultIdleTimeout, "how long a keep-alive connection may wait for its next request")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "on SIGINT/SIGTERM, wait this long for in-flight requests")
 	logCfg := &promslog.Config{Level: promslog.NewLevel(), Format: promslog.NewFormat(), Writer: stderr}
 	fs.Func("log.level", "log level: debug, info, warn, error (default info)", logCfg.Level.Set)
@@ -119,8 +124,15 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		return exitError
 	}
 	fmt.Fprintf(stdout, "target listening on %s\n", ln.Addr())
+	admin := "off"
+	switch {
+	case cfg.Admin && cfg.AdminToken != "":
+		admin = "token"
+	case cfg.Admin:
+		admin = "loopback"
+	}
 	logger.Info("target listening", "addr", ln.Addr().String(), "workers", cfg.Workers, "queue", cfg.Queue,
-		"latency_scale", cfg.LatencyScale, "service_time", cfg.ServiceTime, "admin", cfg.Admin)
+		"latency_scale", cfg.LatencyScale, "service_time", cfg.ServiceTime, "admin", admin)
 	if err := srv.Serve(ctx, ln); err != nil {
 		logger.Error("target stopped", "err", err)
 		return exitError

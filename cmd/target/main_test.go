@@ -141,6 +141,27 @@ func TestRunEnvAddrAndAdminOff(t *testing.T) {
 	stop()
 }
 
+func TestRunAdminToken(t *testing.T) {
+	url, stop, stderr := start(t, []string{"--addr", "127.0.0.1:0", "--latency-scale", "0"}, map[string]string{"TARGET_ADMIN_TOKEN": "env-t0ken"})
+	if code, _ := get(t, url+"/admin/config"); code != http.StatusUnauthorized {
+		t.Errorf("GET /admin/config without the token = %d; want 401", code)
+	}
+	req, _ := http.NewRequest("PUT", url+"/admin/faults", strings.NewReader(`{"error_rate": 0.5}`))
+	req.Header.Set("Authorization", "Bearer env-t0ken")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("PUT /admin/faults with the token = %d; want 200", resp.StatusCode)
+	}
+	stop()
+	if strings.Contains(stderr.String(), "env-t0ken") || !strings.Contains(stderr.String(), "admin=token") {
+		t.Errorf("log %s: want admin=token and never the token", stderr)
+	}
+}
+
 func TestRunUsageErrors(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
 	if err := os.WriteFile(bad, []byte("routes:\n  GET /nope: {fixed: 1ms}\n"), 0o644); err != nil {
@@ -162,6 +183,7 @@ func TestRunUsageErrors(t *testing.T) {
 		{"bad error rate", []string{"--error-rate", "2"}, exitUsage, "error rate 2: must be within 0-1"},
 		{"unknown route flag", []string{"--latency", "GET /x=1ms"}, exitUsage, `latency for "GET /x": not a pooled route`},
 		{"bad addr", []string{"--addr", "127.0.0.1:-1"}, exitError, "target:"},
+		{"negative timeout", []string{"--read-timeout", "-1s"}, exitUsage, "timeouts must be >= 0"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -136,6 +136,11 @@ type Config struct {
 	// short forms without target_url (serve's --target, LOADGEN_TARGET). Its
 	// host is allowed in addition to AllowTargets: the operator chose it.
 	DefaultTarget string
+	// PlanEnv names the server's environment variables that plans sent over
+	// the API may read with ${env.NAME} (serve's --plan-env). Any other
+	// ${env.NAME} is refused: reading the server's environment on behalf
+	// of a remote caller would hand out its secrets.
+	PlanEnv []string
 }
 
 // DefaultConfig returns the safe defaults.

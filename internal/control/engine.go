@@ -80,8 +80,9 @@ func (er *EngineRunner) Run(ctx context.Context, job Job) Outcome {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	log = log.With("run_id", job.ID)
 	p := job.Plan
+	red := p.Redactor() // the plan's secrets never reach the log or an API answer
+	log = red.Logger(log).With("run_id", job.ID)
 	typ := p.Type
 	if typ == "" {
 		typ = plan.TypeLoad
@@ -98,6 +99,7 @@ func (er *EngineRunner) Run(ctx context.Context, job Job) Outcome {
 	} else {
 		out = er.runMode(ctx, job, typ, log)
 	}
+	out.Error, out.Summary = red.String(out.Error), red.Bytes(out.Summary)
 	if out.Status == store.StatusFailed && out.Summary == nil {
 		er.recordFailure(ctx, job, typ, started, out.Error)
 	}
@@ -213,7 +215,7 @@ func (er *EngineRunner) recordFailure(ctx context.Context, job Job, typ string, 
 		}
 	}
 	r := &store.Run{ID: job.ID, Name: job.Plan.Name, Plan: job.Plan.Name, Type: store.Type(typ), Status: store.StatusFailed,
-		Error: msg, PlanYAML: store.Redact(string(job.Plan.Raw)), Owner: store.Owner(), CreatedAt: at, StartedAt: at}
+		Error: msg, PlanYAML: job.Plan.StoredYAML(), Owner: store.Owner(), CreatedAt: at, StartedAt: at}
 	if err := sk.CreateRun(ctx, r); err != nil {
 		return
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -183,18 +184,31 @@ func (s *Server) readPlan(r *http.Request) (*plan.Plan, error) {
 		}
 	}
 	// JSON is YAML: one parser, one set of error positions.
-	p, err := plan.Parse("", body, plan.WithFS(nil))
+	env := plan.WithEnvLookup(s.planEnv)
+	p, err := plan.Parse("", body, plan.WithFS(nil), env)
 	var pe plan.Errors
 	if err != nil && s.cfg.DefaultTarget != "" && errors.As(err, &pe) && slices.ContainsFunc(pe, func(e plan.FieldError) bool {
 		return e.Path == "target" && strings.HasPrefix(e.Msg, "required")
 	}) {
 		// no target in the plan: use the server's default
-		p, err = plan.Parse("", body, plan.WithFS(nil), plan.WithTarget(s.cfg.DefaultTarget))
+		p, err = plan.Parse("", body, plan.WithFS(nil), env, plan.WithTarget(s.cfg.DefaultTarget))
 	}
 	if err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// planEnv is where ${env.NAME} in a plan sent over the API looks: the
+// server's environment, for the names in Config.PlanEnv only.
+func (s *Server) planEnv(name string) (string, error) {
+	if !slices.Contains(s.cfg.PlanEnv, name) {
+		return "", fmt.Errorf("plans sent over the API may read only the server's environment variables named by loadgen serve --plan-env; %s is not one of them", name)
+	}
+	if v, ok := os.LookupEnv(name); ok {
+		return v, nil
+	}
+	return "", fmt.Errorf("environment variable %s (allowed by --plan-env) is not set in the server's environment", name)
 }
 
 // admit checks a valid plan against the allow-list and the caps, and caps an

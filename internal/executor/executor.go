@@ -602,11 +602,15 @@ func (e *Executor) startIteration(ctx context.Context, w *worker, s slot) {
 	e.iteration(ctx, w, s.at, s.phase)
 }
 
-func (e *Executor) sampleError(el time.Duration, phase int32, s *stepRec, o *outcome, msg string) {
+// sampleError keeps a failure's message as an error sample. The message is
+// masked first (the plan's secrets, and the secret headers as this request
+// sent them: a server may echo them), then cut to 200 bytes.
+func (e *Executor) sampleError(el time.Duration, phase int32, s *stepRec, o *outcome, msg string, vars plan.Vars) {
 	if e.sampleN.Add(1) > 1000 { // only the first failures take the lock
 		e.samplesOff.Add(1)
 		return
 	}
+	msg = e.p.Redactor().String(msg, s.req.AppendSecrets(nil, vars)...)
 	if len(msg) > 200 {
 		msg = msg[:200]
 	}

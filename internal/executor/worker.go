@@ -242,7 +242,7 @@ func (e *Executor) request(ctx context.Context, w *worker, st *stepRec, due time
 	}
 	e.record(st, phase, end, o)
 	if o.reason != ReasonNone {
-		e.sampleError(end, phase, st, o, why)
+		e.sampleError(end, phase, st, o, why, w.scope)
 		return false, end
 	}
 	return true, end

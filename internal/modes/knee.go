@@ -55,7 +55,7 @@ type KneeStep struct {
 //
 // The error is non-nil when the run could not be carried out (target unreachable, engine failure, cancelled).
 func Knee(ctx context.Context, p *plan.Plan, o Options) (*KneeReport, error) {
-	o = o.withDefaults()
+	o = o.withDefaults().redacted(p)
 	k := p.Knee
 	if k == nil {
 		return nil, fmt.Errorf("%w: plan %s has no knee section", ErrMode, p.Name)

@@ -26,6 +26,7 @@ import (
 	"github.com/loadlab/loadlab/internal/metrics"
 	"github.com/loadlab/loadlab/internal/plan"
 	"github.com/loadlab/loadlab/internal/runner"
+	"github.com/loadlab/loadlab/internal/secret"
 	"github.com/loadlab/loadlab/internal/store"
 	"github.com/loadlab/loadlab/internal/stress"
 	"github.com/loadlab/loadlab/internal/sysmon"
@@ -61,6 +62,13 @@ type Options struct {
 	// StressConfig, when set, adjusts the search configuration built from the plan (e.g. a looser generator rule
 	// on a shared CI box).
 	StressConfig func(*stress.Config)
+}
+
+// redacted masks the plan's secrets in what the mode writes (Out, Log).
+func (o Options) redacted(p *plan.Plan) Options {
+	r := p.Redactor()
+	o.Out, o.Log = r.Writer(o.Out), r.Logger(o.Log)
+	return o
 }
 
 func (o Options) withDefaults() Options {
@@ -127,7 +135,7 @@ type Header struct {
 // a heartbeat that lasts until stopBeat is called.
 func begin(ctx context.Context, p *plan.Plan, o Options, typ store.Type) (h Header, rec *recorder, stopBeat func()) {
 	h = Header{RunID: o.RunID, Plan: p.Name, Type: string(typ), Target: p.Target, StartedAt: o.Now()}
-	rec = &recorder{st: o.recordSink(), log: o.Log, runID: o.RunID}
+	rec = &recorder{st: o.recordSink(), log: o.Log, runID: o.RunID, red: p.Redactor()}
 	rec.start(ctx, p, typ, h.StartedAt)
 	return h, rec, rec.beat(ctx, o.Now)
 }
@@ -206,6 +214,7 @@ type recorder struct {
 	st     store.Sink
 	log    *slog.Logger
 	runID  string
+	red    *secret.Redactor // the plan's secrets, masked in the report
 	failed error
 }
 
@@ -224,7 +233,7 @@ func (r *recorder) start(ctx context.Context, p *plan.Plan, typ store.Type, at t
 		return
 	}
 	run := &store.Run{ID: r.runID, Name: p.Name, Plan: p.Name, Type: typ, Status: store.StatusRunning,
-		PlanYAML: store.Redact(string(p.Raw)), Owner: store.Owner(), CreatedAt: at, StartedAt: at, HeartbeatAt: at}
+		PlanYAML: p.StoredYAML(), Owner: store.Owner(), CreatedAt: at, StartedAt: at, HeartbeatAt: at}
 	r.fail("create run", r.st.CreateRun(ctx, run))
 	store.SettleStart(ctx, r.st) // the record must outlive a SIGKILL of this process
 }
@@ -263,7 +272,12 @@ func (r *recorder) beat(ctx context.Context, now func() time.Time) (stop func())
 	}
 }
 
+// finish masks the plan's secrets in the report (summary, a pointer, holds
+// h) and stores it with its text.
 func (r *recorder) finish(ctx context.Context, h *Header, totals store.Totals, summary any, text string) {
+	r.red.Walk(summary)
+	r.red.Walk(h)
+	text = r.red.String(text)
 	if r.st == nil {
 		return
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -34,6 +35,8 @@ type loadOptions struct {
 	typ    string
 	fsys   fs.FS
 	noFS   bool
+	env    map[string]string
+	lookup func(name string) (string, error)
 }
 
 // WithTarget overrides the plan's target (--target, LOADGEN_TARGET) before validation.
@@ -49,6 +52,62 @@ func WithFS(fsys fs.FS) Option {
 	return func(o *loadOptions) { o.fsys, o.noFS = fsys, fsys == nil }
 }
 
+// WithEnv makes vars visible to ${env.NAME} in front of the environment
+// lookup (a name in vars wins), e.g. values given on the command line.
+func WithEnv(vars map[string]string) Option {
+	return func(o *loadOptions) {
+		if o.env == nil {
+			o.env = map[string]string{}
+		}
+		maps.Copy(o.env, vars)
+	}
+}
+
+// WithEnvLookup replaces the process environment as the source of
+// ${env.NAME}. lookup returns the value, or an error saying why there is
+// none, which the validation error quotes; nil allows no environment at all
+// (every ${env.NAME} without a default is then an error). Values are read
+// once, while the plan loads.
+func WithEnvLookup(lookup func(name string) (string, error)) Option {
+	return func(o *loadOptions) {
+		if lookup == nil {
+			lookup = NoEnv
+		}
+		o.lookup = lookup
+	}
+}
+
+// OSEnv is the default source of ${env.NAME}: the process environment.
+func OSEnv(name string) (string, error) {
+	if v, ok := os.LookupEnv(name); ok {
+		return v, nil
+	}
+	return "", fmt.Errorf("environment variable %s is not set (export it, or give a default: ${env.%s:-VALUE})", name, name)
+}
+
+// NoEnv is a source of ${env.NAME} that has no variables.
+func NoEnv(name string) (string, error) {
+	return "", fmt.Errorf("environment variables are not available here")
+}
+
+// envLookup is the lookup the options describe.
+func (o *loadOptions) envLookup() func(string) (string, error) {
+	base := o.lookup
+	if base == nil {
+		base = OSEnv
+	}
+	if len(o.env) == 0 {
+		return base
+	}
+	vars := o.env
+	return func(name string) (string, error) {
+		if v, ok := vars[name]; ok {
+			return v, nil
+		}
+		return base(name)
+	}
+}
+
 // LoadFile reads, decodes, defaults and validates the plan at path. Data files
 // are read relative to the plan's directory. Any problem comes back as Errors
 // (errors.Is(err, ErrInvalid)); an unreadable file as a wrapped I/O error.
@@ -62,7 +121,9 @@ func LoadFile(path string, opts ...Option) (*Plan, error) {
 
 // Parse decodes, defaults and validates a plan. name labels errors (usually
 // the file path); data files are resolved relative to filepath.Dir(name) on
-// disk unless WithFS says otherwise. The returned plan is nil when err != nil.
+// disk unless WithFS says otherwise; ${env.NAME} reads the process
+// environment unless WithEnvLookup says otherwise. The returned plan is nil
+// when err != nil.
 func Parse(name string, data []byte, opts ...Option) (*Plan, error) {
 	var o loadOptions
 	for _, opt := range opts {
@@ -88,6 +149,7 @@ func Parse(name string, data []byte, opts ...Option) (*Plan, error) {
 		fsys = os.DirFS(filepath.Dir(name))
 	}
 	errs = append(errs, loadData(p, fsys, base)...)
+	p.env = o.envLookup()
 	applyDefaults(p)
 	errs = merge(errs, Validate(p), covers)
 	for i := range errs {

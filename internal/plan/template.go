@@ -48,6 +48,7 @@ const (
 	partTimestampMs
 	partIteration
 	partVU
+	partEnv // ${env.NAME} or ${env.NAME:-default}; s holds "NAME" or "NAME:-default". Validate resolves it to a literal.
 )
 
 type escaper uint8
@@ -158,6 +159,80 @@ func (t *Template) finish() {
 	}
 }
 
+// envRef is one ${env.NAME} of a template that the environment could not
+// resolve.
+type envRef struct {
+	Name string
+	Err  error // from the lookup
+}
+
+// resolveEnv replaces every ${env.NAME} with its value, escaped as the
+// template escapes dynamic values, so the template renders it as a literal.
+// lookup gives the value or says why there is none; ${env.NAME:-default}
+// takes default when NAME has no value or an empty one (as in a shell). It
+// returns the values read from the environment (defaults are not: they are
+// written in the plan) and the references left without a value. t must not
+// be in use yet.
+func (t *Template) resolveEnv(lookup func(name string) (string, error)) (read []string, missing []envRef) {
+	changed := false
+	for i := range t.parts {
+		p := &t.parts[i]
+		if p.kind != partEnv {
+			continue
+		}
+		name, def, hasDef := strings.Cut(p.s, ":-")
+		val, err := lookup(name)
+		switch {
+		case err == nil && val != "":
+			read = append(read, val)
+		case hasDef:
+			val = def
+		case err != nil:
+			missing = append(missing, envRef{Name: name, Err: err})
+		}
+		*p = part{kind: partLit, s: string(appendEsc(nil, val, p.esc))}
+		changed = true
+	}
+	if changed {
+		merged := t.parts[:0]
+		for _, p := range t.parts {
+			if n := len(merged); n > 0 && p.kind == partLit && merged[n-1].kind == partLit {
+				merged[n-1].s += p.s
+				continue
+			}
+			if p.kind == partLit && p.s == "" {
+				continue
+			}
+			merged = append(merged, p)
+		}
+		t.parts = merged
+		t.finish()
+	}
+	return read, missing
+}
+
+// literalText returns the template's literal parts joined (what it renders
+// when every reference is empty).
+func (t *Template) literalText() string {
+	var b strings.Builder
+	for _, p := range t.parts {
+		if p.kind == partLit {
+			b.WriteString(p.s)
+		}
+	}
+	return b.String()
+}
+
+// usesEnv reports whether the template refers to the environment.
+func (t *Template) usesEnv() bool {
+	for _, p := range t.parts {
+		if p.kind == partEnv {
+			return true
+		}
+	}
+	return false
+}
+
 // concatTemplates joins templates into one (each keeps its own escaping).
 func concatTemplates(ts ...*Template) *Template {
 	out := &Template{}
@@ -207,7 +282,29 @@ func validName(s string) bool {
 	return true
 }
 
+// EnvPrefix starts a reference to an environment variable: ${env.NAME}.
+const EnvPrefix = "env."
+
+func validEnvName(s string) bool {
+	if s == "" || '0' <= s[0] && s[0] <= '9' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
 func parseRef(expr string) (part, error) {
+	if rest, ok := strings.CutPrefix(expr, EnvPrefix); ok {
+		name, _, _ := strings.Cut(rest, ":-")
+		if !validEnvName(name) {
+			return part{}, fmt.Errorf("invalid environment variable name %q (letters, digits and '_', not starting with a digit; a default is written ${env.NAME:-default})", name)
+		}
+		return part{kind: partEnv, s: rest}, nil
+	}
 	if open := strings.IndexByte(expr, '('); open >= 0 {
 		fn := strings.TrimSpace(expr[:open])
 		if !strings.HasSuffix(expr, ")") {
@@ -274,7 +371,7 @@ func (t *Template) Static() bool { return t.isStat }
 // UsesBuiltins reports whether the template calls any built-in.
 func (t *Template) UsesBuiltins() bool {
 	for _, p := range t.parts {
-		if p.kind != partLit && p.kind != partVar {
+		if p.kind != partLit && p.kind != partVar && p.kind != partEnv {
 			return true
 		}
 	}
@@ -334,6 +431,9 @@ func (t *Template) Append(dst []byte, v Vars) []byte {
 				n = env.VU()
 			}
 			dst = strconv.AppendInt(dst, int64(n), 10)
+		case partEnv: // not resolved (the template did not go through Validate): the default, if any
+			_, def, _ := strings.Cut(p.s, ":-")
+			dst = appendEsc(dst, def, p.esc)
 		}
 	}
 	return dst
@@ -450,7 +550,7 @@ type Scope struct {
 var _ Env = (*Scope)(nil)
 
 // NewScope returns a Scope for virtual user vu over base (usually
-// Plan.Variables; not copied, must not change), with its own random source
+// Plan.VariableValues(); not copied, must not change), with its own random source
 // seeded from seed.
 func NewScope(base map[string]string, vu int, seed uint64) *Scope {
 	return &Scope{
@@ -461,8 +561,22 @@ func NewScope(base map[string]string, vu int, seed uint64) *Scope {
 	}
 }
 
-// NewScope returns a Scope over the plan's variables.
-func (p *Plan) NewScope(vu int, seed uint64) *Scope { return NewScope(p.Variables, vu, seed) }
+// NewScope returns a Scope over the plan's variables (their values as
+// resolved by Validate).
+func (p *Plan) NewScope(vu int, seed uint64) *Scope { return NewScope(p.VariableValues(), vu, seed) }
+
+// VariableValues returns the variables' values with ${env.NAME} resolved (set
+// by Validate; the caller must not modify the map).
+func (p *Plan) VariableValues() map[string]string {
+	if p.vars == nil && len(p.Variables) > 0 {
+		vars := make(map[string]string, len(p.Variables))
+		for k, v := range p.Variables {
+			vars[k] = v.Value
+		}
+		return vars
+	}
+	return p.vars
+}
 
 // Set sets name (a capture or "source.column") for the rest of the iteration.
 func (s *Scope) Set(name, value string) { s.vals[name] = value }

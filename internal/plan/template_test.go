@@ -7,10 +7,6 @@ import (
 	"testing"
 )
 
-type mapVars map[string]string
-
-func (m mapVars) Lookup(k string) (string, bool) { v, ok := m[k]; return v, ok }
-
 func TestTemplateRender(t *testing.T) {
 	vars := mapVars{"a": "1", "b": "two", "users.email": "u@x", "q": `a "b"`}
 	tests := []struct {

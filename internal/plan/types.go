@@ -11,6 +11,8 @@ package plan
 
 import (
 	"time"
+
+	"github.com/loadlab/loadlab/internal/secret"
 )
 
 // Plan types (Plan.Type).
@@ -72,7 +74,7 @@ type Plan struct {
 	Type      string                `yaml:"type"`   // load (default) | benchmark | stress | knee
 	Target    string                `yaml:"target"` // base URL, e.g. http://127.0.0.1:8117; see SetTarget
 	Defaults  Defaults              `yaml:"defaults"`
-	Variables map[string]string     `yaml:"variables"`
+	Variables map[string]Variable   `yaml:"variables"`
 	Data      map[string]DataSource `yaml:"data"`
 	Scenarios []Scenario            `yaml:"scenarios"`
 	Load      Load                  `yaml:"load"`
@@ -90,7 +92,30 @@ type Plan struct {
 	Raw []byte `yaml:"-"`
 
 	pos posIndex // path -> position, from the YAML node tree
+
+	// Set by Validate: the variables' values (${env.NAME} resolved) and the
+	// redactor of the plan's secrets.
+	vars     map[string]string
+	redactor *secret.Redactor
+	// env looks up ${env.NAME} (Parse sets it from WithEnv/WithEnvLookup;
+	// nil means the process environment).
+	env func(name string) (string, error)
 }
+
+// Variable is one entry of variables:. In YAML it is a string (jwt: abc) or a
+// mapping {value: "${env.JWT}", secret: true}. The value may read the
+// environment with ${env.NAME}; nothing else is expanded in it.
+type Variable struct {
+	Value string
+	// Secret marks the value as secret: it is masked wherever loadlab would
+	// write it. Nil (not said) means secret when the value reads the
+	// environment, not otherwise; false keeps even such a value readable.
+	Secret    *bool
+	Line, Col int // where the variable was written (0 when built in Go)
+}
+
+// V returns a plain Variable holding s, for building plans in Go.
+func V(s string) Variable { return Variable{Value: s} }
 
 // Defaults apply to every request unless the request overrides them.
 type Defaults struct {
@@ -172,6 +197,11 @@ type CompiledRequest struct {
 	Timeout     time.Duration // effective timeout (> 0)
 	// Refs are the names the request's templates need (sorted, unique).
 	Refs []string
+
+	// secretHeaders are the Authorization, Cookie, Proxy-Authorization and
+	// X-Api-Key headers whose values change per request (Plan.Redactor holds
+	// the others); see AppendSecrets.
+	secretHeaders []HeaderTemplate
 }
 
 // HeaderTemplate is one request header with a templated value.

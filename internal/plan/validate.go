@@ -13,6 +13,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/loadlab/loadlab/internal/secret"
 )
 
 func itoa(i int) string { return strconv.Itoa(i) }
@@ -21,8 +23,9 @@ func itoa(i int) string { return strconv.Itoa(i) }
 var Methods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
 type validator struct {
-	p    *Plan
-	errs Errors
+	p       *Plan
+	errs    Errors
+	secrets []string // values to mask: see secrets.go
 }
 
 func (v *validator) add(path, format string, args ...any) {
@@ -77,6 +80,7 @@ func (v *validator) plan() {
 		v.knee()
 	}
 	v.budget()
+	v.p.redactor = secret.New(v.secrets...)
 }
 
 // label checks a name used as a metric label value or in reports.
@@ -165,23 +169,6 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-func (v *validator) variables() {
-	for _, k := range sortedKeys(v.p.Variables) {
-		at := joinPath("variables", k)
-		switch {
-		case !validName(k):
-			v.add(at, "invalid variable name %q (letters, digits, '_' or '-', starting with a letter or '_')", k)
-		case IsBuiltin(k):
-			v.add(at, "%q is a built-in and cannot be redefined", k)
-		case v.p.Data[k].CSV != "" || len(v.p.Data[k].Columns) > 0:
-			v.add(at, "%q is also a data source", k)
-		}
-		if strings.Contains(v.p.Variables[k], "${") && !strings.Contains(v.p.Variables[k], "$${") {
-			v.add(at, "variables are literal strings; templates are not expanded in them (write $${ for a literal ${)")
-		}
-	}
-}
-
 func (v *validator) data() {
 	for _, name := range sortedKeys(v.p.Data) {
 		ds := v.p.Data[name]
@@ -190,6 +177,8 @@ func (v *validator) data() {
 			v.add(at, "invalid data source name %q", name)
 		} else if IsBuiltin(name) {
 			v.add(at, "%q is a built-in and cannot be redefined", name)
+		} else if name == envName {
+			v.add(at, "%q is reserved for ${env.NAME}", name)
 		}
 		switch ds.Order {
 		case OrderSequential, OrderRandom:
@@ -347,6 +336,8 @@ func (v *validator) step(at string, st *Step, s *scope) {
 			v.add(cat, "invalid capture name %q (letters, digits, '_' or '-')", name)
 		case IsBuiltin(name):
 			v.add(cat, "%q is a built-in and cannot be captured into", name)
+		case name == envName:
+			v.add(cat, "%q is reserved for ${env.NAME}", name)
 		case v.p.Data[name].CSV != "" || len(v.p.Data[name].Columns) > 0:
 			v.add(cat, "%q is a data source", name)
 		}
@@ -415,6 +406,9 @@ func (v *validator) request(at string, r *Request, s *scope) {
 		if err != nil {
 			fail(path, "%v", err)
 			return nil
+		}
+		if !v.resolveEnv(path, t) {
+			ok = false
 		}
 		for _, ref := range t.Refs() {
 			if msg := s.check(ref); msg != "" {
@@ -492,6 +486,7 @@ func (v *validator) request(at string, r *Request, s *scope) {
 		}
 	}
 	cr.Refs = sortedKeys(refs)
+	v.secretHeaders(cr)
 	r.Compiled = cr
 }
 

@@ -119,6 +119,55 @@ func (d *Duration) unmarshal(n *yaml.Node) error {
 // MarshalYAML writes the duration as a string.
 func (d Duration) MarshalYAML() (any, error) { return d.Duration.String(), nil }
 
+// UnmarshalYAML accepts a variable as a scalar (jwt: abc) or as
+// {value: "${env.JWT}", secret: true}.
+func (v *Variable) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	v.Line, v.Col = n.Line, n.Column
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if n.ShortTag() != "!!null" {
+			v.Value = n.Value
+		}
+		return nil
+	case yaml.MappingNode:
+		var errs []string
+		seen := map[string]int{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, val := n.Content[i], n.Content[i+1]
+			if first, dup := seen[k.Value]; dup {
+				errs = append(errs, fmt.Sprintf("line %d:%d: duplicate key %q (first at line %d)", k.Line, k.Column, k.Value, first))
+				continue
+			}
+			seen[k.Value] = k.Line
+			switch k.Value {
+			case "value":
+				if val.Kind != yaml.ScalarNode {
+					errs = append(errs, fmt.Sprintf("line %d:%d: value must be a string, got %s", val.Line, val.Column, kindName(val)))
+				} else if val.ShortTag() != "!!null" {
+					v.Value = val.Value
+				}
+			case "secret":
+				var b bool
+				if val.Kind != yaml.ScalarNode || val.ShortTag() != "!!bool" || val.Decode(&b) != nil {
+					errs = append(errs, fmt.Sprintf("line %d:%d: secret must be true or false, got %s", val.Line, val.Column, kindName(val)))
+					continue
+				}
+				v.Secret = &b
+			default:
+				errs = append(errs, fmt.Sprintf("line %d:%d: unknown field %q (want value, secret)", k.Line, k.Column, k.Value))
+			}
+		}
+		if len(errs) > 0 {
+			return report(&yaml.TypeError{Errors: errs})
+		}
+		return nil
+	}
+	return nodeErr(n, "must be a string or {value: STRING, secret: true}, got %s", kindName(n))
+}
+
 // UnmarshalYAML accepts "think: 1s" (min = max) or "think: {min: 1s, max: 3s}".
 func (t *Think) UnmarshalYAML(n *yaml.Node) error {
 	switch n.Kind {

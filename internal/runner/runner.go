@@ -122,6 +122,8 @@ func Run(ctx context.Context, p *plan.Plan, opts Options) (*report.Summary, erro
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
+	red := p.Redactor() // the plan's secrets never reach the log, the summary or the store
+	opts.Log = red.Logger(opts.Log)
 	if opts.RunID == "" {
 		opts.RunID = NewRunID(time.Now())
 	}
@@ -217,6 +219,7 @@ loop:
 	s.Health.RSSMaxMB = float64(w.cpu.rssBytes()) / (1 << 20)
 	s.Health.JudgeHealth()
 	w.judgeStatus(ctx, s, res)
+	red.Walk(s)
 	srv.runEnded()
 
 	if rec != nil {

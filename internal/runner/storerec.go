@@ -70,9 +70,10 @@ func (r *StoreRecorder) Start(ctx context.Context, rs RunStart) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.runID, r.start = rs.ID, rs.StartedAt
+	r.log = rs.Plan.Redactor().Logger(r.log) // a store error may quote what it refused
 	run := &store.Run{
 		ID: rs.ID, Name: rs.Plan.Name, Plan: rs.Plan.Name, Type: store.Type(rs.Type), Status: store.StatusRunning,
-		PlanYAML: store.Redact(string(rs.Plan.Raw)), Owner: store.Owner(),
+		PlanYAML: rs.Plan.StoredYAML(), Owner: store.Owner(),
 		CreatedAt: rs.StartedAt, StartedAt: rs.StartedAt, HeartbeatAt: rs.StartedAt,
 	}
 	err := r.st.CreateRun(ctx, run)

@@ -33,9 +33,11 @@ type record struct {
 	Benchmarks []BenchmarkResult `json:"benchmarks,omitempty"`
 	Stress     *StressResult     `json:"stress,omitempty"`
 	Knee       *KneeResult       `json:"knee,omitempty"`
-	// Err and At are set only in the rejected-records file.
-	Err string    `json:"error,omitempty"`
-	At  time.Time `json:"rejected_at,omitzero"`
+	// Err, At and Attempts are set only in a parked-records file
+	// (rejected-*.jsonl): the store's last refusal, when, and how many in all.
+	Err      string    `json:"error,omitempty"`
+	At       time.Time `json:"rejected_at,omitzero"`
+	Attempts int       `json:"attempts,omitempty"`
 }
 
 // apply writes r to st. A create of a run that already exists counts as done

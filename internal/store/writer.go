@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -58,12 +59,14 @@ type Stats struct {
 	Pending    int64  `json:"pending"`     // records in the spool file not yet written
 	Buffered   int    `json:"buffered"`    // rows in memory
 	Dropped    int64  `json:"dropped"`     // records lost because memory was full and the spool failed
-	Rejected   int64  `json:"rejected"`    // records the store refused (kept in RejectFile)
+	Rejected   int64  `json:"rejected"`    // records the store refused (parked in RejectFile, retried at the next start)
+	Corrupt    int64  `json:"corrupt"`     // torn or corrupt spool lines skipped (logged with file:line)
+	Unparked   int64  `json:"unparked"`    // records parked by earlier processes that the store took on retry
 	Outages    int    `json:"outages"`     // times the store became unreachable
 	Down       bool   `json:"down"`        // unreachable right now
 	OldSpool   int    `json:"old_spool"`   // records from earlier processes' spool files written at start
 	SpoolFile  string `json:"spool_file"`  // this writer's spool file
-	RejectFile string `json:"reject_file"` // where refused records are kept
+	RejectFile string `json:"reject_file"` // where refused records are parked
 	LastError  string `json:"last_error,omitempty"`
 }
 
@@ -84,7 +87,14 @@ func (s Stats) Summary() string {
 			s.LastError, s.Pending, s.SpoolFile)
 	}
 	if s.Rejected > 0 {
-		out = join(out, fmt.Sprintf("store: %d record(s) refused (%s), kept in %s", s.Rejected, s.LastError, s.RejectFile))
+		out = join(out, fmt.Sprintf("store: %d record(s) refused (%s), parked in %s and retried at the next start (at most %d times in all)",
+			s.Rejected, s.LastError, s.RejectFile, MaxParkedAttempts))
+	}
+	if s.Corrupt > 0 {
+		out = join(out, fmt.Sprintf("store: %d torn or corrupt spool line(s) skipped (the log says where)", s.Corrupt))
+	}
+	if s.Unparked > 0 {
+		out = join(out, fmt.Sprintf("store: %d record(s) parked by an earlier run were written on retry", s.Unparked))
 	}
 	if s.Dropped > 0 {
 		out = join(out, fmt.Sprintf("store: %d record(s) LOST: the memory buffer was full or the spool file could not be written", s.Dropped))
@@ -134,9 +144,10 @@ type Writer struct {
 	cancel  context.CancelFunc
 
 	// owned by the loop goroutine
-	down  bool
-	spool *spoolFile
-	live  map[string]bool
+	down   bool
+	spool  *spoolFile
+	parked *os.File // RejectFile, locked while this writer lives (ReplaySpool elsewhere leaves it alone)
+	live   map[string]bool
 }
 
 // NewWriter starts a Writer on st. Call Close to flush and stop it.
@@ -302,7 +313,7 @@ func (w *Writer) Close(ctx context.Context) (Stats, error) {
 	case s.Pending > 0:
 		err = fmt.Errorf("store writer: %d records left in %s (store unreachable: %s)", s.Pending, s.SpoolFile, s.LastError)
 	case s.Rejected > 0:
-		err = fmt.Errorf("store writer: %d records refused, kept in %s: %s", s.Rejected, s.RejectFile, s.LastError)
+		err = fmt.Errorf("store writer: %d records refused, parked in %s (retried at the next start): %s", s.Rejected, s.RejectFile, s.LastError)
 	}
 	return s, err
 }
@@ -511,13 +522,29 @@ func (w *Writer) goDown(err error) {
 	w.update(func(s *Stats) { s.Outages++; s.Down = true; s.LastError = err.Error() })
 }
 
+// reject parks a record the store refused in RejectFile, where the next
+// start offers it to the store again.
 func (w *Writer) reject(r *record, err error) {
-	w.log.Error("store refused a record", "op", r.Op, "run_id", r.RunID, "err", err)
-	if ferr := appendRejected(w.stats.RejectFile, []*record{r}, err); ferr != nil {
+	w.log.Error("store refused a record; parked for a retry at the next start", "op", r.Op, "run_id", r.RunID, "err", err,
+		"parked", w.stats.RejectFile)
+	ferr := error(nil)
+	if w.parked == nil {
+		w.parked, ferr = lockPath(w.stats.RejectFile)
+	}
+	if ferr == nil {
+		ferr = appendParked(w.parked, err, r)
+	}
+	if ferr != nil {
 		w.update(func(s *Stats) { s.Dropped++; s.LastError = ferr.Error() })
 		return
 	}
 	w.update(func(s *Stats) { s.Rejected++; s.LastError = err.Error() })
+}
+
+// skipLine counts and logs a torn or corrupt spool line.
+func (w *Writer) skipLine(at string) {
+	w.log.Warn("spool: skipped a torn or corrupt line", "at", at)
+	w.update(func(s *Stats) { s.Corrupt++ })
 }
 
 // toSpool appends records to this writer's spool file.
@@ -564,25 +591,32 @@ func (w *Writer) recover() bool {
 		w.update(func(s *Stats) { s.Down = false })
 		return true
 	}
-	recs, sizes, err := w.spool.pending()
+	lines, err := w.spool.pending()
 	if err != nil {
 		w.update(func(s *Stats) { s.LastError = "read spool: " + err.Error() })
 		return false
 	}
-	for i, r := range recs {
+	for _, l := range lines {
+		if l.rec == nil {
+			if l.bad != "" {
+				w.skipLine(fmt.Sprintf("%s:%d: %s", w.spool.path, l.line, l.bad))
+			}
+			w.spool.done(l)
+			continue
+		}
 		ctx, cancel := w.opCtx()
-		err := r.apply(ctx, w.st)
+		err := l.rec.apply(ctx, w.st)
 		cancel()
 		if err != nil && !permanent(err) {
 			w.update(func(s *Stats) { s.LastError = err.Error() })
 			return false
 		}
 		if err != nil {
-			w.reject(r, err)
+			w.reject(l.rec, err)
 		} else {
 			w.update(func(s *Stats) { s.Written++; s.Replayed++ })
 		}
-		w.spool.done(sizes[i])
+		w.spool.done(l)
 		w.update(func(s *Stats) { s.Pending-- })
 	}
 	if err := w.spool.reset(); err != nil {
@@ -597,16 +631,30 @@ func (w *Writer) replayOldSpools() bool {
 	defer cancel()
 	res, err := ReplaySpool(ctx, w.st, w.dir)
 	if res.Records > 0 {
-		w.update(func(s *Stats) { s.OldSpool += res.Records })
-		w.log.Info("wrote records spooled by an earlier process", "records", res.Records, "dir", w.dir)
+		w.update(func(s *Stats) { s.OldSpool += res.Records - res.Unparked; s.Unparked += int64(res.Unparked) })
+		w.log.Info("wrote records spooled or parked by an earlier process", "records", res.Records, "unparked", res.Unparked, "dir", w.dir)
+	}
+	for _, at := range res.CorruptAt {
+		w.log.Warn("spool: skipped a torn or corrupt line", "at", at)
+	}
+	if res.Corrupt > 0 {
+		w.update(func(s *Stats) { s.Corrupt += int64(res.Corrupt) })
+	}
+	if res.Parked > 0 {
+		w.log.Warn("records the store refused are still parked", "records", res.Parked, "given_up", res.GaveUp, "dir", w.dir)
 	}
 	return err == nil
 }
 
-// finish closes the spool file, keeping what is not yet written.
+// finish closes the spool file, keeping what is not yet written, and
+// releases the parked-records file.
 func (w *Writer) finish() {
 	if w.down {
 		w.spoolQueue()
+	}
+	if w.parked != nil {
+		w.parked.Close()
+		w.parked = nil
 	}
 	if w.spool == nil {
 		return

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -290,7 +291,7 @@ func TestReplaySpool(t *testing.T) {
 		t.Errorf("replayed spool file still there: %v", err)
 	}
 	closeWriter(t, w2, 5*time.Second)
-	if res, err := store.ReplaySpool(ctx, st, filepath.Join(dir, "missing")); err != nil || res != (store.ReplayResult{}) {
+	if res, err := store.ReplaySpool(ctx, st, filepath.Join(dir, "missing")); err != nil || !reflect.DeepEqual(res, store.ReplayResult{}) {
 		t.Errorf("ReplaySpool(missing dir) = %+v, %v; want nothing, no error", res, err)
 	}
 }

@@ -39,6 +39,13 @@ const (
 	SeedTeams              = 50
 	SeedPassword           = "secret" // password of every seeded user (user1@example.com … user500@example.com)
 	DefaultMaxTokens       = 1 << 17  // live tokens kept; the oldest are evicted beyond this
+
+	// Connection timeouts (see Config). None of them bounds how long a
+	// request may be served: stalls, queueing and service time are the
+	// target's job, so there is no write timeout.
+	DefaultReadHeaderTimeout = 10 * time.Second // request line and headers
+	DefaultReadTimeout       = 30 * time.Second // headers and body; not the time spent serving
+	DefaultIdleTimeout       = 2 * time.Minute  // a keep-alive connection between requests
 )
 
 // DefaultLatency is the per-route service-time model (before --latency-scale).
@@ -74,8 +81,21 @@ type Config struct {
 	// Faults are the injected faults at start; change them with SetFaults or
 	// PUT /admin/faults.
 	Faults Faults
-	// Admin serves GET/PUT /admin/faults and GET /admin/config.
-	Admin bool
+	// Admin serves GET/PUT /admin/faults and GET /admin/config. Without
+	// AdminToken they answer loopback clients only (403 otherwise); with it,
+	// every client must send "Authorization: Bearer AdminToken" (401
+	// otherwise), loopback included.
+	Admin      bool
+	AdminToken string
+	// ReadHeaderTimeout bounds reading a request's line and headers,
+	// ReadTimeout reading the whole request (headers and body) and
+	// IdleTimeout a keep-alive connection's wait for its next request. A
+	// pooled route reads the body before it waits for a stall or a worker,
+	// and the read deadline ends with the body, so neither cuts a long stall
+	// or service time. Zero means the Default* value.
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	IdleTimeout       time.Duration
 	// MaxTokens bounds the live login tokens (oldest evicted first).
 	MaxTokens int
 	// ShutdownTimeout bounds how long Serve waits for in-flight requests.
@@ -119,6 +139,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("service time %v: must be >= 0", c.ServiceTime)
 	case c.MaxTokens < 0:
 		return fmt.Errorf("max tokens %d: must be >= 0", c.MaxTokens)
+	case c.ReadHeaderTimeout < 0 || c.ReadTimeout < 0 || c.IdleTimeout < 0:
+		return fmt.Errorf("timeouts must be >= 0 (read header %v, read %v, idle %v)", c.ReadHeaderTimeout, c.ReadTimeout, c.IdleTimeout)
 	}
 	for _, k := range slices.Sorted(maps.Keys(c.Latency)) {
 		if !slices.Contains(PooledRoutes, k) {

@@ -10,14 +10,19 @@
 package target
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -71,6 +76,15 @@ func New(cfg Config, reg prometheus.Registerer) (*Server, error) {
 	if cfg.ShutdownTimeout == 0 {
 		cfg.ShutdownTimeout = DefaultShutdownTimeout
 	}
+	if cfg.ReadHeaderTimeout == 0 {
+		cfg.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
+	if cfg.ReadTimeout == 0 {
+		cfg.ReadTimeout = DefaultReadTimeout
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
 	if reg == nil {
 		r := prometheus.NewRegistry()
 		r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -122,8 +136,9 @@ func (s *Server) SetFaults(f Faults) error {
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{
 		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		ReadTimeout:       s.cfg.ReadTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
@@ -171,9 +186,9 @@ func (s *Server) routes() http.Handler {
 		})).Methods(http.MethodGet)
 	}
 	if s.cfg.Admin {
-		s.plain(r, "GET /admin/faults", s.getFaults)
-		s.plain(r, "PUT /admin/faults", s.putFaults)
-		s.plain(r, "GET /admin/config", s.getConfig)
+		s.admin(r, "GET /admin/faults", s.getFaults)
+		s.admin(r, "PUT /admin/faults", s.putFaults)
+		s.admin(r, "GET /admin/config", s.getConfig)
 	}
 	return r
 }
@@ -194,18 +209,80 @@ func (s *Server) plain(r *mux.Router, key string, fn apiFunc) {
 	})).Methods(method)
 }
 
-// api registers a pooled route: stall, then a worker (or 503), then the
-// service time and the injected error rate, then fn.
+// admin registers a plain route for the operator: loopback clients only,
+// unless Config.AdminToken is set, then every client with the token.
+func (s *Server) admin(r *mux.Router, key string, fn apiFunc) {
+	var want [sha256.Size]byte
+	if s.cfg.AdminToken != "" {
+		want = sha256.Sum256([]byte(s.cfg.AdminToken))
+	}
+	s.plain(r, key, func(req *http.Request) (int, any) {
+		if s.cfg.AdminToken == "" {
+			if !loopbackClient(req) {
+				return fail(http.StatusForbidden, "admin endpoints answer loopback clients only; start the target with --admin-token (env TARGET_ADMIN_TOKEN) to allow others")
+			}
+			return fn(req)
+		}
+		scheme, tok, _ := strings.Cut(req.Header.Get("Authorization"), " ")
+		got := sha256.Sum256([]byte(strings.TrimSpace(tok))) // equal lengths: the compare takes the same time for any token
+		if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			return http.StatusUnauthorized, errorBody{Error: "admin endpoints need Authorization: Bearer <the target's --admin-token>"}
+		}
+		return fn(req)
+	})
+}
+
+// loopbackClient reports whether the request came from a loopback address.
+func loopbackClient(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
+// readBody reads a request body whole, at most MaxBodyBytes, before the
+// request waits for a stall or takes a worker, so that a slow or huge upload
+// never holds the pool. Config.ReadTimeout bounds this read; once the body
+// is read net/http lifts the connection's read deadline, so it never cuts a
+// long stall or service time. It returns the status and message to answer
+// on failure.
+func readBody(w http.ResponseWriter, req *http.Request) (int, string, bool) {
+	if req.ContentLength > MaxBodyBytes {
+		return http.StatusRequestEntityTooLarge, errTooLarge, false
+	}
+	if req.Body != nil && req.Body != http.NoBody {
+		b, err := io.ReadAll(http.MaxBytesReader(w, req.Body, MaxBodyBytes))
+		var tooLarge *http.MaxBytesError
+		var ne net.Error
+		switch {
+		case errors.As(err, &tooLarge):
+			return http.StatusRequestEntityTooLarge, errTooLarge, false
+		case errors.As(err, &ne) && ne.Timeout():
+			return http.StatusRequestTimeout, "request body not received within the read timeout", false
+		case err != nil:
+			return http.StatusBadRequest, "cannot read the request body: " + err.Error(), false
+		}
+		req.Body = io.NopCloser(bytes.NewReader(b))
+	}
+	return 0, "", true
+}
+
+// api registers a pooled route: the body read, then stall, then a worker
+// (or 503), then the service time and the injected error rate, then fn.
 func (s *Server) api(r *mux.Router, key string, fn apiFunc) {
 	method, tmpl, _ := strings.Cut(key, " ")
 	lat := s.cfg.ServiceLatency(key)
 	scale := s.cfg.LatencyScale
 	r.Handle(tmpl, s.instrument(tmpl, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if req.ContentLength > MaxBodyBytes {
-			writeError(w, http.StatusRequestEntityTooLarge, errTooLarge)
+		if status, msg, ok := readBody(w, req); !ok {
+			if status == http.StatusRequestTimeout {
+				w.Header().Set("Connection", "close")
+			}
+			writeError(w, status, msg)
 			return
 		}
-		req.Body = http.MaxBytesReader(w, req.Body, MaxBodyBytes)
 		ctx := req.Context()
 		phase := s.faults.get()
 		stalled, err := s.faults.waitStall(ctx)

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"modernc.org/sqlite"
@@ -74,7 +73,9 @@ func DSN(path string) string {
 }
 
 // Open opens (creating it and its directory if needed) the SQLite database at
-// path, applies migrations and marks abandoned runs interrupted.
+// path, applies migrations and marks abandoned runs interrupted. The file is
+// private (store.FileMode, in a store.DirMode directory when Open creates
+// it); SQLite gives its -wal and -shm files the database's mode.
 func Open(ctx context.Context, path string, opts ...sqlstore.Option) (*sqlstore.DB, error) {
 	if path == "" {
 		path = DefaultPath
@@ -82,10 +83,8 @@ func Open(ctx context.Context, path string, opts ...sqlstore.Option) (*sqlstore.
 	if strings.ContainsAny(path, "?#") || path == ":memory:" {
 		return nil, fmt.Errorf("sqlite path %q: want a file path without ? or #", path)
 	}
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, fmt.Errorf("sqlite %s: %w", path, err)
-		}
+	if err := createPrivate(path); err != nil {
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
 	db, err := sql.Open("sqlite", DSN(path))
 	if err != nil {
@@ -102,4 +101,24 @@ func Open(ctx context.Context, path string, opts ...sqlstore.Option) (*sqlstore.
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// createPrivate creates the database file (and its directory) with
+// store.FileMode before SQLite opens it, whatever the umask, and tightens an
+// existing database and its -wal and -shm files.
+func createPrivate(path string) error {
+	f, err := store.OpenPrivate(path, os.O_CREATE|os.O_RDWR)
+	if err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	for _, side := range []string{path + "-wal", path + "-shm"} {
+		if f, err := os.OpenFile(side, os.O_RDWR, 0); err == nil {
+			_ = store.TightenFile(f)
+			f.Close()
+		}
+	}
+	return nil
 }

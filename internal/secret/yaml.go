@@ -1,12 +1,9 @@
-package store
+package secret
 
 import (
 	"regexp"
 	"strings"
 )
-
-// Mask replaces secret values in redacted text.
-const Mask = "***"
 
 // secretKeys are the substrings that make a YAML key secret (compared in
 // lower case, with '-' treated as '_').
@@ -20,14 +17,18 @@ var (
 	userinfo = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]+:)([^\s@/]+)(@)`)
 	// a header value on a flow line: Authorization: Bearer xyz inside {...}
 	flowPair = regexp.MustCompile(`(?i)(["']?[\w-]*(?:password|passwd|secret|token|authorization|api[_-]?key|cookie|credential|private[_-]?key|access[_-]?key)[\w-]*["']?\s*:\s*)("[^"]*"|'[^']*'|[^,}\]]+)`)
+	// a boolean value, alone or before a comment
+	boolValue = regexp.MustCompile(`^(?i:true|false)\s*(?:#.*)?$`)
 )
 
-// Redact masks the values of secret-looking keys (password, token, secret,
+// YAML masks the values of secret-looking keys (password, token, secret,
 // authorization, api_key, cookie, ...) in a YAML document, including block
 // scalars and flow mappings, and the password in URLs with user info. It
 // works line by line and keeps everything else (comments, layout) as is, so
-// the stored plan still reads like the original.
-func Redact(yaml string) string {
+// the stored plan still reads like the original. Booleans are kept (they hold
+// no secret: "secret: true" declares a secret variable). It masks by key
+// only; Redactor.YAML adds masking by value.
+func YAML(yaml string) string {
 	lines := strings.Split(yaml, "\n")
 	blockIndent := -1 // >= 0 while masking the lines of a secret block scalar
 	for i, line := range lines {
@@ -43,9 +44,15 @@ func Redact(yaml string) string {
 		}
 		line = userinfo.ReplaceAllString(line, "${1}"+Mask+"${3}")
 		m := keyLine.FindStringSubmatch(line)
-		if m == nil || !secretKey(m[2]) {
+		if m == nil || !secretKey(m[2]) || isBool(m[5]) {
 			if strings.Contains(line, "{") {
-				line = flowPair.ReplaceAllString(line, "${1}"+Mask)
+				line = flowPair.ReplaceAllStringFunc(line, func(pair string) string {
+					sm := flowPair.FindStringSubmatch(pair)
+					if isBool(sm[2]) {
+						return pair
+					}
+					return sm[1] + Mask
+				})
 			}
 			lines[i] = line
 			continue
@@ -73,6 +80,8 @@ func Redact(yaml string) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+func isBool(v string) bool { return boolValue.MatchString(strings.TrimSpace(v)) }
 
 func secretKey(k string) bool {
 	k = strings.Trim(k, `"'`)

@@ -1,8 +1,8 @@
-package store
+package secret
 
 import "testing"
 
-func TestRedact(t *testing.T) {
+func TestYAML(t *testing.T) {
 	tests := []struct {
 		name, in, want string
 	}{
@@ -20,26 +20,13 @@ func TestRedact(t *testing.T) {
 		{"flow mapping", "headers: {Authorization: \"Bearer x\", Accept: json}", "headers: {Authorization: ***, Accept: json}"},
 		{"body with password field", "body: '{\"password\": \"p\"}'", "body: '{\"password\": ***}'"},
 		{"no trailing newline kept", "a: 1", "a: 1"},
+		{"booleans kept", "jwt: {value: x, secret: true}\nsecret: false", "jwt: {value: x, secret: true}\nsecret: false"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := Redact(tt.in); got != tt.want {
-				t.Errorf("Redact(%q) =\n%q\nwant\n%q", tt.in, got, tt.want)
+			if got := YAML(tt.in); got != tt.want {
+				t.Errorf("YAML(%q) =\n%q\nwant\n%q", tt.in, got, tt.want)
 			}
 		})
-	}
-}
-
-func TestRedactedURL(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"mysql://root:pw@tcp(127.0.0.1:3306)/db", "mysql://root:***@tcp(127.0.0.1:3306)/db"},
-		{"mysql://root@tcp(127.0.0.1:3306)/db", "mysql://root@tcp(127.0.0.1:3306)/db"},
-		{"sqlite://data/x.db", "sqlite://data/x.db"},
-		{"u:p@tcp(h)/d", "u:***@tcp(h)/d"},
-	}
-	for _, tt := range tests {
-		if got := Redacted(tt.in); got != tt.want {
-			t.Errorf("Redacted(%q) = %q; want %q", tt.in, got, tt.want)
-		}
 	}
 }
