@@ -89,7 +89,8 @@ type Plan struct {
 	// Raw is the YAML text as read, for storing with a run.
 	Raw []byte `yaml:"-"`
 
-	pos posIndex // path -> position, from the YAML node tree
+	pos     posIndex           // path -> position, from the YAML node tree
+	bigInts map[string]float64 // integer fields written too large for an int (see checkInts)
 }
 
 // Defaults apply to every request unless the request overrides them.
