@@ -306,6 +306,11 @@ func TestShortFormPlans(t *testing.T) {
 		{`{"test_type":"load"}`, 400, "target_url: required", ""},
 		{`{"test_type":"load","target_url":"http://127.0.0.1:1","users":0}`, 400, "users: must be >= 1", ""},
 		{`{"test_type":"load","target_url":"http://127.0.0.1:1","users":11}`, 422, "11 virtual users; the VU cap (--max-vus) is 10", ""},
+		{`{"test_type":"load","target_url":"http://127.0.0.1:1","users":1e19}`, 400, "cannot unmarshal number 1e19", ""},
+		{`{"test_type":"load","target_url":"http://127.0.0.1:1","users":200000}`, 400, "users: must be <= 100000 (got 200000)", ""},
+		{`{"test_type":"load","target_url":"http://127.0.0.1:1","duration_seconds":1e300}`, 400, "duration_seconds: must be <= 604800 (got 1e+300)", ""},
+		{`{"test_type":"load","target_url":"http://127.0.0.1:1","duration_seconds":1000000}`, 400, "duration_seconds: must be <= 604800 (got 1e+06)", ""},
+		{`{"test_type":"load","target_url":"http://127.0.0.1:1","duration_seconds":604800}`, 202, "", "load"},
 		{`{"test_type":"load","target_url":"http://10.1.2.3:80"}`, 403, `"10.1.2.3" is not in the allow-list`, ""},
 		{`{"test_type":"load","target_url":"http://127.0.0.1:1","colour":"red"}`, 400, `unknown field "colour"`, ""},
 	}

@@ -92,9 +92,13 @@ func (f ShortForm) YAML(maxRate float64) ([]byte, error) {
 	}
 	if users < 1 {
 		bad("users", "must be >= 1")
+	} else if users > plan.MaxVUs {
+		bad("users", "must be <= %d (got %d)", plan.MaxVUs, users)
 	}
 	if !(dur > 0) || math.IsInf(dur, 0) {
 		bad("duration_seconds", "must be > 0")
+	} else if limit := plan.MaxDuration.Seconds(); dur > limit {
+		bad("duration_seconds", "must be <= %s (got %g)", num(limit), dur)
 	}
 	if !(thr > 0 && thr < 100) {
 		bad("error_threshold_percent", "must be between 0 and 100 (exclusive)")
@@ -114,7 +118,7 @@ func (f ShortForm) YAML(maxRate float64) ([]byte, error) {
 	for _, p := range ShortJourney {
 		fmt.Fprintf(&b, "      - name: %s\n        request: {method: GET, path: %s}\n", strings.TrimPrefix(strings.ReplaceAll(p, "/", "-"), "-api-"), p)
 	}
-	durStr := fmt.Sprintf("%gs", dur)
+	durStr := num(dur) + "s" // no exponent: 1e+06s is not a duration
 	switch typ {
 	case plan.TypeLoad:
 		fmt.Fprintf(&b, "load:\n  model: closed\n  phases:\n    - {name: sustained, duration: %s, vus: %d}\n", durStr, users)
