@@ -68,8 +68,9 @@ test-accuracy:
 	$(GO) test -p 1 -count=1 -timeout 20m -run '$(ACCURACY_RUN)' ./...
 
 test-fuzz:
-	@echo ">> fuzzing the plan parser (short budget)"
-	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 15s ./internal/plan
+	@echo ">> fuzzing the plan parser and the plan's numbers (short budgets)"
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 15s ./internal/plan
+	$(GO) test -run '^$$' -fuzz '^FuzzPlanNumbers$$' -fuzztime 10s ./internal/plan
 
 check-rules: tools
 	@echo ">> promtool check config, check rules, test rules"

@@ -32,6 +32,7 @@ type modeFlags struct {
 	store      string
 	baseline   string
 	metricsURL string
+	verbose    bool
 }
 
 // modeCmd is `loadgen bench|stress|knee [flags] PLAN`: load the plan as that type, run the mode, print, store.
@@ -49,6 +50,7 @@ func modeCmd(ctx context.Context, typ string, args []string, stdout, stderr io.W
 		fs.StringVar(&f.baseline, "baseline", "", "compare with this stored run ID (default: the last stored "+
 			"benchmark of the same plan, endpoint and concurrency)")
 	}
+	fs.BoolVar(&f.verbose, "v", false, "verbose: on a panic (a bug in loadgen) print its stack too")
 	if typ == plan.TypeKnee {
 		fs.StringVar(&f.metricsURL, "metrics-url", "", "the target's Prometheus /metrics URL, overriding "+
 			"knee.metrics_url (by default a metrics_url on the plan's target follows --target)")
@@ -94,13 +96,12 @@ func modeCmd(ctx context.Context, typ string, args []string, stdout, stderr io.W
 	return runMode(ctx, p, f, stdout, stderr)
 }
 
-// runPlanMode runs p in its mode when p.Type is benchmark, stress or knee (ok true), for `loadgen run`:
-// storeURL and outJSON are its --store and --out-json.
-func runPlanMode(ctx context.Context, p *plan.Plan, storeURL, outJSON string, stdout, stderr io.Writer) (code int,
-	ok bool) {
+// runPlanMode runs p in its mode when p.Type is benchmark, stress or knee (ok true), for `loadgen run`: f holds
+// its --store, --out-json and -v.
+func runPlanMode(ctx context.Context, p *plan.Plan, f modeFlags, stdout, stderr io.Writer) (code int, ok bool) {
 	switch p.Type {
 	case plan.TypeBenchmark, plan.TypeStress, plan.TypeKnee:
-		return runMode(ctx, p, modeFlags{store: storeURL, outJSON: outJSON}, stdout, stderr), true
+		return runMode(ctx, p, f, stdout, stderr), true
 	}
 	return 0, false
 }
@@ -109,7 +110,7 @@ func runPlanMode(ctx context.Context, p *plan.Plan, storeURL, outJSON string, st
 func runMode(ctx context.Context, p *plan.Plan, f modeFlags, stdout, stderr io.Writer) int {
 	prog := "loadgen " + p.Type
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	opts := modes.Options{Out: stdout, Log: log, Baseline: f.baseline}
+	opts := modes.Options{Out: stdout, Log: log, Baseline: f.baseline, ExecutorOptions: testExecutorOptions}
 	url := store.URLFromEnv(f.store)
 	if f.store == "off" || url == "off" {
 		url = ""
@@ -161,7 +162,7 @@ func runMode(ctx context.Context, p *plan.Plan, f modeFlags, stdout, stderr io.W
 		return exitUsage
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", prog, err)
+		reportRunError(stderr, prog, err, f.verbose)
 		if errors.Is(err, modes.ErrMode) {
 			return exitUsage
 		}

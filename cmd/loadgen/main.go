@@ -11,6 +11,8 @@ import (
 	"os/signal"
 	"sort"
 	"syscall"
+
+	"github.com/loadlab/loadlab/internal/panics"
 )
 
 // Exit codes, documented in the README.
@@ -52,7 +54,7 @@ func usage(w io.Writer) {
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
-func run(args []string, stdout, stderr io.Writer) int {
+func run(args []string, stdout, stderr io.Writer) (code int) {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stderr)
 		if len(args) == 0 {
@@ -68,5 +70,46 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// A panic that reaches here (the runs recover their own) is still one
+	// line and exit code 1, not Go's stack dump and exit code 2 (bad plan).
+	defer panics.Recover("", func(pe *panics.Error) {
+		printPanic(stderr, "loadgen "+args[0], pe, verboseFlag(args[1:]))
+		code = exitError
+	})
 	return cmd.run(ctx, args[1:], stdout, stderr)
+}
+
+// printPanic reports a panic (a bug in loadgen) on one line, and its stack
+// when verbose (-v).
+func printPanic(w io.Writer, prog string, pe *panics.Error, verbose bool) {
+	hint := "; -v prints the stack"
+	if verbose {
+		hint = ""
+	}
+	fmt.Fprintf(w, "%s: %s (a bug in loadgen: the run was stopped%s)\n", prog, pe.Error(), hint)
+	if verbose {
+		fmt.Fprintf(w, "%s\n", pe.Stack)
+	}
+}
+
+// reportRunError prints a run's error on one line, or a panic as printPanic
+// does.
+func reportRunError(w io.Writer, prog string, err error, verbose bool) {
+	if pe := panics.As(err); pe != nil {
+		printPanic(w, prog, pe, verbose)
+		return
+	}
+	fmt.Fprintf(w, "%s: %v\n", prog, err)
+}
+
+// verboseFlag reports whether args hold -v (for a panic that escaped the
+// command, before or after its flags were parsed).
+func verboseFlag(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "-v", "--v", "-v=true", "--v=true":
+			return true
+		}
+	}
+	return false
 }

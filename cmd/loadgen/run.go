@@ -10,6 +10,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/loadlab/loadlab/internal/executor"
 	"github.com/loadlab/loadlab/internal/plan"
 	"github.com/loadlab/loadlab/internal/report"
 	"github.com/loadlab/loadlab/internal/runner"
@@ -33,7 +34,13 @@ type runFlags struct {
 	durationScale float64
 	watchPID      int
 	remoteWrite   remoteWriteFlags
+	verbose       bool
 }
+
+// testExecutorOptions are added to the executor options of `run` and of the
+// modes: tests provoke a panic through them (e.g. WithOnPhase). Nil outside
+// tests.
+var testExecutorOptions []executor.Option
 
 func (f *runFlags) set(fs *flag.FlagSet) {
 	fs.StringVar(&f.target, "target", os.Getenv("LOADGEN_TARGET"), "base URL of the system under test; overrides the plan's target (env LOADGEN_TARGET)")
@@ -45,6 +52,7 @@ func (f *runFlags) set(fs *flag.FlagSet) {
 	fs.IntVar(&f.watchPID, "watch-pid", 0, "also export CPU, memory, fds and threads of this process (e.g. the target) as loadgen_watched_process_*{process=\"target\"}")
 	fs.Float64Var(&f.durationScale, "duration-scale", 1, "multiply every phase duration by this factor (e.g. 0.1 for a quick trial)")
 	f.remoteWrite.set(fs)
+	fs.BoolVar(&f.verbose, "v", false, "verbose: on a panic (a bug in loadgen) print its stack too")
 }
 
 // parseInterspersed parses flags that may come before or after the
@@ -119,7 +127,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "loadgen run: --out-remote-write works with load plans only; %s is a %s plan\n", pos[0], p.Type)
 		return exitUsage
 	}
-	if code, ok := runPlanMode(ctx, p, f.store, f.outJSON, stdout, stderr); ok {
+	if code, ok := runPlanMode(ctx, p, modeFlags{store: f.store, outJSON: f.outJSON, verbose: f.verbose}, stdout, stderr); ok {
 		return code
 	}
 	if f.durationScale != 1 {
@@ -136,6 +144,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		OnListen: func(addr string) {
 			fmt.Fprintf(stderr, "loadgen: serving metrics on http://%s/metrics\n", addr)
 		},
+		ExecutorOptions: testExecutorOptions,
 	}
 	if !f.quiet {
 		opts.Progress = stderr
@@ -166,7 +175,8 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	s, err := runner.Run(ctx, p, opts)
 	if err != nil {
-		fmt.Fprintf(stderr, "loadgen run: %v\n", err)
+		// A panic: the summary (status failed) is printed, then one line.
+		reportRunError(stderr, "loadgen run", err, f.verbose)
 		if errors.Is(err, plan.ErrInvalid) {
 			return exitUsage
 		}

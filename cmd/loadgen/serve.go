@@ -68,13 +68,14 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.Var(&planEnv, "plan-env", "an environment variable of this server that plans sent over the API may read as ${env.NAME} (repeatable, or comma-separated); by default they may read none")
 	fs.Float64Var(&cfg.MaxRate, "max-rate", cfg.MaxRate, "cap on any run's rate in iterations/s (phases, stress, knee, PATCH); 0 = no cap")
 	fs.IntVar(&cfg.MaxVUs, "max-vus", cfg.MaxVUs, "cap on any run's virtual users (phases, benchmark concurrency, knee, PATCH); 0 = no cap")
+	fs.IntVar(&cfg.MaxInFlight, "max-in-flight", cfg.MaxInFlight, "cap on any run's load.max_in_flight (open-model load, stress, open knee); 0 = no cap")
 	fs.IntVar(&cfg.MaxConcurrentRuns, "max-concurrent-runs", cfg.MaxConcurrentRuns, "runs active at once; beyond it POST /api/tests/start answers 409")
 	fs.StringVar(&cfg.DefaultTarget, "target", os.Getenv("LOADGEN_TARGET"), "target of plans that name none and of short forms without target_url; its host is allowed (env LOADGEN_TARGET)")
 	metricsAddr := fs.String("metrics-addr", "", "also serve /metrics on this address (it is always on the API address); empty = not")
 	unsafeOpen := fs.Bool("unsafe-no-token", false, "allow a non-loopback --addr without a token (only where the port is not reachable from outside, e.g. a container published on 127.0.0.1)")
 	verbose := fs.Bool("v", false, "log debug messages")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: loadgen serve [--addr 127.0.0.1:8089] [--store URL] [--token T] [--allow-target PATTERN]... [--allowed-host HOST]... [--cors-origin ORIGIN]... [--max-rate N] [--max-vus N] [--max-concurrent-runs N] [--plan-env NAME]...")
+		fmt.Fprintln(stderr, "usage: loadgen serve [--addr 127.0.0.1:8089] [--store URL] [--token T] [--allow-target PATTERN]... [--allowed-host HOST]... [--cors-origin ORIGIN]... [--max-rate N] [--max-vus N] [--max-in-flight N] [--max-concurrent-runs N] [--plan-env NAME]...")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -166,8 +167,9 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	default:
 		fmt.Fprintf(stdout, "loadgen serve: every endpoint but /api/health and /metrics needs Authorization: Bearer <token>\n")
 	}
-	fmt.Fprintf(stdout, "loadgen serve: targets allowed: %s; caps: rate %s, vus %s, %d concurrent run(s)\n",
-		strings.Join(cfg.AllowTargets, ", "), capString(cfg.MaxRate), capString(float64(cfg.MaxVUs)), cfg.MaxConcurrentRuns)
+	fmt.Fprintf(stdout, "loadgen serve: targets allowed: %s; caps: rate %s, vus %s, in flight %s, %d concurrent run(s)\n",
+		strings.Join(cfg.AllowTargets, ", "), capString(cfg.MaxRate), capString(float64(cfg.MaxVUs)),
+		capString(float64(cfg.MaxInFlight)), cfg.MaxConcurrentRuns)
 	hosts, cors := "", "refused (--cors-origin)"
 	if len(cfg.AllowedHosts) > 0 {
 		hosts = " or " + strings.Join(cfg.AllowedHosts, ", ")

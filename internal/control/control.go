@@ -40,6 +40,7 @@ const (
 	DefaultAddr              = "127.0.0.1:8089"
 	DefaultMaxRate           = 2000.0 // iterations per second, per run
 	DefaultMaxVUs            = 500
+	DefaultMaxInFlight       = 10_000 // requests in flight, per run (load.max_in_flight)
 	DefaultMaxConcurrentRuns = 1
 	// MaxBodyBytes bounds request bodies; larger ones get 413.
 	MaxBodyBytes = 1 << 20
@@ -126,9 +127,13 @@ type Config struct {
 	AllowTargets []string
 	// MaxRate caps every open-model rate (phase rate and to, stress and knee
 	// rates, PATCH rate); MaxVUs every VU count (phase vus and to, benchmark
-	// concurrency, closed knee steps, PATCH vus). 0 = no cap.
-	MaxRate float64
-	MaxVUs  int
+	// concurrency, closed knee steps, PATCH vus); MaxInFlight the
+	// load.max_in_flight of runs that use it (open-model load runs, stress,
+	// open-model knee). 0 = no cap (the plan limits, plan.MaxRate and the
+	// like, still apply).
+	MaxRate     float64
+	MaxVUs      int
+	MaxInFlight int
 	// MaxConcurrentRuns bounds runs queued or running at once; beyond it a
 	// start gets 409 (no queue). 0 means DefaultMaxConcurrentRuns.
 	MaxConcurrentRuns int
@@ -146,7 +151,7 @@ type Config struct {
 // DefaultConfig returns the safe defaults.
 func DefaultConfig() Config {
 	return Config{AllowTargets: DefaultAllowTargets, MaxRate: DefaultMaxRate, MaxVUs: DefaultMaxVUs,
-		MaxConcurrentRuns: DefaultMaxConcurrentRuns}
+		MaxInFlight: DefaultMaxInFlight, MaxConcurrentRuns: DefaultMaxConcurrentRuns}
 }
 
 // Option configures a Server.
@@ -210,7 +215,7 @@ func New(cfg Config, r Runner, st RunStore, opts ...Option) (*Server, error) {
 	if len(cfg.AllowTargets) == 0 {
 		cfg.AllowTargets = DefaultAllowTargets
 	}
-	if cfg.MaxRate < 0 || cfg.MaxVUs < 0 {
+	if !(cfg.MaxRate >= 0) || cfg.MaxVUs < 0 || cfg.MaxInFlight < 0 {
 		return nil, errors.New("control: caps must be >= 0 (0 = no cap)")
 	}
 	hosts, err := parseHostPatterns("allowed-host", cfg.AllowedHosts)

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/loadlab/loadlab/internal/executor"
+	"github.com/loadlab/loadlab/internal/plan"
 	"github.com/loadlab/loadlab/internal/store"
 	"github.com/loadlab/loadlab/internal/sysmon"
 )
@@ -39,11 +40,12 @@ func (e *fakeEngine) SetVUs(n int)      { e.vus.Store(int64(n)) }
 type fakeRunner struct {
 	mu      sync.Mutex
 	engines map[string]*fakeEngine
+	plans   map[string]*plan.Plan
 	release chan struct{} // closed: runs complete
 }
 
 func newFakeRunner() *fakeRunner {
-	return &fakeRunner{engines: map[string]*fakeEngine{}, release: make(chan struct{})}
+	return &fakeRunner{engines: map[string]*fakeEngine{}, plans: map[string]*plan.Plan{}, release: make(chan struct{})}
 }
 
 func (f *fakeRunner) Run(ctx context.Context, job Job) Outcome {
@@ -51,6 +53,7 @@ func (f *fakeRunner) Run(ctx context.Context, job Job) Outcome {
 	e.requests.Store(1)
 	f.mu.Lock()
 	f.engines[job.ID] = e
+	f.plans[job.ID] = job.Plan
 	f.mu.Unlock()
 	job.Attach(e)
 	select {
@@ -63,6 +66,20 @@ func (f *fakeRunner) Run(ctx context.Context, job Job) Outcome {
 		e.requests.Add(10)
 		return Outcome{Status: store.StatusCompleted, Summary: json.RawMessage(`{"status":"completed","requests":11}`)}
 	}
+}
+
+// plan returns the plan run id was given, once it runs.
+func (f *fakeRunner) plan(id string) *plan.Plan {
+	for range 500 {
+		f.mu.Lock()
+		p := f.plans[id]
+		f.mu.Unlock()
+		if p != nil {
+			return p
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return nil
 }
 
 func (f *fakeRunner) engine(id string) *fakeEngine {
@@ -289,6 +306,11 @@ func TestShortFormPlans(t *testing.T) {
 		{`{"test_type":"load"}`, 400, "target_url: required", ""},
 		{`{"test_type":"load","target_url":"http://127.0.0.1:1","users":0}`, 400, "users: must be >= 1", ""},
 		{`{"test_type":"load","target_url":"http://127.0.0.1:1","users":11}`, 422, "11 virtual users; the VU cap (--max-vus) is 10", ""},
+		{`{"test_type":"load","target_url":"http://127.0.0.1:1","users":1e19}`, 400, "cannot unmarshal number 1e19", ""},
+		{`{"test_type":"load","target_url":"http://127.0.0.1:1","users":200000}`, 400, "users: must be <= 100000 (got 200000)", ""},
+		{`{"test_type":"load","target_url":"http://127.0.0.1:1","duration_seconds":1e300}`, 400, "duration_seconds: must be <= 604800 (got 1e+300)", ""},
+		{`{"test_type":"load","target_url":"http://127.0.0.1:1","duration_seconds":1000000}`, 400, "duration_seconds: must be <= 604800 (got 1e+06)", ""},
+		{`{"test_type":"load","target_url":"http://127.0.0.1:1","duration_seconds":604800}`, 202, "", "load"},
 		{`{"test_type":"load","target_url":"http://10.1.2.3:80"}`, 403, `"10.1.2.3" is not in the allow-list`, ""},
 		{`{"test_type":"load","target_url":"http://127.0.0.1:1","colour":"red"}`, 400, `unknown field "colour"`, ""},
 	}
@@ -340,13 +362,54 @@ func TestStartErrors(t *testing.T) {
 		{"rate cap", planYAML("20"), yamlHdr(), 422, "load.phases[0] (p1).to asks for 20 iterations/s; the rate cap (--max-rate) is 15"},
 		{"rate cap first value", strings.Replace(planYAML("5"), "rate: 10", "rate: 16", 1), yamlHdr(), 422, "load.phases[0] (p1).rate asks for 16"},
 		{"vus cap", strings.Replace(closedPlanJSON, `"vus": 5`, `"vus": 8`, 1), []string{"Content-Type", "application/json"}, 422, "asks for 8 virtual users; the VU cap (--max-vus) is 7"},
+		{"vus cap on to", strings.Replace(closedPlanJSON, `"vus": 5`, `"vus": 5, "to": 8`, 1), []string{"Content-Type", "application/json"}, 422, "(p).to asks for 8 virtual users; the VU cap (--max-vus) is 7"},
+		{"max_in_flight cap", strings.Replace(planYAML("5"), "model: open", "model: open\n  max_in_flight: 12", 1), yamlHdr(), 422, "load.max_in_flight asks for 12 iterations in flight; the in-flight cap (--max-in-flight) is 11"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, Config{MaxRate: 15, MaxVUs: 7})
+			h := newHarness(t, Config{MaxRate: 15, MaxVUs: 7, MaxInFlight: 11})
 			h.want(h.do("POST", "/api/tests/start", tc.body, tc.hdr...), tc.status, tc.errText)
 		})
 	}
+}
+
+// TestStartRefusesAbsurdNumbers: numbers beyond the plan limits are refused
+// (400) before the caps, naming the limit. Before, max_in_flight:
+// 100000000000000 was accepted (202) and crashed serve in make(chan), and a
+// closed-model to: 1e19 passed the VU cap as a negative int.
+func TestStartRefusesAbsurdNumbers(t *testing.T) {
+	h := newHarness(t, Config{MaxRate: 15, MaxVUs: 7, MaxInFlight: 11})
+	jsonHdr := []string{"Content-Type", "application/json"}
+	for _, tc := range []struct {
+		name, body string
+		hdr        []string
+		text       string
+	}{
+		{"to 1e19", strings.Replace(closedPlanJSON, `"vus": 5`, `"vus": 5, "to": 1e19`, 1), jsonHdr, "load.phases[0].to: must be <= 100000 (got 1e+19)"},
+		{"vus 1e19", strings.Replace(closedPlanJSON, `"vus": 5`, `"vus": 1e19`, 1), jsonHdr, "load.phases[0].vus: must be <= 100000 (got 1e+19)"},
+		{"to fractional", strings.Replace(closedPlanJSON, `"vus": 5`, `"vus": 5, "to": 7.5`, 1), jsonHdr, "load.phases[0].to: must be a whole number"},
+		{"max_in_flight", strings.Replace(planYAML("5"), "model: open", "model: open\n  max_in_flight: 100000000000000", 1), yamlHdr(), "load.max_in_flight: must be <= 100000 (got 100000000000000)"},
+		{"max_in_flight fractional", strings.Replace(planYAML("5"), "model: open", "model: open\n  max_in_flight: 1.5", 1), yamlHdr(), "load.max_in_flight: must be a whole number (got 1.5)"},
+		{"rate", planYAML("1e400"), yamlHdr(), "load.phases[0].to: must be <= 1000000 (got +Inf)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := h.do("POST", "/api/tests/start", tc.body, tc.hdr...)
+			h.want(a, http.StatusBadRequest, "invalid plan")
+			if text, _ := a.body["text"].(string); !strings.Contains(text, tc.text) {
+				t.Errorf("text = %q; want %q", text, tc.text)
+			}
+		})
+	}
+	// A plan that leaves max_in_flight out runs at the cap when the cap is below the default.
+	a := h.do("POST", "/api/tests/start", planYAML("5"), yamlHdr()...)
+	h.want(a, http.StatusAccepted, "")
+	if got := h.runner.plan(a.body["run_id"].(string)).Load.MaxInFlight; got != 11 {
+		t.Errorf("max_in_flight left out: runs with %d; want the cap, 11", got)
+	}
+	// PATCH takes no number beyond the plan limits either, with no cap set.
+	h2 := newHarness(t, Config{})
+	id := h2.do("POST", "/api/tests/start", planYAML("5"), yamlHdr()...).body["run_id"].(string)
+	h2.want(h2.do("PATCH", "/api/tests/runs/"+id, `{"rate": 1e300}`, jsonHdr...), 400, "rate: must be <= 1000000 (got 1e+300)")
 }
 
 func TestStartInvalidPlan(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"github.com/loadlab/loadlab/internal/executor"
 	"github.com/loadlab/loadlab/internal/metrics"
 	"github.com/loadlab/loadlab/internal/modes"
+	"github.com/loadlab/loadlab/internal/panics"
 	"github.com/loadlab/loadlab/internal/plan"
 	"github.com/loadlab/loadlab/internal/report"
 	"github.com/loadlab/loadlab/internal/runner"
@@ -94,10 +95,20 @@ func (er *EngineRunner) Run(ctx context.Context, job Job) Outcome {
 
 	started := time.Now()
 	var out Outcome
-	if typ == plan.TypeLoad {
-		out = er.runLoad(ctx, job, log)
-	} else {
-		out = er.runMode(ctx, job, typ, log)
+	// A panic anywhere in the run ends this run as failed, the message
+	// recorded; serve and its other runs go on. The engines turn their own
+	// goroutines' panics into errors (the runner and the modes then settle
+	// the run as failed); this catches what escapes them.
+	crash := panics.Catch("run", func() error {
+		if typ == plan.TypeLoad {
+			out = er.runLoad(ctx, job, log)
+		} else {
+			out = er.runMode(ctx, job, typ, log)
+		}
+		return nil
+	})
+	if pe := panics.As(crash); pe != nil {
+		out = Outcome{Status: store.StatusFailed, Error: pe.Error() + " (a bug in loadgen)"}
 	}
 	out.Error, out.Summary = red.String(out.Error), red.Bytes(out.Summary)
 	if out.Status == store.StatusFailed && out.Summary == nil {
@@ -125,9 +136,13 @@ func (er *EngineRunner) runLoad(ctx context.Context, job Job, log *slog.Logger) 
 		opts.Recorder = rec
 	}
 	sum, err := runner.Run(ctx, job.Plan, opts)
-	if err != nil {
+	if pe := panics.As(err); pe != nil {
+		log.Error("panic: the run failed", "err", pe.Error(), "stack", string(pe.Stack))
+	}
+	if err != nil && sum == nil {
 		return Outcome{Status: store.StatusFailed, Error: err.Error()}
 	}
+	// A run that panicked has a summary too (status failed, partial results).
 	var b bytes.Buffer
 	if err := report.WriteJSON(&b, sum); err != nil {
 		return Outcome{Status: store.Status(sum.Status), Error: sum.Error}
@@ -180,6 +195,9 @@ func (er *EngineRunner) runMode(ctx context.Context, job Job, typ string, log *s
 	default:
 		return Outcome{Status: store.StatusFailed, Error: "unknown run type " + typ}
 	}
+	if pe := panics.As(err); pe != nil {
+		log.Error("panic: the run failed", "err", pe.Error(), "stack", string(pe.Stack))
+	}
 	if hdr == nil {
 		msg := "the run could not start"
 		if err != nil {
@@ -202,7 +220,8 @@ func (er *EngineRunner) runMode(ctx context.Context, job Job, typ string, log *s
 
 // recordFailure stores a run that failed before the runner or mode could
 // record it (e.g. the engine refused the plan), so the store has every run
-// the API accepted.
+// the API accepted; a run they created but could not finish (a panic) is
+// finished as failed.
 func (er *EngineRunner) recordFailure(ctx context.Context, job Job, typ string, at time.Time, msg string) {
 	sk := er.sink()
 	if sk == nil {
@@ -210,7 +229,10 @@ func (er *EngineRunner) recordFailure(ctx context.Context, job Job, typ string, 
 	}
 	ctx = context.WithoutCancel(ctx)
 	if er.Store != nil {
-		if _, err := er.Store.GetRun(ctx, job.ID); err == nil {
+		if sr, err := er.Store.GetRun(ctx, job.ID); err == nil {
+			if !sr.Status.Terminal() {
+				_ = sk.FinishRun(ctx, job.ID, store.Finish{Status: store.StatusFailed, Error: msg, EndedAt: time.Now()})
+			}
 			return // recorded by the runner or the mode
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"gopkg.in/yaml.v3"
 
+	"github.com/loadlab/loadlab/internal/plan"
 	"github.com/loadlab/loadlab/internal/store"
 )
 
@@ -108,6 +109,7 @@ type Health struct {
 	MaxConcurrentRuns int      `json:"max_concurrent_runs"`
 	MaxRate           float64  `json:"max_rate"`
 	MaxVUs            int      `json:"max_vus"`
+	MaxInFlight       int      `json:"max_in_flight"`
 	AuthRequired      bool     `json:"auth_required"`
 	AllowTargets      []string `json:"allow_targets"`
 }
@@ -119,7 +121,7 @@ func (s *Server) health(w http.ResponseWriter, _ *http.Request) error {
 	writeJSON(w, http.StatusOK, Health{Status: "ok", Version: s.version, GoVersion: runtime.Version(),
 		UptimeS: math.Round(s.now().Sub(s.started).Seconds()*1000) / 1000, ActiveRuns: active,
 		MaxConcurrentRuns: s.cfg.MaxConcurrentRuns, MaxRate: s.cfg.MaxRate, MaxVUs: s.cfg.MaxVUs,
-		AuthRequired: s.cfg.Token != "", AllowTargets: s.allow.patterns})
+		MaxInFlight: s.cfg.MaxInFlight, AuthRequired: s.cfg.Token != "", AllowTargets: s.allow.patterns})
 	return nil
 }
 
@@ -362,8 +364,12 @@ func (s *Server) patchRun(w http.ResponseWriter, r *http.Request) error {
 		return errorf(EINVALID, `want exactly one of {"rate": N} or {"vus": N}`)
 	case p.Rate != nil && (math.IsNaN(*p.Rate) || math.IsInf(*p.Rate, 0) || *p.Rate < 0):
 		return errorf(EINVALID, "rate %g: must be >= 0 and finite", *p.Rate)
+	case p.Rate != nil && *p.Rate > plan.MaxRate:
+		return errorf(EINVALID, "rate: must be <= %s (got %g)", num(plan.MaxRate), *p.Rate)
 	case p.VUs != nil && *p.VUs < 0:
 		return errorf(EINVALID, "vus %d: must be >= 0", *p.VUs)
+	case p.VUs != nil && *p.VUs > plan.MaxVUs:
+		return errorf(EINVALID, "vus: must be <= %d (got %d)", plan.MaxVUs, *p.VUs)
 	case p.Rate != nil && s.cfg.MaxRate > 0 && *p.Rate > s.cfg.MaxRate:
 		return errorf(ECAP, "rate asks for %s iterations/s; the rate cap (--max-rate) is %s", num(*p.Rate), num(s.cfg.MaxRate))
 	case p.VUs != nil && s.cfg.MaxVUs > 0 && *p.VUs > s.cfg.MaxVUs:

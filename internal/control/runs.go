@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/loadlab/loadlab/internal/executor"
+	"github.com/loadlab/loadlab/internal/panics"
 	"github.com/loadlab/loadlab/internal/plan"
 	"github.com/loadlab/loadlab/internal/store"
 )
@@ -188,7 +189,16 @@ func (s *Server) carry(ctx context.Context, r *run, p *plan.Plan) {
 			e.SetVUs(*r.vusOv)
 		}
 	}
-	out := s.runner.Run(ctx, Job{ID: r.id, Plan: p, Attach: attach})
+	var out Outcome
+	// The last line of defence of serve's runs: whatever Runner panics, the
+	// run fails and the server goes on.
+	if pe := panics.As(panics.Catch("run", func() error {
+		out = s.runner.Run(ctx, Job{ID: r.id, Plan: p, Attach: attach})
+		return nil
+	})); pe != nil {
+		s.log.Error("panic: the run failed", "run_id", r.id, "err", pe.Error(), "stack", string(pe.Stack))
+		out = Outcome{Status: store.StatusFailed, Error: pe.Error() + " (a bug in loadgen)"}
+	}
 	if !out.Status.Terminal() {
 		out.Status = store.StatusFailed
 		if out.Error == "" {

@@ -92,9 +92,13 @@ func (f ShortForm) YAML(maxRate float64) ([]byte, error) {
 	}
 	if users < 1 {
 		bad("users", "must be >= 1")
+	} else if users > plan.MaxVUs {
+		bad("users", "must be <= %d (got %d)", plan.MaxVUs, users)
 	}
 	if !(dur > 0) || math.IsInf(dur, 0) {
 		bad("duration_seconds", "must be > 0")
+	} else if limit := plan.MaxDuration.Seconds(); dur > limit {
+		bad("duration_seconds", "must be <= %s (got %g)", num(limit), dur)
 	}
 	if !(thr > 0 && thr < 100) {
 		bad("error_threshold_percent", "must be between 0 and 100 (exclusive)")
@@ -114,7 +118,7 @@ func (f ShortForm) YAML(maxRate float64) ([]byte, error) {
 	for _, p := range ShortJourney {
 		fmt.Fprintf(&b, "      - name: %s\n        request: {method: GET, path: %s}\n", strings.TrimPrefix(strings.ReplaceAll(p, "/", "-"), "-api-"), p)
 	}
-	durStr := fmt.Sprintf("%gs", dur)
+	durStr := num(dur) + "s" // no exponent: 1e+06s is not a duration
 	switch typ {
 	case plan.TypeLoad:
 		fmt.Fprintf(&b, "load:\n  model: closed\n  phases:\n    - {name: sustained, duration: %s, vus: %d}\n", durStr, users)
@@ -224,18 +228,27 @@ func (s *Server) admit(p *plan.Plan) error {
 		}
 	}
 	rate := func(what string, v float64) error {
-		if s.cfg.MaxRate > 0 && v > s.cfg.MaxRate {
+		if s.cfg.MaxRate > 0 && !(v <= s.cfg.MaxRate) {
 			return errorf(ECAP, "%s asks for %s iterations/s; the rate cap (--max-rate) is %s", what, num(v), num(s.cfg.MaxRate))
 		}
 		return nil
 	}
-	vus := func(what string, v int) error {
-		if s.cfg.MaxVUs > 0 && v > s.cfg.MaxVUs {
-			return errorf(ECAP, "%s asks for %d virtual users; the VU cap (--max-vus) is %d", what, v, s.cfg.MaxVUs)
+	// Counts are compared as float64, so that no conversion can overflow
+	// (a to: 1e19 must not pass as a negative int).
+	vus := func(what string, v float64) error {
+		if s.cfg.MaxVUs > 0 && !(v <= float64(s.cfg.MaxVUs)) {
+			return errorf(ECAP, "%s asks for %s virtual users; the VU cap (--max-vus) is %d", what, num(v), s.cfg.MaxVUs)
 		}
 		return nil
 	}
 	closed := p.Load.Model == plan.ModelClosed
+	if usesInFlight(p) && s.cfg.MaxInFlight > 0 && p.Load.MaxInFlight > s.cfg.MaxInFlight {
+		if p.Written("load.max_in_flight") {
+			return errorf(ECAP, "load.max_in_flight asks for %d iterations in flight; the in-flight cap (--max-in-flight) is %d",
+				p.Load.MaxInFlight, s.cfg.MaxInFlight)
+		}
+		p.Load.MaxInFlight = s.cfg.MaxInFlight // the default (plan.DefaultMaxInFlight) is over the cap: run at the cap
+	}
 	for i, ph := range p.Load.Phases {
 		at := fmt.Sprintf("load.phases[%d] (%s)", i, ph.Name)
 		if ph.Rate != nil {
@@ -244,14 +257,14 @@ func (s *Server) admit(p *plan.Plan) error {
 			}
 		}
 		if ph.VUs != nil {
-			if err := vus(at+".vus", *ph.VUs); err != nil {
+			if err := vus(at+".vus", float64(*ph.VUs)); err != nil {
 				return err
 			}
 		}
 		if ph.To != nil {
 			var err error
 			if closed {
-				err = vus(at+".to", int(math.Ceil(*ph.To)))
+				err = vus(at+".to", math.Ceil(*ph.To))
 			} else {
 				err = rate(at+".to", *ph.To)
 			}
@@ -262,7 +275,7 @@ func (s *Server) admit(p *plan.Plan) error {
 	}
 	if b := p.Benchmark; b != nil {
 		for i, c := range b.Concurrency {
-			if err := vus(fmt.Sprintf("benchmark.concurrency[%d]", i), c); err != nil {
+			if err := vus(fmt.Sprintf("benchmark.concurrency[%d]", i), float64(c)); err != nil {
 				return err
 			}
 		}
@@ -286,7 +299,7 @@ func (s *Server) admit(p *plan.Plan) error {
 			if k.Model == plan.ModelOpen {
 				err = rate(at, v)
 			} else {
-				err = vus(at, int(math.Ceil(v)))
+				err = vus(at, math.Ceil(v))
 			}
 			if err != nil {
 				return err
@@ -294,6 +307,20 @@ func (s *Server) admit(p *plan.Plan) error {
 		}
 	}
 	return nil
+}
+
+// usesInFlight reports whether p's engines use load.max_in_flight: open-model
+// load runs, stress probes and open-model knee steps.
+func usesInFlight(p *plan.Plan) bool {
+	switch p.Type {
+	case plan.TypeLoad, "":
+		return p.Load.Model != plan.ModelClosed
+	case plan.TypeStress:
+		return true
+	case plan.TypeKnee:
+		return p.Knee != nil && p.Knee.Model == plan.ModelOpen
+	}
+	return false
 }
 
 // kneeSteps returns the load levels a knee search will try (the plan's, or

@@ -24,8 +24,16 @@
 // flight are cut short at once through httpclient.Client.Abort (reason
 // canceled), and every figure up to that point is kept; Run then returns nil
 // (Results().Canceled is true). Run returns an error only when
-// the run could not start. Every goroutine Run starts has ended when it
-// returns. An Executor runs once.
+// the run could not start, or when it panicked: a panic in any goroutine of
+// the run (a worker, a virtual user, a think-time callback, the pacer,
+// housekeeping) stops it at once like a cancellation, and Run returns it as
+// a *panics.Error (value and stack), the figures up to that point kept. A
+// bug never crashes the process that holds other runs. Every goroutine Run
+// starts has ended when it returns. An Executor runs once.
+//
+// Nothing is sized from a plan number as written: the executor clamps
+// max_in_flight, rates, VU counts and durations to the plan limits
+// (plan.MaxInFlight, ...), for plans built in Go that skip validation.
 //
 // While Run runs, from any goroutine:
 //

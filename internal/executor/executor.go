@@ -16,6 +16,7 @@ import (
 	"github.com/loadlab/loadlab/internal/httpclient"
 	"github.com/loadlab/loadlab/internal/metrics"
 	"github.com/loadlab/loadlab/internal/pacer"
+	"github.com/loadlab/loadlab/internal/panics"
 	"github.com/loadlab/loadlab/internal/plan"
 )
 
@@ -92,7 +93,9 @@ type Executor struct {
 	snapLive   *hist.Histogram // Snapshot's scratch for the live window (reused: no garbage per call)
 	svc        svcWindow       // service-time marks for Snapshot's service-time percentiles
 	canceled   atomic.Bool
-	endCh      chan struct{} // closed when the schedule ends
+	failure    atomic.Pointer[panics.Error] // the run's first panic (see fail)
+	stopRun    context.CancelFunc           // cancels Run's context; set before Run starts a goroutine
+	endCh      chan struct{}                // closed when the schedule ends
 	endOnce    sync.Once
 	mu         sync.Mutex // startedAt, endedAt, samples
 	samples    []ErrorSample
@@ -178,31 +181,38 @@ func New(p *plan.Plan, opts ...Option) (*Executor, error) {
 
 	e.open = p.Load.Model != plan.ModelClosed
 	e.drop = p.Load.DropPolicy == plan.DropDrop
+	// Nothing below is sized from a plan number as written: a plan built in
+	// Go skips plan.Validate, so every number is clamped to its plan limit.
 	e.maxInFlight = p.Load.MaxInFlight
 	if e.maxInFlight <= 0 {
 		e.maxInFlight = plan.DefaultMaxInFlight
 	}
+	e.maxInFlight = min(e.maxInFlight, plan.MaxInFlight)
 	if len(p.Load.Phases) == 0 {
 		return nil, errors.New("executor: plan has no load phases")
 	}
 	var list []pacer.Phase
 	peakVUs := 0
+	var total time.Duration
 	for i, ph := range p.Load.Phases {
-		span := ph.Duration.Duration
+		span := min(max(ph.Duration.Duration, 0), plan.MaxDuration)
+		if total += span; total > plan.MaxDuration {
+			return nil, fmt.Errorf("executor: the load lasts more than %v", plan.MaxDuration)
+		}
 		var pc pacer.Pacer = pacer.Constant{Span: span}
 		if e.open {
 			if ph.Rate == nil {
 				return nil, fmt.Errorf("executor: load.phases[%d] (%s): open model needs a rate", i, ph.Name)
 			}
-			pc = pacer.Constant{Freq: *ph.Rate, Span: span}
+			pc = pacer.Constant{Freq: clampRate(*ph.Rate), Span: span}
 			if ph.To != nil {
-				pc = pacer.Ramp{From: *ph.Rate, To: *ph.To, Span: span}
+				pc = pacer.Ramp{From: clampRate(*ph.Rate), To: clampRate(*ph.To), Span: span}
 			}
 		} else {
 			if ph.VUs == nil {
 				return nil, fmt.Errorf("executor: load.phases[%d] (%s): closed model needs vus", i, ph.Name)
 			}
-			peakVUs = max(peakVUs, ph.PeakVUs())
+			peakVUs = max(peakVUs, min(ph.PeakVUs(), plan.MaxVUs))
 		}
 		list = append(list, pacer.Phase{Name: ph.Name, Span: span, Pacer: pc})
 		e.phaseRecs = append(e.phaseRecs, &phaseRec{p: ph, cell: newLiveCell(), lag: hist.New()})
@@ -278,29 +288,61 @@ func New(p *plan.Plan, opts ...Option) (*Executor, error) {
 	return e, nil
 }
 
+// clampRate bounds a rate to [0, plan.MaxRate] (NaN is 0).
+func clampRate(r float64) float64 {
+	if !(r > 0) {
+		return 0
+	}
+	return min(r, plan.MaxRate)
+}
+
 // SetRate overrides the open-model rate (iterations per second) from now on;
-// r < 0 clears the override (the phases' schedule resumes).
+// r < 0 clears the override (the phases' schedule resumes). Rates above
+// plan.MaxRate are taken as plan.MaxRate.
 func (e *Executor) SetRate(r float64) {
 	if r < 0 || math.IsNaN(r) {
 		r = math.NaN()
+	} else {
+		r = clampRate(r)
 	}
 	e.rateOv.Store(math.Float64bits(r))
 }
 
 // SetVUs overrides the closed-model number of virtual users; n < 0 clears it.
+// Counts above plan.MaxVUs are taken as plan.MaxVUs.
 func (e *Executor) SetVUs(n int) {
 	if n < 0 {
 		n = -1
 	}
-	e.vusOv.Store(int64(n))
+	e.vusOv.Store(int64(min(n, plan.MaxVUs)))
+}
+
+// fail records the run's first panic and stops the run: the schedule ends,
+// workers and virtual users stop, requests in flight are aborted, and Run
+// returns the panic (*panics.Error) once every goroutine it started has
+// returned. It is the handler every goroutine of the run defers with
+// panics.Recover.
+func (e *Executor) fail(pe *panics.Error) {
+	if e.failure.CompareAndSwap(nil, pe) {
+		e.log.Debug("panic: stopping the run", "err", pe.Error(), "stack", string(pe.Stack))
+	}
+	e.endSchedule()
+	if e.stopRun != nil {
+		e.stopRun()
+	}
+	e.client.Abort()
 }
 
 func (e *Executor) elapsed() time.Duration { return time.Since(e.start) }
 
 func (e *Executor) endSchedule() { e.endOnce.Do(func() { close(e.endCh) }) }
 
-// Run executes the plan; see the package documentation.
-func (e *Executor) Run(ctx context.Context) error {
+// Run executes the plan; see the package documentation. It returns an error
+// only when Run was called twice or the run panicked: a panic in any of its
+// goroutines (a worker, a virtual user, a think-time callback, the pacer,
+// housekeeping) stops the run at once and comes back as a *panics.Error, the
+// results measured until then kept.
+func (e *Executor) Run(ctx context.Context) (err error) {
 	if !e.ran.CompareAndSwap(false, true) {
 		return errors.New("executor: Run called twice")
 	}
@@ -314,10 +356,16 @@ func (e *Executor) Run(ctx context.Context) error {
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	e.stopRun = cancel
+	defer panics.Recover("executor", func(pe *panics.Error) { e.fail(pe); err = pe })
 	var wg sync.WaitGroup
 	hkDone := make(chan struct{})
 	wg.Add(1)
-	go func() { defer wg.Done(); e.housekeep(runCtx, hkDone) }()
+	go func() {
+		defer wg.Done()
+		defer panics.Recover("executor housekeeping", e.fail)
+		e.housekeep(runCtx, hkDone)
+	}()
 
 	// Abort in-flight requests as soon as the caller cancels.
 	stopAbort := context.AfterFunc(ctx, func() {
@@ -336,6 +384,9 @@ func (e *Executor) Run(ctx context.Context) error {
 	close(hkDone)
 	cancel()
 	wg.Wait()
+	// Every worker and virtual user has returned: nothing is in flight, even
+	// when one panicked between counting its request in and out.
+	e.inFlight.Store(0)
 
 	e.mu.Lock()
 	e.endedAt = e.now()
@@ -352,6 +403,9 @@ func (e *Executor) Run(ctx context.Context) error {
 	}
 	if e.ownsCl {
 		e.client.CloseIdleConnections()
+	}
+	if pe := e.failure.Load(); pe != nil {
+		return pe
 	}
 	return nil
 }
@@ -414,7 +468,7 @@ func (e *Executor) targetVUs(el time.Duration) int {
 		return int(ov)
 	}
 	_, start := e.phases.Phase(i)
-	return e.phaseRecs[i].p.VUsAt(el - start)
+	return min(max(e.phaseRecs[i].p.VUsAt(el-start), 0), plan.MaxVUs)
 }
 
 // slot is one open-model iteration: its intended start and phase.
@@ -424,7 +478,7 @@ type slot struct {
 }
 
 func (e *Executor) runOpen(ctx context.Context) {
-	ch := make(chan slot, max(e.maxInFlight, 1024))
+	ch := make(chan slot, max(e.maxInFlight, 1024)) // maxInFlight <= plan.MaxInFlight (New)
 	var wg sync.WaitGroup
 	var idle atomic.Int64
 	workers := 0
@@ -434,6 +488,7 @@ func (e *Executor) runOpen(ctx context.Context) {
 		w := e.newWorker(workers - 1)
 		go func() {
 			defer wg.Done()
+			defer panics.Recover("executor worker", e.fail)
 			for {
 				idle.Add(1)
 				select {
@@ -471,6 +526,15 @@ func (e *Executor) runOpen(ctx context.Context) {
 			return false
 		}
 	}
+
+	// The workers stop and are waited for however the pacer below ends,
+	// a panic included (recovered first: the run is stopped, then this).
+	defer func() {
+		e.endSchedule()
+		close(ch)
+		wg.Wait()
+	}()
+	defer panics.Recover("executor pacer", e.fail)
 
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -544,14 +608,22 @@ loop:
 		case <-timer.C:
 		}
 	}
-	e.endSchedule()
-	close(ch)
-	wg.Wait()
 }
 
 func (e *Executor) runClosed(ctx context.Context) {
 	var wg sync.WaitGroup
 	var vus []*vu
+	// However the scheduler below ends (a panic included, recovered first),
+	// the schedule ends, VUs thinking now stop now, and all are waited for.
+	defer func() {
+		e.vusTarget.Store(0)
+		e.endSchedule()
+		for _, v := range vus {
+			v.stopThinking()
+		}
+		wg.Wait()
+	}()
+	defer panics.Recover("executor scheduler", e.fail)
 	total := e.phases.Duration()
 	t := time.NewTicker(housekeeping / 2)
 	defer t.Stop()
@@ -579,12 +651,6 @@ func (e *Executor) runClosed(ctx context.Context) {
 		case <-t.C:
 		}
 	}
-	e.vusTarget.Store(0)
-	e.endSchedule()
-	for _, v := range vus { // VUs thinking now stop now
-		v.stopThinking()
-	}
-	wg.Wait()
 }
 
 // startIteration runs one open-model slot, recording its schedule lag.

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/loadlab/loadlab/internal/panics"
 )
 
 // vu is one closed-model virtual user. It runs on a goroutine only while it
@@ -17,6 +19,10 @@ import (
 // Ownership: the VU's fields belong to whoever runs it: its goroutine, or,
 // while it thinks, the party whose timer.Stop returned true (the schedule's
 // end sweeps sleeping VUs that way) or the timer callback.
+//
+// Each of those entry points (start's goroutine, wake, stopThinking) defers
+// panics.Recover with v.recovered: a panic stops the run (Executor.fail) and
+// the VU exits, so Run's wait group never waits for it.
 type vu struct {
 	e      *Executor
 	ctx    context.Context
@@ -48,7 +54,20 @@ func (v *vu) start() {
 	v.e.busy.Add(1)
 	v.due = v.e.elapsed()
 	v.sc = nil
-	go v.run()
+	go func() {
+		defer panics.Recover(whereVU, v.recovered)
+		v.run()
+	}()
+}
+
+const whereVU = "virtual user"
+
+// recovered handles a panic of the VU's code: the panicking party owned the
+// VU and it had not exited (exit is the last thing a VU does), so it exits
+// now, after stopping the run.
+func (v *vu) recovered(pe *panics.Error) {
+	v.e.fail(pe)
+	v.exit()
 }
 
 // run sends the VU's requests until it has to think (the timer then
@@ -102,6 +121,7 @@ func (v *vu) run() {
 
 // wake is the think timer's callback (on its own goroutine).
 func (v *vu) wake() {
+	defer panics.Recover(whereVU, v.recovered)
 	v.handed.Load()
 	v.due = v.e.elapsed()
 	v.run()
@@ -132,6 +152,7 @@ func (v *vu) exit() {
 // schedule has ended (vusTarget 0, endCh closed), so the VU stops now
 // instead of after its think time.
 func (v *vu) stopThinking() {
+	defer panics.Recover(whereVU, v.recovered)
 	if v.timer != nil && v.timer.Stop() {
 		v.interrupt()
 	}

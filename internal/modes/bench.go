@@ -66,7 +66,10 @@ type Baseline struct {
 // The error is non-nil when the benchmark could not be carried out (invalid plan, target unreachable, engine
 // failure, cancelled); the report is then filled as far as it got.
 func Bench(ctx context.Context, p *plan.Plan, o Options) (*BenchReport, error) {
-	o = o.withDefaults().redacted(p)
+	return guarded(ctx, p, o, store.TypeBenchmark, runBench)
+}
+
+func runBench(ctx context.Context, p *plan.Plan, o Options) (*BenchReport, error) {
 	b := p.Benchmark
 	if b == nil {
 		return nil, fmt.Errorf("%w: plan %s has no benchmark section", ErrMode, p.Name)

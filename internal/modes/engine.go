@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/loadlab/loadlab/internal/executor"
+	"github.com/loadlab/loadlab/internal/panics"
 	"github.com/loadlab/loadlab/internal/plan"
 )
 
@@ -30,8 +31,16 @@ func start(ctx context.Context, d *plan.Plan, o Options, extra ...executor.Optio
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	x := &execution{e: e, cancel: cancel, done: make(chan struct{})}
+	if o.guard != nil {
+		o.guard.engines.Add(1)
+	}
 	go func() {
 		defer close(x.done)
+		if o.guard != nil {
+			defer o.guard.engines.Done()
+		}
+		// e.Run turns its goroutines' panics into its error (the mode then fails); this covers the rest.
+		defer panics.Recover("engine", func(pe *panics.Error) { x.err = pe })
 		x.err = e.Run(rctx)
 	}()
 	return x, nil

@@ -55,7 +55,10 @@ type KneeStep struct {
 //
 // The error is non-nil when the run could not be carried out (target unreachable, engine failure, cancelled).
 func Knee(ctx context.Context, p *plan.Plan, o Options) (*KneeReport, error) {
-	o = o.withDefaults().redacted(p)
+	return guarded(ctx, p, o, store.TypeKnee, runKnee)
+}
+
+func runKnee(ctx context.Context, p *plan.Plan, o Options) (*KneeReport, error) {
 	k := p.Knee
 	if k == nil {
 		return nil, fmt.Errorf("%w: plan %s has no knee section", ErrMode, p.Name)
@@ -150,7 +153,7 @@ func kneeStep(ctx context.Context, p *plan.Plan, load float64, model string, o O
 		mu.Lock()
 		defer mu.Unlock()
 		if poller == nil && k.MetricsURL != "" {
-			poller = startPoller(ctx, k.MetricsURL, ScrapeInterval)
+			poller = startPoller(ctx, k.MetricsURL, ScrapeInterval, o.guard)
 		}
 		select {
 		case <-steadyStarted:
@@ -163,13 +166,13 @@ func kneeStep(ctx context.Context, p *plan.Plan, load float64, model string, o O
 	}
 	stepDone := make(chan struct{})
 	defer close(stepDone)
-	go func() { // the first sample is taken off the engine's housekeeping goroutine
+	o.guard.goSafe("knee sampler", func() { // the first sample is taken off the engine's housekeeping goroutine
 		select {
 		case <-steadyStarted:
 			_, _ = sampler.Sample(ctx)
 		case <-stepDone:
 		}
-	}()
+	})
 	x, err := start(ctx, d, o, executor.WithOnPhase(onSteady))
 	if err != nil {
 		return KneeStep{}, err

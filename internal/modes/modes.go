@@ -20,10 +20,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/loadlab/loadlab/internal/executor"
 	"github.com/loadlab/loadlab/internal/metrics"
+	"github.com/loadlab/loadlab/internal/panics"
 	"github.com/loadlab/loadlab/internal/plan"
 	"github.com/loadlab/loadlab/internal/runner"
 	"github.com/loadlab/loadlab/internal/secret"
@@ -62,6 +64,55 @@ type Options struct {
 	// StressConfig, when set, adjusts the search configuration built from the plan (e.g. a looser generator rule
 	// on a shared CI box).
 	StressConfig func(*stress.Config)
+
+	guard *guard // set by guarded: the mode's goroutines and engines
+}
+
+// guard keeps a mode's goroutines from crashing the process: goroutines it starts (go) cancel the mode's context
+// with their panic as the cause, and its engines are counted so that a mode that panics can wait for them.
+type guard struct {
+	cancel  context.CancelCauseFunc
+	engines sync.WaitGroup
+}
+
+// fail stops the mode: its context ends with pe as the cause, so its engines and helpers stop and it settles as
+// failed with pe's message.
+func (g *guard) fail(pe *panics.Error) {
+	if g != nil {
+		g.cancel(pe)
+	}
+}
+
+// goSafe runs f on a new goroutine; a panic in f fails the mode (see fail) instead of the process.
+func (g *guard) goSafe(where string, f func()) {
+	go func() {
+		defer panics.Recover(where, g.fail)
+		f()
+	}()
+}
+
+// guarded runs a mode (run) so that no panic escapes it: a panic in one of its goroutines fails the mode as
+// described in guard; a panic in run itself cancels the mode, waits for its engines, records the run as failed
+// (when a store is set) and comes back as an error wrapping the *panics.Error, with a nil report.
+func guarded[R any](ctx context.Context, p *plan.Plan, o Options, typ store.Type,
+	run func(context.Context, *plan.Plan, Options) (*R, error)) (rep *R, err error) {
+	o = o.withDefaults().redacted(p) // the run ID is fixed here, for the record below
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	o.guard = &guard{cancel: cancel}
+	defer panics.Recover(string(typ)+" mode", func(pe *panics.Error) {
+		cancel(pe)
+		o.guard.engines.Wait()
+		o.Log.Debug("panic: the run failed", "err", pe.Error(), "stack", string(pe.Stack))
+		if sk := o.recordSink(); sk != nil {
+			_ = panics.Catch("store", func() error {
+				return sk.FinishRun(context.WithoutCancel(ctx), o.RunID, store.Finish{Status: store.StatusFailed,
+					Error: pe.Error() + " (a bug in loadgen)", EndedAt: o.Now()})
+			})
+		}
+		rep, err = nil, pe
+	})
+	return run(ctx, p, o)
 }
 
 // redacted masks the plan's secrets in what the mode writes (Out, Log).
@@ -100,6 +151,9 @@ var ErrAborted = runner.ErrAborted
 
 // canceled returns the status of a run whose ctx ended and the text its error starts with.
 func canceled(ctx context.Context) (status store.Status, prefix string) {
+	if pe := panics.As(context.Cause(ctx)); pe != nil { // see guard
+		return store.StatusFailed, pe.Error()
+	}
 	if cause := context.Cause(ctx); errors.Is(cause, ErrAborted) {
 		return store.StatusAborted, cause.Error()
 	}
@@ -137,13 +191,15 @@ func begin(ctx context.Context, p *plan.Plan, o Options, typ store.Type) (h Head
 	h = Header{RunID: o.RunID, Plan: p.Name, Type: string(typ), Target: p.Target, StartedAt: o.Now()}
 	rec = &recorder{st: o.recordSink(), log: o.Log, runID: o.RunID, red: p.Redactor()}
 	rec.start(ctx, p, typ, h.StartedAt)
-	return h, rec, rec.beat(ctx, o.Now)
+	return h, rec, rec.beat(ctx, o)
 }
 
 // settle sets the header's status from the run's error: completed when nil, aborted or interrupted when ctx
 // ended (see canceled), failed otherwise.
 func (h *Header) settle(ctx context.Context, runErr error) {
 	switch {
+	case ctx.Err() != nil && panics.As(context.Cause(ctx)) != nil: // a goroutine of the mode panicked (see guard)
+		h.Status, h.Error = string(store.StatusFailed), panics.As(context.Cause(ctx)).Error()
 	case runErr != nil && ctx.Err() != nil:
 		st, prefix := canceled(ctx)
 		h.Status, h.Error = string(st), prefix+": "+runErr.Error()
@@ -243,13 +299,14 @@ const HeartbeatInterval = 10 * time.Second
 
 // beat records a heartbeat every HeartbeatInterval until the returned func is called, so that a long benchmark
 // endpoint or knee step is never taken for an abandoned run (store.Abandoned).
-func (r *recorder) beat(ctx context.Context, now func() time.Time) (stop func()) {
+func (r *recorder) beat(ctx context.Context, o Options) (stop func()) {
 	if r.st == nil {
 		return func() {}
 	}
+	now := o.Now
 	done := make(chan struct{})
 	finished := make(chan struct{})
-	go func() {
+	o.guard.goSafe("heartbeat", func() {
 		defer close(finished)
 		t := time.NewTicker(HeartbeatInterval)
 		defer t.Stop()
@@ -265,7 +322,7 @@ func (r *recorder) beat(ctx context.Context, now func() time.Time) (stop func())
 				}
 			}
 		}
-	}()
+	})
 	return func() {
 		close(done)
 		<-finished

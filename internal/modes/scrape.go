@@ -114,11 +114,11 @@ type gaugePoller struct {
 	done    chan struct{}
 }
 
-func startPoller(ctx context.Context, url string, interval time.Duration) *gaugePoller {
+func startPoller(ctx context.Context, url string, interval time.Duration, mg *guard) *gaugePoller {
 	g := &gaugePoller{sums: map[string]float64{}, counts: map[string]int{}, stop: make(chan struct{}),
 		done: make(chan struct{})}
 	c := newScrapeClient()
-	go func() {
+	mg.goSafe("metrics poller", func() {
 		defer close(g.done)
 		t := time.NewTicker(interval)
 		defer t.Stop()
@@ -142,7 +142,7 @@ func startPoller(ctx context.Context, url string, interval time.Duration) *gauge
 			case <-t.C:
 			}
 		}
-	}()
+	})
 	return g
 }
 

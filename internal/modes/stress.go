@@ -51,7 +51,10 @@ func StressConfig(p *plan.Plan) stress.Config {
 // The error is non-nil when the search ended in ERROR (e.g. the target is unreachable) or was cancelled; the
 // report is filled either way.
 func Stress(ctx context.Context, p *plan.Plan, o Options) (*StressReport, error) {
-	o = o.withDefaults().redacted(p)
+	return guarded(ctx, p, o, store.TypeStress, runStress)
+}
+
+func runStress(ctx context.Context, p *plan.Plan, o Options) (*StressReport, error) {
 	if p.Stress == nil {
 		return nil, fmt.Errorf("%w: plan %s has no stress section", ErrMode, p.Name)
 	}

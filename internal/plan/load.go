@@ -112,7 +112,15 @@ func (o *loadOptions) envLookup() func(string) (string, error) {
 // are read relative to the plan's directory. Any problem comes back as Errors
 // (errors.Is(err, ErrInvalid)); an unreadable file as a wrapped I/O error.
 func LoadFile(path string, opts ...Option) (*Plan, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("load plan %s: %w", path, err)
+	}
+	defer f.Close()
+	// At most one byte past MaxPlanSize, so that Parse reports the limit: a
+	// device such as /dev/zero is not read forever (a pipe, <(cat plan.yaml),
+	// still works).
+	data, err := io.ReadAll(io.LimitReader(f, MaxPlanSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("load plan %s: %w", path, err)
 	}
@@ -152,6 +160,7 @@ func Parse(name string, data []byte, opts ...Option) (*Plan, error) {
 	p.env = o.envLookup()
 	applyDefaults(p)
 	errs = merge(errs, Validate(p), covers)
+	errs = append(errs, p.unreportedBigInts(errs)...)
 	for i := range errs {
 		errs[i].File = name
 	}
@@ -209,10 +218,17 @@ func decode(name string, data []byte) (*Plan, Errors, []string) {
 	if top := root.Content[0]; top.Kind != yaml.MappingNode {
 		return nil, Errors{{File: name, Line: top.Line, Col: top.Column, Msg: "a plan must be a mapping (name:, target:, scenarios:, ...), got " + kindName(top)}}, nil
 	}
-	p := &Plan{Source: name, Raw: data, pos: buildIndex(&root)}
+	p := &Plan{Source: name, Raw: data, pos: buildIndex(&root), bigInts: map[string]float64{}}
+	errs := checkInts(&root, reflect.TypeFor[Plan](), p.bigInts)
+	ownInts := map[string]bool{} // integer fields checkInts reported or recorded: yaml.v3's messages on them are dropped
+	for path := range p.bigInts {
+		ownInts[path] = true
+	}
+	for _, e := range errs {
+		ownInts[e.Path] = true
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	var errs Errors
 	msgs, err := collect(func() error { return dec.Decode(p) })
 	var te *yaml.TypeError
 	switch {
@@ -226,6 +242,9 @@ func decode(name string, data []byte) (*Plan, Errors, []string) {
 		e := typeError(&root, msg)
 		if reDuplicate.MatchString(msg) {
 			covers = append(covers, parentPath(e.Path))
+		}
+		if ownInts[e.Path] && reUnmarshal.MatchString(msg) {
+			continue
 		}
 		errs = append(errs, e)
 	}
@@ -505,28 +524,21 @@ func loadData(p *Plan, fsys fs.FS, base string) Errors {
 			err  error
 		)
 		if name == "" {
-			data, err = os.ReadFile(ds.CSV)
+			data, err = readDataFile(osFS{}, ds.CSV)
 		} else {
-			data, err = fs.ReadFile(fsys, name)
+			data, err = readDataFile(fsys, name)
 		}
 		if err != nil {
 			errs = append(errs, p.errAt(at, fmt.Sprintf("cannot read %s: %v", ds.CSV, unwrapPathError(err))))
 			continue
 		}
-		r := csv.NewReader(bytes.NewReader(data))
-		r.FieldsPerRecord = 0
-		r.ReuseRecord = false
-		records, err := r.ReadAll()
+		records, err := readRecords(data)
 		if err != nil {
 			errs = append(errs, p.errAt(at, fmt.Sprintf("%s: %v", ds.CSV, err)))
 			continue
 		}
 		if len(records) == 0 {
 			errs = append(errs, p.errAt(at, fmt.Sprintf("%s is empty (want a header row, then data rows)", ds.CSV)))
-			continue
-		}
-		if len(records)-1 > MaxDataRows {
-			errs = append(errs, p.errAt(at, fmt.Sprintf("%s has %d rows; the limit is %d", ds.CSV, len(records)-1, MaxDataRows)))
 			continue
 		}
 		if len(ds.Columns) > 0 || len(ds.Rows) > 0 {
@@ -542,6 +554,78 @@ func loadData(p *Plan, fsys fs.FS, base string) Errors {
 	}
 	return errs
 }
+
+// readDataFile reads a CSV data file: a regular file of at most MaxDataBytes.
+// Anything else is refused before it is read: a named pipe or a device such
+// as /dev/zero would be read forever.
+func readDataFile(fsys fs.FS, name string) ([]byte, error) {
+	fi, err := fs.Stat(fsys, name)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("not a regular file (%s); data files must be regular files", fileKind(fi.Mode()))
+	}
+	if fi.Size() > MaxDataBytes {
+		return nil, fmt.Errorf("must be <= %d bytes (got %d)", MaxDataBytes, fi.Size())
+	}
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	// The file may have changed since Stat: read at most one byte past the limit.
+	data, err := io.ReadAll(io.LimitReader(f, MaxDataBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxDataBytes {
+		return nil, fmt.Errorf("must be <= %d bytes (got more)", MaxDataBytes)
+	}
+	return data, nil
+}
+
+// readRecords parses CSV data: a header and at most MaxDataRows rows.
+func readRecords(data []byte) ([][]string, error) {
+	r := csv.NewReader(bytes.NewReader(data))
+	r.FieldsPerRecord = 0
+	var records [][]string
+	for {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return records, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(records) > MaxDataRows { // the header and MaxDataRows rows are in
+			return nil, fmt.Errorf("must be <= %d rows (got more)", MaxDataRows)
+		}
+		records = append(records, rec)
+	}
+}
+
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	}
+	return "mode " + m.String()
+}
+
+// osFS opens absolute paths on disk (fs.FS forbids rooted names).
+type osFS struct{}
+
+func (osFS) Open(name string) (fs.File, error)     { return os.Open(name) }
+func (osFS) Stat(name string) (fs.FileInfo, error) { return os.Stat(name) }
 
 func unwrapPathError(err error) error {
 	var pe *fs.PathError
@@ -562,3 +646,7 @@ func (p *Plan) written(path string) bool {
 	_, ok := p.pos[path]
 	return ok
 }
+
+// Written reports whether path (e.g. "load.max_in_flight") was written in
+// the plan's YAML, rather than defaulted.
+func (p *Plan) Written(path string) bool { return p.written(path) }

@@ -42,7 +42,17 @@ func (p Phase) VUsAt(elapsed time.Duration) int {
 		return *p.VUs
 	}
 	from := float64(*p.VUs)
-	return int(math.Round(from + (*p.To-from)*p.frac(elapsed)))
+	return roundVUs(from + (*p.To-from)*p.frac(elapsed))
+}
+
+// roundVUs rounds a number of virtual users to an int, saturating at 0 and
+// MaxVUs (which a validated plan never passes), so that no conversion of a
+// plan built in Go can overflow.
+func roundVUs(x float64) int {
+	if !(x > 0) {
+		return 0
+	}
+	return int(math.Round(min(x, MaxVUs)))
 }
 
 // Iterations returns the expected number of open-model iterations started
@@ -90,8 +100,8 @@ func (p Phase) PeakVUs() int {
 	if p.VUs == nil {
 		return 0
 	}
-	if p.To != nil && int(math.Round(*p.To)) > *p.VUs {
-		return int(math.Round(*p.To))
+	if p.To != nil && roundVUs(*p.To) > *p.VUs {
+		return roundVUs(*p.To)
 	}
 	return *p.VUs
 }

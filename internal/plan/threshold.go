@@ -210,6 +210,9 @@ func parseRate(s string) (float64, error) {
 		s = strings.TrimSpace(num)
 	}
 	v, err := strconv.ParseFloat(s, 64)
+	if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
+		err = nil // 1e400 is +Inf: Validate reports it against the rate limit
+	}
 	if err != nil || v != v {
 		return 0, fmt.Errorf("invalid rate %q: want a number such as 200 or 200/s", s)
 	}

@@ -91,7 +91,8 @@ type Plan struct {
 	// Raw is the YAML text as read, for storing with a run.
 	Raw []byte `yaml:"-"`
 
-	pos posIndex // path -> position, from the YAML node tree
+	pos     posIndex           // path -> position, from the YAML node tree
+	bigInts map[string]float64 // integer fields written too large for an int (see checkInts)
 
 	// Set by Validate: the variables' values (${env.NAME} resolved) and the
 	// redactor of the plan's secrets.

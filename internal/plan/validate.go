@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -61,6 +62,8 @@ func (v *validator) plan() {
 	v.target()
 	if p.Defaults.Timeout.Duration <= 0 {
 		v.add("defaults.timeout", "must be > 0")
+	} else {
+		v.durUpTo("defaults.timeout", p.Defaults.Timeout.Duration, MaxTimeout)
 	}
 	v.headers("defaults.headers", p.Defaults.Headers)
 	v.variables()
@@ -280,8 +283,10 @@ func (v *validator) scenarios() {
 			}
 			names[sc.Name] = i
 		}
-		if sc.Weight <= 0 {
+		if w := v.whole(at+".weight", sc.Weight); w <= 0 {
 			v.add(at+".weight", "must be > 0")
+		} else {
+			v.upTo(at+".weight", w, MaxWeight)
 		}
 		v.think(at+".think", sc.Think)
 		if len(sc.Steps) == 0 {
@@ -314,9 +319,13 @@ func (v *validator) scenarios() {
 func (v *validator) think(path string, t Think) {
 	if t.Min.Duration < 0 {
 		v.add(path+".min", "must be >= 0")
+	} else if !v.durUpTo(path+".min", t.Min.Duration, MaxThink) {
+		return
 	}
 	if t.Max.Duration < 0 {
 		v.add(path+".max", "must be >= 0")
+	} else if !v.durUpTo(path+".max", t.Max.Duration, MaxThink) {
+		return
 	}
 	if t.Max.Duration < t.Min.Duration && t.Max.Duration >= 0 {
 		v.add(path+".max", "must be >= min (%v)", t.Min.Duration)
@@ -356,12 +365,15 @@ func (v *validator) step(at string, st *Step, s *scope) {
 
 func (v *validator) check(at string, c *Check) {
 	for i, code := range c.Status {
-		if code < 100 || code > 599 {
-			v.add(at+".status["+itoa(i)+"]", "%d is not an HTTP status (100-599)", code)
+		sat := at + ".status[" + itoa(i) + "]"
+		if x := v.whole(sat, code); x < 100 || x > 599 {
+			v.add(sat, "%s is not an HTTP status (100-599)", fmtNum(x))
 		}
 	}
 	if c.MaxLatency.Duration < 0 {
 		v.add(at+".max_latency", "must be >= 0")
+	} else {
+		v.durUpTo(at+".max_latency", c.MaxLatency.Duration, MaxDuration)
 	}
 	errs := c.compile()
 	for _, k := range sortedKeys(errs) {
@@ -396,6 +408,8 @@ func (v *validator) request(at string, r *Request, s *scope) {
 	}
 	if r.Timeout.Duration < 0 || (r.Timeout.Line > 0 && r.Timeout.Duration == 0) {
 		fail(at+".timeout", "must be > 0")
+	} else if !v.durUpTo(at+".timeout", r.Timeout.Duration, MaxTimeout) {
+		ok = false
 	}
 	if r.JSON != nil && r.Body != "" {
 		fail(at+".body", "give either json or body, not both")
@@ -556,8 +570,10 @@ func (v *validator) load() {
 		v.add("load.model", "unknown model %q (want open or closed)", l.Model)
 		return
 	}
-	if l.MaxInFlight < 0 || (l.MaxInFlight == 0 && v.p.written("load.max_in_flight")) {
+	if x := v.whole("load.max_in_flight", l.MaxInFlight); x < 0 || (x == 0 && v.p.written("load.max_in_flight")) {
 		v.add("load.max_in_flight", "must be > 0")
+	} else {
+		v.upTo("load.max_in_flight", x, MaxInFlight)
 	}
 	switch l.DropPolicy {
 	case DropWait, DropDrop:
@@ -573,6 +589,7 @@ func (v *validator) load() {
 	}
 	names := map[string]int{}
 	peak := 0.0
+	var total time.Duration // of the phases checked so far (each <= MaxDuration: no overflow)
 	for i, ph := range l.Phases {
 		at := "load.phases[" + itoa(i) + "]"
 		if ph.Name == "" {
@@ -586,6 +603,10 @@ func (v *validator) load() {
 		}
 		if ph.Duration.Duration <= 0 {
 			v.add(at+".duration", "must be > 0")
+		} else if v.durUpTo(at+".duration", ph.Duration.Duration, MaxDuration) && total <= MaxDuration {
+			if total += ph.Duration.Duration; total > MaxDuration {
+				v.add(at+".duration", "the phases last %v up to here; the whole load must be <= %v", total, MaxDuration)
+			}
 		}
 		if l.Model == ModelOpen {
 			if ph.VUs != nil {
@@ -595,13 +616,21 @@ func (v *validator) load() {
 				if ph.VUs == nil {
 					v.add(at+".rate", "required for the open model")
 				}
-			} else if *ph.Rate < 0 || math.IsNaN(*ph.Rate) || math.IsInf(*ph.Rate, 0) {
+			} else if *ph.Rate < 0 {
 				v.add(at+".rate", "must be >= 0")
+			} else {
+				v.upTo(at+".rate", *ph.Rate, MaxRate)
 			}
-			if ph.To != nil && (*ph.To < 0 || math.IsNaN(*ph.To) || math.IsInf(*ph.To, 0)) {
-				v.add(at+".to", "must be >= 0")
+			if ph.To != nil {
+				if *ph.To < 0 {
+					v.add(at+".to", "must be >= 0")
+				} else {
+					v.upTo(at+".to", *ph.To, MaxRate)
+				}
 			}
-			peak = math.Max(peak, ph.PeakRate())
+			if r := ph.PeakRate(); r > peak && r <= MaxRate {
+				peak = r
+			}
 		} else {
 			if ph.Rate != nil {
 				v.add(at+".rate", "the closed model takes vus, not rate (or set load.model: open)")
@@ -610,10 +639,12 @@ func (v *validator) load() {
 				if ph.Rate == nil {
 					v.add(at+".vus", "required for the closed model")
 				}
-			} else if *ph.VUs < 0 {
+			} else if x := v.whole(at+".vus", *ph.VUs); x < 0 {
 				v.add(at+".vus", "must be >= 0")
+			} else {
+				v.upTo(at+".vus", x, MaxVUs)
 			}
-			if ph.To != nil && (*ph.To < 0 || *ph.To != math.Trunc(*ph.To)) {
+			if ph.To != nil && v.upTo(at+".to", *ph.To, MaxVUs) && (*ph.To < 0 || *ph.To != math.Trunc(*ph.To)) {
 				v.add(at+".to", "must be a whole number of virtual users >= 0")
 			}
 		}
@@ -664,6 +695,11 @@ func (v *validator) thresholds() {
 		}
 		if t.Window.Duration < 0 {
 			v.add(at+".window", "must be >= 0")
+		} else {
+			v.durUpTo(at+".window", t.Window.Duration, MaxDuration)
+		}
+		if t.Metric == MetricRPS {
+			v.upTo(at, t.Value, MaxRate)
 		}
 		if t.AbortOnFail && t.Window.Duration == 0 {
 			v.add(at+".abort_on_fail", "needs a window (e.g. window: 30s) to be checked during the run")
@@ -706,18 +742,30 @@ func (v *validator) benchmark() {
 			v.step(at, st, s)
 		}
 	}
-	if b.Requests <= 0 {
+	if x := v.whole("benchmark.requests", b.Requests); x <= 0 {
 		v.add("benchmark.requests", "must be > 0")
+	} else {
+		v.upTo("benchmark.requests", x, MaxBenchRequests)
 	}
-	if b.Warmup.Requests < 0 || b.Warmup.Duration < 0 {
+	switch {
+	case b.Warmup.Requests < 0 || b.Warmup.Duration < 0:
 		v.add("benchmark.warmup", "must be >= 0")
+	case b.Warmup.Requests > 0:
+		v.upTo("benchmark.warmup", float64(b.Warmup.Requests), MaxBenchRequests)
+	default:
+		v.durUpTo("benchmark.warmup", b.Warmup.Duration, MaxDuration)
 	}
 	if len(b.Concurrency) == 0 {
 		v.add("benchmark.concurrency", "at least one value is required")
+	} else if len(b.Concurrency) > MaxConcurrencyLevels {
+		v.add("benchmark.concurrency", "%d values; at most %d", len(b.Concurrency), MaxConcurrencyLevels)
 	}
 	for i, c := range b.Concurrency {
-		if c <= 0 {
-			v.add("benchmark.concurrency["+itoa(i)+"]", "must be > 0")
+		at := "benchmark.concurrency[" + itoa(i) + "]"
+		if x := v.whole(at, c); x <= 0 {
+			v.add(at, "must be > 0")
+		} else {
+			v.upTo(at, x, MaxVUs)
 		}
 	}
 	if b.Tolerance <= 0 || b.Tolerance >= 1 {
@@ -758,10 +806,14 @@ func (v *validator) stress() {
 	s := v.p.Stress
 	if s.StartRate <= 0 {
 		v.add("stress.start_rate", "must be > 0")
+	} else {
+		v.upTo("stress.start_rate", s.StartRate, MaxRate)
 	}
-	if s.MaxRate < 0 {
+	switch {
+	case s.MaxRate < 0:
 		v.add("stress.max_rate", "must be >= 0 (0 = no cap)")
-	} else if s.MaxRate > 0 && s.MaxRate < s.StartRate {
+	case !v.upTo("stress.max_rate", s.MaxRate, MaxRate):
+	case s.MaxRate > 0 && s.MaxRate < s.StartRate:
 		v.add("stress.max_rate", "must be >= start_rate (%g)", s.StartRate)
 	}
 	if s.ErrorThreshold <= 0 || s.ErrorThreshold >= 1 {
@@ -769,18 +821,31 @@ func (v *validator) stress() {
 	}
 	if s.P99SLO.Duration < 0 {
 		v.add("stress.p99_slo", "must be >= 0")
+	} else {
+		v.durUpTo("stress.p99_slo", s.P99SLO.Duration, MaxDuration)
 	}
+	probeOK, coolOK := false, false
 	if s.ProbeDuration.Duration <= 0 {
 		v.add("stress.probe_duration", "must be > 0")
+	} else {
+		probeOK = v.durUpTo("stress.probe_duration", s.ProbeDuration.Duration, MaxDuration)
 	}
 	if s.Cooldown.Duration < 0 {
 		v.add("stress.cooldown", "must be >= 0")
+	} else {
+		coolOK = v.durUpTo("stress.cooldown", s.Cooldown.Duration, MaxDuration)
 	}
 	if s.Resolution <= 0 || s.Resolution >= 1 {
 		v.add("stress.resolution", "must be between 0 and 100%% (exclusive), e.g. 5%%")
 	}
-	if s.MaxProbes < 2 {
+	if x := v.whole("stress.max_probes", s.MaxProbes); x < 2 {
 		v.add("stress.max_probes", "must be >= 2")
+	} else if v.upTo("stress.max_probes", x, MaxStressProbes) && probeOK && coolOK {
+		// each term <= MaxDuration and max_probes <= MaxStressProbes: no overflow
+		if total := time.Duration(s.MaxProbes) * (s.ProbeDuration.Duration + s.Cooldown.Duration); total > MaxDuration {
+			v.add("stress.max_probes", "%d probes of probe_duration + cooldown (%v) may last %v; a stress search must be <= %v",
+				s.MaxProbes, s.ProbeDuration.Duration+s.Cooldown.Duration, total, MaxDuration)
+		}
 	}
 }
 
@@ -791,30 +856,57 @@ func (v *validator) knee() {
 	default:
 		v.add("knee.model", "unknown model %q (want closed or open)", k.Model)
 	}
-	if k.MaxSteps < 2 || k.MaxSteps > 30 {
-		v.add("knee.max_steps", "must be between 2 and 30")
+	if x := v.whole("knee.max_steps", k.MaxSteps); x < 2 || x > MaxKneeSteps {
+		v.add("knee.max_steps", "must be between 2 and %d (got %s)", MaxKneeSteps, fmtNum(x))
+	}
+	limit, unit := float64(MaxVUs), "virtual users"
+	if k.Model == ModelOpen {
+		limit, unit = MaxRate, "iterations/s"
 	}
 	if len(k.Steps) == 1 {
 		v.add("knee.steps", "at least two steps are needed to find a knee")
+	} else if len(k.Steps) > MaxKneeSteps {
+		v.add("knee.steps", "%d steps; at most %d", len(k.Steps), MaxKneeSteps)
 	}
+	defaulted := !v.p.written("knee.steps")
 	for i, s := range k.Steps {
 		at := "knee.steps[" + itoa(i) + "]"
 		switch {
 		case s <= 0:
 			v.add(at, "must be > 0")
+		case defaulted && s > limit:
+			// 1, 2, 4, ...: the plan wrote max_steps, not these steps
+			n := int(math.Floor(math.Log2(limit))) + 1
+			v.add("knee.max_steps", "must be <= %d with the default steps 1, 2, 4, ... (step %d would be %s %s, over the limit of %s); or list knee.steps",
+				n, i+1, fmtNum(s), unit, fmtNum(limit))
+		case defaulted:
+		case !v.upTo(at, s, limit):
 		case k.Model == ModelClosed && s != math.Trunc(s):
 			v.add(at, "must be a whole number of virtual users for the closed model")
 		case i > 0 && s <= k.Steps[i-1]:
 			v.add(at, "steps must increase (%g after %g)", s, k.Steps[i-1])
 		}
+		if defaulted && s > limit {
+			break
+		}
 	}
+	stepOK := false
 	if k.StepDuration.Duration <= 0 {
 		v.add("knee.step_duration", "must be > 0")
+	} else {
+		stepOK = v.durUpTo("knee.step_duration", k.StepDuration.Duration, MaxDuration)
 	}
 	if k.Warmup.Duration < 0 {
 		v.add("knee.warmup", "must be >= 0")
 	} else if k.StepDuration.Duration > 0 && k.Warmup.Duration >= k.StepDuration.Duration {
 		v.add("knee.warmup", "must be shorter than step_duration (%v)", k.StepDuration.Duration)
+	} else if stepOK && len(k.Steps) <= MaxKneeSteps {
+		// each step runs warmup + step_duration (< 2 x MaxDuration); at most MaxKneeSteps steps: no overflow
+		each := k.Warmup.Duration + k.StepDuration.Duration
+		if total := time.Duration(len(k.Steps)) * each; total > MaxDuration {
+			v.add("knee.step_duration", "%d steps of warmup + step_duration (%v) last %v; a knee search must be <= %v",
+				len(k.Steps), each, total, MaxDuration)
+		}
 	}
 	if k.GainThreshold <= 0 || k.GainThreshold >= 1 {
 		v.add("knee.gain_threshold", "must be between 0 and 100%% (exclusive), e.g. 10%%")

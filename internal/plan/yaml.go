@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -311,7 +312,16 @@ func (r *rateValue) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode || n.ShortTag() == "!!null" || n.ShortTag() == "!!bool" {
 		return nodeErr(n, "must be a number or a rate such as 200/s, got %s", kindName(n))
 	}
-	v, err := parseRate(n.Value)
+	var v float64
+	var err error
+	switch n.ShortTag() {
+	case "!!int", "!!float": // YAML spellings too: .inf, 0x10, 1_000
+		if err = n.Decode(&v); err == nil && math.IsNaN(v) {
+			err = fmt.Errorf("must be a number (got %s)", n.Value)
+		}
+	default:
+		v, err = parseRate(n.Value)
+	}
 	if err != nil {
 		return nodeErr(n, "%v", err)
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/loadlab/loadlab/internal/executor"
 	"github.com/loadlab/loadlab/internal/metrics"
+	"github.com/loadlab/loadlab/internal/panics"
 	"github.com/loadlab/loadlab/internal/plan"
 	"github.com/loadlab/loadlab/internal/report"
 	"github.com/loadlab/loadlab/internal/sysmon"
@@ -111,11 +112,18 @@ var ErrRun = errors.New("run")
 
 // Run runs p and returns its summary. It returns an error only when the run
 // could not be carried out at all (the plan is rejected by the executor, the
-// metrics address is taken); a target that is down, a failed threshold or a
-// cancelled ctx all give a summary (status failed, aborted or interrupted)
-// and a nil error. Run returns after lingering; Options.OnSummary sees the
-// summary before that.
-func Run(ctx context.Context, p *plan.Plan, opts Options) (*report.Summary, error) {
+// metrics address is taken) or panicked; a target that is down, a failed
+// threshold or a cancelled ctx all give a summary (status failed, aborted or
+// interrupted) and a nil error. Run returns after lingering;
+// Options.OnSummary sees the summary before that.
+//
+// A panic in the run (in the executor's goroutines, in Run's own loop, in a
+// Recorder) never escapes: the executor is stopped and waited for, and Run
+// returns both the summary, status failed with the panic in its error (as
+// recorded), and an error wrapping the *panics.Error (panics.As gives its
+// stack). Should the summary itself fail to build, the summary is nil.
+func Run(ctx context.Context, p *plan.Plan, opts Options) (sum *report.Summary, err error) {
+	defer panics.Recover("runner", func(pe *panics.Error) { sum, err = nil, fmt.Errorf("%w: %w", ErrRun, pe) })
 	if opts.ProgressInterval <= 0 {
 		opts.ProgressInterval = DefaultProgressInterval
 	}
@@ -164,7 +172,11 @@ func Run(ctx context.Context, p *plan.Plan, opts Options) (*report.Summary, erro
 	runCtx, cancelRun := context.WithCancel(ctx)
 	defer cancelRun()
 	done := make(chan error, 1)
-	go func() { done <- e.Run(runCtx) }()
+	go func() {
+		// e.Run turns its own goroutines' panics into its error; this
+		// covers anything left.
+		done <- panics.Catch("executor", func() error { return e.Run(runCtx) })
+	}()
 
 	w := &watch{
 		e: e, p: p, opts: opts, rolling: report.NewRolling(p.Thresholds),
@@ -174,35 +186,25 @@ func Run(ctx context.Context, p *plan.Plan, opts Options) (*report.Summary, erro
 		w.host = sysmon.New().NewSampler()
 		w.host.Sample(ctx) // the baseline: the first snapshot's host CPU covers its own interval, not uptime
 	}
-	tick := time.NewTicker(opts.ProgressInterval)
-	defer tick.Stop()
 	var runErr error
-	lastSnap := time.Now()
-loop:
-	for {
-		select {
-		case runErr = <-done:
-			break loop
-		case now := <-tick.C:
-			snap := e.Snapshot()
-			w.cpu.sample(now)
-			if a := w.rolling.Check(e, snap.Elapsed); a != nil && w.abort == nil {
-				w.abort = a
-				opts.Log.Warn("threshold failed: aborting the run", "threshold", a.Expr)
-				cancelRun()
-			}
-			w.checkDown(snap.Elapsed)
-			w.progress(snap)
-			if rec != nil && now.Sub(lastSnap) >= DefaultSnapshotInterval-opts.ProgressInterval/2 {
-				lastSnap = now
-				rec.Snapshot(snap, w.resources(ctx))
-			}
-		}
+	received := false
+	loopErr := panics.Catch("runner", func() error {
+		runErr, received = w.loop(ctx, done, cancelRun, rec), true
+		return nil
+	})
+	if !received { // the loop panicked: stop the executor and wait for it
+		cancelRun()
+		runErr = <-done
 	}
-	if runErr != nil {
+	crash := panics.As(runErr)
+	if crash == nil {
+		crash = panics.As(loopErr)
+	}
+	if runErr != nil && crash == nil {
 		srv.runEnded()
 		return nil, fmt.Errorf("%w: %w", ErrRun, runErr)
 	}
+	w.crash = crash
 	w.cpu.sample(time.Now())
 	w.checkDown(e.Snapshot().Elapsed) // the last second(s) since the final tick
 
@@ -223,14 +225,61 @@ loop:
 	srv.runEnded()
 
 	if rec != nil {
-		s.Store = rec.Finish(context.WithoutCancel(ctx), s, res)
+		ferr := panics.Catch("store recorder", func() error {
+			s.Store = rec.Finish(context.WithoutCancel(ctx), s, res)
+			return nil
+		})
+		if pe := panics.As(ferr); pe != nil {
+			// The summary still goes to the caller, failed; the store may
+			// keep the run as running until the next start marks it
+			// interrupted.
+			s.Store = &report.StoreInfo{Message: "not recorded: " + oneLine(pe.Error())}
+			if crash == nil {
+				crash = pe
+				s.Status, s.Error = report.StatusFailed, oneLine(pe.Error())+" (a bug in loadgen: the run was not recorded)"
+			}
+		}
 	}
 	if opts.OnSummary != nil {
 		opts.OnSummary(s)
 	}
 	srv.endPush()
 	srv.linger(ctx, opts.Linger)
+	if crash != nil {
+		return s, fmt.Errorf("%w: %w", ErrRun, crash)
+	}
 	return s, nil
+}
+
+// loop watches the running executor until it ends (done) and returns its
+// error: every ProgressInterval it checks rolling thresholds (cancelling the
+// run on abort_on_fail), the target's health, prints progress and stores a
+// snapshot.
+func (w *watch) loop(ctx context.Context, done <-chan error, cancelRun func(), rec Recorder) error {
+	e, opts := w.e, w.opts
+	tick := time.NewTicker(opts.ProgressInterval)
+	defer tick.Stop()
+	lastSnap := time.Now()
+	for {
+		select {
+		case err := <-done:
+			return err
+		case now := <-tick.C:
+			snap := e.Snapshot()
+			w.cpu.sample(now)
+			if a := w.rolling.Check(e, snap.Elapsed); a != nil && w.abort == nil {
+				w.abort = a
+				opts.Log.Warn("threshold failed: aborting the run", "threshold", a.Expr)
+				cancelRun()
+			}
+			w.checkDown(snap.Elapsed)
+			w.progress(snap)
+			if rec != nil && now.Sub(lastSnap) >= DefaultSnapshotInterval-opts.ProgressInterval/2 {
+				lastSnap = now
+				rec.Snapshot(snap, w.resources(ctx))
+			}
+		}
+	}
 }
 
 // watch is the state of the monitoring loop of one run.
@@ -244,6 +293,7 @@ type watch struct {
 	total   time.Duration
 
 	abort     *report.Abort
+	crash     *panics.Error // the run panicked (the executor or the loop): it failed
 	downTicks int           // consecutive checks with the target unreachable
 	downSince time.Duration // elapsed time the current unreachable streak began
 	downSeen  bool          // the target was unreachable at the last check
@@ -329,13 +379,17 @@ func (w *watch) progress(s executor.Snapshot) {
 	io.WriteString(w.opts.Progress, b.String())
 }
 
-// judgeStatus sets s.Status and s.Error: aborted (ctx cancelled with a cause
-// wrapping ErrAborted), interrupted (ctx cancelled otherwise), aborted (a
-// rolling threshold), failed (no request got through, every request
-// failed, or the target was unreachable at the end of the run), else
-// completed.
+// judgeStatus sets s.Status and s.Error: failed (the run panicked),
+// aborted (ctx cancelled with a cause wrapping ErrAborted), interrupted (ctx
+// cancelled otherwise), aborted (a rolling threshold), failed (no request
+// got through, every request failed, or the target was unreachable at the
+// end of the run), else completed.
 func (w *watch) judgeStatus(ctx context.Context, s *report.Summary, res *executor.Results) {
 	switch {
+	case w.crash != nil:
+		s.Status = report.StatusFailed
+		s.Error = fmt.Sprintf("%s (a bug in loadgen: the run was stopped after %s; partial results)",
+			oneLine(w.crash.Error()), fmtDur(res.Duration()))
 	case ctx.Err() != nil && errors.Is(context.Cause(ctx), ErrAborted):
 		s.Status = report.StatusAborted
 		s.Error = fmt.Sprintf("%s after %s: partial results", oneLine(context.Cause(ctx).Error()), fmtDur(res.Duration()))

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/loadlab/loadlab/internal/metrics"
+	"github.com/loadlab/loadlab/internal/panics"
 	"github.com/loadlab/loadlab/internal/plan"
 	"github.com/loadlab/loadlab/internal/sysmon"
 )
@@ -77,6 +78,9 @@ func startMetrics(opts Options, p *plan.Plan, typ string) (*metricsServer, error
 	m.done = make(chan struct{})
 	go func() {
 		defer close(m.done)
+		defer panics.Recover("metrics server", func(pe *panics.Error) {
+			opts.Log.Error("metrics server stopped", "err", pe.Error())
+		})
 		_ = m.srv.Serve(ln) // returns http.ErrServerClosed on close
 	}()
 	if opts.OnListen != nil {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/loadlab/loadlab/internal/panics"
 )
 
 // op names a record kind in the spool file.
@@ -41,9 +43,12 @@ type record struct {
 }
 
 // apply writes r to st. A create of a run that already exists counts as done
-// (an earlier attempt succeeded but its answer was lost).
-func (r *record) apply(ctx context.Context, st Store) error {
-	var err error
+// (an earlier attempt succeeded but its answer was lost). A panic in the
+// store comes back as a *panics.Error, a permanent error: the record is
+// refused (kept in the rejected-records file with the panic's message), and
+// the writer, and the process holding other runs, go on.
+func (r *record) apply(ctx context.Context, st Store) (err error) {
+	defer panics.Recover("store "+string(r.Op), func(pe *panics.Error) { err = pe })
 	switch r.Op {
 	case opCreateRun:
 		run := *r.Run
@@ -80,5 +85,5 @@ func (r *record) size() int {
 
 // permanent reports an error that retrying cannot fix.
 func permanent(err error) bool {
-	return errors.Is(err, ErrInvalid) || errors.Is(err, ErrNotFound)
+	return errors.Is(err, ErrInvalid) || errors.Is(err, ErrNotFound) || panics.As(err) != nil
 }

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/loadlab/loadlab/internal/panics"
 )
 
 // Writer defaults.
@@ -382,8 +384,37 @@ func (w *Writer) opCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(w.base, w.opTimeout)
 }
 
+// panicPause is how long the writer's loop waits before it starts again after
+// a panic of its own code (store calls cannot panic it: see record.apply).
+const panicPause = time.Second
+
+// loop runs the writer until it is closed. A panic in it is logged and the
+// loop starts again (after panicPause, with what is queued and spooled kept),
+// so that a bug here never takes down the process that holds the runs; once
+// Close has given up waiting (base cancelled), it stops.
 func (w *Writer) loop() {
 	defer close(w.done)
+	for {
+		err := panics.Catch("store writer", func() error { w.run(); return nil })
+		pe := panics.As(err)
+		if pe == nil {
+			return
+		}
+		w.log.Error("store writer: panic; starting again", "err", pe.Error(), "stack", string(pe.Stack))
+		w.mu.Lock()
+		w.inflight = false
+		w.stats.LastError = pe.Error()
+		w.mu.Unlock()
+		select {
+		case <-w.base.Done():
+			_ = panics.Catch("store writer", func() error { w.finish(); return nil })
+			return
+		case <-time.After(panicPause):
+		}
+	}
+}
+
+func (w *Writer) run() {
 	backoff := w.minBackoff
 	var retryAt time.Time
 	var nextBeat time.Time

@@ -428,3 +428,33 @@ func TestSettleStart(t *testing.T) {
 	}
 	store.SettleStart(context.Background(), st) // a synchronous store: nothing to wait for, returns at once
 }
+
+// panicky panics on the snapshots of one run, as a buggy driver might.
+type panicky struct{ store.Store }
+
+func (p panicky) AddSnapshots(ctx context.Context, id string, s []store.Snapshot) error {
+	if id == "boom" {
+		panic("driver exploded")
+	}
+	return p.Store.AddSnapshots(ctx, id, s)
+}
+
+// TestWriterSurvivesStorePanic: a store call that panics refuses that record
+// (kept with the panic's message) instead of killing the writer's goroutine,
+// and with it the process; the records after it are written.
+func TestWriterSurvivesStorePanic(t *testing.T) {
+	dir := t.TempDir()
+	st := openSQLite(t, filepath.Join(dir, "db.sqlite"))
+	w := store.NewWriter(panicky{st}, fastOpts(filepath.Join(dir, "spool"))...)
+	id := createRun(w, store.Run{Type: store.TypeLoad, Status: store.StatusRunning})
+	w.AddSnapshots(ctx0, "boom", []store.Snapshot{snap(0)})
+	w.AddSnapshots(ctx0, id, []store.Snapshot{snap(0)})
+	stats, err := closeWriter(t, w, 10*time.Second)
+	if err == nil || stats.Rejected != 1 || stats.Written != 2 || !strings.Contains(stats.LastError, "panic in store snapshots: driver exploded") {
+		t.Fatalf("stats = %+v, %v; want the panicking record refused, the others written", stats, err)
+	}
+	checkSnapshots(t, st, id, 1)
+	if b, _ := os.ReadFile(stats.RejectFile); !strings.Contains(string(b), "driver exploded") {
+		t.Errorf("reject file = %q; want the record with the panic's message", b)
+	}
+}
