@@ -27,8 +27,9 @@ func fill(t *testing.T) *prometheus.Registry {
 	m.SetPhases([]string{"warm-up", "sustained"})
 	m.SetPhase("sustained")
 	m.StartRun("run-1", "quickstart", "load", time.Unix(1700000000, 0))
-	login := m.Step("browse", "login", "POST")
-	teams := m.Step("browse", "teams", "GET")
+	codes := []int{200, 503}
+	login := m.Step("browse", "login", "POST", codes)
+	teams := m.Step("browse", "teams", "GET", codes)
 	for range 3 {
 		login.Success.Observe(0.012)
 		login.Service.Observe(0.010)
@@ -40,6 +41,8 @@ func fill(t *testing.T) *prometheus.Registry {
 	teams.Errors[httpclient.ReasonStatus].Inc()
 	teams.Request(0).Inc()
 	teams.Errors[httpclient.ReasonConnect].Inc()
+	teams.Request(418).Inc()
+	teams.Errors[httpclient.ReasonStatus].Inc()
 	login.Iterations.Inc()
 	m.TTFB.Observe(0.009)
 	m.Connect.Observe(0.0002)
@@ -48,7 +51,7 @@ func fill(t *testing.T) *prometheus.Registry {
 	m.InFlight.Set(2)
 	m.VirtualUsers.Set(5)
 	m.TargetRate.Set(100)
-	if m.Step("browse", "login", "POST") != login {
+	if m.Step("browse", "login", "POST", codes) != login {
 		t.Error("Step returned a new StepMetrics for the same key")
 	}
 	return reg
@@ -116,18 +119,44 @@ func TestNativeHistogram(t *testing.T) {
 
 func TestRequestCodeCache(t *testing.T) {
 	m := New(prometheus.NewRegistry())
-	s := m.Step("a", "b", "GET")
+	s := m.Step("a", "b", "GET", []int{200, 404})
 	for _, tc := range []struct {
 		code int
 		want string
-	}{{200, "200"}, {404, "404"}, {0, "none"}, {42, "none"}, {700, "none"}} {
+	}{{200, "200"}, {404, "404"}, {0, "none"}, {42, "other"}, {700, "other"}, {418, "other"}, {101, "other"}} {
 		s.Request(tc.code).Inc()
 		if got := testutil.ToFloat64(m.Requests.WithLabelValues("a", "b", "GET", tc.want)); got < 1 {
 			t.Errorf("Request(%d) counted %v under code=%q; want >= 1", tc.code, got, tc.want)
 		}
 	}
-	if allocs := testing.AllocsPerRun(100, func() { s.Request(200).Inc() }); allocs != 0 {
+	if allocs := testing.AllocsPerRun(100, func() { s.Request(200).Inc(); s.Request(418).Inc() }); allocs != 0 {
 		t.Errorf("Request(200).Inc() allocates %v times; want 0", allocs)
+	}
+	if s2 := m.Step("a", "b", "GET", []int{418}); s2 != s {
+		t.Fatal("Step returned a new StepMetrics for the same key")
+	}
+	s.Request(418).Inc()
+	if got := testutil.ToFloat64(m.Requests.WithLabelValues("a", "b", "GET", "418")); got != 1 {
+		t.Errorf("after Step added 418: code=\"418\" = %v; want 1", got)
+	}
+}
+
+// TestCodeSeriesBounded: a step answered with every code from 100 to 599
+// (and a few impossible ones) has at most one requests_total series per
+// labelled code, plus other and none.
+func TestCodeSeriesBounded(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := New(reg)
+	codes := []int{200, 201, 404, 500}
+	s := m.Step("a", "b", "GET", codes)
+	for code := 0; code <= 1000; code++ {
+		s.Request(code).Inc()
+	}
+	if got, want := testutil.CollectAndCount(m.Requests), len(codes)+2; got != want {
+		t.Errorf("requests_total series = %d after codes 0-1000; want %d (labelled codes + other + none)", got, want)
+	}
+	if got := testutil.ToFloat64(m.Requests.WithLabelValues("a", "b", "GET", CodeOther)); got != float64(1000-len(codes)) {
+		t.Errorf("code=other = %v; want %d", got, 1000-len(codes))
 	}
 }
 
@@ -144,7 +173,7 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 
 func BenchmarkRecord(b *testing.B) {
 	m := New(prometheus.NewRegistry())
-	s := m.Step("a", "b", "GET")
+	s := m.Step("a", "b", "GET", []int{200})
 	b.ReportAllocs()
 	for b.Loop() {
 		s.Success.Observe(0.0123)
