@@ -253,7 +253,7 @@ func New(p *plan.Plan, opts ...Option) (*Executor, error) {
 				rec.caps = append(rec.caps, capRec{name: name, c: c})
 			}
 			if e.m != nil {
-				rec.sm = e.m.Step(s.Name, st.Name, st.Request.Compiled.Method, codes)
+				rec.sm = e.m.Step(s.Name, st.Name, st.Request.Compiled.Method, codes...)
 			}
 			sr.steps = append(sr.steps, rec)
 			e.steps = append(e.steps, rec)

@@ -47,6 +47,10 @@ type reqState struct {
 
 func newReqState() any {
 	rs := &reqState{}
+	// The kept part of a body (up to max_body, only for steps that read it)
+	// stays with the pooled state instead of going back to fasthttp's pool:
+	// the next request reuses it, so kept bodies make no garbage.
+	rs.resp.KeepBodyBuffer = true
 	rs.header = func(name string) string { return string(rs.resp.Header.Peek(name)) }
 	return rs
 }

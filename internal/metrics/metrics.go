@@ -8,8 +8,8 @@
 // and cached in a fixed array of atomic pointers).
 //
 // The code label of loadgen_requests_total takes a bounded set of values:
-// the status codes given to Step (the plan's checks' codes and the common
-// ones, see plan.StatusCodeLabels), "other" for any other response, and
+// plan.CommonStatusCodes and the codes given to Step (those the plan's checks
+// name, see plan.StatusCodeLabels), "other" for any other response, and
 // "none" when no response came. A target answering every code cannot grow
 // the series count.
 package metrics
@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/loadlab/loadlab/internal/httpclient"
+	"github.com/loadlab/loadlab/internal/plan"
 )
 
 const namespace = "loadgen"
@@ -153,10 +154,10 @@ type StepMetrics struct {
 }
 
 // Step returns (creating once) the children of (scenario, step, method),
-// pre-creating the outcome and error-reason series. codes are the status
-// codes (100-599) that get their own code label value; the step's other
+// pre-creating the outcome and error-reason series. plan.CommonStatusCodes
+// and codes (100-599) get their own code label value; the step's other
 // responses count as "other". Calling Step again for the same key adds codes.
-func (m *Metrics) Step(scenario, step, method string, codes []int) *StepMetrics {
+func (m *Metrics) Step(scenario, step, method string, codes ...int) *StepMetrics {
 	key := [3]string{scenario, step, method}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -175,6 +176,7 @@ func (m *Metrics) Step(scenario, step, method string, codes []int) *StepMetrics 
 	for _, r := range httpclient.ErrorReasons {
 		s.Errors[r] = m.Errors.WithLabelValues(scenario, step, r.String())
 	}
+	s.label(plan.CommonStatusCodes)
 	s.label(codes)
 	m.steps[key] = s
 	return s

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/loadlab/loadlab/internal/httpclient"
+	"github.com/loadlab/loadlab/internal/plan"
 	"github.com/loadlab/loadlab/internal/testenv"
 )
 
@@ -27,9 +28,8 @@ func fill(t *testing.T) *prometheus.Registry {
 	m.SetPhases([]string{"warm-up", "sustained"})
 	m.SetPhase("sustained")
 	m.StartRun("run-1", "quickstart", "load", time.Unix(1700000000, 0))
-	codes := []int{200, 503}
-	login := m.Step("browse", "login", "POST", codes)
-	teams := m.Step("browse", "teams", "GET", codes)
+	login := m.Step("browse", "login", "POST")
+	teams := m.Step("browse", "teams", "GET")
 	for range 3 {
 		login.Success.Observe(0.012)
 		login.Service.Observe(0.010)
@@ -51,7 +51,7 @@ func fill(t *testing.T) *prometheus.Registry {
 	m.InFlight.Set(2)
 	m.VirtualUsers.Set(5)
 	m.TargetRate.Set(100)
-	if m.Step("browse", "login", "POST", codes) != login {
+	if m.Step("browse", "login", "POST") != login {
 		t.Error("Step returned a new StepMetrics for the same key")
 	}
 	return reg
@@ -119,11 +119,11 @@ func TestNativeHistogram(t *testing.T) {
 
 func TestRequestCodeCache(t *testing.T) {
 	m := New(prometheus.NewRegistry())
-	s := m.Step("a", "b", "GET", []int{200, 404})
+	s := m.Step("a", "b", "GET", 299)
 	for _, tc := range []struct {
 		code int
 		want string
-	}{{200, "200"}, {404, "404"}, {0, "none"}, {42, "other"}, {700, "other"}, {418, "other"}, {101, "other"}} {
+	}{{200, "200"}, {404, "404"}, {299, "299"}, {0, "none"}, {42, "other"}, {700, "other"}, {418, "other"}, {101, "other"}} {
 		s.Request(tc.code).Inc()
 		if got := testutil.ToFloat64(m.Requests.WithLabelValues("a", "b", "GET", tc.want)); got < 1 {
 			t.Errorf("Request(%d) counted %v under code=%q; want >= 1", tc.code, got, tc.want)
@@ -132,7 +132,7 @@ func TestRequestCodeCache(t *testing.T) {
 	if allocs := testing.AllocsPerRun(100, func() { s.Request(200).Inc(); s.Request(418).Inc() }); allocs != 0 {
 		t.Errorf("Request(200).Inc() allocates %v times; want 0", allocs)
 	}
-	if s2 := m.Step("a", "b", "GET", []int{418}); s2 != s {
+	if s2 := m.Step("a", "b", "GET", 418); s2 != s {
 		t.Fatal("Step returned a new StepMetrics for the same key")
 	}
 	s.Request(418).Inc()
@@ -143,20 +143,20 @@ func TestRequestCodeCache(t *testing.T) {
 
 // TestCodeSeriesBounded: a step answered with every code from 100 to 599
 // (and a few impossible ones) has at most one requests_total series per
-// labelled code, plus other and none.
+// labelled code (the common ones and its own), plus other and none.
 func TestCodeSeriesBounded(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := New(reg)
-	codes := []int{200, 201, 404, 500}
-	s := m.Step("a", "b", "GET", codes)
+	s := m.Step("a", "b", "GET", 200, 299, 418) // 200 is common already
+	labelled := len(plan.CommonStatusCodes) + 2
 	for code := 0; code <= 1000; code++ {
 		s.Request(code).Inc()
 	}
-	if got, want := testutil.CollectAndCount(m.Requests), len(codes)+2; got != want {
+	if got, want := testutil.CollectAndCount(m.Requests), labelled+2; got != want {
 		t.Errorf("requests_total series = %d after codes 0-1000; want %d (labelled codes + other + none)", got, want)
 	}
-	if got := testutil.ToFloat64(m.Requests.WithLabelValues("a", "b", "GET", CodeOther)); got != float64(1000-len(codes)) {
-		t.Errorf("code=other = %v; want %d", got, 1000-len(codes))
+	if got := testutil.ToFloat64(m.Requests.WithLabelValues("a", "b", "GET", CodeOther)); got != float64(1000-labelled) {
+		t.Errorf("code=other = %v; want %d", got, 1000-labelled)
 	}
 }
 
@@ -173,7 +173,7 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 
 func BenchmarkRecord(b *testing.B) {
 	m := New(prometheus.NewRegistry())
-	s := m.Step("a", "b", "GET", []int{200})
+	s := m.Step("a", "b", "GET")
 	b.ReportAllocs()
 	for b.Loop() {
 		s.Success.Observe(0.0123)
