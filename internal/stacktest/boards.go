@@ -49,9 +49,9 @@ func liveBoard() *board {
 	b.row("Throughput and errors")
 	b.add(12, 8, timeseries("Throughput by step", "Completed requests per second by scenario and step.", "reqps",
 		prom("A", s(`sum by (scenario, step) (rate(loadgen_requests_total{SEL}[$__rate_interval]))`), "{{scenario}}/{{step}}")))
-	b.add(6, 8, timeseries("Responses by status code", "code is the HTTP status (other for a code the plan does not label), or none when no response came.", "reqps",
+	b.add(6, 8, timeseries("Responses by status code", "code is the HTTP status, or none when no response came.", "reqps",
 		prom("A", s(`sum by (code) (rate(loadgen_requests_total{SEL}[$__rate_interval]))`), "{{code}}")))
-	b.add(6, 8, timeseries("Errors by reason", "Failed requests per second by reason (timeout, connect, reset, protocol, status, check, ...).", "reqps",
+	b.add(6, 8, timeseries("Errors by reason", "Failed requests per second by reason (timeout, connect, reset, status, check, ...).", "reqps",
 		prom("A", s(`sum by (reason) (rate(loadgen_request_errors_total{SEL}[$__rate_interval]))`), "{{reason}}")))
 
 	b.row("Latency (native histograms)")
