@@ -58,7 +58,7 @@ END {
 		}
 		print ""
 		lg = ""
-		for (t = 1; t <= ntools[sec]; t++) if (tools[sec, t] ~ /^loadgen/) lg = tools[sec, t]
+		for (t = 1; t <= ntools[sec]; t++) if (tools[sec, t] ~ /^loadgen/ && tools[sec, t] != "loadgen-base") lg = tools[sec, t]
 		if (lg != "") {
 			if (sec == "closed") {
 				r = med_ratio[sec, lg]

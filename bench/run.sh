@@ -10,11 +10,15 @@
 #   bash bench/run.sh --soak          # also the 10-minute open-model RSS soak at 2000 req/s
 #   bash bench/run.sh --only soak     # only the soak
 #   bash bench/run.sh --only profile  # CPU profiles of loadgen (closed 50 VUs, open 5000 req/s) via bench/cmd/lgprof
+#   bash bench/run.sh --only closed,fixed --tools loadgen --baseline /tmp/loadgen-old --runs 5
+#                                     # interleaved A/B: every loadgen run is paired with one of BIN (rows
+#                                     # "loadgen-base"), alternating which goes first
 #
 # Flags: --runs N, --duration SECONDS, --only closed,fixed,memory,soak,profile, --soak, --tools "wrk hey vegeta loadgen",
 #        --rate R (fixed-rate section, default 5000), --vus N (memory section, default 10000),
 #        --no-install (fail instead of installing), --no-build (use bin/loadgen as it is), --out DIR,
-#        --idle-wait SECONDS (before each run, wait up to this long for the shared box to go quiet; default 120).
+#        --idle-wait SECONDS (before each run, wait up to this long for the shared box to go quiet; default 120),
+#        --baseline BIN (another loadgen binary, measured beside bin/loadgen in the loadgen sections).
 # Traffic goes only to 127.0.0.1. Only processes this script started are stopped, by PID.
 set -euo pipefail
 
@@ -39,6 +43,7 @@ BUILD=1
 IDLE_WAIT=120 # seconds to wait for a quiet box before each run (--idle-wait 0 to skip)
 IDLE_PCT=15   # "quiet" = the whole box under this much CPU (percent of one core) over one second
 OUT=""
+BASELINE=""
 VEGETA_VERSION=v12.13.0
 
 die() { echo "bench: $*" >&2; exit 1; }
@@ -59,7 +64,8 @@ while [ $# -gt 0 ]; do
 	--no-build) BUILD=0 ;;
 	--idle-wait) IDLE_WAIT=${2%s}; shift ;;
 	--out) OUT=$2; shift ;;
-	-h | --help) sed -n '2,19p' "$0"; exit 0 ;;
+	--baseline) BASELINE=$2; shift ;;
+	-h | --help) sed -n '2,22p' "$0"; exit 0 ;;
 	*) die "unknown flag $1 (see --help)" ;;
 	esac
 	shift
@@ -293,10 +299,18 @@ run_one() {
 	sleep 1
 }
 
-lg_run() { # lg_run SECTION REP PLANFILE [run flags] -> measured loadgen run
+lg_run() { # lg_run SECTION REP PLANFILE [run flags] -> measured loadgen run (and the baseline's, interleaved)
 	local section=$1 rep=$2 planfile=$3 dur=$4
 	shift 4
+	if [ -n "$BASELINE" ] && [ $((rep % 2)) = 0 ]; then lg_base_run "$section" "$rep" "$planfile" "$dur" "$@"; fi
 	run_one "$section" "$rep" "$LG_TOOL" "$dur" -- "${LG[@]}" --target "$URL" --out-json "$WORK/$section.$LG_TOOL.$rep.json" \
+		"${LOADGEN_FLAGS[@]}" "$@" "$planfile"
+	if [ -n "$BASELINE" ] && [ $((rep % 2)) = 1 ]; then lg_base_run "$section" "$rep" "$planfile" "$dur" "$@"; fi
+}
+lg_base_run() {
+	local section=$1 rep=$2 planfile=$3 dur=$4
+	shift 4
+	run_one "$section" "$rep" loadgen-base "$dur" -- "$BASELINE" run --target "$URL" --out-json "$WORK/$section.loadgen-base.$rep.json" \
 		"${LOADGEN_FLAGS[@]}" "$@" "$planfile"
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"runtime"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -43,9 +44,17 @@ load:
 
 // BenchmarkRequest is the hot path of one request: render, send, check,
 // record (cells, window ring and Prometheus metrics).
-func BenchmarkRequest(b *testing.B) {
+func BenchmarkRequest(b *testing.B) { benchRequest(b, benchPlan) }
+
+// BenchmarkRequestBodyCheck is BenchmarkRequest with a check that reads the
+// body, so the body is kept (up to max_body) instead of dropped.
+func BenchmarkRequestBodyCheck(b *testing.B) {
+	benchRequest(b, strings.Replace(benchPlan, "check: {status: [200]}", `check: {status: [200], body_contains: "token"}`, 1))
+}
+
+func benchRequest(b *testing.B, planText string) {
 	url := fastServer(b)
-	p := mustPlan(b, url, fmt.Sprintf(benchPlan, "1s", 10))
+	p := mustPlan(b, url, fmt.Sprintf(planText, "1s", 10))
 	e, err := New(p, WithMetrics(metrics.New(prometheus.NewRegistry())))
 	if err != nil {
 		b.Fatal(err)

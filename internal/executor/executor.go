@@ -144,6 +144,7 @@ type stepRec struct {
 	sm     *metrics.StepMetrics
 	caps   []capRec
 	method []byte
+	keep   int // response body bytes kept: max_body when a check or capture reads the body, else 0
 }
 
 type capRec struct {
@@ -234,6 +235,7 @@ func New(p *plan.Plan, opts ...Option) (*Executor, error) {
 	e.host = host
 
 	secs := int(math.Ceil(e.window.Seconds()))
+	codes := p.StatusCodeLabels()
 	for i := range p.Scenarios {
 		s := &p.Scenarios[i]
 		w := s.Weight
@@ -255,11 +257,14 @@ func New(p *plan.Plan, opts ...Option) (*Executor, error) {
 			if st.Think != nil {
 				rec.think = *st.Think
 			}
+			if st.NeedsBody() {
+				rec.keep = st.Request.Compiled.MaxBody
+			}
 			for name, c := range st.Capture {
 				rec.caps = append(rec.caps, capRec{name: name, c: c})
 			}
 			if e.m != nil {
-				rec.sm = e.m.Step(s.Name, st.Name, st.Request.Compiled.Method)
+				rec.sm = e.m.Step(s.Name, st.Name, st.Request.Compiled.Method, codes...)
 			}
 			sr.steps = append(sr.steps, rec)
 			e.steps = append(e.steps, rec)

@@ -19,6 +19,7 @@ const (
 	ReasonConnect  = httpclient.ReasonConnect
 	ReasonTLS      = httpclient.ReasonTLS
 	ReasonReset    = httpclient.ReasonReset
+	ReasonProtocol = httpclient.ReasonProtocol
 	ReasonStatus   = httpclient.ReasonStatus
 	ReasonCheck    = httpclient.ReasonCheck
 	ReasonCanceled = httpclient.ReasonCanceled

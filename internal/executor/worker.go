@@ -47,6 +47,10 @@ type reqState struct {
 
 func newReqState() any {
 	rs := &reqState{}
+	// The kept part of a body (up to max_body, only for steps that read it)
+	// stays with the pooled state instead of going back to fasthttp's pool:
+	// the next request reuses it, so kept bodies make no garbage.
+	rs.resp.KeepBodyBuffer = true
 	rs.header = func(name string) string { return string(rs.resp.Header.Peek(name)) }
 	return rs
 }
@@ -202,7 +206,7 @@ func (e *Executor) request(ctx context.Context, w *worker, st *stepRec, due time
 			}
 		}
 	}
-	err := e.host.Do(req, resp, cr.Timeout, &o.tm)
+	err := e.host.Do(req, resp, cr.Timeout, st.keep, &o.tm)
 	e.inFlight.Add(-1)
 	end := o.tm.End.Sub(e.start)
 	o.latency = end - due
@@ -218,13 +222,14 @@ func (e *Executor) request(ctx context.Context, w *worker, st *stepRec, due time
 		why = err.Error()
 	} else {
 		o.status = resp.StatusCode()
+		body := resp.Body() // at most st.keep bytes of the o.tm.BodyBytes received
 		chk := &st.st.Check
 		if chk.IsZero() {
 			if !chk.StatusOK(o.status) {
 				o.reason = ReasonStatus
 				why = "unexpected status " + itoa(o.status)
 			}
-		} else if ok, msg := chk.Eval(o.status, resp.Body(), o.latency); !ok {
+		} else if ok, msg := chk.EvalCut(o.status, body, o.tm.BodyBytes, o.latency); !ok {
 			o.reason = ReasonCheck
 			if len(chk.Status) == 0 && !chk.StatusOK(o.status) {
 				o.reason = ReasonStatus
@@ -234,8 +239,13 @@ func (e *Executor) request(ctx context.Context, w *worker, st *stepRec, due time
 		if o.reason == ReasonNone {
 			for i := range st.caps {
 				c := &st.caps[i]
-				if v, ok := c.c.Extract(o.status, rs.header, resp.Body()); ok {
+				if v, ok := c.c.Extract(o.status, rs.header, body); ok {
 					w.scope.Set(c.name, v)
+				} else if o.tm.BodyBytes > int64(len(body)) && c.c.NeedsBody() {
+					// Not found in the part kept: the rest might have held it.
+					o.reason = ReasonCheck
+					why = "capture " + c.name + " (" + c.c.Src + "): not found" + plan.CutNote(len(body), o.tm.BodyBytes)
+					break
 				}
 			}
 		}

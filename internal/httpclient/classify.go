@@ -18,11 +18,30 @@ import (
 // failures keep the phase that failed (dns, connect, tls) even when the cause
 // was a timeout; a cut-short request (ErrAborted, context.Canceled) is
 // canceled; any other timeout is timeout; a connection reset or closed before
-// the full response is reset. The executor itself decides status and check.
+// the full response is reset; a response that breaks HTTP/1.1 (ProtocolError)
+// is protocol. The executor itself decides status and check.
 func Classify(err error) Reason {
 	if err == nil {
 		return ReasonNone
 	}
+	if r := classifyTransport(err); r != ReasonOther {
+		return r
+	}
+	var pe *ProtocolError
+	if errors.As(err, &pe) {
+		return ReasonProtocol
+	}
+	// fasthttp reports some truncated responses only in text.
+	msg := err.Error()
+	if strings.Contains(msg, "EOF") || strings.Contains(msg, "connection reset") || strings.Contains(msg, "broken pipe") {
+		return ReasonReset
+	}
+	return ReasonOther
+}
+
+// classifyTransport is Classify for what the error's types tell (no text
+// matching): ReasonOther when they tell nothing.
+func classifyTransport(err error) Reason {
 	var de *DialError
 	if errors.As(err, &de) {
 		return de.Reason
@@ -50,11 +69,6 @@ func Classify(err error) Reason {
 	if errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNABORTED) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, fasthttp.ErrConnectionClosed) ||
 		errors.Is(err, net.ErrClosed) {
-		return ReasonReset
-	}
-	// fasthttp reports some truncated responses only in text.
-	msg := err.Error()
-	if strings.Contains(msg, "EOF") || strings.Contains(msg, "connection reset") || strings.Contains(msg, "broken pipe") {
 		return ReasonReset
 	}
 	return ReasonOther

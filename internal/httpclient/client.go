@@ -1,8 +1,10 @@
 // Package httpclient is the HTTP/1.1 client behind the executor: one
 // fasthttp.HostClient connection pool per target (LIFO reuse, sized to the
 // load's concurrency), per-request timeouts, no silent retries, bodies always
-// read, a timing breakdown per request (dns, connect, tls, time to first
-// byte, bytes in and out) and a closed set of failure reasons (Classify).
+// read to their end but kept only up to a limit (memory per request is
+// bounded whatever the target sends), a timing breakdown per request (dns,
+// connect, tls, time to first byte, bytes in and out) and a closed set of
+// failure reasons (Classify).
 //
 // fasthttp is used because it costs about a third of net/http's CPU per
 // request (notes/generator-design.md). The request/response objects are
@@ -10,12 +12,14 @@
 package httpclient
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -46,8 +50,10 @@ type Config struct {
 	TLSConfig *tls.Config
 	// MaxIdleConnDuration closes connections idle longer than this.
 	MaxIdleConnDuration time.Duration
-	// MaxResponseBodySize caps a response body (0 = unlimited).
-	MaxResponseBodySize int
+	// MaxHeaderBytes bounds a response's status line and headers (default
+	// DefaultMaxHeaderBytes); it is the size of the read buffer each request
+	// in flight holds.
+	MaxHeaderBytes int
 	// UserAgent is sent when a request has none (default DefaultUserAgent).
 	UserAgent string
 	// Resolver resolves host names (default net.DefaultResolver).
@@ -75,6 +81,9 @@ func New(cfg Config) *Client {
 	if cfg.MaxIdleConnDuration <= 0 {
 		cfg.MaxIdleConnDuration = DefaultMaxIdleConnDuration
 	}
+	if cfg.MaxHeaderBytes <= 0 {
+		cfg.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = DefaultUserAgent
 	}
@@ -95,6 +104,7 @@ type Host struct {
 	isTLS   bool
 	host    string // host[:port] as in the URL, for the Host header
 	dialTO  time.Duration
+	maxHdr  int
 	uaBytes []byte
 }
 
@@ -137,14 +147,14 @@ func (c *Client) Host(rawURL string) (*Host, error) {
 			tlsCfg.ServerName = u.Hostname()
 		}
 	}
-	h := &Host{c: c, isTLS: isTLS, host: u.Host, dialTO: c.cfg.DialTimeout, uaBytes: []byte(c.cfg.UserAgent)}
+	h := &Host{c: c, isTLS: isTLS, host: u.Host, dialTO: c.cfg.DialTimeout, maxHdr: c.cfg.MaxHeaderBytes, uaBytes: []byte(c.cfg.UserAgent)}
 	h.hc = &fasthttp.HostClient{
 		Addr:                addr,
 		IsTLS:               isTLS,
 		MaxConns:            c.cfg.MaxConns,
 		MaxConnWaitTimeout:  time.Hour, // the request's timeout bounds the wait
 		MaxIdleConnDuration: c.cfg.MaxIdleConnDuration,
-		MaxResponseBodySize: c.cfg.MaxResponseBodySize,
+		ReadBufferSize:      c.cfg.MaxHeaderBytes,
 		ConnPoolStrategy:    fasthttp.LIFO,
 		DialTimeout: func(addr string, timeout time.Duration) (net.Conn, error) {
 			return c.dial(addr, timeout, isTLS, tlsCfg)
@@ -331,28 +341,38 @@ type Timing struct {
 	// TTFB is from the request written to the first response byte (0 when
 	// none came).
 	TTFB time.Duration
-	// BytesOut and BytesIn count the bytes written and read.
+	// BytesOut and BytesIn count the bytes written and read (all of them,
+	// including a body read past the keep limit and dropped).
 	BytesOut, BytesIn int64
+	// BodyBytes counts the response body bytes read (without chunked
+	// framing). When it is more than len(resp.Body()), the body went past
+	// the keep limit of Do and the rest was read and dropped.
+	BodyBytes int64
 }
 
-// Do sends req on a pooled connection and reads the whole response into
-// resp, waiting at most timeout (0 = none). It never retries a request the
-// server may have seen, except once on a reused keep-alive connection that
-// the server had closed before any response byte (a stale connection; the
-// request is idempotent). t receives the timings.
+// Do sends req on a pooled connection and reads the response into resp,
+// waiting at most timeout (0 = none). It reads the whole body, but keeps
+// only its first keep bytes in resp.Body() (0 keeps none); the rest is read
+// and dropped as it arrives, so the connection stays reusable and memory
+// stays bounded whatever the target announces or sends. t.BodyBytes tells
+// how much body came. A response that breaks HTTP/1.1 fails with a
+// *ProtocolError. Do never retries a request the server may have seen,
+// except once on a reused keep-alive connection that the server had closed
+// before any response byte (a stale connection; the request is idempotent).
+// t receives the timings.
 //
 // The clock is read at the start, when the request is written, at the first
 // response byte and at the end: Timing.End is the time to take as "now"
 // right after Do returns.
-func (h *Host) Do(req *fasthttp.Request, resp *fasthttp.Response, timeout time.Duration, t *Timing) error {
+func (h *Host) Do(req *fasthttp.Request, resp *fasthttp.Response, timeout time.Duration, keep int, t *Timing) error {
 	*t = Timing{Start: time.Now()}
-	err := h.do(req, resp, timeout, t, t.Start, true)
+	err := h.do(req, resp, timeout, keep, t, t.Start, true)
 	t.End = time.Now()
 	return err
 }
 
 // do sends req once; now is the current time (t.Start on the first attempt).
-func (h *Host) do(req *fasthttp.Request, resp *fasthttp.Response, timeout time.Duration, t *Timing, now time.Time, mayRetry bool) error {
+func (h *Host) do(req *fasthttp.Request, resp *fasthttp.Response, timeout time.Duration, keep int, t *Timing, now time.Time, mayRetry bool) error {
 	if h.c.aborted.Load() {
 		return ErrAborted
 	}
@@ -405,11 +425,14 @@ func (h *Host) do(req *fasthttp.Request, resp *fasthttp.Response, timeout time.D
 		return h.wrapErr(err)
 	}
 	resp.Reset()
-	if req.Header.IsHead() {
-		resp.SkipBody = true
-	}
+	resp.SkipBody = true // fasthttp reads the status line and headers (and 1xx interim responses); readBody the body
 	br := h.hc.AcquireReader(cn)
-	err = resp.ReadLimitBody(br, h.hc.MaxResponseBodySize)
+	err = resp.ReadLimitBody(br, 0)
+	if err != nil {
+		err = headerErr(err, h.maxHdr)
+	} else {
+		err = readBody(br, req, resp, keep, t)
+	}
 	h.hc.ReleaseReader(br)
 	t.BytesOut += cn.out
 	t.BytesIn += cn.in
@@ -420,16 +443,47 @@ func (h *Host) do(req *fasthttp.Request, resp *fasthttp.Response, timeout time.D
 		gotBytes := cn.in > 0
 		h.hc.CloseConn(cc)
 		if mayRetry && reused && !gotBytes && isIdempotent(req) && Classify(err) == ReasonReset && !h.c.aborted.Load() {
-			return h.do(req, resp, timeout, t, time.Now(), false)
+			return h.do(req, resp, timeout, keep, t, time.Now(), false)
 		}
 		return h.wrapErr(err)
 	}
-	if req.ConnectionClose() || resp.ConnectionClose() {
+	if req.ConnectionClose() || resp.ConnectionClose() || resp.StatusCode() < 200 { // 101: the connection left HTTP
 		h.hc.CloseConn(cc)
 	} else {
 		h.hc.ReleaseConn(cc)
 	}
 	return nil
+}
+
+// readBody reads the body of resp (whose headers were just read from br),
+// keeping its first keep bytes in resp.Body().
+func readBody(br *bufio.Reader, req *fasthttp.Request, resp *fasthttp.Response, keep int, t *Timing) error {
+	code := resp.StatusCode()
+	if code < 100 || code > 599 {
+		return protoErr("status code " + strconv.Itoa(code) + " outside 100-599")
+	}
+	// RFC 9112 6.3: no body after HEAD, and none in 1xx (101 here), 204 and 304.
+	if req.Header.IsHead() || code < 200 || code == fasthttp.StatusNoContent || code == fasthttp.StatusNotModified {
+		return nil
+	}
+	b := bodyReader{br: br, keep: max(keep, 0)}
+	if b.keep > 0 {
+		b.dst = resp.SwapBody(nil)[:0]
+	}
+	var err error
+	switch cl := resp.Header.ContentLength(); {
+	case cl >= 0:
+		err = b.fixed(int64(cl))
+	case cl == -1:
+		err = b.chunked()
+	default: // -2: no length, no chunking: the body ends when the connection does (fasthttp marks it close)
+		err = b.untilClose()
+	}
+	if b.keep > 0 {
+		resp.SwapBody(b.dst)
+	}
+	t.BodyBytes = b.n
+	return err
 }
 
 func (h *Host) wrapErr(err error) error {

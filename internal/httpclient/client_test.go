@@ -26,7 +26,7 @@ func get(t *testing.T, c *Client, url string, timeout time.Duration) (*fasthttp.
 	t.Cleanup(func() { fasthttp.ReleaseRequest(req) })
 	req.SetRequestURI(url)
 	var tm Timing
-	err = h.Do(req, resp, timeout, &tm)
+	err = h.Do(req, resp, timeout, 1<<20, &tm)
 	return resp, tm, err
 }
 
@@ -183,7 +183,7 @@ func BenchmarkDo(b *testing.B) {
 	var tm Timing
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := h.Do(req, resp, time.Second, &tm); err != nil {
+		if err := h.Do(req, resp, time.Second, 1<<20, &tm); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -15,10 +15,11 @@ const (
 	ReasonConnect                // the TCP connection could not be made (refused, unreachable)
 	ReasonTLS                    // the TLS handshake failed
 	ReasonReset                  // the connection was reset or closed before a full response
+	ReasonProtocol               // the response broke HTTP/1.1 (status line, headers, length, chunking; see ProtocolError)
 	ReasonStatus                 // an unexpected HTTP status (non-2xx/3xx without an explicit check)
 	ReasonCheck                  // a check on the response failed
 	ReasonCanceled               // the run was cancelled while the request was in flight
-	ReasonOther                  // anything else (malformed response, ...)
+	ReasonOther                  // anything else
 	NumReasons                   // number of values, for arrays indexed by Reason
 )
 
@@ -29,6 +30,7 @@ var reasonNames = [NumReasons]string{
 	ReasonConnect:  "connect",
 	ReasonTLS:      "tls",
 	ReasonReset:    "reset",
+	ReasonProtocol: "protocol",
 	ReasonStatus:   "status",
 	ReasonCheck:    "check",
 	ReasonCanceled: "canceled",
@@ -46,7 +48,7 @@ func (r Reason) String() string {
 
 // ErrorReasons lists every failure reason (ReasonNone excluded) in label
 // order, for pre-creating metric children and for reports.
-var ErrorReasons = []Reason{ReasonTimeout, ReasonDNS, ReasonConnect, ReasonTLS, ReasonReset, ReasonStatus, ReasonCheck, ReasonCanceled, ReasonOther}
+var ErrorReasons = []Reason{ReasonTimeout, ReasonDNS, ReasonConnect, ReasonTLS, ReasonReset, ReasonProtocol, ReasonStatus, ReasonCheck, ReasonCanceled, ReasonOther}
 
 // ParseReason is the inverse of String; ok is false for an unknown name.
 func ParseReason(s string) (r Reason, ok bool) {

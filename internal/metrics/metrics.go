@@ -6,6 +6,12 @@
 // The hot path never looks a label up: Step returns a StepMetrics whose
 // children are resolved once (status-code counters are resolved on first use
 // and cached in a fixed array of atomic pointers).
+//
+// The code label of loadgen_requests_total takes a bounded set of values:
+// plan.CommonStatusCodes and the codes given to Step (those the plan's checks
+// name, see plan.StatusCodeLabels), "other" for any other response, and
+// "none" when no response came. A target answering every code cannot grow
+// the series count.
 package metrics
 
 import (
@@ -18,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/loadlab/loadlab/internal/httpclient"
+	"github.com/loadlab/loadlab/internal/plan"
 )
 
 const namespace = "loadgen"
@@ -26,7 +33,8 @@ const namespace = "loadgen"
 const (
 	OutcomeSuccess = "success"
 	OutcomeFailure = "failure"
-	CodeNone       = "none" // code label when no response came
+	CodeNone       = "none"  // code label when no response came
+	CodeOther      = "other" // code label of a status code not among a step's labelled codes
 )
 
 // HTTPPhases are the values of loadgen_http_phase_duration_seconds{phase}.
@@ -90,7 +98,7 @@ func New(reg prometheus.Registerer) *Metrics {
 			"Time from the request's actual send to its last byte (raw service time)."),
 			[]string{"scenario", "step"}),
 		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "requests_total",
-			Help: "Requests completed, by HTTP status code (none when no response came)."},
+			Help: "Requests completed, by HTTP status code (other for a code the plan does not label, none when no response came)."},
 			[]string{"scenario", "step", "method", "code"}),
 		Errors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "request_errors_total",
 			Help: "Failed requests by reason."}, []string{"scenario", "step", "reason"}),
@@ -142,17 +150,22 @@ type StepMetrics struct {
 
 	m                      *Metrics
 	scenario, step, method string
+	labelled               [600]atomic.Bool // codes with their own code label value
 	codes                  [600]atomic.Pointer[prometheus.Counter]
+	other                  atomic.Pointer[prometheus.Counter]
 	none                   prometheus.Counter
 }
 
 // Step returns (creating once) the children of (scenario, step, method),
-// pre-creating the outcome and error-reason series.
-func (m *Metrics) Step(scenario, step, method string) *StepMetrics {
+// pre-creating the outcome and error-reason series. plan.CommonStatusCodes
+// and codes (100-599) get their own code label value; the step's other
+// responses count as "other". Calling Step again for the same key adds codes.
+func (m *Metrics) Step(scenario, step, method string, codes ...int) *StepMetrics {
 	key := [3]string{scenario, step, method}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if s := m.steps[key]; s != nil {
+		s.label(codes)
 		return s
 	}
 	s := &StepMetrics{
@@ -166,21 +179,40 @@ func (m *Metrics) Step(scenario, step, method string) *StepMetrics {
 	for _, r := range httpclient.ErrorReasons {
 		s.Errors[r] = m.Errors.WithLabelValues(scenario, step, r.String())
 	}
+	s.label(plan.CommonStatusCodes)
+	s.label(codes)
 	m.steps[key] = s
 	return s
 }
 
-// Request returns the requests_total counter for status code (0 = no
-// response). Codes outside 100-599 count as none.
+func (s *StepMetrics) label(codes []int) {
+	for _, c := range codes {
+		if c >= 100 && c < len(s.labelled) {
+			s.labelled[c].Store(true)
+		}
+	}
+}
+
+// Request returns the requests_total counter for status code: its own code
+// label when it is one of the step's labelled codes, "other" when it is not,
+// "none" for 0 (no response).
 func (s *StepMetrics) Request(code int) prometheus.Counter {
-	if code < 100 || code >= len(s.codes) {
+	if code <= 0 {
 		return s.none
 	}
-	if p := s.codes[code].Load(); p != nil {
+	if code < len(s.codes) && s.labelled[code].Load() {
+		if p := s.codes[code].Load(); p != nil {
+			return *p
+		}
+		c := s.m.Requests.WithLabelValues(s.scenario, s.step, s.method, strconv.Itoa(code))
+		s.codes[code].Store(&c)
+		return c
+	}
+	if p := s.other.Load(); p != nil {
 		return *p
 	}
-	c := s.m.Requests.WithLabelValues(s.scenario, s.step, s.method, strconv.Itoa(code))
-	s.codes[code].Store(&c)
+	c := s.m.Requests.WithLabelValues(s.scenario, s.step, s.method, CodeOther)
+	s.other.Store(&c)
 	return c
 }
 

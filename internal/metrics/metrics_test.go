@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/loadlab/loadlab/internal/httpclient"
+	"github.com/loadlab/loadlab/internal/plan"
 	"github.com/loadlab/loadlab/internal/testenv"
 	"github.com/loadlab/loadlab/internal/testenv/promtest"
 )
@@ -42,6 +43,8 @@ func fill(t *testing.T) *prometheus.Registry {
 	teams.Errors[httpclient.ReasonStatus].Inc()
 	teams.Request(0).Inc()
 	teams.Errors[httpclient.ReasonConnect].Inc()
+	teams.Request(418).Inc()
+	teams.Errors[httpclient.ReasonStatus].Inc()
 	login.Iterations.Inc()
 	m.TTFB.Observe(0.009)
 	m.Connect.Observe(0.0002)
@@ -118,18 +121,44 @@ func TestNativeHistogram(t *testing.T) {
 
 func TestRequestCodeCache(t *testing.T) {
 	m := New(prometheus.NewRegistry())
-	s := m.Step("a", "b", "GET")
+	s := m.Step("a", "b", "GET", 299)
 	for _, tc := range []struct {
 		code int
 		want string
-	}{{200, "200"}, {404, "404"}, {0, "none"}, {42, "none"}, {700, "none"}} {
+	}{{200, "200"}, {404, "404"}, {299, "299"}, {0, "none"}, {42, "other"}, {700, "other"}, {418, "other"}, {101, "other"}} {
 		s.Request(tc.code).Inc()
 		if got := testutil.ToFloat64(m.Requests.WithLabelValues("a", "b", "GET", tc.want)); got < 1 {
 			t.Errorf("Request(%d) counted %v under code=%q; want >= 1", tc.code, got, tc.want)
 		}
 	}
-	if allocs := testing.AllocsPerRun(100, func() { s.Request(200).Inc() }); allocs != 0 {
+	if allocs := testing.AllocsPerRun(100, func() { s.Request(200).Inc(); s.Request(418).Inc() }); allocs != 0 {
 		t.Errorf("Request(200).Inc() allocates %v times; want 0", allocs)
+	}
+	if s2 := m.Step("a", "b", "GET", 418); s2 != s {
+		t.Fatal("Step returned a new StepMetrics for the same key")
+	}
+	s.Request(418).Inc()
+	if got := testutil.ToFloat64(m.Requests.WithLabelValues("a", "b", "GET", "418")); got != 1 {
+		t.Errorf("after Step added 418: code=\"418\" = %v; want 1", got)
+	}
+}
+
+// TestCodeSeriesBounded: a step answered with every code from 100 to 599
+// (and a few impossible ones) has at most one requests_total series per
+// labelled code (the common ones and its own), plus other and none.
+func TestCodeSeriesBounded(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := New(reg)
+	s := m.Step("a", "b", "GET", 200, 299, 418) // 200 is common already
+	labelled := len(plan.CommonStatusCodes) + 2
+	for code := 0; code <= 1000; code++ {
+		s.Request(code).Inc()
+	}
+	if got, want := testutil.CollectAndCount(m.Requests), labelled+2; got != want {
+		t.Errorf("requests_total series = %d after codes 0-1000; want %d (labelled codes + other + none)", got, want)
+	}
+	if got := testutil.ToFloat64(m.Requests.WithLabelValues("a", "b", "GET", CodeOther)); got != float64(1000-labelled) {
+		t.Errorf("code=other = %v; want %d", got, 1000-labelled)
 	}
 }
 

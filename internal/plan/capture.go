@@ -205,3 +205,7 @@ func jsonValueString(v any) string {
 }
 
 var errNoValue = errors.New("no value")
+
+// NeedsBody reports whether the capture reads the response body (JSON path
+// and regex captures do; header captures do not).
+func (c Capture) NeedsBody() bool { return c.Kind != CaptureHeader }

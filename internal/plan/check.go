@@ -57,6 +57,13 @@ func (c *Check) compile() map[string]error {
 // Eval applies the check to a response. why is empty when ok; otherwise it is a
 // short, bounded explanation (never the body) for reports.
 func (c Check) Eval(status int, body []byte, latency time.Duration) (ok bool, why string) {
+	return c.EvalCut(status, body, int64(len(body)), latency)
+}
+
+// EvalCut is Eval on a body of which only the first len(body) of received
+// bytes were kept (max_body): a body rule that fails on a cut body says so,
+// naming the limit.
+func (c Check) EvalCut(status int, body []byte, received int64, latency time.Duration) (ok bool, why string) {
 	if !c.StatusOK(status) {
 		if len(c.Status) == 0 {
 			return false, fmt.Sprintf("status %d", status)
@@ -66,6 +73,14 @@ func (c Check) Eval(status int, body []byte, latency time.Duration) (ok bool, wh
 	if c.MaxLatency.Duration > 0 && latency > c.MaxLatency.Duration {
 		return false, fmt.Sprintf("latency %v over %v", latency.Round(time.Microsecond), c.MaxLatency.Duration)
 	}
+	ok, why = c.evalBody(body)
+	if !ok && received > int64(len(body)) {
+		why += CutNote(len(body), received)
+	}
+	return ok, why
+}
+
+func (c Check) evalBody(body []byte) (ok bool, why string) {
 	if c.BodyContains != "" && !bytes.Contains(body, []byte(c.BodyContains)) {
 		return false, fmt.Sprintf("body does not contain %q", c.BodyContains)
 	}
@@ -148,4 +163,53 @@ func toFloat(v any) (float64, bool) {
 		return f, err == nil
 	}
 	return 0, false
+}
+
+// NeedsBody reports whether the check reads the response body
+// (body_contains, json).
+func (c Check) NeedsBody() bool { return c.BodyContains != "" || len(c.JSON) > 0 }
+
+// NeedsBody reports whether the step's checks or captures read the response
+// body: only then does the executor keep (up to max_body of) it.
+func (s *Step) NeedsBody() bool {
+	if s.Check.NeedsBody() {
+		return true
+	}
+	for _, c := range s.Capture {
+		if c.NeedsBody() {
+			return true
+		}
+	}
+	return false
+}
+
+// CutNote is what a check or capture failure adds when the body was kept
+// only in part: it names the limit.
+func CutNote(kept int, received int64) string {
+	return fmt.Sprintf(" (only the first %s of the %d-byte body were kept: max_body)", FormatByteSize(int64(kept)), received)
+}
+
+// CommonStatusCodes get their own value of the code label of
+// loadgen_requests_total in every plan, beside the codes the plan's checks
+// name; any other code counts as "other", so a target answering every code
+// cannot grow the series count.
+var CommonStatusCodes = []int{200, 201, 202, 204, 301, 302, 304, 400, 401, 403, 404, 405, 409, 413, 422, 429, 500, 502, 503, 504}
+
+// StatusCodeLabels returns, sorted, the status codes that get their own code
+// label: CommonStatusCodes and every code the plan's checks name.
+func (p *Plan) StatusCodeLabels() []int {
+	codes := slices.Clone(CommonStatusCodes)
+	add := func(steps []Step) {
+		for _, st := range steps {
+			codes = append(codes, st.Check.Status...)
+		}
+	}
+	for _, sc := range p.Scenarios {
+		add(sc.Steps)
+	}
+	if p.Benchmark != nil {
+		add(p.Benchmark.Endpoints)
+	}
+	slices.Sort(codes)
+	return slices.Compact(codes)
 }

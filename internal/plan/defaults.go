@@ -19,6 +19,9 @@ func applyDefaults(p *Plan) {
 	if p.Defaults.Timeout.Duration == 0 && !p.written("defaults.timeout") {
 		p.Defaults.Timeout.Duration = DefaultTimeout
 	}
+	if !p.Defaults.MaxBody.IsSet() && !p.written("defaults.max_body") {
+		p.Defaults.MaxBody.Bytes = DefaultMaxBody
+	}
 	for name, ds := range p.Data {
 		if ds.Order == "" {
 			ds.Order = OrderSequential
@@ -147,6 +150,18 @@ func (r Request) EffectiveTimeout(d Defaults) time.Duration {
 		return d.Timeout.Duration
 	}
 	return DefaultTimeout
+}
+
+// EffectiveMaxBody returns the request's max_body, else the plan default,
+// else DefaultMaxBody.
+func (r Request) EffectiveMaxBody(d Defaults) int64 {
+	if r.MaxBody.IsSet() {
+		return r.MaxBody.Bytes
+	}
+	if d.MaxBody.IsSet() {
+		return d.MaxBody.Bytes
+	}
+	return DefaultMaxBody
 }
 
 func scenarioPath(i int) string { return "scenarios[" + itoa(i) + "]" }

@@ -61,10 +61,16 @@ const (
 	DefaultKneeStep        = 10 * time.Second
 	DefaultKneeWarmup      = 2 * time.Second
 	DefaultGainThreshold   = 0.10
-	DefaultSeriesBudget    = 2000 // metric series a plan may create (see SeriesPerStep)
-	SeriesPerStep          = 18   // estimate: ~6 status codes + 9 error reasons + 2 outcomes + 1 service-time histogram
+	DefaultSeriesBudget    = 4000 // metric series a plan may create (see Plan.SeriesEstimate)
+	SeriesPerStepFixed     = 13   // series of a step besides its status codes: 10 error reasons, 2 outcomes, 1 service time
 	MaxNameLen             = 64   // scenario and step names are metric label values
 	DefaultBenchConcurrent = 1
+)
+
+// Response body limits (max_body).
+const (
+	DefaultMaxBody = 1 << 20 // response body bytes kept for checks and captures
+	MaxMaxBody     = 1 << 30 // the largest max_body a plan may set
 )
 
 // Plan is one YAML test plan. Zero values of optional sections mean "absent";
@@ -122,6 +128,9 @@ func V(s string) Variable { return Variable{Value: s} }
 type Defaults struct {
 	Headers map[string]string `yaml:"headers"`
 	Timeout Duration          `yaml:"timeout"` // default DefaultTimeout
+	// MaxBody is how much of a response body is kept for checks and
+	// captures (default DefaultMaxBody); the rest is read and dropped.
+	MaxBody ByteSize `yaml:"max_body"`
 }
 
 // DataSource is a CSV file whose rows feed templates: each iteration takes one
@@ -175,7 +184,8 @@ type Request struct {
 	Query   map[string]string `yaml:"query"`
 	JSON    any               `yaml:"json"`
 	Body    string            `yaml:"body"`
-	Timeout Duration          `yaml:"timeout"` // default Defaults.Timeout
+	Timeout Duration          `yaml:"timeout"`  // default Defaults.Timeout
+	MaxBody ByteSize          `yaml:"max_body"` // default Defaults.MaxBody
 
 	// Compiled is set by Validate when the request is valid.
 	Compiled *CompiledRequest `yaml:"-"`
@@ -196,6 +206,9 @@ type CompiledRequest struct {
 	Body        *Template
 	ContentType string        // "application/json" for JSON bodies, else from headers or ""
 	Timeout     time.Duration // effective timeout (> 0)
+	// MaxBody is the effective max_body: the most response body bytes kept
+	// for the step's checks and captures.
+	MaxBody int
 	// Refs are the names the request's templates need (sorted, unique).
 	Refs []string
 
@@ -335,6 +348,17 @@ type Duration struct {
 	time.Duration
 	Line, Col int // 0 when not set in YAML
 }
+
+// ByteSize is a YAML size scalar: a number of bytes (1048576) or a number
+// with a unit ("512KiB", "1MiB", "64kB"; KiB/MiB/GiB are powers of 1024,
+// kB/KB/MB/GB of 1000); it remembers where it was written.
+type ByteSize struct {
+	Bytes     int64
+	Line, Col int // 0 when not set in YAML
+}
+
+// IsSet reports whether the size was written in YAML or set in Go (non-zero).
+func (b ByteSize) IsSet() bool { return b.Line > 0 || b.Bytes != 0 }
 
 // D returns a Duration for d, for building plans in Go.
 func D(d time.Duration) Duration { return Duration{Duration: d} }

@@ -65,6 +65,7 @@ func (v *validator) plan() {
 	} else {
 		v.durUpTo("defaults.timeout", p.Defaults.Timeout.Duration, MaxTimeout)
 	}
+	v.maxBody("defaults.max_body", p.Defaults.MaxBody)
 	v.headers("defaults.headers", p.Defaults.Headers)
 	v.variables()
 	v.data()
@@ -361,6 +362,27 @@ func (v *validator) step(at string, st *Step, s *scope) {
 	}
 	v.check(at+".check", &st.Check)
 	v.request(at+".request", &st.Request, s)
+	if st.Request.EffectiveMaxBody(v.p.Defaults) == 0 {
+		const msg = "needs the response body, but max_body is 0 (no body is kept)"
+		if st.Check.BodyContains != "" {
+			v.add(at+".check.body_contains", msg)
+		}
+		if len(st.Check.JSON) > 0 {
+			v.add(at+".check.json", msg)
+		}
+		for _, name := range sortedKeys(st.Capture) {
+			if st.Capture[name].NeedsBody() {
+				v.add(joinPath(at+".capture", name), msg)
+			}
+		}
+	}
+}
+
+// maxBody checks a max_body size.
+func (v *validator) maxBody(path string, b ByteSize) {
+	if b.Bytes < 0 || b.Bytes > MaxMaxBody {
+		v.add(path, "%s is over the limit of %s", FormatByteSize(b.Bytes), FormatByteSize(MaxMaxBody))
+	}
 }
 
 func (v *validator) check(at string, c *Check) {
@@ -411,6 +433,9 @@ func (v *validator) request(at string, r *Request, s *scope) {
 	} else if !v.durUpTo(at+".timeout", r.Timeout.Duration, MaxTimeout) {
 		ok = false
 	}
+	if r.MaxBody.IsSet() {
+		v.maxBody(at+".max_body", r.MaxBody)
+	}
 	if r.JSON != nil && r.Body != "" {
 		fail(at+".body", "give either json or body, not both")
 	}
@@ -431,7 +456,8 @@ func (v *validator) request(at string, r *Request, s *scope) {
 		}
 		return t
 	}
-	cr := &CompiledRequest{Method: r.Method, Timeout: r.EffectiveTimeout(v.p.Defaults)}
+	cr := &CompiledRequest{Method: r.Method, Timeout: r.EffectiveTimeout(v.p.Defaults),
+		MaxBody: int(min(max(r.EffectiveMaxBody(v.p.Defaults), 0), MaxMaxBody))}
 	cr.Path = compile(at+".path", r.Path, escNone)
 	if len(r.Query) > 0 {
 		sep := "?"
@@ -918,8 +944,9 @@ func (v *validator) knee() {
 	}
 }
 
-// SeriesEstimate returns the plan's estimated number of loadgen metric series:
-// SeriesPerStep for every step of every scenario and benchmark endpoint.
+// SeriesEstimate returns the most loadgen metric series the plan's steps
+// can create: SeriesPerStep for every step of every scenario and benchmark
+// endpoint, whatever the target answers.
 func (p *Plan) SeriesEstimate() int {
 	n := 0
 	for _, sc := range p.Scenarios {
@@ -928,13 +955,19 @@ func (p *Plan) SeriesEstimate() int {
 	if p.Benchmark != nil && p.Type == TypeBenchmark && len(p.Scenarios) == 0 {
 		n += len(p.Benchmark.Endpoints)
 	}
-	return n * SeriesPerStep
+	return n * p.SeriesPerStep()
 }
+
+// SeriesPerStep is the most series one step can create: one requests_total
+// series per status code label (StatusCodeLabels, plus "other" and "none"),
+// and SeriesPerStepFixed (error reasons, outcomes, service time).
+func (p *Plan) SeriesPerStep() int { return len(p.StatusCodeLabels()) + 2 + SeriesPerStepFixed }
 
 func (v *validator) budget() {
 	if est := v.p.SeriesEstimate(); est > DefaultSeriesBudget {
-		v.add("scenarios", "about %d metric series (%d steps x %d per step) exceeds the budget of %d (at most %d steps across all scenarios)",
-			est, est/SeriesPerStep, SeriesPerStep, DefaultSeriesBudget, DefaultSeriesBudget/SeriesPerStep)
+		per := v.p.SeriesPerStep()
+		v.add("scenarios", "up to %d metric series (%d steps x %d per step) exceeds the budget of %d (at most %d steps across all scenarios)",
+			est, est/per, per, DefaultSeriesBudget, DefaultSeriesBudget/per)
 	}
 }
 
