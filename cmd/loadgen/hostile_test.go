@@ -112,9 +112,11 @@ wait:
 			continue
 		}
 		delete(want, st.Step)
-		// big: a 32 MiB body may not finish within 1 s on a busy box (timeout); it must never pass or be anything else.
-		if st.Requests == 0 || st.ErrorsByReason[reason] == 0 || st.Errors != st.ErrorsByReason["check"]+st.ErrorsByReason["timeout"] {
-			t.Errorf("step %s: %d requests, errors %v; want every one failed, mostly with reason %s", st.Step, st.Requests, st.ErrorsByReason, reason)
+		// big: a 32 MiB body may not finish within 1 s on a busy box, so every one may time out (seen in CI with
+		// other jobs on the box); it must never pass or fail with any other reason. The other two can only time out.
+		if st.Requests == 0 || st.Errors != st.Requests || (reason == "timeout" && st.ErrorsByReason[reason] != st.Requests) ||
+			st.Errors != st.ErrorsByReason["check"]+st.ErrorsByReason["timeout"] {
+			t.Errorf("step %s: %d requests, errors %v; want every one failed with reason %s (big: check or timeout)", st.Step, st.Requests, st.ErrorsByReason, reason)
 		}
 	}
 	if len(want) > 0 {
