@@ -1,4 +1,7 @@
-package executor
+// The benchmarks and the test of the request path that record into
+// internal/metrics live in package executor_test: metrics imports executor
+// (it implements executor.Observer).
+package executor_test
 
 import (
 	"context"
@@ -13,8 +16,24 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
+	"github.com/loadlab/loadlab/internal/executor"
 	"github.com/loadlab/loadlab/internal/metrics"
+	"github.com/loadlab/loadlab/internal/plan"
 )
+
+func mustPlan(t testing.TB, target, yaml string) *plan.Plan {
+	t.Helper()
+	p, err := plan.Parse("test.yaml", []byte(yaml), plan.WithTarget(target))
+	if err != nil {
+		t.Fatalf("plan.Parse: %v\n%s", err, yaml)
+	}
+	return p
+}
+
+// observer is a run's observer of fresh metrics.
+func observer() executor.Option {
+	return executor.WithObserver(metrics.New(prometheus.NewRegistry()).Observer())
+}
 
 // fastServer starts an in-process fasthttp server (0 allocations per request)
 // so the benchmarks measure the generator.
@@ -55,18 +74,15 @@ func BenchmarkRequestBodyCheck(b *testing.B) {
 func benchRequest(b *testing.B, planText string) {
 	url := fastServer(b)
 	p := mustPlan(b, url, fmt.Sprintf(planText, "1s", 10))
-	e, err := New(p, WithMetrics(metrics.New(prometheus.NewRegistry())))
+	e, err := executor.New(p, observer())
 	if err != nil {
 		b.Fatal(err)
 	}
-	e.start = time.Now()
-	w := e.newWorker(0)
-	st := e.steps[0]
-	ctx := context.Background()
+	request := executor.RequestFunc(e)
 	b.ReportAllocs()
 	for b.Loop() {
-		if ok, _ := e.request(ctx, w, st, e.elapsed(), 0); !ok {
-			b.Fatal("request failed", e.samples)
+		if !request() {
+			b.Fatal("request failed", e.Results().ErrorSamples)
 		}
 	}
 }
@@ -74,17 +90,14 @@ func benchRequest(b *testing.B, planText string) {
 // BenchmarkRecord is the recording alone.
 func BenchmarkRecord(b *testing.B) {
 	p := mustPlan(b, "http://127.0.0.1:1", fmt.Sprintf(benchPlan, "1s", 10))
-	e, err := New(p, WithMetrics(metrics.New(prometheus.NewRegistry())))
+	e, err := executor.New(p, observer())
 	if err != nil {
 		b.Fatal(err)
 	}
-	o := &outcome{latency: 3 * time.Millisecond, service: 2 * time.Millisecond, status: 200}
-	o.tm.TTFB = time.Millisecond
-	o.tm.BytesIn, o.tm.BytesOut = 200, 100
-	st := e.steps[0]
+	record := executor.RecordFunc(e)
 	b.ReportAllocs()
 	for b.Loop() {
-		e.record(st, 0, time.Second, o)
+		record()
 	}
 }
 
@@ -97,7 +110,7 @@ func BenchmarkExecutorOpen(b *testing.B) {
 	n := max(b.N, 200)
 	d := time.Duration(n) * time.Second / rate
 	p := mustPlan(b, url, fmt.Sprintf(benchPlan, d.String(), rate))
-	e, err := New(p, WithMetrics(metrics.New(prometheus.NewRegistry())))
+	e, err := executor.New(p, observer())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -132,7 +145,7 @@ load:
   phases: [{name: a, duration: 3s, vus: %d}]
 `, vus))
 	for b.Loop() {
-		e, err := New(p)
+		e, err := executor.New(p)
 		if err != nil {
 			b.Fatal(err)
 		}
