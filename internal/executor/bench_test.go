@@ -18,21 +18,16 @@ import (
 
 	"github.com/loadlab/loadlab/internal/executor"
 	"github.com/loadlab/loadlab/internal/metrics"
-	"github.com/loadlab/loadlab/internal/plan"
 )
 
-func mustPlan(t testing.TB, target, yaml string) *plan.Plan {
-	t.Helper()
-	p, err := plan.Parse("test.yaml", []byte(yaml), plan.WithTarget(target))
+// newExecutor returns an executor of the plan against target, recording
+// into fresh metrics.
+func newExecutor(b *testing.B, target, yaml string) *executor.Executor {
+	e, err := executor.New(executor.MustPlan(b, target, yaml), executor.WithObserver(metrics.New(prometheus.NewRegistry()).Observer()))
 	if err != nil {
-		t.Fatalf("plan.Parse: %v\n%s", err, yaml)
+		b.Fatal(err)
 	}
-	return p
-}
-
-// observer is a run's observer of fresh metrics.
-func observer() executor.Option {
-	return executor.WithObserver(metrics.New(prometheus.NewRegistry()).Observer())
+	return e
 }
 
 // fastServer starts an in-process fasthttp server (0 allocations per request)
@@ -72,12 +67,7 @@ func BenchmarkRequestBodyCheck(b *testing.B) {
 }
 
 func benchRequest(b *testing.B, planText string) {
-	url := fastServer(b)
-	p := mustPlan(b, url, fmt.Sprintf(planText, "1s", 10))
-	e, err := executor.New(p, observer())
-	if err != nil {
-		b.Fatal(err)
-	}
+	e := newExecutor(b, fastServer(b), fmt.Sprintf(planText, "1s", 10))
 	request := executor.RequestFunc(e)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -89,12 +79,7 @@ func benchRequest(b *testing.B, planText string) {
 
 // BenchmarkRecord is the recording alone.
 func BenchmarkRecord(b *testing.B) {
-	p := mustPlan(b, "http://127.0.0.1:1", fmt.Sprintf(benchPlan, "1s", 10))
-	e, err := executor.New(p, observer())
-	if err != nil {
-		b.Fatal(err)
-	}
-	record := executor.RecordFunc(e)
+	record := executor.RecordFunc(newExecutor(b, "http://127.0.0.1:1", fmt.Sprintf(benchPlan, "1s", 10)))
 	b.ReportAllocs()
 	for b.Loop() {
 		record()
@@ -109,11 +94,7 @@ func BenchmarkExecutorOpen(b *testing.B) {
 	const rate = 2000
 	n := max(b.N, 200)
 	d := time.Duration(n) * time.Second / rate
-	p := mustPlan(b, url, fmt.Sprintf(benchPlan, d.String(), rate))
-	e, err := executor.New(p, observer())
-	if err != nil {
-		b.Fatal(err)
-	}
+	e := newExecutor(b, url, fmt.Sprintf(benchPlan, d.String(), rate))
 	var r0, r1 syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &r0)
 	b.ResetTimer()
@@ -138,7 +119,7 @@ func BenchmarkExecutorOpen(b *testing.B) {
 func BenchmarkClosedVUMemory(b *testing.B) {
 	url := fastServer(b)
 	const vus = 2000
-	p := mustPlan(b, url, fmt.Sprintf(`
+	p := executor.MustPlan(b, url, fmt.Sprintf(`
 scenarios: [{name: s, think: 1s, steps: [{name: a, request: {path: /a}}]}]
 load:
   model: closed

@@ -360,12 +360,11 @@ func (e *Executor) Run(ctx context.Context) (err error) {
 	e.stopRun = cancel
 	defer panics.Recover("executor", func(pe *panics.Error) { e.fail(pe); err = pe })
 	var wg sync.WaitGroup
-	hkDone := make(chan struct{})
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		defer panics.Recover("executor housekeeping", e.fail)
-		e.housekeep(runCtx, hkDone)
+		e.housekeep(runCtx)
 	}()
 
 	// Abort in-flight requests as soon as the caller cancels.
@@ -382,8 +381,7 @@ func (e *Executor) Run(ctx context.Context) (err error) {
 		e.runClosed(runCtx)
 	}
 	e.endSchedule()
-	close(hkDone)
-	cancel()
+	cancel() // housekeeping stops
 	wg.Wait()
 	// Every worker and virtual user has returned: nothing is in flight, even
 	// when one panicked between counting its request in and out.
@@ -409,8 +407,9 @@ func (e *Executor) Run(ctx context.Context) (err error) {
 
 func (e *Executor) ctxDone(ctx context.Context) bool { return ctx.Err() != nil }
 
-// housekeep updates phases, gauges and window rings every 100 ms.
-func (e *Executor) housekeep(ctx context.Context, done <-chan struct{}) {
+// housekeep updates phases, gauges and window rings every 100 ms until ctx
+// ends.
+func (e *Executor) housekeep(ctx context.Context) {
 	t := time.NewTicker(housekeeping)
 	defer t.Stop()
 	for {
@@ -431,8 +430,6 @@ func (e *Executor) housekeep(ctx context.Context, done <-chan struct{}) {
 		}
 		e.obs.Gauges(Gauges{InFlight: e.inFlight.Load(), VUs: e.busy.Load(), TargetRate: math.Float64frombits(e.rateNow.Load())})
 		select {
-		case <-done:
-			return
 		case <-ctx.Done():
 			return
 		case <-t.C:

@@ -5,6 +5,9 @@ import (
 	"time"
 )
 
+// MustPlan is mustPlan.
+var MustPlan = mustPlan
+
 // RequestFunc returns a func that sends and records one request of e's
 // first step, as a worker does, and reports its success (for the benchmarks
 // of package executor_test).

@@ -32,7 +32,7 @@ func TestCodeLabelsBounded(t *testing.T) {
 		}
 		rows = append(rows, "["+path+"]")
 	}
-	p := mustPlan(t, url, `
+	p := executor.MustPlan(t, url, `
 data: {codes: {columns: [path], rows: [`+strings.Join(rows, ", ")+`]}}
 scenarios:
   - name: s
