@@ -3,10 +3,7 @@ package executor
 import (
 	"context"
 	"fmt"
-	"go/build"
-	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -121,35 +118,5 @@ load:
 	}
 	if seen.InFlight == 0 || seen.InFlight > 4 || seen.VUs == 0 || seen.TargetRate != 60 {
 		t.Errorf("gauges peaked at %+v; want in flight and VUs in 1-4 (max_in_flight), target rate 60", seen)
-	}
-}
-
-// TestNoMetricsImport: the executor reports through Observer and never
-// imports internal/metrics (which imports the executor), directly or not.
-func TestNoMetricsImport(t *testing.T) {
-	const module = "github.com/loadlab/loadlab/"
-	seen := map[string]bool{}
-	var walk func(path string, via []string)
-	walk = func(path string, via []string) {
-		if seen[path] {
-			return
-		}
-		seen[path] = true
-		if path == module+"internal/metrics" {
-			t.Fatalf("the executor imports internal/metrics via %v", via)
-		}
-		pkg, err := build.ImportDir(filepath.Join("../..", strings.TrimPrefix(path, module)), 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, imp := range pkg.Imports {
-			if strings.HasPrefix(imp, module) {
-				walk(imp, append(via, imp))
-			}
-		}
-	}
-	walk(module+"internal/executor", nil)
-	if !seen[module+"internal/pacer"] {
-		t.Fatalf("walked %v; want internal/pacer among them", seen)
 	}
 }
