@@ -163,7 +163,7 @@ func (er *EngineRunner) runMode(ctx context.Context, job Job, typ string, log *s
 	o := modes.Options{Log: log, RunID: job.ID, Monitor: er.Monitor, Sink: er.Sink,
 		OnExecutor: func(e *executor.Executor) { job.Attach(e) }}
 	if er.Metrics != nil {
-		o.ExecutorOptions = []executor.Option{executor.WithMetrics(er.Metrics)}
+		o.ExecutorOptions = []executor.Option{executor.WithObserver(er.Metrics.Observer())}
 	}
 	if er.Store != nil {
 		o.Store = er.Store

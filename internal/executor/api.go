@@ -161,8 +161,8 @@ func (e *Executor) Results() *Results {
 		}
 	}
 	for i, pr := range e.phaseRecs {
-		ph, off := e.phases.Phase(i)
-		res := &PhaseResult{Name: pr.p.Name, Index: i, Planned: ph.Span, Iterations: pr.iter.Load(),
+		off, end := e.phases.Bounds(i)
+		res := &PhaseResult{Name: pr.p.Name, Index: i, Planned: end - off, Iterations: pr.iter.Load(),
 			Dropped: pr.drop.Load(), ScheduleLag: pr.lag.Clone(), Cell: *pr.cell.snapshot("", "", "")}
 		if pr.p.Rate != nil {
 			res.Rate, res.To = *pr.p.Rate, *pr.p.Rate
@@ -175,7 +175,7 @@ func (e *Executor) Results() *Results {
 		}
 		if !started.IsZero() && el > off {
 			res.Start = started.Add(off)
-			if end := off + ph.Span; el >= end {
+			if el >= end {
 				res.End = started.Add(end)
 			} else if !ended.IsZero() {
 				res.End = ended

@@ -1,4 +1,7 @@
-package executor
+// The benchmarks and the test of the request path that record into
+// internal/metrics live in package executor_test: metrics imports executor
+// (it implements executor.Observer).
+package executor_test
 
 import (
 	"context"
@@ -13,8 +16,19 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
+	"github.com/loadlab/loadlab/internal/executor"
 	"github.com/loadlab/loadlab/internal/metrics"
 )
+
+// newExecutor returns an executor of the plan against target, recording
+// into fresh metrics.
+func newExecutor(b *testing.B, target, yaml string) *executor.Executor {
+	e, err := executor.New(executor.MustPlan(b, target, yaml), executor.WithObserver(metrics.New(prometheus.NewRegistry()).Observer()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return e
+}
 
 // fastServer starts an in-process fasthttp server (0 allocations per request)
 // so the benchmarks measure the generator.
@@ -53,38 +67,22 @@ func BenchmarkRequestBodyCheck(b *testing.B) {
 }
 
 func benchRequest(b *testing.B, planText string) {
-	url := fastServer(b)
-	p := mustPlan(b, url, fmt.Sprintf(planText, "1s", 10))
-	e, err := New(p, WithMetrics(metrics.New(prometheus.NewRegistry())))
-	if err != nil {
-		b.Fatal(err)
-	}
-	e.start = time.Now()
-	w := e.newWorker(0)
-	st := e.steps[0]
-	ctx := context.Background()
+	e := newExecutor(b, fastServer(b), fmt.Sprintf(planText, "1s", 10))
+	request := executor.RequestFunc(e)
 	b.ReportAllocs()
 	for b.Loop() {
-		if ok, _ := e.request(ctx, w, st, e.elapsed(), 0); !ok {
-			b.Fatal("request failed", e.samples)
+		if !request() {
+			b.Fatal("request failed", e.Results().ErrorSamples)
 		}
 	}
 }
 
 // BenchmarkRecord is the recording alone.
 func BenchmarkRecord(b *testing.B) {
-	p := mustPlan(b, "http://127.0.0.1:1", fmt.Sprintf(benchPlan, "1s", 10))
-	e, err := New(p, WithMetrics(metrics.New(prometheus.NewRegistry())))
-	if err != nil {
-		b.Fatal(err)
-	}
-	o := &outcome{latency: 3 * time.Millisecond, service: 2 * time.Millisecond, status: 200}
-	o.tm.TTFB = time.Millisecond
-	o.tm.BytesIn, o.tm.BytesOut = 200, 100
-	st := e.steps[0]
+	record := executor.RecordFunc(newExecutor(b, "http://127.0.0.1:1", fmt.Sprintf(benchPlan, "1s", 10)))
 	b.ReportAllocs()
 	for b.Loop() {
-		e.record(st, 0, time.Second, o)
+		record()
 	}
 }
 
@@ -96,11 +94,7 @@ func BenchmarkExecutorOpen(b *testing.B) {
 	const rate = 2000
 	n := max(b.N, 200)
 	d := time.Duration(n) * time.Second / rate
-	p := mustPlan(b, url, fmt.Sprintf(benchPlan, d.String(), rate))
-	e, err := New(p, WithMetrics(metrics.New(prometheus.NewRegistry())))
-	if err != nil {
-		b.Fatal(err)
-	}
+	e := newExecutor(b, url, fmt.Sprintf(benchPlan, d.String(), rate))
 	var r0, r1 syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &r0)
 	b.ResetTimer()
@@ -125,14 +119,14 @@ func BenchmarkExecutorOpen(b *testing.B) {
 func BenchmarkClosedVUMemory(b *testing.B) {
 	url := fastServer(b)
 	const vus = 2000
-	p := mustPlan(b, url, fmt.Sprintf(`
+	p := executor.MustPlan(b, url, fmt.Sprintf(`
 scenarios: [{name: s, think: 1s, steps: [{name: a, request: {path: /a}}]}]
 load:
   model: closed
   phases: [{name: a, duration: 3s, vus: %d}]
 `, vus))
 	for b.Loop() {
-		e, err := New(p)
+		e, err := executor.New(p)
 		if err != nil {
 			b.Fatal(err)
 		}

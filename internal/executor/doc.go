@@ -1,10 +1,14 @@
-// Package executor runs a load plan against a target and measures it.
+// Package executor runs a load plan against a target and measures it: it
+// owns the workers and virtual users, sending, timing and recording. When
+// iterations are due comes from internal/pacer's Schedule; what it measures
+// goes to its own results and, as it happens, to an Observer
+// (internal/metrics implements one; the executor does not import it).
 //
 // # API
 //
 //	e, err := executor.New(p *plan.Plan,
 //		executor.WithClient(c),           // httpclient.Doer; default: fasthttp client per target
-//		executor.WithMetrics(m),          // *metrics.Metrics (optional)
+//		executor.WithObserver(o),         // Observer of this run, e.g. metrics.Metrics.Observer() (optional)
 //		executor.WithNow(time.Now),       // injectable clock for timestamps
 //		executor.WithLogger(log),         // *slog.Logger
 //		executor.WithOnPhase(func(name string) {...}), // called as each phase begins
@@ -44,14 +48,17 @@
 //	e.SetVUs(n int)                        // override the closed-model VU count; n < 0 clears
 //
 // An override replaces the phase's value until cleared; phases still end on
-// schedule. It is meant for the control API.
+// schedule. It is meant for the control API. Each is a decorator of the
+// run's pacer.Schedule (pacer.WithRate, pacer.Resume, pacer.WithVUs), made
+// by the goroutine that follows the schedule: clearing a rate resumes the
+// plan's schedule where it stands then, without catching up.
 //
 // # Models
 //
-// Open model (plan load.model: open): one pacer goroutine computes the
-// intended start of every iteration from the phases (constant rate, or a
-// linear ramp rate→to) and releases every due slot at most once per ~1 ms
-// tick into a buffered channel. Workers (at most max_in_flight) run
+// Open model (plan load.model: open): one pacer goroutine reads the
+// intended start of every iteration from the schedule (phases of a constant
+// rate, or a linear ramp rate→to) and releases every due slot at most once
+// per ~1 ms tick into a buffered channel. Workers (at most max_in_flight) run
 // iterations; an iteration that finds every slot busy WAITS for one, and the
 // wait shows in its latency (measured from the intended start) and in the
 // schedule lag. With load.drop_policy: drop it is dropped and counted instead.
@@ -68,7 +75,7 @@
 // # Recording
 //
 // Each (scenario, step) and each phase owns a cell of lock-free counters and
-// hist.Histograms (no lock shared by all workers, no registry look-up per
-// request: metric children are resolved once per step). Rolling windows are
-// rings of per-second cells per step.
+// hist.Histograms (no lock shared by all workers). Rolling windows are rings
+// of per-second cells per step. The Observer's StepObserver of each step is
+// obtained once, at New, and gets one call per request.
 package executor

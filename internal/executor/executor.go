@@ -14,7 +14,6 @@ import (
 
 	"github.com/loadlab/loadlab/internal/hist"
 	"github.com/loadlab/loadlab/internal/httpclient"
-	"github.com/loadlab/loadlab/internal/metrics"
 	"github.com/loadlab/loadlab/internal/pacer"
 	"github.com/loadlab/loadlab/internal/panics"
 	"github.com/loadlab/loadlab/internal/plan"
@@ -34,8 +33,9 @@ type Option func(*Executor)
 // sized to max_in_flight or the peak VUs).
 func WithClient(c *httpclient.Client) Option { return func(e *Executor) { e.client = c } }
 
-// WithMetrics records every request into m as well.
-func WithMetrics(m *metrics.Metrics) Option { return func(e *Executor) { e.m = m } }
+// WithObserver reports the run's measurements to o as well (see Observer;
+// internal/metrics implements it). Give each run its own.
+func WithObserver(o Observer) Option { return func(e *Executor) { e.obs = o } }
 
 // WithNow sets the wall clock used for Results timestamps (durations always
 // use the monotonic clock).
@@ -64,7 +64,7 @@ type Executor struct {
 	client  *httpclient.Client
 	ownsCl  bool
 	host    *httpclient.Host
-	m       *metrics.Metrics
+	obs     Observer
 	now     func() time.Time
 	log     *slog.Logger
 	onPhase func(string)
@@ -75,8 +75,9 @@ type Executor struct {
 	open        bool
 	drop        bool
 	maxInFlight int
-	thinks      bool // some step has a think time
-	phases      *pacer.Phases
+	thinks      bool           // some step has a think time
+	phases      *pacer.Phases  // the plan's schedule
+	sched       pacer.Schedule // what the run follows: phases, before any change made while it runs
 	phaseRecs   []*phaseRec
 	scenarios   []*scenRec
 	steps       []*stepRec
@@ -110,7 +111,7 @@ type Executor struct {
 	maxInFl     atomic.Int64
 	busy        atomic.Int64
 	curPhase    atomic.Int32
-	rateNow     atomic.Uint64 // float64 bits
+	rateNow     atomic.Uint64 // float64 bits: the rate in force (open model), kept by the pacer
 	vusTarget   atomic.Int64
 	rateOv      atomic.Uint64 // float64 bits; NaN = no override
 	vusOv       atomic.Int64  // -1 = no override
@@ -131,7 +132,7 @@ type scenRec struct {
 	weight int
 	iter   atomic.Uint64
 	failed atomic.Uint64
-	mIter  interface{ Inc() }
+	obs    ScenarioObserver
 }
 
 type stepRec struct {
@@ -141,7 +142,7 @@ type stepRec struct {
 	think  plan.Think
 	cell   *liveCell
 	ring   *ring
-	sm     *metrics.StepMetrics
+	obs    StepObserver
 	caps   []capRec
 	method []byte
 	keep   int // response body bytes kept: max_body when a check or capture reads the body, else 0
@@ -164,7 +165,7 @@ func New(p *plan.Plan, opts ...Option) (*Executor, error) {
 	if p == nil {
 		return nil, errors.New("executor: nil plan")
 	}
-	e := &Executor{p: p, now: time.Now, log: slog.New(slog.DiscardHandler), window: DefaultWindow,
+	e := &Executor{p: p, obs: nop{}, now: time.Now, log: slog.New(slog.DiscardHandler), window: DefaultWindow,
 		tick: DefaultTick, seed: uint64(time.Now().UnixNano()), lag: hist.New(), endCh: make(chan struct{})}
 	e.reqs.New = newReqState
 	for _, o := range opts {
@@ -193,37 +194,43 @@ func New(p *plan.Plan, opts ...Option) (*Executor, error) {
 		return nil, errors.New("executor: plan has no load phases")
 	}
 	var list []pacer.Phase
-	peakVUs := 0
+	names := make([]string, len(p.Load.Phases))
+	peak := 0.0
 	var total time.Duration
 	for i, ph := range p.Load.Phases {
 		span := min(max(ph.Duration.Duration, 0), plan.MaxDuration)
 		if total += span; total > plan.MaxDuration {
 			return nil, fmt.Errorf("executor: the load lasts more than %v", plan.MaxDuration)
 		}
-		var pc pacer.Pacer = pacer.Constant{Span: span}
-		if e.open {
-			if ph.Rate == nil {
-				return nil, fmt.Errorf("executor: load.phases[%d] (%s): open model needs a rate", i, ph.Name)
-			}
-			pc = pacer.Constant{Freq: clampRate(*ph.Rate), Span: span}
-			if ph.To != nil {
-				pc = pacer.Ramp{From: clampRate(*ph.Rate), To: clampRate(*ph.To), Span: span}
-			}
-		} else {
-			if ph.VUs == nil {
-				return nil, fmt.Errorf("executor: load.phases[%d] (%s): closed model needs vus", i, ph.Name)
-			}
-			peakVUs = max(peakVUs, min(ph.PeakVUs(), plan.MaxVUs))
+		// The level: iterations per second (open model) or VUs (closed).
+		var from, limit float64 = 0, plan.MaxRate
+		switch {
+		case e.open && ph.Rate == nil:
+			return nil, fmt.Errorf("executor: load.phases[%d] (%s): open model needs a rate", i, ph.Name)
+		case e.open:
+			from = *ph.Rate
+		case ph.VUs == nil:
+			return nil, fmt.Errorf("executor: load.phases[%d] (%s): closed model needs vus", i, ph.Name)
+		default:
+			from, limit = float64(*ph.VUs), plan.MaxVUs
 		}
-		list = append(list, pacer.Phase{Name: ph.Name, Span: span, Pacer: pc})
+		to := from
+		if ph.To != nil {
+			to = *ph.To
+		}
+		from, to = clamp(from, limit), clamp(to, limit)
+		peak = max(peak, from, to)
+		list = append(list, pacer.Phase{Name: ph.Name, Span: span, From: from, To: to})
+		names[i] = ph.Name
 		e.phaseRecs = append(e.phaseRecs, &phaseRec{p: ph, cell: newLiveCell(), lag: hist.New()})
 	}
 	e.phases = pacer.NewPhases(list...)
+	e.sched = e.phases
 
 	if e.client == nil {
 		conns := e.maxInFlight
 		if !e.open {
-			conns = max(peakVUs, 1)
+			conns = max(int(math.Round(peak)), 1)
 		}
 		e.client = httpclient.New(httpclient.Config{MaxConns: conns})
 		e.ownsCl = true
@@ -242,11 +249,8 @@ func New(p *plan.Plan, opts ...Option) (*Executor, error) {
 		if w <= 0 {
 			w = plan.DefaultWeight
 		}
-		sr := &scenRec{s: s, weight: w}
+		sr := &scenRec{s: s, weight: w, obs: e.obs.Scenario(s.Name)}
 		e.totalWeight += w
-		if e.m != nil {
-			sr.mIter = e.m.Iterations.WithLabelValues(s.Name)
-		}
 		for j := range s.Steps {
 			st := &s.Steps[j]
 			if st.Request.Compiled == nil {
@@ -263,9 +267,7 @@ func New(p *plan.Plan, opts ...Option) (*Executor, error) {
 			for name, c := range st.Capture {
 				rec.caps = append(rec.caps, capRec{name: name, c: c})
 			}
-			if e.m != nil {
-				rec.sm = e.m.Step(s.Name, st.Name, st.Request.Compiled.Method, codes...)
-			}
+			rec.obs = sr.obs.Step(st.Name, st.Request.Compiled.Method, codes)
 			sr.steps = append(sr.steps, rec)
 			e.steps = append(e.steps, rec)
 		}
@@ -283,22 +285,16 @@ func New(p *plan.Plan, opts ...Option) (*Executor, error) {
 			e.data = append(e.data, &dataRec{ds: ds, rand: ds.Order == plan.OrderRandom})
 		}
 	}
-	if e.m != nil {
-		names := make([]string, len(list))
-		for i, ph := range list {
-			names[i] = ph.Name
-		}
-		e.m.SetPhases(names)
-	}
+	e.obs.Phases(names)
 	return e, nil
 }
 
-// clampRate bounds a rate to [0, plan.MaxRate] (NaN is 0).
-func clampRate(r float64) float64 {
-	if !(r > 0) {
+// clamp bounds x to [0, limit] (NaN is 0).
+func clamp(x, limit float64) float64 {
+	if !(x > 0) {
 		return 0
 	}
-	return min(r, plan.MaxRate)
+	return min(x, limit)
 }
 
 // SetRate overrides the open-model rate (iterations per second) from now on;
@@ -308,7 +304,7 @@ func (e *Executor) SetRate(r float64) {
 	if r < 0 || math.IsNaN(r) {
 		r = math.NaN()
 	} else {
-		r = clampRate(r)
+		r = clamp(r, plan.MaxRate)
 	}
 	e.rateOv.Store(math.Float64bits(r))
 }
@@ -364,12 +360,11 @@ func (e *Executor) Run(ctx context.Context) (err error) {
 	e.stopRun = cancel
 	defer panics.Recover("executor", func(pe *panics.Error) { e.fail(pe); err = pe })
 	var wg sync.WaitGroup
-	hkDone := make(chan struct{})
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		defer panics.Recover("executor housekeeping", e.fail)
-		e.housekeep(runCtx, hkDone)
+		e.housekeep(runCtx)
 	}()
 
 	// Abort in-flight requests as soon as the caller cancels.
@@ -386,8 +381,7 @@ func (e *Executor) Run(ctx context.Context) (err error) {
 		e.runClosed(runCtx)
 	}
 	e.endSchedule()
-	close(hkDone)
-	cancel()
+	cancel() // housekeeping stops
 	wg.Wait()
 	// Every worker and virtual user has returned: nothing is in flight, even
 	// when one panicked between counting its request in and out.
@@ -400,12 +394,8 @@ func (e *Executor) Run(ctx context.Context) (err error) {
 		e.canceled.Store(true)
 	}
 	e.curPhase.Store(-1)
-	if e.m != nil {
-		e.m.SetPhase("")
-		e.m.InFlight.Set(0)
-		e.m.VirtualUsers.Set(0)
-		e.m.TargetRate.Set(0)
-	}
+	e.obs.Phase("")
+	e.obs.Gauges(Gauges{})
 	if e.ownsCl {
 		e.client.CloseIdleConnections()
 	}
@@ -417,8 +407,9 @@ func (e *Executor) Run(ctx context.Context) (err error) {
 
 func (e *Executor) ctxDone(ctx context.Context) bool { return ctx.Err() != nil }
 
-// housekeep updates phases, gauges and window rings every 100 ms.
-func (e *Executor) housekeep(ctx context.Context, done <-chan struct{}) {
+// housekeep updates phases, gauges and window rings every 100 ms until ctx
+// ends.
+func (e *Executor) housekeep(ctx context.Context) {
 	t := time.NewTicker(housekeeping)
 	defer t.Stop()
 	for {
@@ -428,52 +419,22 @@ func (e *Executor) housekeep(ctx context.Context, done <-chan struct{}) {
 			s.ring.prepare(sec)
 		}
 		e.markService(sec)
-		i := e.phases.Index(el)
+		i := e.sched.Phase(el)
 		if old := e.curPhase.Swap(int32(i)); old != int32(i) && i >= 0 {
 			name := e.phaseRecs[i].p.Name
 			e.log.Info("phase", "phase", name, "elapsed", el.Round(time.Millisecond))
-			if e.m != nil {
-				e.m.SetPhase(name)
-			}
+			e.obs.Phase(name)
 			if e.onPhase != nil {
 				e.onPhase(name)
 			}
 		}
-		rate := e.phases.Rate(el)
-		if ov := math.Float64frombits(e.rateOv.Load()); !math.IsNaN(ov) && i >= 0 {
-			rate = ov
-		}
-		e.rateNow.Store(math.Float64bits(rate))
-		if !e.open {
-			e.vusTarget.Store(int64(e.targetVUs(el)))
-		}
-		if e.m != nil {
-			e.m.InFlight.Set(float64(e.inFlight.Load()))
-			e.m.VirtualUsers.Set(float64(e.busy.Load()))
-			if e.open {
-				e.m.TargetRate.Set(rate)
-			}
-		}
+		e.obs.Gauges(Gauges{InFlight: e.inFlight.Load(), VUs: e.busy.Load(), TargetRate: math.Float64frombits(e.rateNow.Load())})
 		select {
-		case <-done:
-			return
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
 	}
-}
-
-func (e *Executor) targetVUs(el time.Duration) int {
-	i := e.phases.Index(el)
-	if i < 0 {
-		return 0
-	}
-	if ov := e.vusOv.Load(); ov >= 0 {
-		return int(ov)
-	}
-	_, start := e.phases.Phase(i)
-	return min(max(e.phaseRecs[i].p.VUsAt(el-start), 0), plan.MaxVUs)
 }
 
 // slot is one open-model iteration: its intended start and phase.
@@ -516,9 +477,7 @@ func (e *Executor) runOpen(ctx context.Context) {
 			if s.phase >= 0 {
 				e.phaseRecs[s.phase].drop.Add(1)
 			}
-			if e.m != nil {
-				e.m.Dropped.Inc()
-			}
+			e.obs.Dropped()
 			return true
 		}
 		if idle.Load() <= int64(len(ch)) && workers < e.maxInFlight {
@@ -543,73 +502,44 @@ func (e *Executor) runOpen(ctx context.Context) {
 
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	var n uint64         // next hit of the phases' schedule
-	ovRate := math.NaN() // override in force
-	var ovBase time.Duration
-	var ovN uint64
-	total := e.phases.Duration()
-	last := time.Duration(0)
-loop:
+	sched, rate := e.sched, math.NaN() // the schedule in force and the rate set by SetRate (NaN: none)
+	var k uint64                       // the next iteration
+	var last time.Duration             // intended start of the last one released
+	total := sched.Duration()
 	for {
 		el := e.elapsed()
-		// follow SetRate changes
-		if ov := math.Float64frombits(e.rateOv.Load()); !(math.IsNaN(ov) && math.IsNaN(ovRate)) && ov != ovRate {
-			if math.IsNaN(ov) { // cleared: resume the schedule from now
-				n = uint64(math.Ceil(e.phases.Hits(el)))
+		if ov := math.Float64frombits(e.rateOv.Load()); ov != rate && !(math.IsNaN(ov) && math.IsNaN(rate)) {
+			rate = ov
+			if math.IsNaN(ov) { // cleared: the plan's schedule resumes from now
+				sched = pacer.Resume(e.sched, el, k)
 			} else {
-				ovBase, ovN = max(el, last), 0
+				sched = pacer.WithRate(e.sched, max(el, last), k, ov)
 			}
-			ovRate = ov
 		}
-		var next time.Duration
+		next := total
 		for {
-			var at time.Duration
-			var ph int
-			var ok bool
-			if math.IsNaN(ovRate) {
-				at, ph, ok = e.phases.AtPhase(float64(n))
-			} else if ovRate > 0 {
-				at = ovBase + time.Duration(float64(ovN)/ovRate*1e9)
-				ph, ok = e.phases.Index(at), at < total
-			} else {
-				at, ok = total, false
-				if el < total { // rate 0: idle until the end or a change
-					at, ok, ph = el+e.tick, true, -2
-				}
+			at, ph, ok := sched.At(k)
+			if !ok { // none left before the end (or a rate of 0): wait for the end, or a rate change
+				break
 			}
-			if !ok {
-				break loop
-			}
-			if at > el || ph == -2 {
+			if at > el {
 				next = at
 				break
 			}
 			if !dispatch(slot{at: at, phase: int32(ph)}) {
-				break loop
+				return
 			}
 			last = at
-			if math.IsNaN(ovRate) {
-				n++
-			} else {
-				ovN++
-			}
+			k++
 		}
-		wait := min(next-el, e.tick)
-		if wait < 0 {
-			wait = 0
+		if el >= total {
+			return // the schedule ends at its planned end, even when its last iteration came early
 		}
-		timer.Reset(wait)
+		e.rateNow.Store(math.Float64bits(sched.Rate(el)))
+		timer.Reset(min(max(next-el, 0), e.tick))
 		select {
 		case <-ctx.Done():
-			break loop
-		case <-timer.C:
-		}
-	}
-	// The schedule ends at its planned end, even when its last hit came early.
-	if el := e.elapsed(); ctx.Err() == nil && el < total {
-		timer.Reset(total - el)
-		select {
-		case <-ctx.Done():
+			return
 		case <-timer.C:
 		}
 	}
@@ -629,15 +559,22 @@ func (e *Executor) runClosed(ctx context.Context) {
 		wg.Wait()
 	}()
 	defer panics.Recover("executor scheduler", e.fail)
-	total := e.phases.Duration()
+	total := e.sched.Duration()
 	t := time.NewTicker(housekeeping / 2)
 	defer t.Stop()
+	sched, n := e.sched, int64(-1) // the schedule in force and the VU count set by SetVUs (-1: none)
 	for {
 		el := e.elapsed()
 		if el >= total || ctx.Err() != nil {
 			break
 		}
-		target := e.targetVUs(el)
+		if ov := e.vusOv.Load(); ov != n {
+			sched, n = e.sched, ov
+			if ov >= 0 {
+				sched = pacer.WithVUs(e.sched, int(ov))
+			}
+		}
+		target := sched.VUs(el)
 		e.vusTarget.Store(int64(target))
 		for id := 0; id < target; id++ {
 			if id == len(vus) {
@@ -667,9 +604,7 @@ func (e *Executor) startIteration(ctx context.Context, w *worker, s slot) {
 	if s.phase >= 0 {
 		e.phaseRecs[s.phase].lag.Record(lag)
 	}
-	if e.m != nil {
-		e.m.ScheduleLag.Observe(lag.Seconds())
-	}
+	e.obs.ScheduleLag(lag)
 	e.iteration(ctx, w, s.at, s.phase)
 }
 

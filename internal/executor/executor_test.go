@@ -432,3 +432,50 @@ load:
 		t.Errorf("requests = %d; want ~110 after SetRate(100) at 1s", n)
 	}
 }
+
+// TestSetRateCleared: a rate set and then cleared runs at that rate in
+// between, and the plan's schedule resumes where it is at the clearing
+// (neither catching up on what the change skipped nor repeating what it
+// sent); a rate of 0 pauses the run until it is cleared.
+func TestSetRateCleared(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		rate float64
+		want uint64 // 50/s outside [0.5 s, 1.5 s), rate inside
+	}{{"faster", 150, 25 + 150 + 75}, {"paused", 0, 25 + 75}} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, p := hitPlan(t, 0, "load: {phases: [{name: a, duration: 3s, rate: 50}]}")
+			e, err := New(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			set := time.AfterFunc(500*time.Millisecond, func() { e.SetRate(tc.rate) })
+			clear := time.AfterFunc(1500*time.Millisecond, func() { e.SetRate(-1) })
+			defer set.Stop()
+			defer clear.Stop()
+			if err := e.Run(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if n := uint64(c.n.Load()); n+10 < tc.want || n > tc.want+10 {
+				t.Errorf("requests = %d; want about %d", n, tc.want)
+			}
+		})
+	}
+}
+
+// TestSetRateInPause: a rate set while the plan pauses (rate 0) to its end
+// takes effect there too.
+func TestSetRateInPause(t *testing.T) {
+	c, p := hitPlan(t, 0, "load: {phases: [{name: a, duration: 1s, rate: 20}, {name: pause, duration: 1s, rate: 0}]}")
+	e, err := New(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer time.AfterFunc(1200*time.Millisecond, func() { e.SetRate(50) }).Stop()
+	if err := e.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.n.Load(); n < 20+30 || n > 20+50 { // 20, then 50/s for the last 0.8 s
+		t.Errorf("requests = %d; want about 60", n)
+	}
+}

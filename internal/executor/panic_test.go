@@ -110,14 +110,14 @@ func TestPanicHousekeeping(t *testing.T) {
 	}
 }
 
-// panicPacer paces 100 hits per second and panics at the fifth.
-type panicPacer struct{ pacer.Constant }
+// panicSchedule panics at its fifth iteration.
+type panicSchedule struct{ pacer.Schedule }
 
-func (pp panicPacer) At(hits float64) (time.Duration, bool) {
-	if hits >= 5 {
+func (ps panicSchedule) At(k uint64) (time.Duration, int, bool) {
+	if k >= 5 {
 		panic("pacer failed")
 	}
-	return pp.Constant.At(hits)
+	return ps.Schedule.At(k)
 }
 
 func TestPanicPacer(t *testing.T) {
@@ -126,8 +126,7 @@ func TestPanicPacer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.phases = pacer.NewPhases(pacer.Phase{Name: "a", Span: time.Minute,
-		Pacer: panicPacer{pacer.Constant{Freq: 100, Span: time.Minute}}})
+	e.sched = panicSchedule{e.sched}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	err = e.Run(ctx)
@@ -163,13 +162,13 @@ func TestNewClampsPlanNumbers(t *testing.T) {
 	}
 
 	_, cp := hitPlan(t, 0, "load: {model: closed, phases: [{name: a, duration: 1s, vus: 1, to: 5}]}")
-	cp.Load.Phases[0].To = &huge // VUsAt must not overflow to a negative count
+	cp.Load.Phases[0].To = &huge // the VU count must not overflow to a negative one
 	ce, err := New(cp)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := ce.phaseRecs[0].p.VUsAt(time.Second); got != plan.MaxVUs {
-		t.Errorf("VUsAt at the end of a ramp to 1e19 = %d; want the plan limit %d", got, plan.MaxVUs)
+	if got := ce.sched.VUs(time.Second - time.Microsecond); got < plan.MaxVUs-1 || got > plan.MaxVUs {
+		t.Errorf("VUs at the end of a ramp to 1e19 = %d; want the plan limit %d", got, plan.MaxVUs)
 	}
 
 	cp.Load.Phases[0].Duration = plan.D(plan.MaxDuration + time.Hour)

@@ -80,7 +80,7 @@ func (v *vu) run() {
 				v.exit()
 				return
 			}
-			ph := e.phases.Index(v.due)
+			ph := e.sched.Phase(v.due)
 			if ph < 0 {
 				v.exit()
 				return

@@ -134,9 +134,7 @@ func (e *Executor) endIteration(sc *scenRec, failed bool) {
 	if failed {
 		sc.failed.Add(1)
 	}
-	if sc.mIter != nil {
-		sc.mIter.Inc()
-	}
+	sc.obs.Iteration()
 }
 
 func (e *Executor) scheduleEnded() bool {
@@ -265,29 +263,7 @@ func (e *Executor) record(st *stepRec, phase int32, end time.Duration, o *outcom
 	}
 	sec := int64(end / time.Second)
 	st.ring.record(sec, o)
-	if sm := st.sm; sm != nil {
-		if o.reason == ReasonNone {
-			sm.Success.Observe(o.latency.Seconds())
-		} else {
-			sm.Failure.Observe(o.latency.Seconds())
-			sm.Errors[o.reason].Inc()
-		}
-		sm.Service.Observe(o.service.Seconds())
-		sm.Request(o.status).Inc()
-		m := e.m
-		if o.tm.NewConn {
-			if o.tm.DNS > 0 {
-				m.DNS.Observe(o.tm.DNS.Seconds())
-			}
-			m.Connect.Observe(o.tm.Connect.Seconds())
-			if o.tm.TLS > 0 {
-				m.TLS.Observe(o.tm.TLS.Seconds())
-			}
-		}
-		if o.tm.TTFB > 0 {
-			m.TTFB.Observe(o.tm.TTFB.Seconds())
-		}
-	}
+	st.obs.Record(o.latency, o.service, o.status, o.reason, &o.tm)
 }
 
 func itoa(n int) string {

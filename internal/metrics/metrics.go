@@ -3,9 +3,11 @@
 // on a caller-supplied registry. Latency histograms are native histograms
 // (factor 1.1, at most 100 buckets, reset after 1 h at the earliest).
 //
-// The hot path never looks a label up: Step returns a StepMetrics whose
-// children are resolved once (status-code counters are resolved on first use
-// and cached in a fixed array of atomic pointers).
+// A run's executor records into them through an Observer (executor.Observer),
+// one per run from Metrics.Observer. The hot path never looks a label up:
+// Step returns a StepMetrics whose children are resolved once (status-code
+// counters are resolved on first use and cached in a fixed array of atomic
+// pointers).
 //
 // The code label of loadgen_requests_total takes a bounded set of values:
 // plan.CommonStatusCodes and the codes given to Step (those the plan's checks

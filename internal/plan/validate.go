@@ -654,8 +654,10 @@ func (v *validator) load() {
 					v.upTo(at+".to", *ph.To, MaxRate)
 				}
 			}
-			if r := ph.PeakRate(); r > peak && r <= MaxRate {
-				peak = r
+			for _, r := range []*float64{ph.Rate, ph.To} {
+				if r != nil && *r > peak && *r <= MaxRate {
+					peak = *r
+				}
 			}
 		} else {
 			if ph.Rate != nil {

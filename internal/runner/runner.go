@@ -147,7 +147,7 @@ func Run(ctx context.Context, p *plan.Plan, opts Options) (sum *report.Summary, 
 	defer srv.close()
 
 	eopts := []executor.Option{
-		executor.WithMetrics(srv.metrics),
+		executor.WithObserver(srv.metrics.Observer()),
 		executor.WithOnPhase(func(name string) { opts.Log.Info("phase", "phase", name) }),
 		executor.WithLogger(opts.Log),
 	}
