@@ -46,6 +46,14 @@ func classifyTransport(err error) Reason {
 	if errors.As(err, &de) {
 		return de.Reason
 	}
+	var he *h2Error
+	if errors.As(err, &he) {
+		return he.reason
+	}
+	var re *RedirectError
+	if errors.As(err, &re) {
+		return re.Reason
+	}
 	if errors.Is(err, ErrAborted) || errors.Is(err, context.Canceled) {
 		return ReasonCanceled
 	}
