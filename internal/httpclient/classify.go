@@ -64,6 +64,12 @@ func classifyTransport(err error) Reason {
 	if isTLSErr(err) {
 		return ReasonTLS
 	}
+	// An alert from the server after the handshake (TLS 1.3 reports a
+	// missing or rejected client certificate this way, on the first read).
+	var oe *net.OpError
+	if errors.As(err, &oe) && (oe.Op == "remote error" || oe.Op == "local error") {
+		return ReasonTLS
+	}
 	if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) {
 		return ReasonConnect
 	}

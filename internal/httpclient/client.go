@@ -429,6 +429,7 @@ type conn struct {
 	firstByte         time.Time
 	awaiting          bool // request written, first byte not yet read
 	in, out           int64
+	rerr              error // the last read error (fasthttp may report a TLS alert as EOF)
 	closeOnce         sync.Once
 }
 
@@ -445,6 +446,9 @@ func (cn *conn) Write(b []byte) (int, error) {
 
 func (cn *conn) Read(b []byte) (int, error) {
 	n, err := cn.Conn.Read(b)
+	if err != nil {
+		cn.rerr = err
+	}
 	if n > 0 {
 		if cn.awaiting {
 			cn.firstByte = time.Now()
@@ -651,7 +655,7 @@ func (h *Host) exchange(cn *conn, req *fasthttp.Request, resp *fasthttp.Response
 		t.NewConn = true
 		t.DNS, t.Connect, t.TLS = cn.dns, cn.connect, cn.tls
 	}
-	cn.in, cn.out, cn.awaiting = 0, 0, false
+	cn.in, cn.out, cn.awaiting, cn.rerr = 0, 0, false, nil
 	cn.firstByte = time.Time{}
 	// Set on every request: skipping it when the deadline barely moved
 	// (tried: keep it within 1% slack) saved no measurable CPU per request
@@ -691,6 +695,9 @@ func (h *Host) exchange(cn *conn, req *fasthttp.Request, resp *fasthttp.Response
 		t.first = cn.firstByte
 	}
 	if err != nil {
+		if cn.rerr != nil && classifyTransport(cn.rerr) == ReasonTLS {
+			err = cn.rerr // an alert after the handshake (TLS 1.3: a client certificate missing or refused)
+		}
 		return false, err
 	}
 	// 101: the connection left HTTP.

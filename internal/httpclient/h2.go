@@ -141,8 +141,10 @@ type h2call struct {
 
 var clockBase = time.Now()
 
-func (c *h2call) wroteRequest(httptrace.WroteRequestInfo) { c.wrote.Store(int64(time.Since(clockBase))) }
-func (c *h2call) gotFirstByte()                          { c.first.Store(int64(time.Since(clockBase))) }
+func (c *h2call) wroteRequest(httptrace.WroteRequestInfo) {
+	c.wrote.Store(int64(time.Since(clockBase)))
+}
+func (c *h2call) gotFirstByte() { c.first.Store(int64(time.Since(clockBase))) }
 
 // do sends req once over HTTP/2.
 func (x *h2host) do(s *Session, req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time, keep int, t *Timing) error {

@@ -19,7 +19,7 @@ import (
 type Session struct {
 	c   *Client
 	jar *Jar
-	h1  map[*Host]*conn    // per_vu HTTP/1.1 connections
+	h1  map[*Host]*conn     // per_vu HTTP/1.1 connections
 	h2  map[*h2host]*h2conn // per_vu HTTP/2 connections
 }
 
