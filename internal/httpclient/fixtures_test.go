@@ -230,3 +230,11 @@ func fetch(t *testing.T, c *Client, url string) (*fasthttp.Response, *Timing, er
 	t.Helper()
 	return send(t, c, nil, "GET", url, nil, nil, 1<<20)
 }
+
+type fasthttpResponse = fasthttp.Response
+
+func newReq(url string) *fasthttp.Request {
+	req := &fasthttp.Request{}
+	req.SetRequestURI(url)
+	return req
+}

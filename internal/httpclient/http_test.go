@@ -406,4 +406,3 @@ func TestRedirects(t *testing.T) {
 		})
 	}
 }
-
