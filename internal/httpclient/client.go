@@ -726,18 +726,14 @@ func readBody(br *bufio.Reader, req *fasthttp.Request, resp *fasthttp.Response, 
 	if req.Header.IsHead() || code < 200 || code == fasthttp.StatusNoContent || code == fasthttp.StatusNotModified {
 		return nil
 	}
-	b := bodyReader{br: br, keep: max(keep, 0)}
 	cl := resp.Header.ContentLength()
-	if b.keep > 0 {
+	if keep > 0 {
 		if cd := codingOf(resp.Header.ContentEncoding()); cd != codingNone {
-			keep := b.keep
-			b.keep = 0 // the decoder keeps; b only frames
-			f := framedReader{b: &b, size: int64(cl)}
-			dst, cut, err := decodeBody(resp.SwapBody(nil)[:0], &f, cd, keep)
-			resp.SwapBody(dst)
-			t.BodyBytes, t.Cut = b.n, cut
-			return err
+			return readDecoded(br, resp, cd, cl, keep, t)
 		}
+	}
+	b := bodyReader{br: br, keep: max(keep, 0)}
+	if b.keep > 0 {
 		b.dst = resp.SwapBody(nil)[:0]
 	}
 	var err error
@@ -754,6 +750,17 @@ func readBody(br *bufio.Reader, req *fasthttp.Request, resp *fasthttp.Response, 
 	}
 	t.BodyBytes = b.n
 	t.Cut = b.n > int64(len(b.dst))
+	return err
+}
+
+// readDecoded is readBody for a body in a known content coding: decoded as
+// it is read, keep bytes of the decoded body kept.
+func readDecoded(br *bufio.Reader, resp *fasthttp.Response, cd coding, cl, keep int, t *Timing) error {
+	b := &bodyReader{br: br} // it only frames; the decoder keeps
+	f := &framedReader{b: b, size: int64(cl)}
+	dst, cut, err := decodeBody(resp.SwapBody(nil)[:0], f, cd, keep)
+	resp.SwapBody(dst)
+	t.BodyBytes, t.Cut = b.n, cut
 	return err
 }
 
