@@ -9,7 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
-	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -68,8 +68,7 @@ func (x *h2host) dialContext(ctx context.Context, _, _ string) (net.Conn, error)
 		raw.Close()
 		return nil, &DialError{Reason: ReasonTLS, Err: fmt.Errorf("%s did not agree to HTTP/2 in the TLS handshake (ALPN %q): version 2 needs h2", h.host, raw.alpn)}
 	}
-	cn := &h2conn{Conn: raw.Conn, client: h.c, dns: raw.dns, connect: raw.connect, tls: raw.tls}
-	cn.fresh.Store(true)
+	cn := newH2Conn(raw, h.c)
 	if err := h.c.register(cn); err != nil {
 		return nil, err
 	}
@@ -100,7 +99,12 @@ func (x *h2host) newConn(ctx context.Context) (*h2conn, error) {
 }
 
 // h2conn is an HTTP/2 connection: it counts bytes (atomically: many
-// requests share it) and keeps its dial phases for the request that opened it.
+// requests share it) and keeps its dial phases for the request that opened
+// it. Its writes are coalesced: net/http's HTTP/2 client flushes every
+// request's frames on their own (one TLS record and one write system call
+// each), so Write appends to a buffer and a writer goroutine sends what has
+// accumulated while it was busy, in one write. Requests released together
+// by the pacer then share a system call; a lone request waits for no timer.
 type h2conn struct {
 	net.Conn
 	client            *Client
@@ -109,6 +113,26 @@ type h2conn struct {
 	fresh             atomic.Bool
 	in, out           atomic.Int64
 	closeOnce         sync.Once
+
+	wmu    sync.Mutex
+	wcond  sync.Cond // signalled when buf drains (Write waits when it is full)
+	buf    []byte    // written, not yet sent
+	werr   error     // the first write error: every later Write returns it
+	wake   chan struct{}
+	closed chan struct{}
+}
+
+// maxPendingWrite bounds the bytes a connection buffers before Write waits
+// for them to be sent (request bodies are flow-controlled by HTTP/2 anyway).
+const maxPendingWrite = 256 << 10
+
+func newH2Conn(raw *rawConn, c *Client) *h2conn {
+	cn := &h2conn{Conn: raw.Conn, client: c, dns: raw.dns, connect: raw.connect, tls: raw.tls,
+		wake: make(chan struct{}, 1), closed: make(chan struct{})}
+	cn.wcond.L = &cn.wmu
+	cn.fresh.Store(true)
+	go cn.writer()
+	return cn
 }
 
 func (cn *h2conn) Read(b []byte) (int, error) {
@@ -118,15 +142,68 @@ func (cn *h2conn) Read(b []byte) (int, error) {
 }
 
 func (cn *h2conn) Write(b []byte) (int, error) {
-	n, err := cn.Conn.Write(b)
-	cn.out.Add(int64(n))
-	return n, err
+	cn.wmu.Lock()
+	for cn.werr == nil && len(cn.buf) >= maxPendingWrite {
+		cn.wcond.Wait()
+	}
+	if err := cn.werr; err != nil {
+		cn.wmu.Unlock()
+		return 0, err
+	}
+	cn.buf = append(cn.buf, b...)
+	cn.wmu.Unlock()
+	select {
+	case cn.wake <- struct{}{}:
+	default:
+	}
+	return len(b), nil
+}
+
+// writer sends what Write buffered, until the connection closes.
+func (cn *h2conn) writer() {
+	var out []byte
+	for {
+		select {
+		case <-cn.wake:
+		case <-cn.closed:
+			return
+		}
+		// Let the goroutines that are ready to run (other requests released
+		// at the same time) write first, so that they share this write.
+		runtime.Gosched()
+		cn.wmu.Lock()
+		out, cn.buf = cn.buf, out[:0]
+		cn.wcond.Broadcast()
+		cn.wmu.Unlock()
+		if len(out) == 0 {
+			continue
+		}
+		n, err := cn.Conn.Write(out)
+		cn.out.Add(int64(n))
+		if err != nil {
+			cn.wmu.Lock()
+			if cn.werr == nil {
+				cn.werr = err
+			}
+			cn.wcond.Broadcast()
+			cn.wmu.Unlock()
+			cn.Conn.Close() // the reader fails too, and with it every stream
+			return
+		}
+	}
 }
 
 func (cn *h2conn) Close() error {
 	var err error
 	cn.closeOnce.Do(func() {
 		cn.client.unregister(cn)
+		close(cn.closed)
+		cn.wmu.Lock()
+		if cn.werr == nil {
+			cn.werr = net.ErrClosed
+		}
+		cn.wcond.Broadcast()
+		cn.wmu.Unlock()
 		err = cn.Conn.Close()
 	})
 	return err
@@ -215,25 +292,26 @@ func (x *h2host) do(s *Session, req *fasthttp.Request, resp *fasthttp.Response, 
 }
 
 // request converts req to a net/http request (hop-by-hop headers dropped:
-// HTTP/2 has none).
+// HTTP/2 has none). Common methods, header names and the target's host are
+// interned, so a request allocates the net/http objects and its values only.
 func (x *h2host) request(ctx context.Context, req *fasthttp.Request) (*http.Request, error) {
 	uri := req.URI()
-	hr, err := http.NewRequestWithContext(ctx, string(req.Header.Method()), "", nil)
+	hr, err := http.NewRequestWithContext(ctx, methodString(req.Header.Method()), "", nil)
 	if err != nil {
 		return nil, err
 	}
-	host := string(uri.Host())
-	hr.URL = &url.URL{Scheme: x.h.scheme, Host: host, Opaque: string(uri.RequestURI())}
+	host := x.h.host
+	if hb := uri.Host(); string(hb) != host {
+		host = string(hb)
+	}
+	hr.URL.Scheme, hr.URL.Host, hr.URL.Opaque = x.h.scheme, host, string(uri.RequestURI())
 	hr.Host = host
 	hr.Proto, hr.ProtoMajor, hr.ProtoMinor = "HTTP/2.0", 2, 0
 	for k, v := range req.Header.All() {
-		switch {
-		case equalFold(k, "Host"), equalFold(k, "Connection"), equalFold(k, "Content-Length"),
-			equalFold(k, "Transfer-Encoding"), equalFold(k, "Keep-Alive"), equalFold(k, "Proxy-Connection"),
-			equalFold(k, "Upgrade"):
+		key := headerName(k)
+		if key == "" {
 			continue
 		}
-		key := string(k)
 		hr.Header[key] = append(hr.Header[key], string(v))
 	}
 	if body := req.Body(); len(body) > 0 {
@@ -241,6 +319,38 @@ func (x *h2host) request(ctx context.Context, req *fasthttp.Request) (*http.Requ
 		hr.ContentLength = int64(len(body))
 	}
 	return hr, nil
+}
+
+// methodString returns m as a string, without allocating for the common ones.
+func methodString(m []byte) string {
+	for _, s := range [...]string{"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"} {
+		if string(m) == s {
+			return s
+		}
+	}
+	return string(m)
+}
+
+// commonHeaders are interned header names (fasthttp gives them in this
+// canonical form).
+var commonHeaders = [...]string{"User-Agent", "Accept", "Accept-Encoding", "Content-Type", "Authorization", "Cookie",
+	"Accept-Language", "Cache-Control", "Origin", "Referer", "X-Request-Id", "If-None-Match", "If-Modified-Since"}
+
+// headerName returns k as a header name for net/http, "" for a header
+// HTTP/2 must not carry.
+func headerName(k []byte) string {
+	for _, s := range commonHeaders {
+		if string(k) == s {
+			return s
+		}
+	}
+	switch {
+	case equalFold(k, "Host"), equalFold(k, "Connection"), equalFold(k, "Content-Length"),
+		equalFold(k, "Transfer-Encoding"), equalFold(k, "Keep-Alive"), equalFold(k, "Proxy-Connection"),
+		equalFold(k, "Upgrade"):
+		return ""
+	}
+	return string(k)
 }
 
 func equalFold(b []byte, s string) bool {
