@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/loadlab/loadlab/internal/testenv"
 )
 
 // cannedServer answers every HTTP/1.1 request on a connection with the same
@@ -58,6 +60,9 @@ func cannedServer(t *testing.T, response string) string {
 // body kept or not, through Host.Do and through a Session without a jar
 // (what the executor's workers call).
 func TestHTTP1Allocs(t *testing.T) {
+	if testenv.RaceEnabled {
+		t.Skip("the race detector allocates")
+	}
 	url := cannedServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 11\r\nContent-Type: text/plain\r\n\r\nhello world")
 	c := New(Config{})
 	defer c.CloseIdleConnections()

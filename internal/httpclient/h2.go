@@ -112,6 +112,7 @@ type h2conn struct {
 	dns, connect, tls time.Duration
 	fresh             atomic.Bool
 	in, out           atomic.Int64
+	rerr              atomic.Pointer[error] // the first read error
 	closeOnce         sync.Once
 
 	wmu    sync.Mutex
@@ -138,7 +139,20 @@ func newH2Conn(raw *rawConn, c *Client) *h2conn {
 func (cn *h2conn) Read(b []byte) (int, error) {
 	n, err := cn.Conn.Read(b)
 	cn.in.Add(int64(n))
+	if err != nil {
+		cn.rerr.CompareAndSwap(nil, &err)
+	}
 	return n, err
+}
+
+// tlsAlert returns the TLS alert that ended the connection's reads, if that
+// is what did (net/http reports a connection that failed before the
+// server's settings without its cause).
+func (cn *h2conn) tlsAlert() error {
+	if p := cn.rerr.Load(); p != nil && classifyTransport(*p) == ReasonTLS {
+		return *p
+	}
+	return nil
 }
 
 func (cn *h2conn) Write(b []byte) (int, error) {
@@ -152,6 +166,7 @@ func (cn *h2conn) Write(b []byte) (int, error) {
 	}
 	cn.buf = append(cn.buf, b...)
 	cn.wmu.Unlock()
+	cn.out.Add(int64(len(b))) // counted when accepted: the request that wrote them may end before they are sent
 	select {
 	case cn.wake <- struct{}{}:
 	default:
@@ -178,8 +193,7 @@ func (cn *h2conn) writer() {
 		if len(out) == 0 {
 			continue
 		}
-		n, err := cn.Conn.Write(out)
-		cn.out.Add(int64(n))
+		_, err := cn.Conn.Write(out)
 		if err != nil {
 			cn.wmu.Lock()
 			if cn.werr == nil {
@@ -286,6 +300,9 @@ func (x *h2host) do(s *Session, req *fasthttp.Request, resp *fasthttp.Response, 
 		cn.cc.Close()
 	}
 	if err != nil {
+		if alert := cn.tlsAlert(); alert != nil {
+			err = alert // TLS 1.3: a client certificate missing or refused shows on the first read
+		}
 		return h.wrapErr(h2Err(err))
 	}
 	return nil
