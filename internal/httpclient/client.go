@@ -43,10 +43,9 @@ const (
 	MaxRedirects = 100
 )
 
-// Config tunes a Client. The zero value is usable: HTTP/1.1, or HTTP/2 when
-// an https target offers it; the system's TLS roots; no compression asked
-// for; redirects not followed; proxies from the environment; one shared pool
-// per target.
+// Config tunes a Client. The zero value is usable: HTTP/1.1; the system's
+// TLS roots; no compression asked for; redirects not followed; proxies from
+// the environment; one shared pool per target.
 type Config struct {
 	// MaxConns caps the connections per target (default DefaultMaxConns).
 	// Size it to the concurrency the load needs (max_in_flight, VUs): a
@@ -65,8 +64,9 @@ type Config struct {
 	// TLS are the plan's TLS options (CA file, client certificate, server
 	// name, minimum version, insecure).
 	TLS TLSOptions
-	// Version is the HTTP version: auto (HTTP/2 when an https target's ALPN
-	// offers h2, else HTTP/1.1), 1.1, 2 (https only) or h2c (http only).
+	// Version is the HTTP version: 1.1 (the zero value), auto (HTTP/2 when
+	// an https target's ALPN agrees to h2, else HTTP/1.1), 2 (https only) or
+	// h2c (http only).
 	Version Version
 	// Compression lists the codings asked for in Accept-Encoding (of
 	// Encodings), on requests that set no Accept-Encoding themselves. Bodies
@@ -121,7 +121,6 @@ type Client struct {
 	proxy     *url.URL // Config.Proxy parsed (nil: environment or direct)
 	direct    bool     // Config.Proxy is "direct"
 	acceptEnc []byte   // Accept-Encoding value; nil when Compression is empty
-	simple    bool     // no redirects and no Accept-Encoding: Host.Do is one exchange
 }
 
 // New returns a Client with cfg's defaults applied. Invalid options (a bad
@@ -171,7 +170,6 @@ func (c *Client) init() error {
 		if len(c.cfg.Compression) > 0 {
 			c.acceptEnc = []byte(strings.Join(c.cfg.Compression, ", "))
 		}
-		c.simple = c.cfg.Redirects == 0 && c.acceptEnc == nil
 	})
 	return c.initErr
 }
@@ -573,7 +571,6 @@ func (h *Host) decide(deadline time.Time) error {
 		return err
 	}
 	if raw.alpn == "h2" {
-		h.h2 = newH2Host(h)
 		h.pending.Store(raw)
 		h.path.Store(pathH2)
 		return nil

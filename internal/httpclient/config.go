@@ -16,21 +16,23 @@ import (
 // Version is the HTTP version a Client speaks (Config.Version).
 type Version uint8
 
-// The versions. VersionAuto is the zero value.
+// The versions. Version1 is the zero value (what a Client built without a
+// version speaks: the executor's until the plan's http.version is wired);
+// a plan's default is VersionAuto (ParseVersion("")).
 const (
-	// VersionAuto speaks HTTP/2 to an https target whose TLS handshake
-	// (ALPN) offers h2 and HTTP/1.1 otherwise. The choice is made once per
-	// target, on its first connection (see Host).
-	VersionAuto Version = iota
 	// Version1 is HTTP/1.1 (the fasthttp path).
-	Version1
+	Version1 Version = iota
+	// VersionAuto speaks HTTP/2 to an https target whose TLS handshake
+	// (ALPN) agrees to h2 and HTTP/1.1 otherwise. The choice is made once
+	// per target, on its first connection (see Host.decide).
+	VersionAuto
 	// Version2 is HTTP/2 over TLS (ALPN h2); an https target only.
 	Version2
 	// VersionH2C is HTTP/2 without TLS, with prior knowledge; an http target only.
 	VersionH2C
 )
 
-var versionNames = [...]string{VersionAuto: "auto", Version1: "1.1", Version2: "2", VersionH2C: "h2c"}
+var versionNames = [...]string{Version1: "1.1", VersionAuto: "auto", Version2: "2", VersionH2C: "h2c"}
 
 func (v Version) String() string {
 	if int(v) < len(versionNames) {
@@ -39,7 +41,8 @@ func (v Version) String() string {
 	return "Version(" + strconv.Itoa(int(v)) + ")"
 }
 
-// ParseVersion parses a plan's http.version: "auto" (or ""), "1.1", "2" or "h2c".
+// ParseVersion parses a plan's http.version: "auto" (or "", the plan's
+// default), "1.1", "2" or "h2c".
 func ParseVersion(s string) (Version, error) {
 	switch s {
 	case "", "auto":

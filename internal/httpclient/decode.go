@@ -77,12 +77,26 @@ func decodeBody(dst []byte, src bodySource, cd coding, keep int) (out []byte, cu
 		return dst, cut, ferr
 	}
 	if err != nil {
-		return dst, cut, &ProtocolError{Msg: codingNames[cd] + " body", Err: err}
+		// Not wrapped: a truncated stream inside a complete body is bad data
+		// (protocol), not a connection cut short (reset).
+		return dst, cut, &ProtocolError{Msg: codingNames[cd] + " body: " + err.Error()}
 	}
 	return dst, cut, src.drain()
 }
 
 func decodeInto(dst []byte, src io.Reader, cd coding, keep int) ([]byte, bool, error) {
+	// An empty body is empty whatever its coding says (servers send
+	// Content-Encoding on empty responses); the first two bytes also tell
+	// zlib from raw DEFLATE.
+	var hdr [2]byte
+	n, err := io.ReadFull(src, hdr[:])
+	switch {
+	case n == 0 && err == io.EOF:
+		return dst, false, nil
+	case err != nil && err != io.ErrUnexpectedEOF:
+		return dst, false, err
+	}
+	src = io.MultiReader(bytes.NewReader(hdr[:n]), src)
 	var r io.Reader
 	switch cd {
 	case codingGzip:
@@ -102,16 +116,9 @@ func decodeInto(dst []byte, src io.Reader, cd coding, keep int) ([]byte, bool, e
 	case codingDeflate:
 		// "deflate" is zlib (RFC 9110 8.4.1.2), but some servers send raw
 		// DEFLATE: tell them apart by the zlib header.
-		var hdr [2]byte
-		n, err := io.ReadFull(src, hdr[:])
-		if err != nil {
-			if n == 0 && err == io.EOF {
-				return dst, false, nil
-			}
-			return dst, false, err
-		}
-		pre := io.MultiReader(bytes.NewReader(hdr[:]), src)
-		if (uint16(hdr[0])<<8|uint16(hdr[1]))%31 == 0 && hdr[0]&0x0f == 8 {
+		pre := src
+		var err error
+		if n == 2 && (uint16(hdr[0])<<8|uint16(hdr[1]))%31 == 0 && hdr[0]&0x0f == 8 {
 			zr, _ := zlibPool.Get().(io.ReadCloser)
 			if zr == nil {
 				zr, err = zlib.NewReader(pre)

@@ -122,6 +122,10 @@ func testHandler() http.Handler {
 			w.Write(m)
 		}
 	})
+	mux.HandleFunc("/corrupt-gzip", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Encoding", "gzip")
+		io.WriteString(w, "this is not gzip at all")
+	})
 	mux.HandleFunc("/login", func(w http.ResponseWriter, r *http.Request) {
 		http.SetCookie(w, &http.Cookie{Name: "session", Value: "s-" + r.URL.Query().Get("user"), Path: "/", HttpOnly: true})
 		io.WriteString(w, "welcome")

@@ -229,6 +229,15 @@ func TestCookies(t *testing.T) {
 			if err := json.Unmarshal(resp.Body(), &got); err != nil || got.Cookies["flavour"] != "oat" || got.Cookies["session"] != "s-bob" || len(tm.Hops) != 1 {
 				t.Errorf("cookies after a redirect: %s (hops %d, %v); want flavour=oat and session=s-bob after 1 hop", resp.Body(), len(tm.Hops), err)
 			}
+			// A cookie deleted by a hop is not sent to the next one.
+			resp, _, err = send(t, c, bob, "GET", srv.URL+"/cookies/delete?flavour", nil, nil, 1<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got.Cookies = nil
+			if err := json.Unmarshal(resp.Body(), &got); err != nil || got.Cookies["flavour"] != "" || got.Cookies["session"] != "s-bob" {
+				t.Errorf("cookies after a deleting redirect: %s (%v); want session only", resp.Body(), err)
+			}
 			if cks := alice.Jar().Cookies(srv.URL + "/"); len(cks) != 1 {
 				t.Errorf("alice's jar has %v; want only her session", cks)
 			}
@@ -272,6 +281,9 @@ func TestCompression(t *testing.T) {
 				if tm.BodyBytes <= 0 || tm.BodyBytes == int64(len(resp.Body())) || tm.BytesIn < tm.BodyBytes || tm.Cut {
 					t.Errorf("GET %s: BodyBytes %d (decoded %d), BytesIn %d, Cut %v; want the encoded size counted", path, tm.BodyBytes, len(resp.Body()), tm.BytesIn, tm.Cut)
 				}
+			}
+			if _, _, err := fetch(t, c, srv.URL+"/corrupt-gzip"); Classify(err) != ReasonProtocol {
+				t.Errorf("a body that isn't the gzip it says: %v (reason %v); want protocol", err, Classify(err))
 			}
 			// 256 MiB of zeros in about 256 KiB of gzip, kept to 64 KiB.
 			runtime.GC()
@@ -349,6 +361,17 @@ func TestRedirects(t *testing.T) {
 				t.Errorf("redirects 0: %v, status %d, %d hops; want the 302 itself", err, resp.StatusCode(), len(tm.Hops))
 			}
 			c0.CloseIdleConnections()
+
+			// A session's own limit (a step's redirects) overrides the client's.
+			s1 := c.NewSession()
+			s1.SetRedirects(0)
+			if resp, tm, err := send(t, c, s1, "GET", srv.URL+"/redirect/3", nil, nil, 1<<20); err != nil || resp.StatusCode() != 302 || len(tm.Hops) != 0 {
+				t.Errorf("session redirects 0: %v, status %d, %d hops; want the 302 itself", err, resp.StatusCode(), len(tm.Hops))
+			}
+			s1.SetRedirects(-1)
+			if resp, tm, err := send(t, c, s1, "GET", srv.URL+"/redirect/3", nil, nil, 1<<20); err != nil || resp.StatusCode() != 200 || len(tm.Hops) != 3 {
+				t.Errorf("session back to the client's redirects: %v, status %d, %d hops; want 200 after 3", err, resp.StatusCode(), len(tm.Hops))
+			}
 
 			c2 := New(Config{Version: v, Redirects: 2, TLS: TLSOptions{CAFile: p.caFile}})
 			resp, tm, err = fetch(t, c2, srv.URL+"/redirect/3")

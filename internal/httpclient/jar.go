@@ -17,9 +17,10 @@ import (
 // Session at a time (one goroutine); the caller decides its lifetime (a
 // virtual user's, or one iteration's).
 type Jar struct {
-	j    *cookiejar.Jar
-	used bool // a cookie was ever stored (until then, requests skip the lookup)
-	u    url.URL
+	j     *cookiejar.Jar
+	used  bool // a cookie was ever stored (until then, requests skip the lookup)
+	u     url.URL
+	added []string // the names addTo put on the current request
 }
 
 // NewJar returns an empty jar.
@@ -54,13 +55,22 @@ func (j *Jar) urlOf(uri *fasthttp.URI) *url.URL {
 }
 
 // addTo adds the jar's cookies for req's URL to req (beside any the request
-// sets itself; the jar's win on a name clash).
-func (j *Jar) addTo(req *fasthttp.Request) {
+// sets itself; the jar's win on a name clash). again is true for a redirect
+// hop of the same request: the cookies added for the previous hop are taken
+// off first (the response may have deleted them, the host may differ).
+func (j *Jar) addTo(req *fasthttp.Request, again bool) {
+	if again {
+		for _, name := range j.added {
+			req.Header.DelCookie(name)
+		}
+	}
+	j.added = j.added[:0]
 	if !j.used {
 		return
 	}
 	for _, ck := range j.j.Cookies(j.urlOf(req.URI())) {
 		req.Header.SetCookie(ck.Name, ck.Value)
+		j.added = append(j.added, ck.Name)
 	}
 }
 

@@ -130,6 +130,19 @@ func TestProxy(t *testing.T) {
 		})
 	}
 
+	t.Run("forward proxy credentials stay with it", func(t *testing.T) {
+		px := startProxy(t)
+		c := New(Config{Proxy: strings.Replace(px.URL, "http://", "http://user:secret@", 1), Redirects: 2, TLS: tlsOpts})
+		defer c.CloseIdleConnections()
+		resp, tm, err := fetch(t, c, plain.URL+"/redirect-to?url="+h2.URL+"/headers")
+		if err != nil || len(tm.Hops) != 1 {
+			t.Fatalf("redirect from http to https through the proxy: %v, %d hops", err, len(tm.Hops))
+		}
+		if strings.Contains(string(resp.Body()), "Proxy-Authorization") || px.forwarded.Load() != 1 || px.connects.Load() != 1 {
+			t.Errorf("https target saw %s (forwarded %d, tunnelled %d); want no Proxy-Authorization, 1 and 1", resp.Body(), px.forwarded.Load(), px.connects.Load())
+		}
+	})
+
 	t.Run("environment", func(t *testing.T) {
 		px := startProxy(t)
 		t.Setenv("HTTP_PROXY", px.URL)

@@ -17,14 +17,19 @@ import (
 // the closed model, per iteration in the open one) and Close it when the VU
 // ends.
 type Session struct {
-	c   *Client
-	jar *Jar
-	h1  map[*Host]*conn     // per_vu HTTP/1.1 connections
-	h2  map[*h2host]*h2conn // per_vu HTTP/2 connections
+	c         *Client
+	jar       *Jar
+	redirects int                 // -1: the Client's
+	h1        map[*Host]*conn     // per_vu HTTP/1.1 connections
+	h2        map[*h2host]*h2conn // per_vu HTTP/2 connections
 }
 
 // NewSession returns a Session without a Jar.
-func (c *Client) NewSession() *Session { return &Session{c: c} }
+func (c *Client) NewSession() *Session { return &Session{c: c, redirects: -1} }
+
+// SetRedirects sets how many redirects the session's next requests follow
+// (a step's own redirects); -1 goes back to Config.Redirects.
+func (s *Session) SetRedirects(n int) { s.redirects = min(max(n, -1), MaxRedirects) }
 
 // SetJar sets the cookie jar used from the next request on (nil: no cookies).
 func (s *Session) SetJar(j *Jar) { s.jar = j }
@@ -118,10 +123,14 @@ func (s *Session) Do(h *Host, req *fasthttp.Request, resp *fasthttp.Response, ti
 	}
 	c := h.c
 	var jar *Jar
+	limit := c.cfg.Redirects
 	if s != nil {
 		jar = s.jar
+		if s.redirects >= 0 {
+			limit = s.redirects
+		}
 	}
-	if jar == nil && c.simple {
+	if jar == nil && limit == 0 && c.acceptEnc == nil {
 		return h.hop(s, req, resp, deadline, keep, t)
 	}
 	if c.acceptEnc != nil && len(req.Header.Peek(fasthttp.HeaderAcceptEncoding)) == 0 {
@@ -134,13 +143,13 @@ func (s *Session) Do(h *Host, req *fasthttp.Request, resp *fasthttp.Response, ti
 	var next Timing
 	for n := 0; ; n++ {
 		if jar != nil {
-			jar.addTo(req)
+			jar.addTo(req, n > 0)
 		}
 		err := h.hop(s, req, resp, deadline, keep, cur)
 		if jar != nil && err == nil {
 			jar.storeFrom(req.URI(), resp)
 		}
-		loc := redirectTo(resp, err, c.cfg.Redirects)
+		loc := redirectTo(resp, err, limit)
 		done := func(err error) error {
 			if cur != t {
 				*t = *cur
@@ -160,7 +169,7 @@ func (s *Session) Do(h *Host, req *fasthttp.Request, resp *fasthttp.Response, ti
 		}
 		from := string(uri.FullURI())
 		status := resp.StatusCode()
-		if n == c.cfg.Redirects {
+		if n == limit {
 			return done(&RedirectError{Reason: ReasonStatus,
 				Msg: fmt.Sprintf("stopped after %d redirects (the limit; a loop?): %d from %s to %s", n, status, from, clipS(loc))})
 		}
@@ -234,6 +243,9 @@ func (s *Session) follow(h *Host, req *fasthttp.Request, status int, loc []byte,
 			req.Header.Del(k)
 		}
 		req.Header.SetContentLength(0)
+	}
+	if !next.rt.forward && h.rt.forward {
+		req.Header.Del(fasthttp.HeaderProxyAuthorization) // the forward proxy's credentials stay with it
 	}
 	if !sameOrSubdomain(hostOnly(uri.Host()), hostOnly(origHost)) {
 		for _, k := range []string{fasthttp.HeaderAuthorization, fasthttp.HeaderWWWAuthenticate, "Cookie2"} {
