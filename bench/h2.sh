@@ -10,6 +10,8 @@
 #
 #   bash bench/h2.sh                     # rates 2000 and 5000, 3 runs of 10 s each
 #   bash bench/h2.sh --rates "5000" --runs 5 --duration 10
+#   H2_HOLD=/tmp/h2url bash bench/h2.sh   # only start nginx: its URL is written to /tmp/h2url, and it runs until
+#                                         # that file is removed (to profile bench/cmd/h2pace -cpuprofile by hand)
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -24,7 +26,7 @@ while [ $# -gt 0 ]; do
 	--duration) DURATION=${2%s}; shift ;;
 	--rates) RATES=$2; shift ;;
 	--conns) CONNS=$2; shift ;;
-	-h | --help) sed -n '2,13p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,15p' "$0"; exit 0 ;;
 	*) echo "h2.sh: unknown flag $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -60,7 +62,7 @@ NGX
 taskset -c 1 "$NGINX_BIN" -p "$WORK" -c "$WORK/nginx.conf" &
 NGX_PID=$!
 trap 'kill $NGX_PID 2>/dev/null; wait $NGX_PID 2>/dev/null; rm -rf "$WORK"' EXIT
-sleep 0.5; [ -n "${H2_HOLD:-}" ] && { echo "$URL" > /tmp/h2url; sleep "$H2_HOLD"; exit 0; }
+sleep 0.5; if [ -n "${H2_HOLD:-}" ]; then echo "$URL" >"$H2_HOLD"; while [ -e "$H2_HOLD" ]; do sleep 1; done; exit 0; fi
 go build -ldflags '-X=runtime.godebugDefault=schedtrace=2147483647' -o "$WORK/h2pace" ./bench/cmd/h2pace
 log "nginx $URL (core 1); generators on core 0; $RUNS runs of ${DURATION}s per rate"
 printf "rate\trun\ttool\tok\tcpu_s\tus_per_req\tachieved\n"
