@@ -238,6 +238,14 @@ func TestCookies(t *testing.T) {
 			if err := json.Unmarshal(resp.Body(), &got); err != nil || got.Cookies["flavour"] != "" || got.Cookies["session"] != "s-bob" {
 				t.Errorf("cookies after a deleting redirect: %s (%v); want session only", resp.Body(), err)
 			}
+			// The open model resets a VU's jar per iteration.
+			bob.Jar().Reset()
+			if resp, _, err := send(t, c, bob, "GET", srv.URL+"/private", nil, nil, 1<<20); err != nil || resp.StatusCode() != 401 {
+				t.Errorf("after Reset: %v, status %d; want 401 (no session)", err, resp.StatusCode())
+			}
+			if n := testing.AllocsPerRun(10, anon.jarOrNew().Reset); n != 0 {
+				t.Errorf("resetting a jar that never got a cookie: %v allocations; want 0", n)
+			}
 			if cks := alice.Jar().Cookies(srv.URL + "/"); len(cks) != 1 {
 				t.Errorf("alice's jar has %v; want only her session", cks)
 			}
@@ -428,4 +436,12 @@ func TestRedirects(t *testing.T) {
 			}
 		})
 	}
+}
+
+// jarOrNew gives s a jar if it has none.
+func (s *Session) jarOrNew() *Jar {
+	if s.jar == nil {
+		s.jar = NewJar()
+	}
+	return s.jar
 }

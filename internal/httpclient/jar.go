@@ -29,6 +29,16 @@ func NewJar() *Jar {
 	return &Jar{j: j}
 }
 
+// Reset empties the jar (the open model's next iteration). A jar that never
+// received a cookie is reset without allocating.
+func (j *Jar) Reset() {
+	if j.used {
+		j.j, _ = cookiejar.New(&cookiejar.Options{PublicSuffixList: publicsuffix.List})
+		j.used = false
+	}
+	j.added = j.added[:0]
+}
+
 // Cookies returns the cookies the jar would send to rawURL.
 func (j *Jar) Cookies(rawURL string) []*http.Cookie {
 	u, err := url.Parse(rawURL)

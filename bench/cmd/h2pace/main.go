@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"sync"
 	"sync/atomic"
@@ -133,6 +134,9 @@ func run() int {
 	fmt.Printf("latency from intended send: p50 %v p99 %v max %v\n", lat.Quantile(0.5), lat.Quantile(0.99), lat.Quantile(1))
 	fmt.Printf("cpu %.3f s (user %.3f sys %.3f) over %v: %.2f us/request\n", cpu.Seconds(),
 		float64(ru.Utime.Nano())/1e9, float64(ru.Stime.Nano())/1e9, elapsed.Round(time.Millisecond), float64(cpu.Microseconds())/float64(max(n, 1)))
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	fmt.Printf("allocations: %.1f per request (%.0f bytes)\n", float64(ms.Mallocs)/float64(max(n, 1)), float64(ms.TotalAlloc)/float64(max(n, 1)))
 	fmt.Printf("RESULT ok=%d cpu_us_per_req=%.2f achieved=%.1f p99_ms=%.3f\n", n, float64(cpu.Microseconds())/float64(max(n, 1)),
 		float64(n)/dur.Seconds(), float64(lat.Quantile(0.99).Microseconds())/1000)
 	if failed.Load() > 0 {
