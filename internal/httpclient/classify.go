@@ -46,6 +46,14 @@ func classifyTransport(err error) Reason {
 	if errors.As(err, &de) {
 		return de.Reason
 	}
+	var he *h2Error
+	if errors.As(err, &he) {
+		return he.reason
+	}
+	var re *RedirectError
+	if errors.As(err, &re) {
+		return re.Reason
+	}
 	if errors.Is(err, ErrAborted) || errors.Is(err, context.Canceled) {
 		return ReasonCanceled
 	}
@@ -54,6 +62,12 @@ func classifyTransport(err error) Reason {
 		return ReasonDNS
 	}
 	if isTLSErr(err) {
+		return ReasonTLS
+	}
+	// An alert from the server after the handshake (TLS 1.3 reports a
+	// missing or rejected client certificate this way, on the first read).
+	var oe *net.OpError
+	if errors.As(err, &oe) && (oe.Op == "remote error" || oe.Op == "local error") {
 		return ReasonTLS
 	}
 	if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) {

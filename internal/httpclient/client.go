@@ -1,14 +1,19 @@
-// Package httpclient is the HTTP/1.1 client behind the executor: one
-// fasthttp.HostClient connection pool per target (LIFO reuse, sized to the
-// load's concurrency), per-request timeouts, no silent retries, bodies always
-// read to their end but kept only up to a limit (memory per request is
-// bounded whatever the target sends), a timing breakdown per request (dns,
-// connect, tls, time to first byte, bytes in and out) and a closed set of
-// failure reasons (Classify).
+// Package httpclient is the HTTP client behind the executor. HTTP/1.1 goes
+// through fasthttp: one fasthttp.HostClient connection pool per target (LIFO
+// reuse, sized to the load's concurrency), the request written and the
+// response read by this package, so a request allocates nothing. HTTP/2 (over
+// TLS with ALPN h2, or h2c with prior knowledge) goes through net/http's
+// HTTP/2 client connections, behind the same Host.Do. Both paths record the
+// same Timing (dns, connect, tls, wait, receive, bytes), keep response bodies
+// within a limit (memory per request is bounded whatever the target sends),
+// decode gzip, br, zstd and deflate bodies, and map every failure to a
+// closed set of reasons (Classify). Above them, a Session follows redirects
+// (each hop timed), keeps cookies in a Jar and, under connection_reuse
+// per_vu, its own connections.
 //
-// fasthttp is used because it costs about a third of net/http's CPU per
-// request (notes/generator-design.md). The request/response objects are
-// fasthttp's, reused by each worker, so a request allocates nothing.
+// fasthttp is used for HTTP/1.1 because it costs about a third of net/http's
+// CPU per request (notes in BENCHMARKS.md). The request/response objects are
+// fasthttp's on both paths, reused by each worker.
 package httpclient
 
 import (
@@ -34,25 +39,65 @@ const (
 	DefaultDialTimeout         = 5 * time.Second
 	DefaultMaxIdleConnDuration = 30 * time.Second
 	DefaultUserAgent           = "loadlab"
+	// MaxRedirects bounds Config.Redirects.
+	MaxRedirects = 100
 )
 
-// Config tunes a Client. The zero value is usable.
+// Config tunes a Client. The zero value is usable: HTTP/1.1; the system's
+// TLS roots; no compression asked for; redirects not followed; proxies from
+// the environment; one shared pool per target.
 type Config struct {
 	// MaxConns caps the connections per target (default DefaultMaxConns).
 	// Size it to the concurrency the load needs (max_in_flight, VUs): a
 	// request that finds every connection busy waits for one, within its
-	// timeout.
+	// timeout. On HTTP/2 a connection carries many requests at once, and a
+	// new one is opened only when every open one is at the server's
+	// concurrent stream limit.
 	MaxConns int
-	// DialTimeout bounds dns + connect + tls of a new connection (default
-	// DefaultDialTimeout; the request's own timeout applies too).
+	// DialTimeout bounds dns + connect (+ proxy CONNECT) + tls of a new
+	// connection (default DefaultDialTimeout; the request's own timeout
+	// applies too).
 	DialTimeout time.Duration
-	// TLSConfig for https targets (nil: system roots, server name from the URL).
+	// TLSConfig is the base TLS configuration of https targets (nil: built
+	// from TLS). When set, TLS is ignored.
 	TLSConfig *tls.Config
+	// TLS are the plan's TLS options (CA file, client certificate, server
+	// name, minimum version, insecure).
+	TLS TLSOptions
+	// Version is the HTTP version: 1.1 (the zero value), auto (HTTP/2 when
+	// an https target's ALPN agrees to h2, else HTTP/1.1), 2 (https only) or
+	// h2c (http only).
+	Version Version
+	// Compression lists the codings asked for in Accept-Encoding (of
+	// Encodings), on requests that set no Accept-Encoding themselves. Bodies
+	// that come encoded in a known coding are decoded (when any of the body
+	// is kept) whatever was asked.
+	Compression []string
+	// Redirects is how many redirects a request follows (0: none; the 3xx
+	// is the response). A Location is followed for 301, 302, 303, 307 and
+	// 308; one more redirect than this fails with a *RedirectError.
+	Redirects int
+	// AllowHost, if set, is asked before following a redirect to a host
+	// (the name or IP of the Location, without port); an error stops the
+	// request with a *RedirectError.
+	AllowHost func(host string) error
+	// Proxy is an HTTP proxy URL (http://[user:pass@]host:port): http
+	// targets are sent through it as absolute-form requests, https and h2c
+	// targets tunnelled with CONNECT. "" takes HTTP_PROXY, HTTPS_PROXY and
+	// NO_PROXY from the environment; "direct" uses no proxy at all.
+	Proxy string
+	// ConnReuse is the connection policy: shared (default), per_vu or none.
+	ConnReuse ConnReuse
+	// Hosts overrides name resolution: "name" or "name:port" to an IP or
+	// host name, optionally with a port. TLS still uses the original name
+	// (SNI and verification).
+	Hosts map[string]string
 	// MaxIdleConnDuration closes connections idle longer than this.
 	MaxIdleConnDuration time.Duration
 	// MaxHeaderBytes bounds a response's status line and headers (default
 	// DefaultMaxHeaderBytes); it is the size of the read buffer each request
-	// in flight holds.
+	// in flight holds. On HTTP/2 the header list may be twice this (HPACK
+	// counts 32 bytes per field).
 	MaxHeaderBytes int
 	// UserAgent is sent when a request has none (default DefaultUserAgent).
 	UserAgent string
@@ -61,16 +106,26 @@ type Config struct {
 }
 
 // Client holds one connection pool per target host. It is safe for
-// concurrent use; Host is called once per target at start, Host.Do per request.
+// concurrent use; Host is called once per target at start, Host.Do (or
+// Session.Do) per request.
 type Client struct {
 	cfg     Config
 	mu      sync.Mutex
 	hosts   map[string]*Host
-	conns   map[*conn]struct{}
+	conns   map[net.Conn]struct{}
 	aborted atomic.Bool
+
+	initOnce  sync.Once
+	initErr   error
+	baseTLS   *tls.Config
+	proxy     *url.URL // Config.Proxy parsed (nil: environment or direct)
+	direct    bool     // Config.Proxy is "direct"
+	acceptEnc []byte   // Accept-Encoding value; nil when Compression is empty
 }
 
-// New returns a Client with cfg's defaults applied.
+// New returns a Client with cfg's defaults applied. Invalid options (a bad
+// TLS file, proxy URL, ...) are reported by Host; Config.Check reports them
+// before.
 func New(cfg Config) *Client {
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = DefaultMaxConns
@@ -90,27 +145,77 @@ func New(cfg Config) *Client {
 	if cfg.Resolver == nil {
 		cfg.Resolver = net.DefaultResolver
 	}
-	return &Client{cfg: cfg, hosts: map[string]*Host{}, conns: map[*conn]struct{}{}}
+	return &Client{cfg: cfg, hosts: map[string]*Host{}, conns: map[net.Conn]struct{}{}}
+}
+
+// init checks the configuration and builds what every Host shares, once.
+func (c *Client) init() error {
+	c.initOnce.Do(func() {
+		if err := c.cfg.Check(); err != nil {
+			c.initErr = fmt.Errorf("http options: %w", err)
+			return
+		}
+		switch {
+		case c.cfg.TLSConfig != nil:
+			c.baseTLS = c.cfg.TLSConfig.Clone()
+		default:
+			c.baseTLS, c.initErr = c.cfg.TLS.Build()
+			if c.initErr != nil {
+				c.initErr = fmt.Errorf("http options: %w", c.initErr)
+				return
+			}
+		}
+		c.proxy, _ = ParseProxy(c.cfg.Proxy)
+		c.direct = c.cfg.Proxy == "direct"
+		if len(c.cfg.Compression) > 0 {
+			c.acceptEnc = []byte(strings.Join(c.cfg.Compression, ", "))
+		}
+	})
+	return c.initErr
 }
 
 // ErrAborted is returned by requests cut short by Abort; Classify maps it to
 // ReasonCanceled.
 var ErrAborted = errors.New("httpclient: aborted")
 
+// The protocol paths of a Host.
+const (
+	pathUndecided uint32 = iota // version auto over TLS, before the first handshake
+	pathH1
+	pathH2
+)
+
 // Host is the connection pool of one target (scheme + host:port).
 type Host struct {
-	c       *Client
-	hc      *fasthttp.HostClient
-	isTLS   bool
-	host    string // host[:port] as in the URL, for the Host header
+	c        *Client
+	isTLS    bool
+	scheme   string // "http" or "https"
+	host     string // host[:port] as in the URL, for the Host header
+	hostname string // host without port
+	rt       route
+	version  Version
+	reuse    ConnReuse
+	path     atomic.Uint32 // pathH1, pathH2, or pathUndecided until the first handshake decides
+	decideMu sync.Mutex
+	pending  atomic.Pointer[rawConn] // the deciding connection, for the path's next dial
+
+	hc                     *fasthttp.HostClient // HTTP/1.1
+	h2                     *h2host              // HTTP/2; nil when the target can't speak it
+	tlsH1, tlsH2, tlsProbe *tls.Config
+
 	dialTO  time.Duration
 	maxHdr  int
 	uaBytes []byte
 }
 
 // Host returns the pool for rawURL's scheme and host (creating it once). Call
-// it when preparing a run, not per request.
+// it when preparing a run, not per request. It fails on an invalid URL, an
+// invalid Config (TLS files, proxy) or a version the scheme can't carry
+// (2 needs https, h2c http).
 func (c *Client) Host(rawURL string) (*Host, error) {
+	if err := c.init(); err != nil {
+		return nil, err
+	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("target %q: %w", rawURL, err)
@@ -127,42 +232,70 @@ func (c *Client) Host(rawURL string) (*Host, error) {
 	if h := c.hosts[key]; h != nil {
 		return h, nil
 	}
-	isTLS := u.Scheme == "https"
-	addr := u.Host
-	if u.Port() == "" {
-		if isTLS {
-			addr = net.JoinHostPort(u.Hostname(), "443")
-		} else {
-			addr = net.JoinHostPort(u.Hostname(), "80")
-		}
-	}
-	tlsCfg := c.cfg.TLSConfig
-	if isTLS {
-		if tlsCfg == nil {
-			tlsCfg = &tls.Config{}
-		} else {
-			tlsCfg = tlsCfg.Clone()
-		}
-		if tlsCfg.ServerName == "" {
-			tlsCfg.ServerName = u.Hostname()
-		}
-	}
-	h := &Host{c: c, isTLS: isTLS, host: u.Host, dialTO: c.cfg.DialTimeout, maxHdr: c.cfg.MaxHeaderBytes, uaBytes: []byte(c.cfg.UserAgent)}
-	h.hc = &fasthttp.HostClient{
-		Addr:                addr,
-		IsTLS:               isTLS,
-		MaxConns:            c.cfg.MaxConns,
-		MaxConnWaitTimeout:  time.Hour, // the request's timeout bounds the wait
-		MaxIdleConnDuration: c.cfg.MaxIdleConnDuration,
-		ReadBufferSize:      c.cfg.MaxHeaderBytes,
-		ConnPoolStrategy:    fasthttp.LIFO,
-		DialTimeout: func(addr string, timeout time.Duration) (net.Conn, error) {
-			return c.dial(addr, timeout, isTLS, tlsCfg)
-		},
-		MaxIdemponentCallAttempts: 1,
-		NoDefaultUserAgentHeader:  true,
+	h, err := c.newHost(u)
+	if err != nil {
+		return nil, fmt.Errorf("target %q: %w", rawURL, err)
 	}
 	c.hosts[key] = h
+	return h, nil
+}
+
+func (c *Client) newHost(u *url.URL) (*Host, error) {
+	isTLS := u.Scheme == "https"
+	switch {
+	case c.cfg.Version == Version2 && !isTLS:
+		return nil, errors.New("http version 2 needs an https target (h2c is HTTP/2 without TLS)")
+	case c.cfg.Version == VersionH2C && isTLS:
+		return nil, errors.New("http version h2c is HTTP/2 without TLS: the target must be http (version 2 is HTTP/2 over TLS)")
+	}
+	h := &Host{c: c, isTLS: isTLS, scheme: u.Scheme, host: u.Host, hostname: u.Hostname(), version: c.cfg.Version,
+		reuse: c.cfg.ConnReuse, dialTO: c.cfg.DialTimeout, maxHdr: c.cfg.MaxHeaderBytes, uaBytes: []byte(c.cfg.UserAgent)}
+	h.rt.addr = u.Host
+	if u.Port() == "" {
+		if isTLS {
+			h.rt.addr = net.JoinHostPort(u.Hostname(), "443")
+		} else {
+			h.rt.addr = net.JoinHostPort(u.Hostname(), "80")
+		}
+	}
+	if err := c.route(&h.rt, u, c.cfg.Version == VersionH2C); err != nil {
+		return nil, err
+	}
+	if isTLS {
+		base := c.baseTLS.Clone()
+		if base.ServerName == "" {
+			base.ServerName = u.Hostname()
+		}
+		h.tlsH1, h.tlsH2, h.tlsProbe = base.Clone(), base.Clone(), base
+		h.tlsH1.NextProtos = []string{"http/1.1"}
+		h.tlsH2.NextProtos = []string{"h2"}
+		h.tlsProbe.NextProtos = []string{"h2", "http/1.1"}
+	}
+	switch {
+	case c.cfg.Version == Version1 || (c.cfg.Version == VersionAuto && !isTLS):
+		h.path.Store(pathH1)
+	case c.cfg.Version == Version2 || c.cfg.Version == VersionH2C:
+		h.path.Store(pathH2)
+	}
+	if h.path.Load() != pathH2 {
+		h.hc = &fasthttp.HostClient{
+			Addr:                h.rt.addr,
+			IsTLS:               isTLS,
+			MaxConns:            c.cfg.MaxConns,
+			MaxConnWaitTimeout:  time.Hour, // the request's timeout bounds the wait
+			MaxIdleConnDuration: c.cfg.MaxIdleConnDuration,
+			ReadBufferSize:      c.cfg.MaxHeaderBytes,
+			ConnPoolStrategy:    fasthttp.LIFO,
+			DialTimeout: func(_ string, timeout time.Duration) (net.Conn, error) {
+				return h.dialH1(timeout)
+			},
+			MaxIdemponentCallAttempts: 1,
+			NoDefaultUserAgentHeader:  true,
+		}
+	}
+	if h.path.Load() != pathH1 {
+		h.h2 = newH2Host(h)
+	}
 	return h, nil
 }
 
@@ -172,7 +305,12 @@ func (c *Client) SetMaxConns(n int) {
 	defer c.mu.Unlock()
 	c.cfg.MaxConns = n
 	for _, h := range c.hosts {
-		h.hc.SetMaxConns(n)
+		if h.hc != nil {
+			h.hc.SetMaxConns(n)
+		}
+		if h.h2 != nil {
+			h.h2.pool.setMax(n)
+		}
 	}
 }
 
@@ -182,23 +320,43 @@ func (c *Client) SetMaxConns(n int) {
 func (c *Client) Abort() {
 	c.aborted.Store(true)
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	past := time.Unix(1, 0)
 	for cn := range c.conns {
-		_ = cn.Conn.SetDeadline(past)
+		_ = cn.SetDeadline(past)
 	}
+	hosts := c.hostList()
+	c.mu.Unlock()
+	for _, h := range hosts {
+		if h.h2 != nil {
+			h.h2.pool.wake()
+		}
+	}
+}
+
+// hostList returns the hosts; c.mu is held.
+func (c *Client) hostList() []*Host {
+	hosts := make([]*Host, 0, len(c.hosts))
+	for _, h := range c.hosts {
+		hosts = append(hosts, h)
+	}
+	return hosts
 }
 
 // CloseIdleConnections closes every idle connection.
 func (c *Client) CloseIdleConnections() {
 	c.mu.Lock()
-	hosts := make([]*Host, 0, len(c.hosts))
-	for _, h := range c.hosts {
-		hosts = append(hosts, h)
-	}
+	hosts := c.hostList()
 	c.mu.Unlock() // closing a conn takes c.mu
 	for _, h := range hosts {
-		h.hc.CloseIdleConnections()
+		if h.hc != nil {
+			h.hc.CloseIdleConnections()
+		}
+		if h.h2 != nil {
+			h.h2.pool.closeIdle()
+		}
+		if p := h.pending.Swap(nil); p != nil {
+			p.Close()
+		}
 	}
 }
 
@@ -209,80 +367,57 @@ func (c *Client) Conns() int {
 	return len(c.conns)
 }
 
-// DialError is a failure to open a connection, with the phase that failed.
-type DialError struct {
-	Reason Reason // ReasonDNS, ReasonConnect, ReasonTLS or ReasonCanceled
-	Err    error
-}
-
-func (e *DialError) Error() string { return e.Reason.String() + ": " + e.Err.Error() }
-func (e *DialError) Unwrap() error { return e.Err }
-
-func (c *Client) dial(addr string, timeout time.Duration, isTLS bool, tlsCfg *tls.Config) (net.Conn, error) {
-	if c.aborted.Load() {
-		return nil, &DialError{Reason: ReasonCanceled, Err: ErrAborted}
-	}
-	if timeout <= 0 || timeout > c.cfg.DialTimeout {
-		timeout = c.cfg.DialTimeout
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, &DialError{Reason: ReasonConnect, Err: err}
-	}
-	cn := &conn{client: c, fresh: true}
-	t0 := time.Now()
-	ip := host
-	if net.ParseIP(host) == nil {
-		ips, err := c.cfg.Resolver.LookupIPAddr(ctx, host)
-		if err != nil {
-			return nil, &DialError{Reason: ReasonDNS, Err: err}
-		}
-		if len(ips) == 0 {
-			return nil, &DialError{Reason: ReasonDNS, Err: fmt.Errorf("no addresses for %s", host)}
-		}
-		ip = ips[0].IP.String()
-		for _, a := range ips { // prefer IPv4, like most load tools
-			if a.IP.To4() != nil {
-				ip = a.IP.String()
-				break
-			}
-		}
-		cn.dns = time.Since(t0)
-	}
-	t1 := time.Now()
-	var d net.Dialer
-	raw, err := d.DialContext(ctx, "tcp", net.JoinHostPort(ip, port))
-	if err != nil {
-		return nil, &DialError{Reason: ReasonConnect, Err: err}
-	}
-	cn.connect = time.Since(t1)
-	cn.Conn = raw
-	if isTLS {
-		t2 := time.Now()
-		tc := tls.Client(raw, tlsCfg)
-		if err := tc.HandshakeContext(ctx); err != nil {
-			raw.Close()
-			return nil, &DialError{Reason: ReasonTLS, Err: err}
-		}
-		cn.tls = time.Since(t2)
-		cn.Conn = tc
-	}
+func (c *Client) register(cn net.Conn) error {
 	c.mu.Lock()
 	c.conns[cn] = struct{}{}
 	aborted := c.aborted.Load()
 	c.mu.Unlock()
 	if aborted {
 		cn.Close()
-		return nil, &DialError{Reason: ReasonCanceled, Err: ErrAborted}
+		return &DialError{Reason: ReasonCanceled, Err: ErrAborted}
+	}
+	return nil
+}
+
+func (c *Client) unregister(cn net.Conn) {
+	c.mu.Lock()
+	delete(c.conns, cn)
+	c.mu.Unlock()
+}
+
+// dialH1 opens an HTTP/1.1 connection for fasthttp (or hands it the one
+// that decided the version).
+func (h *Host) dialH1(timeout time.Duration) (net.Conn, error) {
+	if p := h.pending.Swap(nil); p != nil {
+		return h.wrapH1(p)
+	}
+	if timeout <= 0 || timeout > h.dialTO {
+		timeout = h.dialTO
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var tlsCfg *tls.Config
+	if h.isTLS {
+		tlsCfg = h.tlsH1
+	}
+	raw, err := h.c.dial(ctx, &h.rt, tlsCfg)
+	if err != nil {
+		return nil, err
+	}
+	return h.wrapH1(raw)
+}
+
+func (h *Host) wrapH1(raw *rawConn) (net.Conn, error) {
+	cn := &conn{Conn: raw.Conn, client: h.c, fresh: true, dns: raw.dns, connect: raw.connect, tls: raw.tls}
+	if err := h.c.register(cn); err != nil {
+		return nil, err
 	}
 	return cn, nil
 }
 
-// conn wraps a connection to time the first response byte and count bytes.
-// Only the goroutine holding it (between AcquireConn and release) touches
-// the per-request fields.
+// conn wraps an HTTP/1.1 connection to time the first response byte and
+// count bytes. Only the goroutine holding it (between AcquireConn and
+// release) touches the per-request fields.
 type conn struct {
 	net.Conn
 	client            *Client
@@ -292,6 +427,7 @@ type conn struct {
 	firstByte         time.Time
 	awaiting          bool // request written, first byte not yet read
 	in, out           int64
+	rerr              error // the last read error (fasthttp may report a TLS alert as EOF)
 	closeOnce         sync.Once
 }
 
@@ -308,6 +444,9 @@ func (cn *conn) Write(b []byte) (int, error) {
 
 func (cn *conn) Read(b []byte) (int, error) {
 	n, err := cn.Conn.Read(b)
+	if err != nil {
+		cn.rerr = err
+	}
 	if n > 0 {
 		if cn.awaiting {
 			cn.firstByte = time.Now()
@@ -321,65 +460,143 @@ func (cn *conn) Read(b []byte) (int, error) {
 func (cn *conn) Close() error {
 	var err error
 	cn.closeOnce.Do(func() {
-		cn.client.mu.Lock()
-		delete(cn.client.conns, cn)
-		cn.client.mu.Unlock()
+		cn.client.unregister(cn)
 		err = cn.Conn.Close()
 	})
 	return err
 }
 
-// Timing is what one request measured. Do fills it in.
+// Timing is what one request measured. Do fills it in. With redirects
+// followed, it describes the last response, except Start (the first hop's),
+// BytesOut and BytesIn (every hop's); Hops has the hops before it.
 type Timing struct {
 	// Start is when Do began (the actual send, before waiting for a
 	// connection); End when the last byte was read or the request failed.
 	Start, End time.Time
 	// NewConn is true when the request opened a connection; DNS, Connect
-	// and TLS are then its dial phases (DNS is 0 for an IP target).
+	// and TLS are then its dial phases (DNS is 0 for an IP target or a
+	// hosts override to an IP; Connect includes a proxy's CONNECT).
 	NewConn           bool
 	DNS, Connect, TLS time.Duration
-	// TTFB is from the request written to the first response byte (0 when
-	// none came).
-	TTFB time.Duration
+	// TTFB (wait) is from the request written to the first response byte
+	// (0 when none came); Receive from the first response byte to the last.
+	TTFB, Receive time.Duration
 	// BytesOut and BytesIn count the bytes written and read (all of them,
-	// including a body read past the keep limit and dropped).
+	// including a body read past the keep limit and dropped; on HTTP/2, the
+	// connection's bytes since the last request on it ended, so totals are
+	// exact and a request's share is approximate when requests share it).
 	BytesOut, BytesIn int64
-	// BodyBytes counts the response body bytes read (without chunked
-	// framing). When it is more than len(resp.Body()), the body went past
-	// the keep limit of Do and the rest was read and dropped.
+	// BodyBytes counts the response body bytes received (without chunked
+	// framing, before decoding).
 	BodyBytes int64
+	// Cut is true when the body (decoded, if it came encoded) went past the
+	// keep limit of Do: resp.Body() holds only its first keep bytes.
+	Cut bool
+	// Proto is the HTTP major version the response came in (1 or 2; 0 when
+	// none came).
+	Proto uint8
+	// Hops are the redirect responses followed before the last one, in
+	// order (reused between calls).
+	Hops []Hop
+
+	first  time.Time // the first response byte
+	reused bool      // the connection had carried a request before
 }
 
-// Do sends req on a pooled connection and reads the response into resp,
-// waiting at most timeout (0 = none). It reads the whole body, but keeps
-// only its first keep bytes in resp.Body() (0 keeps none); the rest is read
-// and dropped as it arrives, so the connection stays reusable and memory
-// stays bounded whatever the target announces or sends. t.BodyBytes tells
-// how much body came. A response that breaks HTTP/1.1 fails with a
-// *ProtocolError. Do never retries a request the server may have seen,
-// except once on a reused keep-alive connection that the server had closed
-// before any response byte (a stale connection; the request is idempotent).
-// t receives the timings.
+// Hop is a redirect response that was followed.
+type Hop struct {
+	URL    string // the URL requested
+	Status int    // 301, 302, 303, 307 or 308
+	Timing Timing // its own timing (no Hops)
+}
+
+// Do sends req to h and reads the response into resp, waiting at most
+// timeout (0 = none) in all (redirects included). It reads the whole body,
+// but keeps only its first keep bytes in resp.Body() (0 keeps none; decoded
+// when it came gzip, br, zstd or deflate encoded); the rest is read and
+// dropped as it arrives, so the connection stays reusable and memory stays
+// bounded whatever the target announces or sends. A response that breaks
+// HTTP fails with a *ProtocolError. Do never retries a request the server
+// may have seen, except once on a reused keep-alive HTTP/1.1 connection that
+// the server had closed before any response byte (a stale connection; the
+// request is idempotent). t receives the timings.
+//
+// Do has no Session: no cookies, and the shared pool under connection_reuse
+// per_vu. Redirects are followed as configured.
 //
 // The clock is read at the start, when the request is written, at the first
 // response byte and at the end: Timing.End is the time to take as "now"
 // right after Do returns.
 func (h *Host) Do(req *fasthttp.Request, resp *fasthttp.Response, timeout time.Duration, keep int, t *Timing) error {
-	*t = Timing{Start: time.Now()}
-	err := h.do(req, resp, timeout, keep, t, t.Start, true)
+	return (*Session)(nil).Do(h, req, resp, timeout, keep, t)
+}
+
+// hop sends req once on h's protocol path; t.Start is set, hop sets the rest.
+func (h *Host) hop(s *Session, req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time, keep int, t *Timing) error {
+	var err error
+	switch h.path.Load() {
+	case pathH1:
+		err = h.h1(s, req, resp, deadline, keep, t, t.Start, true)
+	case pathH2:
+		err = h.h2.do(s, req, resp, deadline, keep, t)
+	default:
+		err = h.decide(deadline)
+		if err == nil {
+			return h.hop(s, req, resp, deadline, keep, t)
+		}
+	}
 	t.End = time.Now()
+	if !t.first.IsZero() {
+		t.Receive = t.End.Sub(t.first)
+	}
 	return err
 }
 
-// do sends req once; now is the current time (t.Start on the first attempt).
-func (h *Host) do(req *fasthttp.Request, resp *fasthttp.Response, timeout time.Duration, keep int, t *Timing, now time.Time, mayRetry bool) error {
+// decide picks the protocol of a version auto TLS target: it opens a
+// connection offering h2 and http/1.1 and takes what the server's ALPN
+// chose. The connection is kept for that path's next dial (so the request
+// that decided reports its dial phases). Requests arriving meanwhile wait for
+// the decision; a failed handshake decides nothing and the next request tries
+// again.
+func (h *Host) decide(deadline time.Time) error {
+	h.decideMu.Lock()
+	defer h.decideMu.Unlock()
+	if h.path.Load() != pathUndecided {
+		return nil
+	}
+	ctx, cancel := dialContext(deadline, h.dialTO)
+	defer cancel()
+	raw, err := h.c.dial(ctx, &h.rt, h.tlsProbe)
+	if err != nil {
+		return err
+	}
+	if raw.alpn == "h2" {
+		h.pending.Store(raw)
+		h.path.Store(pathH2)
+		return nil
+	}
+	h.pending.Store(raw)
+	h.path.Store(pathH1)
+	return nil
+}
+
+// dialContext bounds a dial by the request's deadline and the dial timeout.
+func dialContext(deadline time.Time, dialTO time.Duration) (context.Context, context.CancelFunc) {
+	d := time.Now().Add(dialTO)
+	if !deadline.IsZero() && deadline.Before(d) {
+		d = deadline
+	}
+	return context.WithDeadline(context.Background(), d)
+}
+
+// h1 sends req once over HTTP/1.1; now is the current time (t.Start on the
+// first attempt).
+func (h *Host) h1(s *Session, req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time, keep int, t *Timing, now time.Time, mayRetry bool) error {
 	if h.c.aborted.Load() {
 		return ErrAborted
 	}
-	var deadline time.Time
-	wait := timeout
-	if timeout > 0 {
-		deadline = t.Start.Add(timeout)
+	wait := time.Duration(0)
+	if !deadline.IsZero() {
 		wait = deadline.Sub(now)
 		if wait <= 0 {
 			return fasthttp.ErrTimeout
@@ -388,30 +605,64 @@ func (h *Host) do(req *fasthttp.Request, resp *fasthttp.Response, timeout time.D
 	if len(req.Header.UserAgent()) == 0 {
 		req.Header.SetUserAgentBytes(h.uaBytes)
 	}
-	cc, err := h.hc.AcquireConn(wait, req.ConnectionClose())
+	var cn *conn
+	var err error
+	var keepAlive bool
+	if s != nil && h.reuse == ReusePerVU {
+		cn, err = s.h1conn(h, wait)
+		if err != nil {
+			return h.wrapErr(err)
+		}
+		keepAlive, err = h.exchange(cn, req, resp, deadline, keep, t)
+		if err != nil || !keepAlive {
+			s.dropH1(h)
+		}
+	} else {
+		cc, aerr := h.hc.AcquireConn(wait, req.ConnectionClose())
+		if aerr != nil {
+			return h.wrapErr(aerr)
+		}
+		cn, _ = cc.Conn().(*conn)
+		if cn == nil {
+			h.hc.CloseConn(cc)
+			return errors.New("httpclient: unexpected connection type")
+		}
+		keepAlive, err = h.exchange(cn, req, resp, deadline, keep, t)
+		if err != nil || !keepAlive || h.reuse == ReuseNone {
+			h.hc.CloseConn(cc)
+		} else {
+			h.hc.ReleaseConn(cc)
+		}
+	}
 	if err != nil {
+		if mayRetry && t.reused && cn.in == 0 && isIdempotent(req) && Classify(err) == ReasonReset && !h.c.aborted.Load() {
+			return h.h1(s, req, resp, deadline, keep, t, time.Now(), false)
+		}
 		return h.wrapErr(err)
 	}
-	cn, _ := cc.Conn().(*conn)
-	if cn == nil {
-		h.hc.CloseConn(cc)
-		return errors.New("httpclient: unexpected connection type")
-	}
-	reused := !cn.fresh
+	return nil
+}
+
+// exchange writes req on cn and reads the response; keepAlive tells whether
+// cn may carry another request.
+func (h *Host) exchange(cn *conn, req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time, keep int, t *Timing) (keepAlive bool, err error) {
+	t.reused = !cn.fresh
 	if cn.fresh {
 		cn.fresh = false
 		t.NewConn = true
 		t.DNS, t.Connect, t.TLS = cn.dns, cn.connect, cn.tls
 	}
-	cn.in, cn.out, cn.awaiting = 0, 0, false
+	cn.in, cn.out, cn.awaiting, cn.rerr = 0, 0, false, nil
 	cn.firstByte = time.Time{}
 	// Set on every request: skipping it when the deadline barely moved
 	// (tried: keep it within 1% slack) saved no measurable CPU per request
 	// and cost a quarter of the closed-loop throughput, the generator
 	// going idle between responses (BENCHMARKS.md, round 3).
 	if err := cn.Conn.SetDeadline(deadline); err != nil {
-		h.hc.CloseConn(cc)
-		return h.wrapErr(err)
+		return false, err
+	}
+	if h.rt.forward {
+		h.absoluteForm(req)
 	}
 	bw := h.hc.AcquireWriter(cn)
 	err = req.Write(bw)
@@ -421,8 +672,7 @@ func (h *Host) do(req *fasthttp.Request, resp *fasthttp.Response, timeout time.D
 	h.hc.ReleaseWriter(bw)
 	if err != nil {
 		t.BytesOut += cn.out
-		h.hc.CloseConn(cc)
-		return h.wrapErr(err)
+		return false, err
 	}
 	resp.Reset()
 	resp.SkipBody = true // fasthttp reads the status line and headers (and 1xx interim responses); readBody the body
@@ -431,6 +681,7 @@ func (h *Host) do(req *fasthttp.Request, resp *fasthttp.Response, timeout time.D
 	if err != nil {
 		err = headerErr(err, h.maxHdr)
 	} else {
+		t.Proto = 1
 		err = readBody(br, req, resp, keep, t)
 	}
 	h.hc.ReleaseReader(br)
@@ -438,25 +689,31 @@ func (h *Host) do(req *fasthttp.Request, resp *fasthttp.Response, timeout time.D
 	t.BytesIn += cn.in
 	if !cn.firstByte.IsZero() {
 		t.TTFB = cn.firstByte.Sub(cn.wroteAt)
+		t.first = cn.firstByte
 	}
 	if err != nil {
-		gotBytes := cn.in > 0
-		h.hc.CloseConn(cc)
-		if mayRetry && reused && !gotBytes && isIdempotent(req) && Classify(err) == ReasonReset && !h.c.aborted.Load() {
-			return h.do(req, resp, timeout, keep, t, time.Now(), false)
+		if cn.rerr != nil && classifyTransport(cn.rerr) == ReasonTLS {
+			err = cn.rerr // an alert after the handshake (TLS 1.3: a client certificate missing or refused)
 		}
-		return h.wrapErr(err)
+		return false, err
 	}
-	if req.ConnectionClose() || resp.ConnectionClose() || resp.StatusCode() < 200 { // 101: the connection left HTTP
-		h.hc.CloseConn(cc)
-	} else {
-		h.hc.ReleaseConn(cc)
+	// 101: the connection left HTTP.
+	return !req.ConnectionClose() && !resp.ConnectionClose() && resp.StatusCode() >= 200, nil
+}
+
+// absoluteForm makes req go to a forward proxy: the request line carries
+// the full URL, and Proxy-Authorization the proxy's credentials.
+func (h *Host) absoluteForm(req *fasthttp.Request) {
+	uri := req.URI()
+	req.Header.SetHostBytes(uri.Host())
+	req.SetRequestURIBytes(uri.FullURI())
+	if h.rt.proxyAuth != "" {
+		req.Header.Set("Proxy-Authorization", h.rt.proxyAuth)
 	}
-	return nil
 }
 
 // readBody reads the body of resp (whose headers were just read from br),
-// keeping its first keep bytes in resp.Body().
+// keeping its first keep bytes in resp.Body(), decoded when it came encoded.
 func readBody(br *bufio.Reader, req *fasthttp.Request, resp *fasthttp.Response, keep int, t *Timing) error {
 	code := resp.StatusCode()
 	if code < 100 || code > 599 {
@@ -466,12 +723,18 @@ func readBody(br *bufio.Reader, req *fasthttp.Request, resp *fasthttp.Response, 
 	if req.Header.IsHead() || code < 200 || code == fasthttp.StatusNoContent || code == fasthttp.StatusNotModified {
 		return nil
 	}
+	cl := resp.Header.ContentLength()
+	if keep > 0 {
+		if cd := codingOf(resp.Header.ContentEncoding()); cd != codingNone {
+			return readDecoded(br, resp, cd, cl, keep, t)
+		}
+	}
 	b := bodyReader{br: br, keep: max(keep, 0)}
 	if b.keep > 0 {
 		b.dst = resp.SwapBody(nil)[:0]
 	}
 	var err error
-	switch cl := resp.Header.ContentLength(); {
+	switch {
 	case cl >= 0:
 		err = b.fixed(int64(cl))
 	case cl == -1:
@@ -483,6 +746,18 @@ func readBody(br *bufio.Reader, req *fasthttp.Request, resp *fasthttp.Response, 
 		resp.SwapBody(b.dst)
 	}
 	t.BodyBytes = b.n
+	t.Cut = b.n > int64(len(b.dst))
+	return err
+}
+
+// readDecoded is readBody for a body in a known content coding: decoded as
+// it is read, keep bytes of the decoded body kept.
+func readDecoded(br *bufio.Reader, resp *fasthttp.Response, cd coding, cl, keep int, t *Timing) error {
+	b := &bodyReader{br: br} // it only frames; the decoder keeps
+	f := &framedReader{b: b, size: int64(cl)}
+	dst, cut, err := decodeBody(resp.SwapBody(nil)[:0], f, cd, keep)
+	resp.SwapBody(dst)
+	t.BodyBytes, t.Cut = b.n, cut
 	return err
 }
 
@@ -507,11 +782,19 @@ func (h *Host) HostHeader() string { return h.host }
 // IsTLS reports whether the target is https.
 func (h *Host) IsTLS() bool { return h.isTLS }
 
+// Proto reports the HTTP major version requests to h use: 1, 2, or 0 while a
+// version auto target is undecided (before its first connection).
+func (h *Host) Proto() int {
+	switch h.path.Load() {
+	case pathH1:
+		return 1
+	case pathH2:
+		return 2
+	}
+	return 0
+}
+
 // String describes the pool.
 func (h *Host) String() string {
-	s := "http://"
-	if h.isTLS {
-		s = "https://"
-	}
-	return s + strings.TrimSuffix(h.host, "/")
+	return h.scheme + "://" + strings.TrimSuffix(h.host, "/")
 }
