@@ -1,6 +1,7 @@
-package plan
+package tmpl
 
 import (
+	"errors"
 	"regexp"
 	"strconv"
 	"strings"
@@ -8,7 +9,7 @@ import (
 )
 
 func TestTemplateRender(t *testing.T) {
-	vars := mapVars{"a": "1", "b": "two", "users.email": "u@x", "q": `a "b"`}
+	vars := Map{"a": "1", "b": "two", "users.email": "u@x", "q": `a "b"`}
 	tests := []struct {
 		src      string
 		want     string
@@ -29,22 +30,22 @@ func TestTemplateRender(t *testing.T) {
 		{"${random_int(-3, -3)}", "-3", "", false, true},
 	}
 	for _, tt := range tests {
-		tp, err := CompileTemplate(tt.src)
+		tp, err := Compile(tt.src, Plain)
 		if err != nil {
-			t.Errorf("CompileTemplate(%q) error %v", tt.src, err)
+			t.Errorf("Compile(%q) error %v", tt.src, err)
 			continue
 		}
 		if got := tp.Render(vars); got != tt.want {
-			t.Errorf("CompileTemplate(%q).Render = %q; want %q", tt.src, got, tt.want)
+			t.Errorf("Compile(%q).Render = %q; want %q", tt.src, got, tt.want)
 		}
 		if got := strings.Join(tp.Refs(), ","); got != tt.refs {
-			t.Errorf("CompileTemplate(%q).Refs() = %q; want %q", tt.src, got, tt.refs)
+			t.Errorf("Compile(%q).Refs() = %q; want %q", tt.src, got, tt.refs)
 		}
 		if tp.Static() != tt.static {
-			t.Errorf("CompileTemplate(%q).Static() = %v; want %v", tt.src, tp.Static(), tt.static)
+			t.Errorf("Compile(%q).Static() = %v; want %v", tt.src, tp.Static(), tt.static)
 		}
 		if tp.UsesBuiltins() != tt.builtins {
-			t.Errorf("CompileTemplate(%q).UsesBuiltins() = %v; want %v", tt.src, tp.UsesBuiltins(), tt.builtins)
+			t.Errorf("Compile(%q).UsesBuiltins() = %v; want %v", tt.src, tp.UsesBuiltins(), tt.builtins)
 		}
 		if tp.String() != tt.src {
 			t.Errorf("String() = %q; want %q", tp.String(), tt.src)
@@ -67,9 +68,9 @@ func TestTemplateErrors(t *testing.T) {
 		{"${random_int(1,2}", "missing closing parenthesis"},
 	}
 	for _, tt := range tests {
-		_, err := CompileTemplate(tt.src)
+		_, err := Compile(tt.src, Plain)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("CompileTemplate(%q) error = %v; want it to contain %q", tt.src, err, tt.want)
+			t.Errorf("Compile(%q) error = %v; want it to contain %q", tt.src, err, tt.want)
 		}
 	}
 }
@@ -79,7 +80,7 @@ func TestTemplateBuiltins(t *testing.T) {
 	s.SetIteration(17)
 	check := func(src, pattern string) string {
 		t.Helper()
-		got := MustCompileTemplate(src).Render(s)
+		got := MustCompile(src).Render(s)
 		if !regexp.MustCompile("^" + pattern + "$").MatchString(got) {
 			t.Errorf("%s rendered %q; want /%s/", src, got, pattern)
 		}
@@ -97,7 +98,7 @@ func TestTemplateBuiltins(t *testing.T) {
 	check("${timestamp_ms}", "1[0-9]{12}")
 	seen := map[int]bool{}
 	for range 2000 {
-		n, err := strconv.Atoi(MustCompileTemplate("${random_int(1,10)}").Render(s))
+		n, err := strconv.Atoi(MustCompile("${random_int(1,10)}").Render(s))
 		if err != nil || n < 1 || n > 10 {
 			t.Fatalf("random_int(1,10) = %d, %v", n, err)
 		}
@@ -108,12 +109,12 @@ func TestTemplateBuiltins(t *testing.T) {
 	}
 	// Same seed and vu: same sequence (reproducible runs).
 	a, b := NewScope(nil, 1, 9), NewScope(nil, 1, 9)
-	ta := MustCompileTemplate("${uuid}${random_int(0,1000000)}")
+	ta := MustCompile("${uuid}${random_int(0,1000000)}")
 	if x, y := ta.Render(a), ta.Render(b); x != y {
 		t.Errorf("same seed rendered %q and %q", x, y)
 	}
 	// Without an Env the global lock-free source is used; iteration and vu are 0.
-	if got := MustCompileTemplate("${vu}-${iteration}").Render(mapVars{}); got != "0-0" {
+	if got := MustCompile("${vu}-${iteration}").Render(Map{}); got != "0-0" {
 		t.Errorf("no Env: %q; want 0-0", got)
 	}
 }
@@ -138,13 +139,13 @@ func TestScope(t *testing.T) {
 }
 
 func TestTemplateEscaping(t *testing.T) {
-	v := mapVars{"x": "a\"b\\c\nd\x01 &é"}
-	j, _ := compileTemplate(`{"k":"${x}"}`, escJSON)
+	v := Map{"x": "a\"b\\c\nd\x01 &é"}
+	j, _ := Compile(`{"k":"${x}"}`, JSON)
 	if got, want := j.Render(v), `{"k":"a\"b\\c\nd\u0001 &é"}`; got != want {
 		t.Errorf("JSON escape = %s; want %s", got, want)
 	}
-	q, _ := compileTemplate("${x}", escQuery)
-	if got, want := q.Render(mapVars{"x": "a b&c=d/é~"}), "a+b%26c%3Dd%2F%C3%A9~"; got != want {
+	q, _ := Compile("${x}", Query)
+	if got, want := q.Render(Map{"x": "a b&c=d/é~"}), "a+b%26c%3Dd%2F%C3%A9~"; got != want {
 		t.Errorf("query escape = %s; want %s", got, want)
 	}
 }
@@ -159,7 +160,7 @@ func TestTemplateAllocs(t *testing.T) {
 		"/api/users/${random_int(1,500)}?h=${host}",
 		"${uuid} ${random_email} ${timestamp_ms} ${vu} ${iteration}",
 	} {
-		tp := MustCompileTemplate(src)
+		tp := MustCompile(src)
 		allocs := testing.AllocsPerRun(200, func() { buf = tp.Append(buf[:0], s) })
 		if allocs != 0 {
 			t.Errorf("Append(%q) allocates %.1f times per call; want 0", src, allocs)
@@ -170,7 +171,7 @@ func TestTemplateAllocs(t *testing.T) {
 func BenchmarkTemplateAppend(b *testing.B) {
 	s := NewScope(nil, 1, 1)
 	s.Set("token", "abcdef")
-	tp := MustCompileTemplate("/api/users/${random_int(1,500)}?t=${token}")
+	tp := MustCompile("/api/users/${random_int(1,500)}?t=${token}")
 	buf := make([]byte, 0, 128)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -178,27 +179,70 @@ func BenchmarkTemplateAppend(b *testing.B) {
 	}
 }
 
-func TestDataSourceRow(t *testing.T) {
-	d := DataSource{Order: OrderSequential, Columns: []string{"email"}, Keys: []string{"users.email"}, Rows: [][]string{{"a"}, {"b"}, {"c"}}}
-	for n, want := range []string{"a", "b", "c", "a"} {
-		if got := d.Row(uint64(n), nil)[0]; got != want {
-			t.Errorf("Row(%d) = %s; want %s", n, got, want)
+func TestResolveEnv(t *testing.T) {
+	env := func(name string) (string, error) {
+		switch name {
+		case "SET":
+			return `a"b`, nil
+		case "EMPTY":
+			return "", nil
+		}
+		return "", errors.New("not set")
+	}
+	tests := []struct {
+		src     string
+		esc     Escape
+		want    string
+		read    string
+		missing string
+	}{
+		{"/x/${env.SET}/${v}", Plain, `/x/a"b/V`, `a"b`, ""},
+		{`{"k":"${env.SET}"}`, JSON, `{"k":"a\"b"}`, `a"b`, ""},
+		{"${env.SET}", Query, "a%22b", `a"b`, ""},
+		{"${env.EMPTY:-dflt}-${env.NOPE:-d2}", Plain, "dflt-d2", "", ""},
+		{"${env.NOPE}", Plain, "", "", "${env.NOPE}: not set"},
+	}
+	for _, tt := range tests {
+		tp, err := Compile(tt.src, tt.esc)
+		if err != nil {
+			t.Fatalf("Compile(%q): %v", tt.src, err)
+		}
+		if !tp.UsesEnv() {
+			t.Errorf("Compile(%q).UsesEnv() = false", tt.src)
+		}
+		read, missing := tp.ResolveEnv(env)
+		var ms []string
+		for _, m := range missing {
+			ms = append(ms, m.Error())
+		}
+		if got := tp.Render(Map{"v": "V"}); got != tt.want || strings.Join(read, ",") != tt.read || strings.Join(ms, ",") != tt.missing {
+			t.Errorf("ResolveEnv(%q): renders %q, read %q, missing %q; want %q, %q, %q", tt.src, got, read, ms, tt.want, tt.read, tt.missing)
+		}
+		if tp.UsesEnv() {
+			t.Errorf("%q still uses the environment after ResolveEnv", tt.src)
 		}
 	}
-	s := NewScope(nil, 1, 1)
-	s.SetRow(&d, d.Row(1, nil))
-	if v, _ := s.Lookup("users.email"); v != "b" {
-		t.Errorf("after SetRow: users.email = %q; want b", v)
+}
+
+func TestExpandEnv(t *testing.T) {
+	env := func(name string) (string, error) {
+		if name == "JWT" {
+			return "eyJ", nil
+		}
+		return "", errors.New("not set")
 	}
-	d.Order = OrderRandom
-	seen := map[string]bool{}
-	for i := range 300 {
-		seen[d.Row(uint64(i), s.Rand())[0]] = true
+	tests := []struct{ src, want, read, problems string }{
+		{"plain $${x} ${env.JWT}", "plain $${x} eyJ", "eyJ", ""},
+		{"${env.NO:-d}", "d", "", ""},
+		{"x-${token}", "x-", "", "${token}: variables are constants; only ${env.NAME} is expanded in them (captures, data columns and built-ins belong in requests)"},
+		{"${env.NO}", "", "", "${env.NO}: not set"},
+		{"${env.1X}", "", "", `${env.1X}: invalid environment variable name "1X" (letters, digits and '_', not starting with a digit; a default is written ${env.NAME:-default})`},
+		{"a${env.JWT", "a${env.JWT", "", "unterminated ${ at offset 1"},
 	}
-	if len(seen) != 3 {
-		t.Errorf("random order used %d of 3 rows", len(seen))
-	}
-	if (&DataSource{}).Row(0, nil) != nil {
-		t.Error("Row on an empty source is not nil")
+	for _, tt := range tests {
+		got, read, problems := ExpandEnv(tt.src, env)
+		if got != tt.want || strings.Join(read, ",") != tt.read || strings.Join(problems, ",") != tt.problems {
+			t.Errorf("ExpandEnv(%q) = %q, %q, %q; want %q, %q, %q", tt.src, got, read, problems, tt.want, tt.read, tt.problems)
+		}
 	}
 }
