@@ -443,32 +443,31 @@ func parseDurationValue(s string) (time.Duration, error) {
 	return d, nil
 }
 
+// scalar parses scalar n, reporting a parse error or a value that is not a
+// scalar (what says what it must be).
+func scalar[T any](d *decoder, n *yaml.Node, path, what string, parse func(string) (T, error)) T {
+	var v T
+	if n.Kind != yaml.ScalarNode {
+		d.fail(n, path, "must be %s, got %s", what, kindName(n))
+		return v
+	}
+	v, err := parse(n.Value)
+	if err != nil {
+		d.fail(n, path, "%v", err)
+	}
+	return v
+}
+
 // decodeNode decodes a duration scalar.
 func (d *Duration) decodeNode(dec *decoder, n *yaml.Node, path string) {
 	d.Line, d.Col = n.Line, n.Column
-	if n.Kind != yaml.ScalarNode {
-		dec.fail(n, path, "must be a duration such as 10s, got %s", kindName(n))
-		return
-	}
-	v, err := parseDurationValue(n.Value)
-	if err != nil {
-		dec.fail(n, path, "%v", err)
-	}
-	d.Duration = v
+	d.Duration = scalar(dec, n, path, "a duration such as 10s", parseDurationValue)
 }
 
 // decodeNode decodes a size scalar.
 func (b *ByteSize) decodeNode(dec *decoder, n *yaml.Node, path string) {
 	b.Line, b.Col = n.Line, n.Column
-	if n.Kind != yaml.ScalarNode {
-		dec.fail(n, path, "must be a size such as 1MiB or 65536, got %s", kindName(n))
-		return
-	}
-	v, err := ParseByteSize(n.Value)
-	if err != nil {
-		dec.fail(n, path, "%v", err)
-	}
-	b.Bytes = v
+	b.Bytes = scalar(dec, n, path, "a size such as 1MiB or 65536", ParseByteSize)
 }
 
 // decodeNode accepts a variable as a scalar (jwt: abc) or as

@@ -71,6 +71,26 @@ func (v *validator) upTo(path string, x, hi float64) bool {
 	return false
 }
 
+// Lower bounds of a duration (validator.dur).
+const (
+	positive    = true  // > 0
+	nonNegative = false // >= 0
+)
+
+// dur reports a duration at path that is not > 0 (strict: positive) or >= 0
+// (nonNegative), or is above hi. It returns whether d passed.
+func (v *validator) dur(path string, d time.Duration, strict bool, hi time.Duration) bool {
+	switch {
+	case strict && d <= 0:
+		v.add(path, "must be > 0")
+	case d < 0:
+		v.add(path, "must be >= 0")
+	default:
+		return v.durUpTo(path, d, hi)
+	}
+	return false
+}
+
 // durUpTo reports a duration above hi at path.
 func (v *validator) durUpTo(path string, d, hi time.Duration) bool {
 	if d > hi {

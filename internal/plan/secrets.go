@@ -158,4 +158,3 @@ func (v *validator) captured(name string) bool {
 	}
 	return false
 }
-

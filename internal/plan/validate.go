@@ -3,6 +3,7 @@ package plan
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/textproto"
@@ -62,11 +63,7 @@ func (v *validator) plan() {
 		v.add("type", "unknown type %q (want load, benchmark, stress or knee)", p.Type)
 	}
 	v.target()
-	if p.Defaults.Timeout.Duration <= 0 {
-		v.add("defaults.timeout", "must be > 0")
-	} else {
-		v.durUpTo("defaults.timeout", p.Defaults.Timeout.Duration, MaxTimeout)
-	}
+	v.dur("defaults.timeout", p.Defaults.Timeout.Duration, positive, MaxTimeout)
 	v.maxBody("defaults.max_body", p.Defaults.MaxBody)
 	v.headers("defaults.headers", p.Defaults.Headers)
 	v.variables()
@@ -87,6 +84,16 @@ func (v *validator) plan() {
 	}
 	v.budget()
 	v.p.redactor = secret.New(v.secrets...)
+}
+
+// listName checks the name of item i of a list (scenarios, load.phases): a
+// label value, unique in the list.
+func (v *validator) listName(at, what, list, name string, i int, seen map[string]int) {
+	v.label(at, name, MaxNameLen)
+	if j, dup := seen[name]; dup {
+		v.add(at, "duplicate %s name %q (also %s[%d])", what, name, list, j)
+	}
+	seen[name] = i
 }
 
 // label checks a name used as a metric label value or in reports.
@@ -291,11 +298,7 @@ func (v *validator) scenarios() {
 		if sc.Name == "" {
 			v.add(at+".name", "required when there are several scenarios")
 		} else {
-			v.label(at+".name", sc.Name, MaxNameLen)
-			if j, dup := names[sc.Name]; dup {
-				v.add(at+".name", "duplicate scenario name %q (also scenarios[%d])", sc.Name, j)
-			}
-			names[sc.Name] = i
+			v.listName(at+".name", "scenario", "scenarios", sc.Name, i, names)
 		}
 		if w := v.whole(at+".weight", sc.Weight); w <= 0 {
 			v.add(at+".weight", "must be > 0")
@@ -404,11 +407,7 @@ func (v *validator) check(at string, c *Check) (expect.Check, bool) {
 			v.add(sat, "%s is not an HTTP status (100-599)", fmtNum(x))
 		}
 	}
-	if c.MaxLatency.Duration < 0 {
-		v.add(at+".max_latency", "must be >= 0")
-	} else {
-		v.durUpTo(at+".max_latency", c.MaxLatency.Duration, MaxDuration)
-	}
+	v.dur(at+".max_latency", c.MaxLatency.Duration, nonNegative, MaxDuration)
 	for _, k := range sortedKeys(c.JSON) {
 		p, err := expect.ParsePath(k)
 		if err != nil {
@@ -542,62 +541,20 @@ func (v *validator) request(at string, r *Request, s *scope) {
 	r.Compiled = cr
 }
 
-// marshalJSON renders a YAML-decoded value as compact JSON without HTML escaping.
+// marshalJSON renders a decoded value (maps, lists, scalars) as compact
+// JSON without HTML escaping; NaN and infinities have no JSON spelling.
 func marshalJSON(v any) (string, error) {
-	nv, err := normalizeJSON(v, 0)
-	if err != nil {
-		return "", err
-	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(nv); err != nil {
+	if err := enc.Encode(v); err != nil {
+		var ue *json.UnsupportedValueError
+		if errors.As(err, &ue) {
+			return "", fmt.Errorf("%s is not a JSON number", ue.Str)
+		}
 		return "", err
 	}
 	return strings.TrimSuffix(buf.String(), "\n"), nil
-}
-
-func normalizeJSON(v any, depth int) (any, error) {
-	if depth > 100 {
-		return nil, fmt.Errorf("nested too deeply")
-	}
-	switch x := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			n, err := normalizeJSON(e, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out[k] = n
-		}
-		return out, nil
-	case map[any]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			n, err := normalizeJSON(e, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out[fmt.Sprint(k)] = n
-		}
-		return out, nil
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			n, err := normalizeJSON(e, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = n
-		}
-		return out, nil
-	case float64:
-		if math.IsInf(x, 0) || math.IsNaN(x) {
-			return nil, fmt.Errorf("%v is not a JSON number", x)
-		}
-	}
-	return v, nil
 }
 
 func (v *validator) load() {
@@ -633,15 +590,9 @@ func (v *validator) load() {
 		if ph.Name == "" {
 			v.add(at+".name", "required")
 		} else {
-			v.label(at+".name", ph.Name, MaxNameLen)
-			if j, dup := names[ph.Name]; dup {
-				v.add(at+".name", "duplicate phase name %q (also load.phases[%d])", ph.Name, j)
-			}
-			names[ph.Name] = i
+			v.listName(at+".name", "phase", "load.phases", ph.Name, i, names)
 		}
-		if ph.Duration.Duration <= 0 {
-			v.add(at+".duration", "must be > 0")
-		} else if v.durUpTo(at+".duration", ph.Duration.Duration, MaxDuration) && total <= MaxDuration {
+		if v.dur(at+".duration", ph.Duration.Duration, positive, MaxDuration) && total <= MaxDuration {
 			if total += ph.Duration.Duration; total > MaxDuration {
 				v.add(at+".duration", "the phases last %v up to here; the whole load must be <= %v", total, MaxDuration)
 			}
@@ -731,11 +682,7 @@ func (v *validator) thresholds() {
 			}
 			v.add(at, "step[%s]: no step named %q (steps: %s)", t.Step, t.Step, strings.Join(names, ", "))
 		}
-		if t.Window.Duration < 0 {
-			v.add(at+".window", "must be >= 0")
-		} else {
-			v.durUpTo(at+".window", t.Window.Duration, MaxDuration)
-		}
+		v.dur(at+".window", t.Window.Duration, nonNegative, MaxDuration)
 		if t.Metric == MetricRPS {
 			v.upTo(at, t.Value, MaxRate)
 		}
@@ -857,22 +804,9 @@ func (v *validator) stress() {
 	if s.ErrorThreshold <= 0 || s.ErrorThreshold >= 1 {
 		v.add("stress.error_threshold", "must be between 0 and 100%% (exclusive), e.g. 5%%")
 	}
-	if s.P99SLO.Duration < 0 {
-		v.add("stress.p99_slo", "must be >= 0")
-	} else {
-		v.durUpTo("stress.p99_slo", s.P99SLO.Duration, MaxDuration)
-	}
-	probeOK, coolOK := false, false
-	if s.ProbeDuration.Duration <= 0 {
-		v.add("stress.probe_duration", "must be > 0")
-	} else {
-		probeOK = v.durUpTo("stress.probe_duration", s.ProbeDuration.Duration, MaxDuration)
-	}
-	if s.Cooldown.Duration < 0 {
-		v.add("stress.cooldown", "must be >= 0")
-	} else {
-		coolOK = v.durUpTo("stress.cooldown", s.Cooldown.Duration, MaxDuration)
-	}
+	v.dur("stress.p99_slo", s.P99SLO.Duration, nonNegative, MaxDuration)
+	probeOK := v.dur("stress.probe_duration", s.ProbeDuration.Duration, positive, MaxDuration)
+	coolOK := v.dur("stress.cooldown", s.Cooldown.Duration, nonNegative, MaxDuration)
 	if s.Resolution <= 0 || s.Resolution >= 1 {
 		v.add("stress.resolution", "must be between 0 and 100%% (exclusive), e.g. 5%%")
 	}
@@ -928,12 +862,7 @@ func (v *validator) knee() {
 			break
 		}
 	}
-	stepOK := false
-	if k.StepDuration.Duration <= 0 {
-		v.add("knee.step_duration", "must be > 0")
-	} else {
-		stepOK = v.durUpTo("knee.step_duration", k.StepDuration.Duration, MaxDuration)
-	}
+	stepOK := v.dur("knee.step_duration", k.StepDuration.Duration, positive, MaxDuration)
 	if k.Warmup.Duration < 0 {
 		v.add("knee.warmup", "must be >= 0")
 	} else if k.StepDuration.Duration > 0 && k.Warmup.Duration >= k.StepDuration.Duration {
