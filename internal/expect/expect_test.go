@@ -69,8 +69,8 @@ func TestPathForms(t *testing.T) {
 		{"$.token.x", "", false},
 		{"$.missing", "", false},
 		{"$.missing[0]", "", false},
-		{"$[0]", "", false},       // an index into an object
-		{"$.items.0", "", false},  // a name into an array
+		{"$[0]", "", false},      // an index into an object
+		{"$.items.0", "", false}, // a name into an array
 		{"$.items[0][0]", "", false},
 		{`$["a"]`, "", false},
 		{"$.a.b.c", "", false}, // "a.b" is one key
