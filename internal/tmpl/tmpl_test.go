@@ -150,20 +150,35 @@ func TestTemplateEscaping(t *testing.T) {
 	}
 }
 
+// allocCases are templates of every kind the executor renders per request:
+// static, variables, built-ins, JSON- and query-escaped values, and a URL
+// joined from parts (Concat).
+func allocCases(tb testing.TB) map[string]*Template {
+	json, err := Compile(`{"user":"${token}","n":${random_int(1,9)},"who":"${random_name}"}`, JSON)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	q, err := Compile("${token} & ${vu}", Query)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return map[string]*Template{
+		"static":   MustCompile("/api/health"),
+		"variable": MustCompile("Bearer ${token}"),
+		"builtins": MustCompile("${uuid} ${random_email} ${timestamp_ms} ${vu} ${iteration}"),
+		"json":     json,
+		"url":      Concat(Literal("http://127.0.0.1:8080"), MustCompile("/api/users/${random_int(1,500)}?h=${host}"), Literal("&q="), q),
+	}
+}
+
 func TestTemplateAllocs(t *testing.T) {
 	s := NewScope(map[string]string{"host": "h"}, 1, 1)
-	s.Set("token", "abcdef")
+	s.Set("token", `ab"c d`)
 	buf := make([]byte, 0, 256)
-	for _, src := range []string{
-		"/api/health",
-		"Bearer ${token}",
-		"/api/users/${random_int(1,500)}?h=${host}",
-		"${uuid} ${random_email} ${timestamp_ms} ${vu} ${iteration}",
-	} {
-		tp := MustCompile(src)
+	for name, tp := range allocCases(t) {
 		allocs := testing.AllocsPerRun(200, func() { buf = tp.Append(buf[:0], s) })
 		if allocs != 0 {
-			t.Errorf("Append(%q) allocates %.1f times per call; want 0", src, allocs)
+			t.Errorf("Append(%s: %q) allocates %.1f times per call; want 0", name, tp, allocs)
 		}
 	}
 }
@@ -176,6 +191,21 @@ func BenchmarkTemplateAppend(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		buf = tp.Append(buf[:0], s)
+	}
+}
+
+// BenchmarkTemplateKinds renders each of allocCases (0 allocs/op each).
+func BenchmarkTemplateKinds(b *testing.B) {
+	s := NewScope(map[string]string{"host": "h"}, 1, 1)
+	s.Set("token", `ab"c d`)
+	for name, tp := range allocCases(b) {
+		b.Run(name, func(b *testing.B) {
+			buf := make([]byte, 0, 256)
+			b.ReportAllocs()
+			for b.Loop() {
+				buf = tp.Append(buf[:0], s)
+			}
+		})
 	}
 }
 
