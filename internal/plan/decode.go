@@ -93,9 +93,14 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path, hint string) {
 		nd.decodeNode(d, n, path)
 		return
 	}
-	want := map[reflect.Kind]yaml.Kind{reflect.Struct: yaml.MappingNode, reflect.Map: yaml.MappingNode, reflect.Slice: yaml.SequenceNode}[v.Kind()]
-	if want == 0 && v.Kind() != reflect.Interface {
-		want = yaml.ScalarNode
+	want := yaml.ScalarNode
+	switch v.Kind() {
+	case reflect.Struct, reflect.Map:
+		want = yaml.MappingNode
+	case reflect.Slice:
+		want = yaml.SequenceNode
+	case reflect.Interface:
+		want = 0 // anything
 	}
 	if want != 0 && n.Kind != want {
 		d.fail(n, path, "must be %s, got %s", kindWanted(v.Type(), hint), describe(n))
