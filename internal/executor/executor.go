@@ -12,11 +12,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/loadlab/loadlab/internal/expect"
 	"github.com/loadlab/loadlab/internal/hist"
 	"github.com/loadlab/loadlab/internal/httpclient"
 	"github.com/loadlab/loadlab/internal/pacer"
 	"github.com/loadlab/loadlab/internal/panics"
 	"github.com/loadlab/loadlab/internal/plan"
+	"github.com/loadlab/loadlab/internal/tmpl"
 )
 
 // Defaults of the options.
@@ -143,14 +145,9 @@ type stepRec struct {
 	cell   *liveCell
 	ring   *ring
 	obs    StepObserver
-	caps   []capRec
+	rules  *expect.Rules
 	method []byte
 	keep   int // response body bytes kept: max_body when a check or capture reads the body, else 0
-}
-
-type capRec struct {
-	name string
-	c    plan.Capture
 }
 
 type dataRec struct {
@@ -253,19 +250,13 @@ func New(p *plan.Plan, opts ...Option) (*Executor, error) {
 		e.totalWeight += w
 		for j := range s.Steps {
 			st := &s.Steps[j]
-			if st.Request.Compiled == nil {
+			if st.Request.Compiled == nil || st.Rules == nil {
 				return nil, fmt.Errorf("executor: scenario %s step %s: request not compiled (validate the plan first)", s.Name, st.Name)
 			}
 			rec := &stepRec{scen: s.Name, st: st, req: st.Request.Compiled, think: s.Think, cell: newLiveCell(),
-				ring: newRing(secs), method: []byte(st.Request.Compiled.Method)}
+				ring: newRing(secs), method: []byte(st.Request.Compiled.Method), rules: st.Rules, keep: st.Rules.Keep()}
 			if st.Think != nil {
 				rec.think = *st.Think
-			}
-			if st.NeedsBody() {
-				rec.keep = st.Request.Compiled.MaxBody
-			}
-			for name, c := range st.Capture {
-				rec.caps = append(rec.caps, capRec{name: name, c: c})
 			}
 			rec.obs = sr.obs.Step(st.Name, st.Request.Compiled.Method, codes)
 			sr.steps = append(sr.steps, rec)
@@ -611,7 +602,7 @@ func (e *Executor) startIteration(ctx context.Context, w *worker, s slot) {
 // sampleError keeps a failure's message as an error sample. The message is
 // masked first (the plan's secrets, and the secret headers as this request
 // sent them: a server may echo them), then cut to 200 bytes.
-func (e *Executor) sampleError(el time.Duration, phase int32, s *stepRec, o *outcome, msg string, vars plan.Vars) {
+func (e *Executor) sampleError(el time.Duration, phase int32, s *stepRec, o *outcome, msg string, vars tmpl.Vars) {
 	if e.sampleN.Add(1) > 1000 { // only the first failures take the lock
 		e.samplesOff.Add(1)
 		return

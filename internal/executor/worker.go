@@ -7,8 +7,9 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/loadlab/loadlab/internal/expect"
 	"github.com/loadlab/loadlab/internal/httpclient"
-	"github.com/loadlab/loadlab/internal/plan"
+	"github.com/loadlab/loadlab/internal/tmpl"
 )
 
 // worker is the state of one open-model worker or closed-model virtual user:
@@ -19,7 +20,7 @@ import (
 // and its goroutine.
 type worker struct {
 	id    int
-	scope *plan.Scope
+	scope *tmpl.Scope
 	rnd   *rand.Rand
 	timer *time.Timer
 }
@@ -42,7 +43,7 @@ type reqState struct {
 	hval   []byte
 	body   []byte
 	out    outcome
-	header func(string) string // response header lookup for captures
+	result expect.Response // the response as checks and captures read it
 }
 
 func newReqState() any {
@@ -51,7 +52,7 @@ func newReqState() any {
 	// stays with the pooled state instead of going back to fasthttp's pool:
 	// the next request reuses it, so kept bodies make no garbage.
 	rs.resp.KeepBodyBuffer = true
-	rs.header = func(name string) string { return string(rs.resp.Header.Peek(name)) }
+	rs.result.Header = func(name string) string { return string(rs.resp.Header.Peek(name)) }
 	return rs
 }
 
@@ -220,31 +221,16 @@ func (e *Executor) request(ctx context.Context, w *worker, st *stepRec, due time
 		why = err.Error()
 	} else {
 		o.status = resp.StatusCode()
-		body := resp.Body() // at most st.keep bytes of the o.tm.BodyBytes received
-		chk := &st.st.Check
-		if chk.IsZero() {
-			if !chk.StatusOK(o.status) {
-				o.reason = ReasonStatus
-				why = "unexpected status " + itoa(o.status)
-			}
-		} else if ok, msg := chk.EvalCut(o.status, body, o.tm.BodyBytes, o.latency); !ok {
-			o.reason = ReasonCheck
-			if len(chk.Status) == 0 && !chk.StatusOK(o.status) {
-				o.reason = ReasonStatus
-			}
-			why = msg
-		}
-		if o.reason == ReasonNone {
-			for i := range st.caps {
-				c := &st.caps[i]
-				if v, ok := c.c.Extract(o.status, rs.header, body); ok {
-					w.scope.Set(c.name, v)
-				} else if o.tm.BodyBytes > int64(len(body)) && c.c.NeedsBody() {
-					// Not found in the part kept: the rest might have held it.
-					o.reason = ReasonCheck
-					why = "capture " + c.name + " (" + c.c.Src + "): not found" + plan.CutNote(len(body), o.tm.BodyBytes)
-					break
-				}
+		// The body is at most st.keep bytes of the o.tm.BodyBytes received.
+		rs.result.Reset(o.status, resp.Body(), o.tm.BodyBytes, o.latency)
+		switch v, msg := st.rules.Check(&rs.result); v {
+		case expect.FailStatus:
+			o.reason, why = ReasonStatus, msg
+		case expect.FailCheck:
+			o.reason, why = ReasonCheck, msg
+		default:
+			if ok, msg := st.rules.Capture(&rs.result, w.scope); !ok {
+				o.reason, why = ReasonCheck, msg
 			}
 		}
 	}
@@ -264,26 +250,4 @@ func (e *Executor) record(st *stepRec, phase int32, end time.Duration, o *outcom
 	sec := int64(end / time.Second)
 	st.ring.record(sec, o)
 	st.obs.Record(o.latency, o.service, o.status, o.reason, &o.tm)
-}
-
-func itoa(n int) string {
-	var b [20]byte
-	i := len(b)
-	neg := n < 0
-	if neg {
-		n = -n
-	}
-	for {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			break
-		}
-	}
-	if neg {
-		i--
-		b[i] = '-'
-	}
-	return string(b[i:])
 }

@@ -16,9 +16,7 @@ func applyDefaults(p *Plan) {
 	if p.Type == "" {
 		p.Type = TypeLoad
 	}
-	if p.Defaults.Timeout.Duration == 0 && !p.written("defaults.timeout") {
-		p.Defaults.Timeout.Duration = DefaultTimeout
-	}
+	orDefault(p, "defaults.timeout", &p.Defaults.Timeout.Duration, DefaultTimeout)
 	if !p.Defaults.MaxBody.IsSet() && !p.written("defaults.max_body") {
 		p.Defaults.MaxBody.Bytes = DefaultMaxBody
 	}
@@ -37,9 +35,7 @@ func applyDefaults(p *Plan) {
 	}
 	for i := range p.Scenarios {
 		sc := &p.Scenarios[i]
-		if sc.Weight == 0 && !p.written(scenarioPath(i)+".weight") {
-			sc.Weight = DefaultWeight
-		}
+		orDefault(p, scenarioPath(i)+".weight", &sc.Weight, DefaultWeight)
 		for j := range sc.Steps {
 			defaultStep(&sc.Steps[j])
 		}
@@ -47,9 +43,7 @@ func applyDefaults(p *Plan) {
 	if p.Load.Model == "" {
 		p.Load.Model = ModelOpen
 	}
-	if p.Load.MaxInFlight == 0 && !p.written("load.max_in_flight") {
-		p.Load.MaxInFlight = DefaultMaxInFlight
-	}
+	orDefault(p, "load.max_in_flight", &p.Load.MaxInFlight, DefaultMaxInFlight)
 	switch p.Type {
 	case TypeBenchmark:
 		if p.Benchmark == nil {
@@ -68,41 +62,23 @@ func applyDefaults(p *Plan) {
 		for j := range b.Endpoints {
 			defaultStep(&b.Endpoints[j])
 		}
-		if b.Requests == 0 && !p.written("benchmark.requests") {
-			b.Requests = DefaultBenchRequests
-		}
+		orDefault(p, "benchmark.requests", &b.Requests, DefaultBenchRequests)
 		if b.Warmup.Line == 0 && b.Warmup.Requests == 0 && b.Warmup.Duration == 0 {
 			b.Warmup.Requests = DefaultBenchWarmup
 		}
 		if len(b.Concurrency) == 0 && !p.written("benchmark.concurrency") {
 			b.Concurrency = []int{DefaultBenchConcurrent}
 		}
-		if b.Tolerance == 0 && !p.written("benchmark.tolerance") {
-			b.Tolerance = DefaultTolerance
-		}
-		if b.Confidence == 0 && !p.written("benchmark.confidence") {
-			b.Confidence = DefaultConfidence
-		}
+		orDefault(p, "benchmark.tolerance", &b.Tolerance, DefaultTolerance)
+		orDefault(p, "benchmark.confidence", &b.Confidence, DefaultConfidence)
 	}
 	if s := p.Stress; s != nil {
-		if s.StartRate == 0 && !p.written("stress.start_rate") {
-			s.StartRate = DefaultStartRate
-		}
-		if s.ErrorThreshold == 0 && !p.written("stress.error_threshold") {
-			s.ErrorThreshold = DefaultErrorThreshold
-		}
-		if s.Resolution == 0 && !p.written("stress.resolution") {
-			s.Resolution = DefaultResolution
-		}
-		if s.ProbeDuration.Duration == 0 && !p.written("stress.probe_duration") {
-			s.ProbeDuration.Duration = DefaultProbeDuration
-		}
-		if s.Cooldown.Duration == 0 && !p.written("stress.cooldown") {
-			s.Cooldown.Duration = DefaultCooldown
-		}
-		if s.MaxProbes == 0 && !p.written("stress.max_probes") {
-			s.MaxProbes = DefaultMaxProbes
-		}
+		orDefault(p, "stress.start_rate", &s.StartRate, DefaultStartRate)
+		orDefault(p, "stress.error_threshold", &s.ErrorThreshold, DefaultErrorThreshold)
+		orDefault(p, "stress.resolution", &s.Resolution, DefaultResolution)
+		orDefault(p, "stress.probe_duration", &s.ProbeDuration.Duration, DefaultProbeDuration)
+		orDefault(p, "stress.cooldown", &s.Cooldown.Duration, DefaultCooldown)
+		orDefault(p, "stress.max_probes", &s.MaxProbes, DefaultMaxProbes)
 	}
 	if k := p.Knee; k != nil {
 		if k.Model == "" {
@@ -119,15 +95,9 @@ func applyDefaults(p *Plan) {
 				k.Steps = append(k.Steps, float64(int(1)<<i))
 			}
 		}
-		if k.StepDuration.Duration == 0 && !p.written("knee.step_duration") {
-			k.StepDuration.Duration = DefaultKneeStep
-		}
-		if k.Warmup.Duration == 0 && !p.written("knee.warmup") {
-			k.Warmup.Duration = DefaultKneeWarmup
-		}
-		if k.GainThreshold == 0 && !p.written("knee.gain_threshold") {
-			k.GainThreshold = DefaultGainThreshold
-		}
+		orDefault(p, "knee.step_duration", &k.StepDuration.Duration, DefaultKneeStep)
+		orDefault(p, "knee.warmup", &k.Warmup.Duration, DefaultKneeWarmup)
+		orDefault(p, "knee.gain_threshold", &k.GainThreshold, DefaultGainThreshold)
 	}
 }
 
@@ -165,3 +135,12 @@ func (r Request) EffectiveMaxBody(d Defaults) int64 {
 }
 
 func scenarioPath(i int) string { return "scenarios[" + itoa(i) + "]" }
+
+// orDefault sets *v to def when the plan left it out: zero, and its key not
+// written (a 0 written in the plan is a value).
+func orDefault[T comparable](p *Plan, path string, v *T, def T) {
+	var zero T
+	if *v == zero && !p.written(path) {
+		*v = def
+	}
+}

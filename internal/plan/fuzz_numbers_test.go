@@ -3,6 +3,7 @@ package plan_test
 import (
 	"errors"
 	"math"
+	"math/bits"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,15 +17,15 @@ import (
 const numbersTemplate = `name: numbers
 type: %TYPE%
 target: http://127.0.0.1:1
-defaults: {timeout: ${0}}
+defaults: {timeout: ${0}, max_body: ${35}}
 scenarios:
   - name: a
     weight: ${1}
     think: {min: ${2}, max: ${3}}
     steps:
       - name: one
-        request: {path: /a, timeout: ${4}}
-        check: {status: [${5}, 200], max_latency: ${6}}
+        request: {path: /a, timeout: ${4}, max_body: ${36}}
+        check: {status: [${5}, 200], max_latency: ${6}, body_contains: ok}
         think: ${7}
   - name: b
     weight: ${8}
@@ -62,7 +63,7 @@ knee:
 `
 
 // numberFields says, for each ${N}, whether it is a duration (d) or a
-// number (n), and a valid value.
+// number or size (n), and a valid value.
 var numberFields = []struct {
 	dur  bool
 	good string
@@ -72,6 +73,7 @@ var numberFields = []struct {
 	{false, "5"}, {false, "1"}, {true, "10s"}, {false, "100"}, {false, "10"}, {false, "1"}, {false, "4"},
 	{false, "10"}, {false, "100"}, {false, "5"}, {true, "1s"}, {true, "0s"}, {true, "0s"}, {false, "5%"},
 	{false, "0.05"}, {false, "1"}, {false, "2"}, {false, "8"}, {true, "1s"}, {true, "100ms"}, {false, "10%"},
+	{false, "1MiB"}, {false, "65536"},
 }
 
 // spellings are number texts worth trying in every field.
@@ -79,7 +81,8 @@ var spellings = []string{"0", "-1", "1.5", "-0.5", "1e19", "-1e19", "9.2e18", "9
 	".nan", ".inf", "-.inf", "NaN", "Inf", "+Inf", "99999999999999999999", "0x7fffffffffffffff",
 	"0x8000000000000000", "0o17", "1_000", "200/s", "12000/m", "720000/h", "1e9/h", "NaN/s", "-5/m", `"7"`,
 	"100000", "100001", "1000000", "1000001", "2147483648", "4294967296", "169h", "10m1s", "-1s",
-	"2562047h", "2562048h", "1ns", "5%", "150%", "null", "[]", "{}", "true"}
+	"2562047h", "2562048h", "1ns", "5%", "150%", "null", "[]", "{}", "true",
+	"1MiB", "1GiB", "1073741825", "2GiB", "512KiB", "10MB", "1 KiB", "1.5MiB", "1mib", "-1KiB", "9999999999999GiB"}
 
 // FuzzPlanNumbers feeds numbers (huge, negative, fractional, NaN and
 // infinity spellings, rates with units) into every numeric field of a plan
@@ -108,7 +111,7 @@ func FuzzPlanNumbers(f *testing.F) {
 		y := strings.NewReplacer("%TYPE%", typ, "%MODEL%", model, "%COUNT%", count).Replace(numbersTemplate)
 		for n, fld := range numberFields {
 			v := fld.good
-			switch (mask >> (2 * uint(n))) & 3 {
+			switch bits.RotateLeft64(mask, -2*n) & 3 { // fields n and n+32 share bits
 			case 1:
 				v = raw
 			case 2:
@@ -153,6 +156,9 @@ func checkBounded(t *testing.T, p *plan.Plan, y string) {
 	if d := p.Defaults.Timeout.Duration; d <= 0 || d > plan.MaxTimeout {
 		bad("defaults.timeout", d)
 	}
+	if b := p.Defaults.MaxBody.Bytes; b < 0 || b > plan.MaxMaxBody {
+		bad("defaults.max_body", b)
+	}
 	if l := p.Load.MaxInFlight; l <= 0 || l > plan.MaxInFlight {
 		bad("max_in_flight", l)
 	}
@@ -183,6 +189,10 @@ func checkBounded(t *testing.T, p *plan.Plan, y string) {
 		for _, st := range sc.Steps {
 			if d := st.Request.Compiled.Timeout; d <= 0 || d > plan.MaxTimeout {
 				bad("request timeout", d)
+			}
+			b := st.Request.EffectiveMaxBody(p.Defaults)
+			if b < 0 || b > plan.MaxMaxBody || st.Rules.NeedsBody() && (b == 0 || int64(st.Rules.Keep()) != b) {
+				bad("request max_body", b) // a body check needs max_body > 0, and keeps that much
 			}
 		}
 	}

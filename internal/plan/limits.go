@@ -2,14 +2,9 @@ package plan
 
 import (
 	"math"
-	"math/big"
-	"reflect"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
-
-	"gopkg.in/yaml.v3"
 )
 
 // Limits on the numbers of a plan. Validate rejects any number outside them,
@@ -76,6 +71,26 @@ func (v *validator) upTo(path string, x, hi float64) bool {
 	return false
 }
 
+// Lower bounds of a duration (validator.dur).
+const (
+	positive    = true  // > 0
+	nonNegative = false // >= 0
+)
+
+// dur reports a duration at path that is not > 0 (strict: positive) or >= 0
+// (nonNegative), or is above hi. It returns whether d passed.
+func (v *validator) dur(path string, d time.Duration, strict bool, hi time.Duration) bool {
+	switch {
+	case strict && d <= 0:
+		v.add(path, "must be > 0")
+	case d < 0:
+		v.add(path, "must be >= 0")
+	default:
+		return v.durUpTo(path, d, hi)
+	}
+	return false
+}
+
 // durUpTo reports a duration above hi at path.
 func (v *validator) durUpTo(path string, d, hi time.Duration) bool {
 	if d > hi {
@@ -86,8 +101,8 @@ func (v *validator) durUpTo(path string, d, hi time.Duration) bool {
 }
 
 // unreportedBigInts returns an error for each integer written too large for
-// an int that validation did not report (yaml.v3 drops such an element from
-// a list, so Validate never sees it): none is ever accepted silently.
+// an int that validation did not report (in a field the plan's type or model
+// does not use): none is ever accepted silently.
 func (p *Plan) unreportedBigInts(errs Errors) Errors {
 	var out Errors
 	for path, x := range p.bigInts {
@@ -100,141 +115,10 @@ func (p *Plan) unreportedBigInts(errs Errors) Errors {
 
 // whole returns the value of an integer field at path as written: the
 // decoded n, or the number written when it did not fit in an int (see
-// checkInts), so that range checks report what the plan said.
+// decoder.integer), so that range checks report what the plan said.
 func (v *validator) whole(path string, n int) float64 {
 	if x, ok := v.p.bigInts[path]; ok {
 		return x
 	}
 	return float64(n)
-}
-
-// Integer fields. yaml.v3 decodes a float written in an int field by
-// truncating it (max_in_flight: 1.5 gives 1) and fails on one too large for
-// an int with a message about Go types. checkInts walks the YAML alongside
-// the plan's Go types before decoding: a number with a fraction, NaN or an
-// infinity in an integer field is an error ("must be a whole number (got
-// 1.5)"); a whole number too large for an int is recorded in Plan.bigInts,
-// its decoding error dropped, and Validate reports it against the field's
-// limit like any other number.
-
-// decodedAs maps types whose YAML is decoded through a shadow type (the
-// func(any) error unmarshalers in yaml.go) to that type.
-var decodedAs = map[reflect.Type]reflect.Type{
-	reflect.TypeFor[Phase]():     reflect.TypeFor[phaseYAML](),
-	reflect.TypeFor[Stress]():    reflect.TypeFor[stressYAML](),
-	reflect.TypeFor[Benchmark](): reflect.TypeFor[benchmarkYAML](),
-	reflect.TypeFor[Knee]():      reflect.TypeFor[kneeYAML](),
-}
-
-var nodeUnmarshaler = reflect.TypeFor[yaml.Unmarshaler]()
-
-// checkInts walks root (decoded into a value of type t) and returns the
-// errors of integer fields; huge collects whole numbers too large for an int.
-func checkInts(root *yaml.Node, t reflect.Type, huge map[string]float64) Errors {
-	budget := maxIntWalk
-	return walkInts(root, t, "", huge, 0, &budget)
-}
-
-// maxIntWalk bounds the nodes checkInts visits: aliases are followed, and a
-// few repeated ones could otherwise make it visit billions (yaml.v3 rejects
-// such a document while decoding).
-const maxIntWalk = 1_000_000
-
-func walkInts(n *yaml.Node, t reflect.Type, path string, huge map[string]float64, depth int, budget *int) Errors {
-	if *budget--; n == nil || depth > 64 || *budget < 0 {
-		return nil
-	}
-	if n.Kind == yaml.DocumentNode {
-		if len(n.Content) == 0 {
-			return nil
-		}
-		return walkInts(n.Content[0], t, path, huge, depth+1, budget)
-	}
-	if n.Kind == yaml.AliasNode {
-		return walkInts(n.Alias, t, path, huge, depth+1, budget)
-	}
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if s, ok := decodedAs[t]; ok {
-		t = s
-	}
-	if reflect.PointerTo(t).Implements(nodeUnmarshaler) {
-		return nil // checks its own scalars
-	}
-	var errs Errors
-	switch t.Kind() {
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		if n.Kind == yaml.ScalarNode {
-			if e, ok := checkInt(n, path, huge); !ok {
-				errs = append(errs, e)
-			}
-		}
-	case reflect.Slice:
-		if n.Kind == yaml.SequenceNode {
-			for i, c := range n.Content {
-				errs = append(errs, walkInts(c, t.Elem(), path+"["+strconv.Itoa(i)+"]", huge, depth+1, budget)...)
-			}
-		}
-	case reflect.Map:
-		if n.Kind == yaml.MappingNode {
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				errs = append(errs, walkInts(n.Content[i+1], t.Elem(), joinPath(path, n.Content[i].Value), huge, depth+1, budget)...)
-			}
-		}
-	case reflect.Struct:
-		if n.Kind != yaml.MappingNode {
-			return nil
-		}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k := n.Content[i]
-			if f, ok := yamlField(t, k.Value); ok {
-				errs = append(errs, walkInts(n.Content[i+1], f.Type, joinPath(path, k.Value), huge, depth+1, budget)...)
-			}
-		}
-	}
-	return errs
-}
-
-// yamlField finds the field of struct t decoded from YAML key name.
-func yamlField(t reflect.Type, name string) (reflect.StructField, bool) {
-	for i := range t.NumField() {
-		f := t.Field(i)
-		tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if tag == name && tag != "-" {
-			return f, true
-		}
-	}
-	return reflect.StructField{}, false
-}
-
-// checkInt checks one scalar written in an integer field.
-func checkInt(n *yaml.Node, path string, huge map[string]float64) (FieldError, bool) {
-	at := func(msg string) FieldError { return FieldError{Path: path, Line: n.Line, Col: n.Column, Msg: msg} }
-	var x float64
-	switch n.ShortTag() {
-	case "!!int":
-		if _, err := strconv.ParseInt(strings.ReplaceAll(n.Value, "_", ""), 0, 64); err == nil {
-			return FieldError{}, true
-		}
-		b, ok := new(big.Int).SetString(strings.ReplaceAll(n.Value, "_", ""), 0)
-		if !ok {
-			return FieldError{}, true // yaml.v3 reports it
-		}
-		x, _ = b.Float64()
-	case "!!float":
-		if err := n.Decode(&x); err != nil {
-			return FieldError{}, true // yaml.v3 reports it
-		}
-		if math.IsNaN(x) || math.IsInf(x, 0) || x != math.Trunc(x) {
-			return at("must be a whole number (got " + n.Value + ")"), false
-		}
-		if x >= -(1<<63) && x < 1<<63 {
-			return FieldError{}, true // decoded exactly
-		}
-	default:
-		return FieldError{}, true // not a number: yaml.v3 reports the type
-	}
-	huge[path] = x
-	return FieldError{}, true
 }

@@ -12,12 +12,13 @@ import (
 	"path"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/loadlab/loadlab/internal/tmpl"
 )
 
 // MaxPlanSize bounds the YAML accepted by Parse (1 MiB) and MaxDataRows the
@@ -71,30 +72,17 @@ func WithEnv(vars map[string]string) Option {
 func WithEnvLookup(lookup func(name string) (string, error)) Option {
 	return func(o *loadOptions) {
 		if lookup == nil {
-			lookup = NoEnv
+			lookup = tmpl.NoEnv
 		}
 		o.lookup = lookup
 	}
-}
-
-// OSEnv is the default source of ${env.NAME}: the process environment.
-func OSEnv(name string) (string, error) {
-	if v, ok := os.LookupEnv(name); ok {
-		return v, nil
-	}
-	return "", fmt.Errorf("environment variable %s is not set (export it, or give a default: ${env.%s:-VALUE})", name, name)
-}
-
-// NoEnv is a source of ${env.NAME} that has no variables.
-func NoEnv(name string) (string, error) {
-	return "", fmt.Errorf("environment variables are not available here")
 }
 
 // envLookup is the lookup the options describe.
 func (o *loadOptions) envLookup() func(string) (string, error) {
 	base := o.lookup
 	if base == nil {
-		base = OSEnv
+		base = tmpl.OSEnv
 	}
 	if len(o.env) == 0 {
 		return base
@@ -137,7 +125,7 @@ func Parse(name string, data []byte, opts ...Option) (*Plan, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	p, errs, covers := decode(name, data)
+	p, errs := decode(name, data)
 	if p == nil {
 		return nil, errs
 	}
@@ -159,7 +147,7 @@ func Parse(name string, data []byte, opts ...Option) (*Plan, error) {
 	errs = append(errs, loadData(p, fsys, base)...)
 	p.env = o.envLookup()
 	applyDefaults(p)
-	errs = merge(errs, Validate(p), covers)
+	errs = merge(errs, Validate(p))
 	errs = append(errs, p.unreportedBigInts(errs)...)
 	for i := range errs {
 		errs[i].File = name
@@ -174,20 +162,10 @@ func Parse(name string, data []byte, opts ...Option) (*Plan, error) {
 // merge appends the validation errors not at or under a path that already
 // has a decoding error (a value that failed to decode is reported once, not
 // again as missing or invalid).
-// covers lists further paths whose subtrees failed to decode as a whole ("" =
-// the whole plan).
-func merge(dec, val Errors, covers []string) Errors {
-	under := func(path, root string) bool {
-		return root == "" || path == root || strings.HasPrefix(path, root+".") || strings.HasPrefix(path, root+"[")
-	}
+func merge(dec, val Errors) Errors {
 	covered := func(path string) bool {
-		for _, c := range covers {
-			if under(path, c) {
-				return true
-			}
-		}
 		for _, e := range dec {
-			if e.Path != "" && under(path, e.Path) {
+			if e.Path != "" && (path == e.Path || strings.HasPrefix(path, e.Path+".") || strings.HasPrefix(path, e.Path+"[")) {
 				return true
 			}
 		}
@@ -202,293 +180,55 @@ func merge(dec, val Errors, covers []string) Errors {
 	return append(dec, out...)
 }
 
-// decode runs the strict decoder. It returns a nil plan only when the YAML
-// cannot be read at all (syntax error, empty document).
-func decode(name string, data []byte) (*Plan, Errors, []string) {
+// decode parses the YAML and decodes it into a Plan (see decode.go). It
+// returns a nil plan only when the YAML cannot be read at all (syntax error,
+// empty document, not a mapping).
+func decode(name string, data []byte) (*Plan, Errors) {
 	if len(data) > MaxPlanSize {
-		return nil, Errors{{File: name, Line: 1, Col: 1, Msg: fmt.Sprintf("plan is %d bytes; the limit is %d", len(data), MaxPlanSize)}}, nil
+		return nil, Errors{{File: name, Line: 1, Col: 1, Msg: fmt.Sprintf("plan is %d bytes; the limit is %d", len(data), MaxPlanSize)}}
 	}
 	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, Errors{syntaxError(name, err)}, nil
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&root); err != nil && !errors.Is(err, io.EOF) {
+		return nil, Errors{syntaxError(name, err)}
 	}
 	if root.Kind == 0 || len(root.Content) == 0 || root.Content[0].ShortTag() == "!!null" {
-		return nil, Errors{{File: name, Line: 1, Col: 1, Msg: "empty plan"}}, nil
+		return nil, Errors{{File: name, Line: 1, Col: 1, Msg: "empty plan"}}
 	}
-	if top := root.Content[0]; top.Kind != yaml.MappingNode {
-		return nil, Errors{{File: name, Line: top.Line, Col: top.Column, Msg: "a plan must be a mapping (name:, target:, scenarios:, ...), got " + kindName(top)}}, nil
+	top := root.Content[0]
+	if top.Kind == yaml.AliasNode && top.Alias != nil {
+		top = top.Alias
 	}
-	p := &Plan{Source: name, Raw: data, pos: buildIndex(&root), bigInts: map[string]float64{}}
-	errs := checkInts(&root, reflect.TypeFor[Plan](), p.bigInts)
-	ownInts := map[string]bool{} // integer fields checkInts reported or recorded: yaml.v3's messages on them are dropped
-	for path := range p.bigInts {
-		ownInts[path] = true
+	if top.Kind != yaml.MappingNode {
+		return nil, Errors{{File: name, Line: top.Line, Col: top.Column, Msg: "a plan must be a mapping (name:, target:, scenarios:, ...), got " + kindName(top)}}
 	}
-	for _, e := range errs {
-		ownInts[e.Path] = true
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	msgs, err := collect(func() error { return dec.Decode(p) })
-	var te *yaml.TypeError
-	switch {
-	case errors.As(err, &te):
-		msgs = append(msgs, te.Errors...)
-	case err != nil:
-		return nil, Errors{syntaxError(name, err)}, nil
-	}
-	var covers []string
-	for _, msg := range msgs {
-		e := typeError(&root, msg)
-		if reDuplicate.MatchString(msg) {
-			covers = append(covers, parentPath(e.Path))
-		}
-		if ownInts[e.Path] && reUnmarshal.MatchString(msg) {
-			continue
-		}
-		errs = append(errs, e)
-	}
+	p := &Plan{Source: name, Raw: data}
+	d := &decoder{pos: posIndex{"": {top.Line, top.Column}}, bigInts: map[string]float64{}, budget: maxAliased}
+	d.fields(top, reflect.ValueOf(p).Elem(), "")
+	p.pos, p.bigInts = d.pos, d.bigInts
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
-		errs = append(errs, FieldError{Line: extra.Line, Col: extra.Column, Msg: "a plan file holds one YAML document; found a second one"})
+		d.errs = append(d.errs, FieldError{Line: extra.Line, Col: extra.Column, Msg: "a plan file holds one YAML document; found a second one"})
 	} else if !errors.Is(err, io.EOF) {
-		errs = append(errs, syntaxError(name, err))
+		d.errs = append(d.errs, syntaxError(name, err))
 	}
-	return p, errs, covers
+	return p, d.errs
 }
 
-var (
-	reLineCol    = regexp.MustCompile(`^line (\d+):(\d+): (.*)$`)
-	reNotFound   = regexp.MustCompile(`^line (\d+): field (.+) not found in type (\S+)$`)
-	reUnmarshal  = regexp.MustCompile("^line (\\d+): cannot unmarshal (!!\\w+)(?: `(.*)`)? into (.+)$")
-	reDuplicate  = regexp.MustCompile(`^line (\d+): mapping key "(.*)" already defined at line (\d+)$`)
-	reAlreadySet = regexp.MustCompile(`^line (\d+): field (.+) already set in type (\S+)$`)
-	reLine       = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
-)
-
+// syntaxError positions a YAML syntax error. yaml.v3 has no position in its
+// syntax errors but in their text ("yaml: line 5: ..."), the only error text
+// read here: when it reads otherwise, the error is placed at line 1.
 func syntaxError(name string, err error) FieldError {
-	msg := err.Error()
-	if m := reLine.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return FieldError{File: name, Line: line, Col: 1, Msg: "yaml: " + m[2]}
-	}
-	return FieldError{File: name, Line: 1, Col: 1, Msg: msg}
-}
-
-// nodeAt finds the path of the node written at line (and col, when > 0); key
-// selects mapping keys instead of values; match, when set, must accept the
-// node's value.
-func nodeAt(root *yaml.Node, line, col int, key bool, match func(string) bool) (string, pos, bool) {
-	return nodeAtKind(root, line, col, key, match, 0)
-}
-
-// nodeAtKind is nodeAt restricted to nodes of one kind (0 = any).
-func nodeAtKind(root *yaml.Node, line, col int, key bool, match func(string) bool, kind yaml.Kind) (string, pos, bool) {
-	var (
-		found   bool
-		outPath string
-		outPos  pos
-	)
-	var walk func(path string, n *yaml.Node, depth int)
-	walk = func(path string, n *yaml.Node, depth int) {
-		if found || depth > 64 {
-			return
-		}
-		if n.Kind == yaml.AliasNode {
-			return
-		}
-		ok := func(k *yaml.Node) bool {
-			return k.Line == line && (col <= 0 || k.Column == col) && (match == nil || match(k.Value))
-		}
-		if kind != 0 && n.Kind != kind && n.Kind != yaml.MappingNode && n.Kind != yaml.SequenceNode && n.Kind != yaml.DocumentNode {
-			return
-		}
-		if !key && n.Kind == yaml.ScalarNode && ok(n) {
-			found, outPath, outPos = true, path, pos{n.Line, n.Column}
-			return
-		}
-		if !key && n.Kind != yaml.ScalarNode && n.Kind != yaml.DocumentNode && (kind == 0 || n.Kind == kind) && path != "" && n.Line == line && (col <= 0 || n.Column == col) && match == nil {
-			found, outPath, outPos = true, path, pos{n.Line, n.Column}
-			return
-		}
-		switch n.Kind {
-		case yaml.DocumentNode:
-			for _, c := range n.Content {
-				walk(path, c, depth+1)
-			}
-		case yaml.MappingNode:
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				k, v := n.Content[i], n.Content[i+1]
-				child := joinPath(path, k.Value)
-				if key && ok(k) {
-					found, outPath, outPos = true, child, pos{k.Line, k.Column}
-					return
-				}
-				walk(child, v, depth+1)
-			}
-		case yaml.SequenceNode:
-			for i, c := range n.Content {
-				walk(path+"["+strconv.Itoa(i)+"]", c, depth+1)
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 1
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if n, text, ok := strings.Cut(rest, ": "); ok {
+			if l, err := strconv.Atoi(n); err == nil && l > 0 {
+				line, msg = l, text
 			}
 		}
 	}
-	walk("", root, 0)
-	return outPath, outPos, found
-}
-
-// typeError converts one yaml.v3 TypeError message into a FieldError with a
-// path and column, rewording it without Go type names.
-func typeError(root *yaml.Node, msg string) FieldError {
-	atoi := func(s string) int { n, _ := strconv.Atoi(s); return n }
-	if m := reLineCol.FindStringSubmatch(msg); m != nil {
-		line, col := atoi(m[1]), atoi(m[2])
-		path, _, _ := nodeAt(root, line, col, false, nil)
-		if path == "" {
-			path, _, _ = nodeAt(root, line, col, true, nil) // an unknown key inside think/threshold
-		}
-		return FieldError{Path: path, Line: line, Col: col, Msg: m[3]}
-	}
-	if m := reNotFound.FindStringSubmatch(msg); m != nil {
-		line, field, typ := atoi(m[1]), m[2], m[3]
-		path, p, _ := nodeAt(root, line, 0, true, func(v string) bool { return v == field })
-		text := fmt.Sprintf("unknown field %q", field)
-		if fields := knownFields[typ]; len(fields) > 0 {
-			if s := suggest(field, fields); s != "" {
-				text += fmt.Sprintf(" (did you mean %s?)", s)
-			} else {
-				text += " (known: " + strings.Join(fields, ", ") + ")"
-			}
-		}
-		return FieldError{Path: path, Line: line, Col: p.col, Msg: text}
-	}
-	if m := reUnmarshal.FindStringSubmatch(msg); m != nil {
-		line, tag, val, into := atoi(m[1]), m[2], m[3], m[4]
-		var match func(string) bool
-		if val != "" {
-			match = func(v string) bool {
-				if strings.HasSuffix(val, "...") {
-					return strings.HasPrefix(v, strings.TrimSuffix(val, "..."))
-				}
-				return v == val
-			}
-		}
-		kind := yaml.ScalarNode
-		switch tag {
-		case "!!seq":
-			kind = yaml.SequenceNode
-		case "!!map":
-			kind = yaml.MappingNode
-		}
-		path, p, ok := nodeAtKind(root, line, 0, false, match, kind)
-		if !ok {
-			p = pos{line, 1}
-		}
-		got := map[string]string{"!!str": "a string", "!!int": "an integer", "!!float": "a number", "!!bool": "a boolean",
-			"!!map": "a mapping", "!!seq": "a list", "!!null": "null", "!!binary": "binary data", "!!timestamp": "a timestamp"}[tag]
-		if got == "" {
-			got = tag
-		}
-		if val != "" {
-			got += " " + strconv.Quote(val)
-		}
-		return FieldError{Path: path, Line: p.line, Col: p.col, Msg: fmt.Sprintf("must be %s, got %s", goTypeName(into), got)}
-	}
-	if m := reDuplicate.FindStringSubmatch(msg); m != nil {
-		line, k, first := atoi(m[1]), m[2], m[3]
-		path, p, _ := nodeAt(root, line, 0, true, func(v string) bool { return v == k })
-		if p.line == 0 {
-			p = pos{line, 1}
-		}
-		return FieldError{Path: path, Line: p.line, Col: p.col, Msg: fmt.Sprintf("duplicate key %q (first at line %s)", k, first)}
-	}
-	if m := reAlreadySet.FindStringSubmatch(msg); m != nil {
-		line, field := atoi(m[1]), m[2]
-		path, p, _ := nodeAt(root, line, 0, true, func(v string) bool { return v == field })
-		if p.line == 0 {
-			p = pos{line, 1}
-		}
-		return FieldError{Path: path, Line: p.line, Col: p.col, Msg: fmt.Sprintf("duplicate key %q", field)}
-	}
-	if m := reLine.FindStringSubmatch(msg); m != nil {
-		return FieldError{Line: atoi(m[1]), Col: 1, Msg: m[2]}
-	}
-	return FieldError{Msg: msg}
-}
-
-// goTypeName describes a Go type from a yaml.v3 message in plan terms.
-func goTypeName(t string) string {
-	t = strings.TrimPrefix(t, "*")
-	switch {
-	case strings.HasPrefix(t, "[]"):
-		return "a list"
-	case strings.HasPrefix(t, "map["):
-		return "a mapping"
-	case t == "string":
-		return "a string"
-	case t == "bool":
-		return "true or false"
-	case strings.HasPrefix(t, "int") || strings.HasPrefix(t, "uint"):
-		return "an integer"
-	case strings.HasPrefix(t, "float"):
-		return "a number"
-	case strings.HasPrefix(t, "plan."):
-		return "a mapping"
-	}
-	return t
-}
-
-// knownFields lists the YAML keys of each decoded struct, by the type name
-// yaml.v3 puts in its messages.
-var knownFields = func() map[string][]string {
-	m := map[string][]string{}
-	for _, v := range []any{Plan{}, Defaults{}, DataSource{}, Scenario{}, Step{}, Request{}, Check{}, Load{},
-		phaseYAML{}, stressYAML{}, benchmarkYAML{}, kneeYAML{}} {
-		t := reflect.TypeOf(v)
-		var names []string
-		for i := range t.NumField() {
-			tag, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
-			if tag != "" && tag != "-" {
-				names = append(names, tag)
-			}
-		}
-		sort.Strings(names)
-		m[t.String()] = names
-	}
-	return m
-}()
-
-// suggest returns the known name closest to s, if it is close.
-func suggest(s string, known []string) string {
-	best, bestD := "", 3
-	for _, k := range known {
-		if d := editDistance(strings.ToLower(s), k); d < bestD {
-			best, bestD = k, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 99
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			c := prev[j-1]
-			if a[i-1] != b[j-1] {
-				c++
-			}
-			cur[j] = min(c, prev[j]+1, cur[j-1]+1)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return FieldError{File: name, Line: line, Col: 1, Msg: "yaml: " + msg}
 }
 
 // loadData reads every csv data source.

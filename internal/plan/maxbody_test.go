@@ -34,11 +34,6 @@ func TestParseByteSize(t *testing.T) {
 			t.Errorf("ParseByteSize(%q) = %d, %v; want %d, error %v", tc.in, got, err, tc.want, tc.err)
 		}
 	}
-	for n, want := range map[int64]string{0: "0B", 1500: "1500B", 4096: "4KiB", 1 << 20: "1MiB", 3 << 30: "3GiB"} {
-		if got := FormatByteSize(n); got != want {
-			t.Errorf("FormatByteSize(%d) = %q; want %q", n, got, want)
-		}
-	}
 }
 
 // TestMaxBodyCompiled: a request's max_body wins over defaults.max_body, which
@@ -50,8 +45,8 @@ target: http://127.0.0.1:1
 defaults: {max_body: %s}
 scenarios:
   - steps:
-      - {name: own, request: {path: /a, max_body: 64KiB}}
-      - {name: zero, request: {path: /b, max_body: 0}}
+      - {name: own, request: {path: /a, max_body: 64KiB}, capture: {id: $.id}}
+      - {name: zero, request: {path: /b, max_body: 0}, capture: {id: "header:X-Id"}}
       - {name: inherit, request: {path: /c}}
 load: {phases: [{name: a, duration: 1s, rate: 1}]}
 `
@@ -63,67 +58,25 @@ load: {phases: [{name: a, duration: 1s, rate: 1}]}
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := []int{}
+		got, keep := []int64{}, []int{}
 		for _, st := range p.Scenarios[0].Steps {
-			got = append(got, st.Request.Compiled.MaxBody)
+			got = append(got, st.Request.EffectiveMaxBody(p.Defaults))
+			keep = append(keep, st.Rules.Keep())
 		}
-		if want := []int{64 << 10, 0, tc.inherit}; !slices.Equal(got, want) {
-			t.Errorf("defaults.max_body %s: compiled MaxBody = %v; want %v", tc.defaults, got, want)
+		if want := []int64{64 << 10, 0, int64(tc.inherit)}; !slices.Equal(got, want) {
+			t.Errorf("defaults.max_body %s: effective max_body = %v; want %v", tc.defaults, got, want)
+		}
+		// Only a step whose rules read the body keeps any of it.
+		if want := []int{64 << 10, 0, 0}; !slices.Equal(keep, want) {
+			t.Errorf("defaults.max_body %s: kept = %v; want %v", tc.defaults, keep, want)
 		}
 	}
 	p, err := Parse("mb.yaml", []byte(strings.Replace(src, "defaults: {max_body: %s}\n", "", 1)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := p.Scenarios[0].Steps[2].Request.Compiled.MaxBody; got != DefaultMaxBody {
-		t.Errorf("no max_body anywhere: compiled MaxBody = %d; want DefaultMaxBody %d", got, DefaultMaxBody)
-	}
-}
-
-func TestNeedsBody(t *testing.T) {
-	hdr, _ := ParseCapture("header:X-Id")
-	js, _ := ParseCapture("$.id")
-	re, _ := ParseCapture("regex:id=(\\d+)")
-	for _, tc := range []struct {
-		name string
-		st   Step
-		want bool
-	}{
-		{"status only", Step{Check: Check{Status: []int{200}, MaxLatency: D(1)}}, false},
-		{"header capture", Step{Capture: map[string]Capture{"id": hdr}}, false},
-		{"body_contains", Step{Check: Check{BodyContains: "x"}}, true},
-		{"json check", Step{Check: Check{JSON: map[string]any{"$.a": 1}}}, true},
-		{"json capture", Step{Capture: map[string]Capture{"id": js, "h": hdr}}, true},
-		{"regex capture", Step{Capture: map[string]Capture{"id": re}}, true},
-	} {
-		if got := tc.st.NeedsBody(); got != tc.want {
-			t.Errorf("%s: NeedsBody() = %v; want %v", tc.name, got, tc.want)
-		}
-	}
-}
-
-// TestEvalCut: a body rule failing on a cut body names max_body; a status or
-// latency failure, or a rule that holds on the part kept, does not.
-func TestEvalCut(t *testing.T) {
-	body := []byte(`{"a":1,"b":`)
-	for _, tc := range []struct {
-		name     string
-		check    Check
-		status   int
-		received int64
-		ok       bool
-		why      string
-	}{
-		{"found in the part kept", Check{BodyContains: `"a":1`}, 200, 1 << 30, true, ""},
-		{"not in the part kept", Check{BodyContains: "zzz"}, 200, 5000, false, `body does not contain "zzz" (only the first 11B of the 5000-byte body were kept: max_body)`},
-		{"whole body", Check{BodyContains: "zzz"}, 200, int64(len(body)), false, `body does not contain "zzz"`},
-		{"json on a cut body", Check{JSON: map[string]any{"$.b": 2}}, 200, 4096, false, "body is not JSON (only the first 11B of the 4096-byte body were kept: max_body)"},
-		{"status first", Check{Status: []int{200}, BodyContains: "zzz"}, 500, 5000, false, "status 500 not in [200]"},
-	} {
-		ok, why := tc.check.EvalCut(tc.status, body, tc.received, 0)
-		if ok != tc.ok || why != tc.why {
-			t.Errorf("%s: EvalCut = %v, %q; want %v, %q", tc.name, ok, why, tc.ok, tc.why)
-		}
+	if got := p.Scenarios[0].Steps[2].Request.EffectiveMaxBody(p.Defaults); got != DefaultMaxBody {
+		t.Errorf("no max_body anywhere: effective max_body = %d; want DefaultMaxBody %d", got, DefaultMaxBody)
 	}
 }
 

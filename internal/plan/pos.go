@@ -3,61 +3,20 @@ package plan
 import (
 	"strconv"
 
-	"gopkg.in/yaml.v3"
+	"github.com/loadlab/loadlab/internal/tmpl"
 )
 
 // pos is a 1-based line and column in the YAML source.
 type pos struct{ line, col int }
 
 // posIndex maps a plan path ("load.phases[1].rate") to where its value was
-// written, and "path#key" to where its key was written.
+// written; the decoder records every path it decodes.
 type posIndex map[string]pos
-
-// buildIndex walks the YAML node tree and records every path.
-func buildIndex(root *yaml.Node) posIndex {
-	idx := posIndex{}
-	if root == nil {
-		return idx
-	}
-	n := root
-	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
-		n = n.Content[0]
-	}
-	idx.walk("", n, 0)
-	return idx
-}
-
-// walk records n and its children. Aliases are recorded but not followed
-// (they may be recursive); the depth is bounded.
-func (idx posIndex) walk(path string, n *yaml.Node, depth int) {
-	idx[path] = pos{n.Line, n.Column}
-	if depth > 100 || len(idx) > 1_000_000 {
-		return
-	}
-	switch n.Kind {
-	case yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			if k.Value == "<<" && k.Tag == "!!merge" {
-				continue
-			}
-			child := joinPath(path, k.Value)
-			if _, dup := idx[child+"#key"]; !dup {
-				idx[child+"#key"] = pos{k.Line, k.Column}
-				idx.walk(child, v, depth+1)
-			}
-		}
-	case yaml.SequenceNode:
-		for i, c := range n.Content {
-			idx.walk(path+"["+strconv.Itoa(i)+"]", c, depth+1)
-		}
-	}
-}
 
 // joinPath appends a mapping key to a path; keys that are not plain names are quoted.
 func joinPath(path, key string) string {
 	k := key
-	if !validName(key) {
+	if !tmpl.ValidName(key) {
 		k = strconv.Quote(key)
 		return path + "[" + k + "]"
 	}

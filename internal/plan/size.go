@@ -5,26 +5,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
-
-	"gopkg.in/yaml.v3"
 )
-
-// UnmarshalYAML implements yaml.Unmarshaler for a size scalar.
-func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
-	b.Line, b.Col = n.Line, n.Column
-	if n.Kind != yaml.ScalarNode || n.ShortTag() == "!!null" {
-		return nodeErr(n, "must be a size such as 1MiB or 65536, got %s", kindName(n))
-	}
-	v, err := ParseByteSize(n.Value)
-	if err != nil {
-		return nodeErr(n, "%v", err)
-	}
-	b.Bytes = v
-	return nil
-}
-
-// MarshalYAML writes the size as FormatByteSize does.
-func (b ByteSize) MarshalYAML() (any, error) { return FormatByteSize(b.Bytes), nil }
 
 var sizeUnits = []struct {
 	unit string
@@ -53,18 +34,4 @@ func ParseByteSize(s string) (int64, error) {
 		return 0, fmt.Errorf("size %q is too large", s)
 	}
 	return n * mult, nil
-}
-
-// FormatByteSize writes n in the largest binary unit that divides it
-// ("1MiB", "1500B").
-func FormatByteSize(n int64) string {
-	switch {
-	case n != 0 && n%(1<<30) == 0:
-		return strconv.FormatInt(n>>30, 10) + "GiB"
-	case n != 0 && n%(1<<20) == 0:
-		return strconv.FormatInt(n>>20, 10) + "MiB"
-	case n != 0 && n%(1<<10) == 0:
-		return strconv.FormatInt(n>>10, 10) + "KiB"
-	}
-	return strconv.FormatInt(n, 10) + "B"
 }

@@ -1,18 +1,21 @@
-// Package plan defines loadlab's YAML test-plan language: the types a plan
-// decodes into, strict loading with line and column numbers (LoadFile, Parse),
-// a pure validation pass (Validate), templates rendered on the hot path
-// (Template, Scope), response captures (Capture), checks (Check), thresholds
-// (Threshold) and the sections of the benchmark, stress and knee modes.
+// Package plan owns loadlab's YAML test-plan language and nothing else: the
+// types a plan decodes into, strict decoding with line and column numbers
+// (LoadFile, Parse), the documented defaults, and a pure validation pass
+// (Validate) that reports every problem by path and position.
 //
-// Everything an executor needs is computed once by Parse/Validate: compiled
-// templates (Request.Compiled), compiled captures and checks, and defaults. A
-// Plan is read-only after loading and safe for concurrent use.
+// Validate also compiles what the run needs, with the packages that own it:
+// each request's templates (internal/tmpl) into Request.Compiled, each
+// step's checks and captures (internal/expect) into Step.Rules, and the
+// redactor of the plan's secrets. A Plan is read-only after loading and safe
+// for concurrent use.
 package plan
 
 import (
 	"time"
 
+	"github.com/loadlab/loadlab/internal/expect"
 	"github.com/loadlab/loadlab/internal/secret"
+	"github.com/loadlab/loadlab/internal/tmpl"
 )
 
 // Plan types (Plan.Type).
@@ -113,12 +116,12 @@ type Plan struct {
 // mapping {value: "${env.JWT}", secret: true}. The value may read the
 // environment with ${env.NAME}; nothing else is expanded in it.
 type Variable struct {
-	Value string
+	Value string `yaml:"value"`
 	// Secret marks the value as secret: it is masked wherever loadlab would
 	// write it. Nil (not said) means secret when the value reads the
 	// environment, not otherwise; false keeps even such a value readable.
-	Secret    *bool
-	Line, Col int // where the variable was written (0 when built in Go)
+	Secret    *bool `yaml:"secret"`
+	Line, Col int   // where the variable was written (0 when built in Go)
 }
 
 // V returns a plain Variable holding s, for building plans in Go.
@@ -158,7 +161,8 @@ type Scenario struct {
 // Think is a pause drawn uniformly from [Min, Max]. In YAML it is either a
 // mapping {min: 1s, max: 3s} or a scalar duration (think: 1s means min = max).
 type Think struct {
-	Min, Max Duration
+	Min Duration `yaml:"min"`
+	Max Duration `yaml:"max"`
 }
 
 // IsZero reports whether no think time is set.
@@ -167,11 +171,17 @@ func (t Think) IsZero() bool { return t.Min.Duration == 0 && t.Max.Duration == 0
 // Step is one HTTP request of a scenario, with what to capture from its
 // response and what to check.
 type Step struct {
-	Name    string             `yaml:"name"` // default: "METHOD path" (the template source)
-	Request Request            `yaml:"request"`
-	Capture map[string]Capture `yaml:"capture"` // variable name -> where to take it from
-	Check   Check              `yaml:"check"`
-	Think   *Think             `yaml:"think"` // overrides the scenario's think time after this step
+	Name    string  `yaml:"name"` // default: "METHOD path" (the template source)
+	Request Request `yaml:"request"`
+	// Capture maps a variable name to where to take it from: a JSON path
+	// ($.a.b[0]), header:NAME or regex:PATTERN.
+	Capture map[string]string `yaml:"capture"`
+	Check   Check             `yaml:"check"`
+	Think   *Think            `yaml:"think"` // overrides the scenario's think time after this step
+
+	// Rules are the check and captures compiled, set by Validate when the
+	// step is valid.
+	Rules *expect.Rules `yaml:"-"`
 }
 
 // Request is what a step sends. Path is relative to Plan.Target and may hold a
@@ -196,19 +206,16 @@ type Request struct {
 type CompiledRequest struct {
 	Method string
 	// URL renders the full URL: Target + path + query (query values escaped).
-	URL *Template
+	URL *tmpl.Template
 	// Path renders the path and query alone (no scheme/host).
-	Path *Template
+	Path *tmpl.Template
 	// Headers are the defaults merged with the request's, sorted by name.
 	Headers []HeaderTemplate
 	// Body is nil when the request has no body. For JSON bodies, dynamic values
 	// are JSON-string-escaped when rendered.
-	Body        *Template
+	Body        *tmpl.Template
 	ContentType string        // "application/json" for JSON bodies, else from headers or ""
 	Timeout     time.Duration // effective timeout (> 0)
-	// MaxBody is the effective max_body: the most response body bytes kept
-	// for the step's checks and captures.
-	MaxBody int
 	// Refs are the names the request's templates need (sorted, unique).
 	Refs []string
 
@@ -221,22 +228,18 @@ type CompiledRequest struct {
 // HeaderTemplate is one request header with a templated value.
 type HeaderTemplate struct {
 	Name  string // canonical form (textproto.CanonicalMIMEHeaderKey)
-	Value *Template
+	Value *tmpl.Template
 }
 
-// Check is what a response must satisfy. A failing check is an error with
-// reason "check"; a status outside Status is reason "status".
+// Check is what a response must satisfy (see expect.Check, which Validate
+// compiles it into).
 type Check struct {
-	// Status lists the accepted codes. Empty means any code below 400.
+	// Status lists the accepted codes. Empty means any code from 100 to 399.
 	Status       []int  `yaml:"status"`
 	BodyContains string `yaml:"body_contains"`
-	// JSON maps JSON paths ("$.user.id") to expected values (compared as
-	// numbers when both are numbers, else as strings; null matches a missing
-	// or null value).
+	// JSON maps JSON paths ("$.user.id") to expected values.
 	JSON       map[string]any `yaml:"json"`
 	MaxLatency Duration       `yaml:"max_latency"`
-
-	jsonChecks []jsonCheck // compiled by Validate (lazily otherwise)
 }
 
 // Load is the load section: the model and the phases walked in order.
@@ -260,11 +263,11 @@ func (l Load) TotalDuration() time.Duration {
 // (ramping linearly to To when set). Closed model: VUs virtual users (ramping
 // linearly to To). In YAML, rate accepts 200, "200/s", "12000/m" or "720000/h".
 type Phase struct {
-	Name     string
-	Duration Duration
-	Rate     *float64
-	VUs      *int
-	To       *float64 // ramp end: a rate (open) or a number of VUs (closed)
+	Name     string   `yaml:"name"`
+	Duration Duration `yaml:"duration"`
+	Rate     *float64 `yaml:"rate"`
+	VUs      *int     `yaml:"vus"`
+	To       *float64 `yaml:"to"` // ramp end: a rate (open) or a number of VUs (closed)
 }
 
 // Threshold metrics (Threshold.Metric).
@@ -284,16 +287,16 @@ const (
 // "step[login].p95 < 200ms" or "rps > 50". In YAML it is that string or a
 // mapping {expr: ..., window: 30s, abort_on_fail: true}.
 type Threshold struct {
-	Expr   string  // the expression as written
+	Expr   string  `yaml:"expr"` // the expression as written
 	Metric string  // one of the Metric* constants
 	Step   string  // "" = whole run; else a step name (any scenario) or "scenario/step"
 	Op     string  // <, <=, >, >=
 	Value  float64 // seconds for latency metrics, ratio 0-1 for error_rate, req/s for rps
 	// Window > 0 evaluates the threshold continuously over the last Window of
 	// the run; 0 evaluates it once over the whole run.
-	Window      Duration
-	AbortOnFail bool // stop the run as soon as the threshold fails (needs Window > 0 to act early)
-	Line, Col   int  // where the threshold was written (0 when built in Go)
+	Window      Duration `yaml:"window"`
+	AbortOnFail bool     `yaml:"abort_on_fail"` // stop the run as soon as the threshold fails (needs Window > 0 to act early)
+	Line, Col   int      // where the threshold was written (0 when built in Go)
 }
 
 // Benchmark configures type: benchmark: each endpoint measured in isolation.
@@ -303,10 +306,10 @@ type Benchmark struct {
 	// Warmup is left out of the results: a duration ("5s") or a number of
 	// requests (20); default DefaultBenchWarmup requests.
 	Warmup      Warmup  `yaml:"warmup"`
-	Requests    int     `yaml:"requests"`    // measured requests per endpoint and concurrency; default DefaultBenchRequests
-	Concurrency []int   `yaml:"concurrency"` // swept in order; default [1]
-	Tolerance   float64 `yaml:"tolerance"`   // regression beyond this relative change (0.10 = 10%; "10%" accepted)
-	Confidence  float64 `yaml:"confidence"`  // statistical confidence for the regression test; default 0.95
+	Requests    int     `yaml:"requests"`                  // measured requests per endpoint and concurrency; default DefaultBenchRequests
+	Concurrency []int   `yaml:"concurrency"`               // swept in order; default [1]
+	Tolerance   float64 `yaml:"tolerance" decode:"ratio"`  // regression beyond this relative change (0.10 = 10%; "10%" accepted)
+	Confidence  float64 `yaml:"confidence" decode:"ratio"` // statistical confidence for the regression test; default 0.95
 
 	fromScenarios bool // Endpoints were copied from the scenarios by Validate
 }
@@ -320,26 +323,26 @@ type Warmup struct {
 
 // Stress configures type: stress: find the highest sustainable open-model rate.
 type Stress struct {
-	StartRate      float64  // first probe's rate; default DefaultStartRate
-	MaxRate        float64  // stop doubling here; 0 = no cap (MaxProbes bounds the search)
-	ErrorThreshold float64  // a probe fails above this error ratio; default 0.05 ("5%" accepted)
-	P99SLO         Duration // a probe also fails when its p99 exceeds this (0 = unused)
-	ProbeDuration  Duration // default DefaultProbeDuration
-	Cooldown       Duration // pause between probes; default DefaultCooldown
-	Resolution     float64  // bisect until (bad-good)/good <= Resolution; default 0.05
-	MaxProbes      int      // default DefaultMaxProbes
+	StartRate      float64  `yaml:"start_rate"`                     // first probe's rate; default DefaultStartRate
+	MaxRate        float64  `yaml:"max_rate"`                       // stop doubling here; 0 = no cap (MaxProbes bounds the search)
+	ErrorThreshold float64  `yaml:"error_threshold" decode:"ratio"` // a probe fails above this error ratio; default 0.05 ("5%" accepted)
+	P99SLO         Duration `yaml:"p99_slo"`                        // a probe also fails when its p99 exceeds this (0 = unused)
+	ProbeDuration  Duration `yaml:"probe_duration"`                 // default DefaultProbeDuration
+	Cooldown       Duration `yaml:"cooldown"`                       // pause between probes; default DefaultCooldown
+	Resolution     float64  `yaml:"resolution" decode:"ratio"`      // bisect until (bad-good)/good <= Resolution; default 0.05
+	MaxProbes      int      `yaml:"max_probes"`                     // default DefaultMaxProbes
 }
 
 // Knee configures type: knee: step the load up and find where throughput stops rising.
 type Knee struct {
-	Model string // closed (default: Steps are concurrencies) | open (Steps are rates)
+	Model string `yaml:"model"` // closed (default: Steps are concurrencies) | open (Steps are rates)
 	// Steps default to 1, 2, 4, ... (MaxSteps values).
-	Steps         []float64
-	MaxSteps      int      // default DefaultKneeMaxSteps
-	StepDuration  Duration // steady window per step; default DefaultKneeStep
-	Warmup        Duration // discarded start of each step; default DefaultKneeWarmup
-	GainThreshold float64  // knee when relative throughput gain per step falls below this; default 0.10
-	MetricsURL    string   // the target's /metrics (optional), to name the saturated resource
+	Steps         []float64 `yaml:"steps"`
+	MaxSteps      int       `yaml:"max_steps"`                     // default DefaultKneeMaxSteps
+	StepDuration  Duration  `yaml:"step_duration"`                 // steady window per step; default DefaultKneeStep
+	Warmup        Duration  `yaml:"warmup"`                        // discarded start of each step; default DefaultKneeWarmup
+	GainThreshold float64   `yaml:"gain_threshold" decode:"ratio"` // knee when relative throughput gain per step falls below this; default 0.10
+	MetricsURL    string    `yaml:"metrics_url"`                   // the target's /metrics (optional), to name the saturated resource
 }
 
 // Duration is a YAML duration scalar ("250ms", "10s", "1m30s"; a bare 0 is

@@ -3,6 +3,7 @@ package plan
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/textproto"
@@ -15,7 +16,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/loadlab/loadlab/internal/expect"
 	"github.com/loadlab/loadlab/internal/secret"
+	"github.com/loadlab/loadlab/internal/tmpl"
 )
 
 func itoa(i int) string { return strconv.Itoa(i) }
@@ -60,11 +63,7 @@ func (v *validator) plan() {
 		v.add("type", "unknown type %q (want load, benchmark, stress or knee)", p.Type)
 	}
 	v.target()
-	if p.Defaults.Timeout.Duration <= 0 {
-		v.add("defaults.timeout", "must be > 0")
-	} else {
-		v.durUpTo("defaults.timeout", p.Defaults.Timeout.Duration, MaxTimeout)
-	}
+	v.dur("defaults.timeout", p.Defaults.Timeout.Duration, positive, MaxTimeout)
 	v.maxBody("defaults.max_body", p.Defaults.MaxBody)
 	v.headers("defaults.headers", p.Defaults.Headers)
 	v.variables()
@@ -85,6 +84,16 @@ func (v *validator) plan() {
 	}
 	v.budget()
 	v.p.redactor = secret.New(v.secrets...)
+}
+
+// listName checks the name of item i of a list (scenarios, load.phases): a
+// label value, unique in the list.
+func (v *validator) listName(at, what, list, name string, i int, seen map[string]int) {
+	v.label(at, name, MaxNameLen)
+	if j, dup := seen[name]; dup {
+		v.add(at, "duplicate %s name %q (also %s[%d])", what, name, list, j)
+	}
+	seen[name] = i
 }
 
 // label checks a name used as a metric label value or in reports.
@@ -173,17 +182,28 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
+// name checks the name of a variable, a data source or a capture (what):
+// templates refer to it.
+func (v *validator) name(at, what, name string) {
+	switch {
+	case !tmpl.ValidName(name):
+		v.add(at, "invalid %s name %q (letters, digits, '_' or '-', starting with a letter or '_')", what, name)
+	case tmpl.IsBuiltin(name) && what == "capture":
+		v.add(at, "%q is a built-in and cannot be captured into", name)
+	case tmpl.IsBuiltin(name):
+		v.add(at, "%q is a built-in and cannot be redefined", name)
+	case name == tmpl.EnvName:
+		v.add(at, "%q is reserved for ${env.NAME}", name)
+	case what != "data source" && (v.p.Data[name].CSV != "" || len(v.p.Data[name].Columns) > 0):
+		v.add(at, "%q is also a data source", name)
+	}
+}
+
 func (v *validator) data() {
 	for _, name := range sortedKeys(v.p.Data) {
 		ds := v.p.Data[name]
 		at := joinPath("data", name)
-		if !validName(name) {
-			v.add(at, "invalid data source name %q", name)
-		} else if IsBuiltin(name) {
-			v.add(at, "%q is a built-in and cannot be redefined", name)
-		} else if name == envName {
-			v.add(at, "%q is reserved for ${env.NAME}", name)
-		}
+		v.name(at, "data source", name)
 		switch ds.Order {
 		case OrderSequential, OrderRandom:
 		default:
@@ -199,7 +219,7 @@ func (v *validator) data() {
 		}
 		seen := map[string]bool{}
 		for i, c := range ds.Columns {
-			if !validName(c) {
+			if !tmpl.ValidName(c) {
 				v.add(src, "column %d: invalid name %q (letters, digits, '_' or '-')", i+1, c)
 			} else if seen[c] {
 				v.add(src, "column %q appears twice", c)
@@ -278,11 +298,7 @@ func (v *validator) scenarios() {
 		if sc.Name == "" {
 			v.add(at+".name", "required when there are several scenarios")
 		} else {
-			v.label(at+".name", sc.Name, MaxNameLen)
-			if j, dup := names[sc.Name]; dup {
-				v.add(at+".name", "duplicate scenario name %q (also scenarios[%d])", sc.Name, j)
-			}
-			names[sc.Name] = i
+			v.listName(at+".name", "scenario", "scenarios", sc.Name, i, names)
 		}
 		if w := v.whole(at+".weight", sc.Weight); w <= 0 {
 			v.add(at+".weight", "must be > 0")
@@ -339,76 +355,72 @@ func (v *validator) step(at string, st *Step, s *scope) {
 	if st.Think != nil {
 		v.think(at+".think", *st.Think)
 	}
+	st.Rules = nil
+	ok := true
+	maxBody := st.Request.EffectiveMaxBody(v.p.Defaults)
+	const noBody = "needs the response body, but max_body is 0 (no body is kept)"
+	var caps []expect.Capture
 	for _, name := range sortedKeys(st.Capture) {
 		cat := joinPath(at+".capture", name)
-		switch {
-		case !validName(name):
-			v.add(cat, "invalid capture name %q (letters, digits, '_' or '-')", name)
-		case IsBuiltin(name):
-			v.add(cat, "%q is a built-in and cannot be captured into", name)
-		case name == envName:
-			v.add(cat, "%q is reserved for ${env.NAME}", name)
-		case v.p.Data[name].CSV != "" || len(v.p.Data[name].Columns) > 0:
-			v.add(cat, "%q is a data source", name)
-		}
+		v.name(cat, "capture", name)
 		if s.isolated {
 			v.add(cat, "benchmark endpoints run in isolation; captures are not used")
 		}
-		if c := st.Capture[name]; c.Kind == "" {
-			if _, err := ParseCapture(c.Src); err != nil {
-				v.add(cat, "%v", err)
-			}
+		c, err := expect.ParseCapture(name, st.Capture[name])
+		switch {
+		case err != nil:
+			v.add(cat, "%v", err)
+			ok = false
+		case maxBody == 0 && c.NeedsBody():
+			v.add(cat, noBody)
 		}
+		caps = append(caps, c)
 	}
-	v.check(at+".check", &st.Check)
+	chk, chkOK := v.check(at+".check", &st.Check)
+	if maxBody == 0 && st.Check.BodyContains != "" {
+		v.add(at+".check.body_contains", noBody)
+	}
+	if maxBody == 0 && len(st.Check.JSON) > 0 {
+		v.add(at+".check.json", noBody)
+	}
 	v.request(at+".request", &st.Request, s)
-	if st.Request.EffectiveMaxBody(v.p.Defaults) == 0 {
-		const msg = "needs the response body, but max_body is 0 (no body is kept)"
-		if st.Check.BodyContains != "" {
-			v.add(at+".check.body_contains", msg)
-		}
-		if len(st.Check.JSON) > 0 {
-			v.add(at+".check.json", msg)
-		}
-		for _, name := range sortedKeys(st.Capture) {
-			if st.Capture[name].NeedsBody() {
-				v.add(joinPath(at+".capture", name), msg)
-			}
-		}
+	if ok && chkOK {
+		st.Rules = expect.NewRules(chk, caps, int(min(max(maxBody, 0), MaxMaxBody)))
 	}
 }
 
 // maxBody checks a max_body size.
 func (v *validator) maxBody(path string, b ByteSize) {
 	if b.Bytes < 0 || b.Bytes > MaxMaxBody {
-		v.add(path, "%s is over the limit of %s", FormatByteSize(b.Bytes), FormatByteSize(MaxMaxBody))
+		v.add(path, "%s is over the limit of %s", expect.FormatSize(b.Bytes), expect.FormatSize(MaxMaxBody))
 	}
 }
 
-func (v *validator) check(at string, c *Check) {
+// check validates a step's check and returns it compiled, and whether it is
+// valid.
+func (v *validator) check(at string, c *Check) (expect.Check, bool) {
+	n := len(v.errs)
+	out := expect.Check{Status: c.Status, BodyContains: c.BodyContains, MaxLatency: c.MaxLatency.Duration}
 	for i, code := range c.Status {
 		sat := at + ".status[" + itoa(i) + "]"
 		if x := v.whole(sat, code); x < 100 || x > 599 {
 			v.add(sat, "%s is not an HTTP status (100-599)", fmtNum(x))
 		}
 	}
-	if c.MaxLatency.Duration < 0 {
-		v.add(at+".max_latency", "must be >= 0")
-	} else {
-		v.durUpTo(at+".max_latency", c.MaxLatency.Duration, MaxDuration)
-	}
-	errs := c.compile()
-	for _, k := range sortedKeys(errs) {
-		v.add(joinPath(at+".json", k), "%v", errs[k])
-	}
+	v.dur(at+".max_latency", c.MaxLatency.Duration, nonNegative, MaxDuration)
 	for _, k := range sortedKeys(c.JSON) {
-		if s, ok := c.JSON[k].(string); ok && strings.Contains(s, "${") {
+		p, err := expect.ParsePath(k)
+		if err != nil {
+			v.add(joinPath(at+".json", k), "%v", err)
+		} else if s, ok := c.JSON[k].(string); ok && strings.Contains(s, "${") {
 			v.add(joinPath(at+".json", k), "expected values are literal; templates are not expanded in checks")
 		}
+		out.JSON = append(out.JSON, expect.JSONCheck{Path: p, Want: c.JSON[k]})
 	}
 	if strings.Contains(c.BodyContains, "${") {
 		v.add(at+".body_contains", "literal text; templates are not expanded in checks")
 	}
+	return out, len(v.errs) == n
 }
 
 func (v *validator) request(at string, r *Request, s *scope) {
@@ -440,8 +452,8 @@ func (v *validator) request(at string, r *Request, s *scope) {
 		fail(at+".body", "give either json or body, not both")
 	}
 	v.headers(at+".headers", r.Headers)
-	compile := func(path, src string, esc escaper) *Template {
-		t, err := compileTemplate(src, esc)
+	compile := func(path, src string, esc tmpl.Escape) *tmpl.Template {
+		t, err := tmpl.Compile(src, esc)
 		if err != nil {
 			fail(path, "%v", err)
 			return nil
@@ -456,21 +468,20 @@ func (v *validator) request(at string, r *Request, s *scope) {
 		}
 		return t
 	}
-	cr := &CompiledRequest{Method: r.Method, Timeout: r.EffectiveTimeout(v.p.Defaults),
-		MaxBody: int(min(max(r.EffectiveMaxBody(v.p.Defaults), 0), MaxMaxBody))}
-	cr.Path = compile(at+".path", r.Path, escNone)
+	cr := &CompiledRequest{Method: r.Method, Timeout: r.EffectiveTimeout(v.p.Defaults)}
+	cr.Path = compile(at+".path", r.Path, tmpl.Plain)
 	if len(r.Query) > 0 {
 		sep := "?"
 		if strings.Contains(r.Path, "?") {
 			sep = "&"
 		}
-		parts := []*Template{cr.Path}
+		parts := []*tmpl.Template{cr.Path}
 		for _, k := range sortedKeys(r.Query) {
-			parts = append(parts, literalTemplate(sep+url.QueryEscape(k)+"="))
-			parts = append(parts, compile(joinPath(at+".query", k), r.Query[k], escQuery))
+			parts = append(parts, tmpl.Literal(sep+url.QueryEscape(k)+"="))
+			parts = append(parts, compile(joinPath(at+".query", k), r.Query[k], tmpl.Query))
 			sep = "&"
 		}
-		cr.Path = concatTemplates(parts...)
+		cr.Path = tmpl.Concat(parts...)
 	}
 	merged := map[string]string{}
 	keyPath := map[string]string{}
@@ -483,7 +494,7 @@ func (v *validator) request(at string, r *Request, s *scope) {
 		merged[ck], keyPath[ck] = val, joinPath(at+".headers", k)
 	}
 	for _, k := range sortedKeys(merged) {
-		t := compile(keyPath[k], merged[k], escNone)
+		t := compile(keyPath[k], merged[k], tmpl.Plain)
 		if k == "Content-Type" {
 			cr.ContentType = merged[k]
 			if t != nil && !t.Static() {
@@ -499,21 +510,21 @@ func (v *validator) request(at string, r *Request, s *scope) {
 			fail(at+".json", "cannot be sent as JSON: %v", err)
 			break
 		}
-		cr.Body = compile(at+".json", body, escJSON)
+		cr.Body = compile(at+".json", body, tmpl.JSON)
 		if _, has := merged["Content-Type"]; !has {
 			cr.ContentType = "application/json"
-			cr.Headers = append(cr.Headers, HeaderTemplate{Name: "Content-Type", Value: literalTemplate("application/json")})
+			cr.Headers = append(cr.Headers, HeaderTemplate{Name: "Content-Type", Value: tmpl.Literal("application/json")})
 			sort.Slice(cr.Headers, func(i, j int) bool { return cr.Headers[i].Name < cr.Headers[j].Name })
 		}
 	case r.Body != "":
-		cr.Body = compile(at+".body", r.Body, escNone)
+		cr.Body = compile(at+".body", r.Body, tmpl.Plain)
 	}
 	if !ok || cr.Path == nil {
 		return
 	}
-	cr.URL = concatTemplates(literalTemplate(strings.TrimRight(v.p.Target, "/")), cr.Path)
+	cr.URL = tmpl.Concat(tmpl.Literal(strings.TrimRight(v.p.Target, "/")), cr.Path)
 	refs := map[string]bool{}
-	for _, t := range []*Template{cr.URL, cr.Body} {
+	for _, t := range []*tmpl.Template{cr.URL, cr.Body} {
 		if t != nil {
 			for _, ref := range t.Refs() {
 				refs[ref] = true
@@ -530,62 +541,20 @@ func (v *validator) request(at string, r *Request, s *scope) {
 	r.Compiled = cr
 }
 
-// marshalJSON renders a YAML-decoded value as compact JSON without HTML escaping.
+// marshalJSON renders a decoded value (maps, lists, scalars) as compact
+// JSON without HTML escaping; NaN and infinities have no JSON spelling.
 func marshalJSON(v any) (string, error) {
-	nv, err := normalizeJSON(v, 0)
-	if err != nil {
-		return "", err
-	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(nv); err != nil {
+	if err := enc.Encode(v); err != nil {
+		var ue *json.UnsupportedValueError
+		if errors.As(err, &ue) {
+			return "", fmt.Errorf("%s is not a JSON number", ue.Str)
+		}
 		return "", err
 	}
 	return strings.TrimSuffix(buf.String(), "\n"), nil
-}
-
-func normalizeJSON(v any, depth int) (any, error) {
-	if depth > 100 {
-		return nil, fmt.Errorf("nested too deeply")
-	}
-	switch x := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			n, err := normalizeJSON(e, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out[k] = n
-		}
-		return out, nil
-	case map[any]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			n, err := normalizeJSON(e, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out[fmt.Sprint(k)] = n
-		}
-		return out, nil
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			n, err := normalizeJSON(e, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = n
-		}
-		return out, nil
-	case float64:
-		if math.IsInf(x, 0) || math.IsNaN(x) {
-			return nil, fmt.Errorf("%v is not a JSON number", x)
-		}
-	}
-	return v, nil
 }
 
 func (v *validator) load() {
@@ -621,15 +590,9 @@ func (v *validator) load() {
 		if ph.Name == "" {
 			v.add(at+".name", "required")
 		} else {
-			v.label(at+".name", ph.Name, MaxNameLen)
-			if j, dup := names[ph.Name]; dup {
-				v.add(at+".name", "duplicate phase name %q (also load.phases[%d])", ph.Name, j)
-			}
-			names[ph.Name] = i
+			v.listName(at+".name", "phase", "load.phases", ph.Name, i, names)
 		}
-		if ph.Duration.Duration <= 0 {
-			v.add(at+".duration", "must be > 0")
-		} else if v.durUpTo(at+".duration", ph.Duration.Duration, MaxDuration) && total <= MaxDuration {
+		if v.dur(at+".duration", ph.Duration.Duration, positive, MaxDuration) && total <= MaxDuration {
 			if total += ph.Duration.Duration; total > MaxDuration {
 				v.add(at+".duration", "the phases last %v up to here; the whole load must be <= %v", total, MaxDuration)
 			}
@@ -721,11 +684,7 @@ func (v *validator) thresholds() {
 			}
 			v.add(at, "step[%s]: no step named %q (steps: %s)", t.Step, t.Step, strings.Join(names, ", "))
 		}
-		if t.Window.Duration < 0 {
-			v.add(at+".window", "must be >= 0")
-		} else {
-			v.durUpTo(at+".window", t.Window.Duration, MaxDuration)
-		}
+		v.dur(at+".window", t.Window.Duration, nonNegative, MaxDuration)
 		if t.Metric == MetricRPS {
 			v.upTo(at, t.Value, MaxRate)
 		}
@@ -808,24 +767,24 @@ func (v *validator) benchmark() {
 // compiling it into the plan (for checks on copies).
 func templateRefs(r Request) []string {
 	var refs []string
-	add := func(s string, esc escaper) {
-		if t, err := compileTemplate(s, esc); err == nil {
+	add := func(s string, esc tmpl.Escape) {
+		if t, err := tmpl.Compile(s, esc); err == nil {
 			refs = append(refs, t.Refs()...)
 		}
 	}
-	add(r.Path, escNone)
+	add(r.Path, tmpl.Plain)
 	for _, k := range sortedKeys(r.Query) {
-		add(r.Query[k], escQuery)
+		add(r.Query[k], tmpl.Query)
 	}
 	for _, k := range sortedKeys(r.Headers) {
-		add(r.Headers[k], escNone)
+		add(r.Headers[k], tmpl.Plain)
 	}
 	if r.JSON != nil {
 		if s, err := marshalJSON(r.JSON); err == nil {
-			add(s, escJSON)
+			add(s, tmpl.JSON)
 		}
 	}
-	add(r.Body, escNone)
+	add(r.Body, tmpl.Plain)
 	slices.Sort(refs)
 	return slices.Compact(refs)
 }
@@ -847,22 +806,9 @@ func (v *validator) stress() {
 	if s.ErrorThreshold <= 0 || s.ErrorThreshold >= 1 {
 		v.add("stress.error_threshold", "must be between 0 and 100%% (exclusive), e.g. 5%%")
 	}
-	if s.P99SLO.Duration < 0 {
-		v.add("stress.p99_slo", "must be >= 0")
-	} else {
-		v.durUpTo("stress.p99_slo", s.P99SLO.Duration, MaxDuration)
-	}
-	probeOK, coolOK := false, false
-	if s.ProbeDuration.Duration <= 0 {
-		v.add("stress.probe_duration", "must be > 0")
-	} else {
-		probeOK = v.durUpTo("stress.probe_duration", s.ProbeDuration.Duration, MaxDuration)
-	}
-	if s.Cooldown.Duration < 0 {
-		v.add("stress.cooldown", "must be >= 0")
-	} else {
-		coolOK = v.durUpTo("stress.cooldown", s.Cooldown.Duration, MaxDuration)
-	}
+	v.dur("stress.p99_slo", s.P99SLO.Duration, nonNegative, MaxDuration)
+	probeOK := v.dur("stress.probe_duration", s.ProbeDuration.Duration, positive, MaxDuration)
+	coolOK := v.dur("stress.cooldown", s.Cooldown.Duration, nonNegative, MaxDuration)
 	if s.Resolution <= 0 || s.Resolution >= 1 {
 		v.add("stress.resolution", "must be between 0 and 100%% (exclusive), e.g. 5%%")
 	}
@@ -918,12 +864,7 @@ func (v *validator) knee() {
 			break
 		}
 	}
-	stepOK := false
-	if k.StepDuration.Duration <= 0 {
-		v.add("knee.step_duration", "must be > 0")
-	} else {
-		stepOK = v.durUpTo("knee.step_duration", k.StepDuration.Duration, MaxDuration)
-	}
+	stepOK := v.dur("knee.step_duration", k.StepDuration.Duration, positive, MaxDuration)
 	if k.Warmup.Duration < 0 {
 		v.add("knee.warmup", "must be >= 0")
 	} else if k.StepDuration.Duration > 0 && k.Warmup.Duration >= k.StepDuration.Duration {
@@ -960,6 +901,31 @@ func (p *Plan) SeriesEstimate() int {
 	return n * p.SeriesPerStep()
 }
 
+// CommonStatusCodes get their own value of the code label of
+// loadgen_requests_total in every plan, beside the codes the plan's checks
+// name; any other code counts as "other", so a target answering every code
+// cannot grow the series count.
+var CommonStatusCodes = []int{200, 201, 202, 204, 301, 302, 304, 400, 401, 403, 404, 405, 409, 413, 422, 429, 500, 502, 503, 504}
+
+// StatusCodeLabels returns, sorted, the status codes that get their own code
+// label: CommonStatusCodes and every code the plan's checks name.
+func (p *Plan) StatusCodeLabels() []int {
+	codes := slices.Clone(CommonStatusCodes)
+	add := func(steps []Step) {
+		for _, st := range steps {
+			codes = append(codes, st.Check.Status...)
+		}
+	}
+	for _, sc := range p.Scenarios {
+		add(sc.Steps)
+	}
+	if p.Benchmark != nil {
+		add(p.Benchmark.Endpoints)
+	}
+	slices.Sort(codes)
+	return slices.Compact(codes)
+}
+
 // SeriesPerStep is the most series one step can create: one requests_total
 // series per status code label (StatusCodeLabels, plus "other" and "none"),
 // and SeriesPerStepFixed (error reasons, outcomes, service time).
@@ -981,11 +947,11 @@ func (p *Plan) SetTarget(target string) error {
 		return fmt.Errorf("target: %w", err)
 	}
 	p.Target = target
-	base := literalTemplate(strings.TrimRight(target, "/"))
+	base := tmpl.Literal(strings.TrimRight(target, "/"))
 	fix := func(steps []Step) {
 		for i := range steps {
 			if cr := steps[i].Request.Compiled; cr != nil && cr.Path != nil {
-				cr.URL = concatTemplates(base, cr.Path)
+				cr.URL = tmpl.Concat(base, cr.Path)
 			}
 		}
 	}

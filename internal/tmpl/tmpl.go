@@ -1,4 +1,10 @@
-package plan
+// Package tmpl holds loadlab's request templates: strings with ${...}
+// references compiled once and rendered on the hot path without allocating
+// (Template.Append), the built-ins (${uuid}, ${random_int(MIN,MAX)}, ...),
+// ${env.NAME} lookups resolved when a plan loads, and Scope, the variables of
+// one virtual user. It knows nothing of plans: internal/plan compiles a
+// plan's strings with it, and the executor renders them.
+package tmpl
 
 import (
 	"errors"
@@ -28,8 +34,17 @@ type Env interface {
 	VU() int
 }
 
-// Built-in template names. A plan may not define a variable, capture or data
-// source with one of these names.
+// Map is a Vars over a map.
+type Map map[string]string
+
+// Lookup implements Vars.
+func (m Map) Lookup(name string) (string, bool) {
+	v, ok := m[name]
+	return v, ok
+}
+
+// Builtins are the built-in template names. A plan may not define a
+// variable, capture or data source with one of these names.
 var Builtins = []string{"random_int", "uuid", "random_name", "random_email", "timestamp", "timestamp_ms", "iteration", "vu"}
 
 // IsBuiltin reports whether name (without arguments) is a built-in.
@@ -48,26 +63,30 @@ const (
 	partTimestampMs
 	partIteration
 	partVU
-	partEnv // ${env.NAME} or ${env.NAME:-default}; s holds "NAME" or "NAME:-default". Validate resolves it to a literal.
+	partEnv // ${env.NAME} or ${env.NAME:-default}; s holds "NAME" or "NAME:-default". ResolveEnv makes it a literal.
 )
 
-type escaper uint8
+// Escape says how a template escapes the values it inserts (variables,
+// captures, built-ins, the environment); its literal text is kept as is.
+type Escape uint8
 
+// Escapes.
 const (
-	escNone  escaper = iota
-	escJSON          // inside a JSON string: escape quotes, backslashes, controls
-	escQuery         // URL query component
+	Plain Escape = iota // inserted as is
+	JSON                // inside a JSON string: quotes, backslashes and control characters escaped
+	Query               // a URL query component (as url.QueryEscape)
 )
 
 type part struct {
 	kind   partKind
-	esc    escaper // how dynamic values are escaped
-	s      string  // literal text or variable name
-	lo, hi int64   // random_int bounds
+	esc    Escape // how dynamic values are escaped
+	s      string // literal text or variable name
+	lo, hi int64  // random_int bounds
 }
 
-// Template is a compiled string with ${...} references. It is immutable and
-// safe for concurrent use. "$${" writes a literal "${".
+// Template is a compiled string with ${...} references. It is immutable once
+// compiled and its ${env.NAME} references resolved, and then safe for
+// concurrent use. "$${" writes a literal "${".
 type Template struct {
 	src    string
 	parts  []part
@@ -76,31 +95,20 @@ type Template struct {
 	isStat bool
 }
 
-// TemplateError is a syntax error in a template; Offset is the byte offset of
-// the offending "${" in the source.
-type TemplateError struct {
+// Error is a syntax error in a template; Offset is the byte offset of the
+// offending "${" in the source.
+type Error struct {
 	Offset int
 	Msg    string
 }
 
-func (e *TemplateError) Error() string { return e.Msg }
+func (e *Error) Error() string { return e.Msg }
 
-// CompileTemplate parses s. References are ${name}, ${source.column} and the
-// built-ins ${random_int(MIN,MAX)}, ${uuid}, ${random_name}, ${random_email},
-// ${timestamp}, ${timestamp_ms}, ${iteration} and ${vu}.
-func CompileTemplate(s string) (*Template, error) { return compileTemplate(s, escNone) }
-
-// MustCompileTemplate is CompileTemplate that panics on error, for tests and
-// constant templates.
-func MustCompileTemplate(s string) *Template {
-	t, err := CompileTemplate(s)
-	if err != nil {
-		panic(err)
-	}
-	return t
-}
-
-func compileTemplate(s string, esc escaper) (*Template, error) {
+// Compile parses s, whose inserted values esc escapes. References are
+// ${name}, ${source.column}, ${env.NAME} (${env.NAME:-default}) and the
+// built-ins ${random_int(MIN,MAX)}, ${uuid}, ${random_name},
+// ${random_email}, ${timestamp}, ${timestamp_ms}, ${iteration} and ${vu}.
+func Compile(s string, esc Escape) (*Template, error) {
 	t := &Template{src: s}
 	var lit strings.Builder
 	flush := func() {
@@ -122,12 +130,12 @@ func compileTemplate(s string, esc escaper) (*Template, error) {
 		}
 		end := strings.IndexByte(s[i+2:], '}')
 		if end < 0 {
-			return nil, &TemplateError{Offset: i, Msg: fmt.Sprintf("unterminated ${ at offset %d", i)}
+			return nil, &Error{Offset: i, Msg: fmt.Sprintf("unterminated ${ at offset %d", i)}
 		}
 		expr := strings.TrimSpace(s[i+2 : i+2+end])
 		p, err := parseRef(expr)
 		if err != nil {
-			return nil, &TemplateError{Offset: i, Msg: fmt.Sprintf("${%s}: %v", expr, err)}
+			return nil, &Error{Offset: i, Msg: fmt.Sprintf("${%s}: %v", expr, err)}
 		}
 		flush()
 		p.esc = esc
@@ -137,6 +145,16 @@ func compileTemplate(s string, esc escaper) (*Template, error) {
 	flush()
 	t.finish()
 	return t, nil
+}
+
+// MustCompile is Compile(s, Plain) that panics on error, for tests and
+// constant templates.
+func MustCompile(s string) *Template {
+	t, err := Compile(s, Plain)
+	if err != nil {
+		panic(err)
+	}
+	return t
 }
 
 // finish computes refs and the static rendering.
@@ -159,82 +177,9 @@ func (t *Template) finish() {
 	}
 }
 
-// envRef is one ${env.NAME} of a template that the environment could not
-// resolve.
-type envRef struct {
-	Name string
-	Err  error // from the lookup
-}
-
-// resolveEnv replaces every ${env.NAME} with its value, escaped as the
-// template escapes dynamic values, so the template renders it as a literal.
-// lookup gives the value or says why there is none; ${env.NAME:-default}
-// takes default when NAME has no value or an empty one (as in a shell). It
-// returns the values read from the environment (defaults are not: they are
-// written in the plan) and the references left without a value. t must not
-// be in use yet.
-func (t *Template) resolveEnv(lookup func(name string) (string, error)) (read []string, missing []envRef) {
-	changed := false
-	for i := range t.parts {
-		p := &t.parts[i]
-		if p.kind != partEnv {
-			continue
-		}
-		name, def, hasDef := strings.Cut(p.s, ":-")
-		val, err := lookup(name)
-		switch {
-		case err == nil && val != "":
-			read = append(read, val)
-		case hasDef:
-			val = def
-		case err != nil:
-			missing = append(missing, envRef{Name: name, Err: err})
-		}
-		*p = part{kind: partLit, s: string(appendEsc(nil, val, p.esc))}
-		changed = true
-	}
-	if changed {
-		merged := t.parts[:0]
-		for _, p := range t.parts {
-			if n := len(merged); n > 0 && p.kind == partLit && merged[n-1].kind == partLit {
-				merged[n-1].s += p.s
-				continue
-			}
-			if p.kind == partLit && p.s == "" {
-				continue
-			}
-			merged = append(merged, p)
-		}
-		t.parts = merged
-		t.finish()
-	}
-	return read, missing
-}
-
-// literalText returns the template's literal parts joined (what it renders
-// when every reference is empty).
-func (t *Template) literalText() string {
-	var b strings.Builder
-	for _, p := range t.parts {
-		if p.kind == partLit {
-			b.WriteString(p.s)
-		}
-	}
-	return b.String()
-}
-
-// usesEnv reports whether the template refers to the environment.
-func (t *Template) usesEnv() bool {
-	for _, p := range t.parts {
-		if p.kind == partEnv {
-			return true
-		}
-	}
-	return false
-}
-
-// concatTemplates joins templates into one (each keeps its own escaping).
-func concatTemplates(ts ...*Template) *Template {
+// Concat joins templates into one (each keeps its own escaping); nil
+// templates are skipped.
+func Concat(ts ...*Template) *Template {
 	out := &Template{}
 	var src strings.Builder
 	for _, t := range ts {
@@ -255,8 +200,8 @@ func concatTemplates(ts ...*Template) *Template {
 	return out
 }
 
-// literalTemplate returns a static template for s (no ${...} parsing).
-func literalTemplate(s string) *Template {
+// Literal returns a static template for s (no ${...} parsing).
+func Literal(s string) *Template {
 	t := &Template{src: s}
 	if s != "" {
 		t.parts = []part{{kind: partLit, s: s}}
@@ -268,29 +213,14 @@ func literalTemplate(s string) *Template {
 func isNameStart(c byte) bool { return c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
 func isNameChar(c byte) bool  { return isNameStart(c) || '0' <= c && c <= '9' || c == '-' }
 
-// validName reports whether s is an identifier: a letter or '_' then letters,
-// digits, '_' or '-'.
-func validName(s string) bool {
+// ValidName reports whether s is a name templates can refer to: a letter
+// or '_' then letters, digits, '_' or '-'.
+func ValidName(s string) bool {
 	if s == "" || !isNameStart(s[0]) {
 		return false
 	}
 	for i := 1; i < len(s); i++ {
 		if !isNameChar(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-// EnvPrefix starts a reference to an environment variable: ${env.NAME}.
-const EnvPrefix = "env."
-
-func validEnvName(s string) bool {
-	if s == "" || '0' <= s[0] && s[0] <= '9' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !(c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
 			return false
 		}
 	}
@@ -352,7 +282,7 @@ func parseRef(expr string) (part, error) {
 		return part{}, errors.New("random_int needs bounds: random_int(MIN,MAX)")
 	}
 	src, col, dotted := strings.Cut(expr, ".")
-	if !validName(src) || (dotted && !validName(col)) {
+	if !ValidName(src) || (dotted && !ValidName(col)) {
 		return part{}, errors.New("invalid name (want NAME or SOURCE.COLUMN: letters, digits, '_' or '-')")
 	}
 	return part{kind: partVar, s: expr}, nil
@@ -376,6 +306,18 @@ func (t *Template) UsesBuiltins() bool {
 		}
 	}
 	return false
+}
+
+// LiteralText returns the template's literal parts joined (what it renders
+// when every reference is empty).
+func (t *Template) LiteralText() string {
+	var b strings.Builder
+	for _, p := range t.parts {
+		if p.kind == partLit {
+			b.WriteString(p.s)
+		}
+	}
+	return b.String()
 }
 
 // Append renders the template onto dst and returns the extended slice. It does
@@ -431,7 +373,7 @@ func (t *Template) Append(dst []byte, v Vars) []byte {
 				n = env.VU()
 			}
 			dst = strconv.AppendInt(dst, int64(n), 10)
-		case partEnv: // not resolved (the template did not go through Validate): the default, if any
+		case partEnv: // not resolved (ResolveEnv was not called): the default, if any
 			_, def, _ := strings.Cut(p.s, ":-")
 			dst = appendEsc(dst, def, p.esc)
 		}
@@ -442,11 +384,11 @@ func (t *Template) Append(dst []byte, v Vars) []byte {
 // Render returns the rendering as a string (allocates; for tests and cold paths).
 func (t *Template) Render(v Vars) string { return string(t.Append(nil, v)) }
 
-func appendEsc(dst []byte, s string, esc escaper) []byte {
+func appendEsc(dst []byte, s string, esc Escape) []byte {
 	switch esc {
-	case escJSON:
+	case JSON:
 		return appendJSONString(dst, s)
-	case escQuery:
+	case Query:
 		return appendQueryEscape(dst, s)
 	}
 	return append(dst, s...)
@@ -534,98 +476,4 @@ var firstNames = [...]string{
 	"Guido", "Hedy", "Ivan", "Jean", "John", "Ken", "Leslie", "Linus", "Margaret", "Niklaus",
 	"Radia", "Rob", "Robin", "Shafi", "Sophie", "Tim", "Tony", "Vint", "Whitfield", "Yukihiro",
 	"Zhou", "Anita",
-}
-
-// Scope is the map-backed Env of one virtual user: plan variables (shared,
-// read-only) under values set per iteration (captures, data-row columns). It
-// is not safe for concurrent use: give each virtual user its own.
-type Scope struct {
-	base map[string]string
-	vals map[string]string
-	rnd  *rand.Rand
-	iter int64
-	vu   int
-}
-
-var _ Env = (*Scope)(nil)
-
-// NewScope returns a Scope for virtual user vu over base (usually
-// Plan.VariableValues(); not copied, must not change), with its own random source
-// seeded from seed.
-func NewScope(base map[string]string, vu int, seed uint64) *Scope {
-	return &Scope{
-		base: base,
-		vals: make(map[string]string, 8),
-		rnd:  rand.New(rand.NewPCG(seed, uint64(vu)*0x9e3779b97f4a7c15+1)),
-		vu:   vu,
-	}
-}
-
-// NewScope returns a Scope over the plan's variables (their values as
-// resolved by Validate).
-func (p *Plan) NewScope(vu int, seed uint64) *Scope { return NewScope(p.VariableValues(), vu, seed) }
-
-// VariableValues returns the variables' values with ${env.NAME} resolved (set
-// by Validate; the caller must not modify the map).
-func (p *Plan) VariableValues() map[string]string {
-	if p.vars == nil && len(p.Variables) > 0 {
-		vars := make(map[string]string, len(p.Variables))
-		for k, v := range p.Variables {
-			vars[k] = v.Value
-		}
-		return vars
-	}
-	return p.vars
-}
-
-// Set sets name (a capture or "source.column") for the rest of the iteration.
-func (s *Scope) Set(name, value string) { s.vals[name] = value }
-
-// Lookup implements Vars: values set with Set first, then the base variables.
-func (s *Scope) Lookup(name string) (string, bool) {
-	if v, ok := s.vals[name]; ok {
-		return v, true
-	}
-	v, ok := s.base[name]
-	return v, ok
-}
-
-// Reset forgets every value set with Set (call it at the start of an iteration).
-func (s *Scope) Reset() { clear(s.vals) }
-
-// SetIteration sets the value of ${iteration}.
-func (s *Scope) SetIteration(n int64) { s.iter = n }
-
-// Rand returns the scope's random source.
-func (s *Scope) Rand() *rand.Rand { return s.rnd }
-
-// Iteration returns the value of ${iteration}.
-func (s *Scope) Iteration() int64 { return s.iter }
-
-// VU returns the value of ${vu}.
-func (s *Scope) VU() int { return s.vu }
-
-// Row returns the row iteration n uses: row n mod len(Rows) for sequential
-// order, a row drawn from r (or the global lock-free source when r is nil)
-// for random order. It returns nil when the source has no rows.
-func (d *DataSource) Row(n uint64, r *rand.Rand) []string {
-	if len(d.Rows) == 0 {
-		return nil
-	}
-	if d.Order == OrderRandom {
-		if r != nil {
-			return d.Rows[r.IntN(len(d.Rows))]
-		}
-		return d.Rows[rand.IntN(len(d.Rows))]
-	}
-	return d.Rows[n%uint64(len(d.Rows))]
-}
-
-// SetRow sets ${source.column} for every column of row (from d.Row).
-func (s *Scope) SetRow(d *DataSource, row []string) {
-	for i, k := range d.Keys {
-		if i < len(row) {
-			s.vals[k] = row[i]
-		}
-	}
 }

@@ -1,0 +1,272 @@
+// Package expect holds what loadlab does with a response: the checks a step
+// makes of it (status, body_contains, json, max_latency) and the captures it
+// takes from it (JSON path, header, regex), compiled once into Rules.
+// However many checks and captures read a JSON body, it is checked to be
+// JSON once per response and never decoded: each JSON path is a scan of the
+// body (github.com/tidwall/gjson) that allocates nothing.
+package expect
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/tidwall/gjson"
+)
+
+// Response is one response as checks and captures read it. Reset fills it;
+// a Response may be reused for the next response.
+type Response struct {
+	Status int
+	// Header looks a response header up ("" when absent); nil means none.
+	Header func(name string) string
+	// Body is the part of the body kept (max_body); Received is the number
+	// of body bytes received, more than len(Body) when the body was cut.
+	Body     []byte
+	Received int64
+	Latency  time.Duration
+
+	json int8 // whether Body is one JSON value: 0 not looked at yet, 1 yes, -1 no
+}
+
+// Reset prepares r for another response; Header is kept.
+func (r *Response) Reset(status int, body []byte, received int64, latency time.Duration) {
+	r.Status, r.Body, r.Received, r.Latency, r.json = status, body, received, latency, 0
+}
+
+// cut reports whether the body was kept only in part.
+func (r *Response) cut() bool { return r.Received > int64(len(r.Body)) }
+
+// doc returns the body as a string without copying it, and whether it is one
+// JSON value; the body is checked the first time only.
+func (r *Response) doc() (string, bool) {
+	if r.json == 0 {
+		r.json = -1
+		if gjson.ValidBytes(r.Body) {
+			r.json = 1
+		}
+	}
+	return unsafe.String(unsafe.SliceData(r.Body), len(r.Body)), r.json > 0
+}
+
+// Verdict is what the checks made of a response.
+type Verdict uint8
+
+// Verdicts. A status outside the default rule (100-399) is FailStatus; any
+// other failing rule, including a status outside a check's own list, is
+// FailCheck.
+const (
+	Pass Verdict = iota
+	FailStatus
+	FailCheck
+)
+
+// Check is what a step checks of a response, as written in a plan.
+type Check struct {
+	Status       []int // accepted codes; empty means any code from 100 to 399
+	BodyContains string
+	JSON         []JSONCheck
+	MaxLatency   time.Duration // 0: no limit
+}
+
+// JSONCheck is one json check: the value at Path must equal Want, a value
+// as YAML decodes it (numbers compare as numbers, true/false as booleans,
+// null matches a missing or null value, anything else as text).
+type JSONCheck struct {
+	Path Path
+	Want any
+}
+
+// Rules are a step's checks and captures, compiled by NewRules. They are
+// immutable and safe for concurrent use.
+type Rules struct {
+	status     []int
+	contains   []byte
+	json       []jsonCheck
+	maxLatency time.Duration
+	captures   []Capture
+	maxBody    int
+	needsBody  bool
+}
+
+type jsonCheck struct {
+	path Path
+	want any
+	kind wantKind
+	num  float64 // wantNumber
+	text string  // wantNumber, wantText: the expected value as text
+	js   []byte  // wantJSON: the expected value as JSON
+}
+
+type wantKind uint8
+
+const (
+	wantNull wantKind = iota
+	wantNumber
+	wantBool
+	wantJSON
+	wantText
+)
+
+// NewRules compiles a step's check and captures; maxBody is the most body
+// bytes the step keeps for them (its max_body).
+func NewRules(c Check, captures []Capture, maxBody int) *Rules {
+	r := &Rules{status: c.Status, contains: []byte(c.BodyContains), maxLatency: c.MaxLatency, maxBody: maxBody,
+		captures: slices.Clone(captures)}
+	for _, jc := range c.JSON {
+		r.json = append(r.json, newJSONCheck(jc))
+	}
+	slices.SortFunc(r.json, func(a, b jsonCheck) int { return strings.Compare(a.path.src, b.path.src) })
+	slices.SortFunc(r.captures, func(a, b Capture) int { return strings.Compare(a.Name, b.Name) })
+	r.needsBody = c.BodyContains != "" || len(c.JSON) > 0 ||
+		slices.ContainsFunc(r.captures, func(c Capture) bool { return c.NeedsBody() })
+	return r
+}
+
+func newJSONCheck(c JSONCheck) jsonCheck {
+	jc := jsonCheck{path: c.Path, want: c.Want, kind: wantText, text: fmt.Sprint(c.Want)}
+	switch w := c.Want.(type) {
+	case nil:
+		jc.kind = wantNull
+	case bool:
+		jc.kind = wantBool
+	case int:
+		jc.kind, jc.num = wantNumber, float64(w)
+	case int64:
+		jc.kind, jc.num = wantNumber, float64(w)
+	case uint64:
+		jc.kind, jc.num = wantNumber, float64(w)
+	case float64:
+		jc.kind, jc.num = wantNumber, w
+	case map[string]any, []any:
+		jc.kind = wantJSON
+		if b, err := json.Marshal(w); err == nil {
+			jc.js = b
+		}
+	}
+	return jc
+}
+
+// NeedsBody reports whether a check or a capture reads the response body.
+func (r *Rules) NeedsBody() bool { return r.needsBody }
+
+// Keep is how much of a response body to keep for the rules: max_body when
+// they read the body, else nothing.
+func (r *Rules) Keep() int {
+	if r.needsBody {
+		return r.maxBody
+	}
+	return 0
+}
+
+// Captures returns the captures, sorted by name (the caller must not
+// modify them).
+func (r *Rules) Captures() []Capture { return r.captures }
+
+// Check applies the checks in order: status, latency, body_contains, json.
+// why is empty on Pass; otherwise it is a short, bounded explanation (never
+// the body), which names max_body when a body rule failed on a cut body.
+func (r *Rules) Check(resp *Response) (v Verdict, why string) {
+	switch {
+	case len(r.status) == 0 && (resp.Status < 100 || resp.Status >= 400):
+		return FailStatus, "unexpected status " + strconv.Itoa(resp.Status)
+	case len(r.status) > 0 && !slices.Contains(r.status, resp.Status):
+		return FailCheck, fmt.Sprintf("status %d not in %v", resp.Status, r.status)
+	case r.maxLatency > 0 && resp.Latency > r.maxLatency:
+		return FailCheck, fmt.Sprintf("latency %v over %v", resp.Latency.Round(time.Microsecond), r.maxLatency)
+	}
+	if why = r.checkBody(resp); why == "" {
+		return Pass, ""
+	}
+	if resp.cut() {
+		why += cutNote(resp)
+	}
+	return FailCheck, why
+}
+
+func (r *Rules) checkBody(resp *Response) string {
+	if len(r.contains) > 0 && !bytes.Contains(resp.Body, r.contains) {
+		return fmt.Sprintf("body does not contain %q", r.contains)
+	}
+	if len(r.json) == 0 {
+		return ""
+	}
+	doc, ok := resp.doc()
+	if !ok {
+		return "body is not JSON"
+	}
+	for i := range r.json {
+		jc := &r.json[i]
+		got, found := jc.path.find(doc)
+		if jc.match(got, found) {
+			continue
+		}
+		if !found {
+			return jc.path.src + ": missing"
+		}
+		s := text(got)
+		if len(s) > 40 {
+			s = s[:40] + "..."
+		}
+		return fmt.Sprintf("%s = %s, want %v", jc.path.src, s, jc.want)
+	}
+	return ""
+}
+
+func (jc *jsonCheck) match(got gjson.Result, found bool) bool {
+	switch {
+	case jc.kind == wantNull:
+		return !found || got.Type == gjson.Null
+	case !found:
+		return false
+	case jc.kind == wantNumber && got.Type == gjson.Number:
+		g, w := got.Num, jc.num
+		return g == w || math.Abs(g-w) <= 1e-9*math.Max(math.Abs(g), math.Abs(w))
+	case jc.kind == wantBool:
+		return (got.Type == gjson.True || got.Type == gjson.False) && got.Bool() == jc.want.(bool)
+	case jc.kind == wantJSON:
+		return got.Type == gjson.JSON && jc.js != nil && text(got) == string(jc.js)
+	}
+	return text(got) == jc.text
+}
+
+// Capture sets, in vars, the value of every capture found in the response.
+// A capture that reads the body and finds nothing in a body that was cut
+// fails (the rest might have held it): ok is false and why says so, naming
+// max_body. Other captures that find nothing leave their variable unset.
+func (r *Rules) Capture(resp *Response, vars interface{ Set(name, value string) }) (ok bool, why string) {
+	for i := range r.captures {
+		c := &r.captures[i]
+		if v, found := c.Extract(resp); found {
+			vars.Set(c.Name, v)
+		} else if resp.cut() && c.NeedsBody() {
+			return false, "capture " + c.Name + " (" + c.Src + "): not found" + cutNote(resp)
+		}
+	}
+	return true, ""
+}
+
+// cutNote is what a failure on a cut body adds: it names the limit.
+func cutNote(resp *Response) string {
+	return fmt.Sprintf(" (only the first %s of the %d-byte body were kept: max_body)", FormatSize(int64(len(resp.Body))), resp.Received)
+}
+
+// FormatSize writes n bytes in the largest binary unit that divides it, as
+// a plan writes sizes ("1MiB", "1500B").
+func FormatSize(n int64) string {
+	switch {
+	case n != 0 && n%(1<<30) == 0:
+		return strconv.FormatInt(n>>30, 10) + "GiB"
+	case n != 0 && n%(1<<20) == 0:
+		return strconv.FormatInt(n>>20, 10) + "MiB"
+	case n != 0 && n%(1<<10) == 0:
+		return strconv.FormatInt(n>>10, 10) + "KiB"
+	}
+	return strconv.FormatInt(n, 10) + "B"
+}
