@@ -81,12 +81,12 @@ func TestRunCLI(t *testing.T) {
 		code       int
 		stdoutHas  string
 		stderrHas  *regexp.Regexp
-		wantStatus report.Status
+		wantStatus store.Status
 	}{
-		{"passed", []string{"--target", url, writePlan(t, `"p99 < 2s", "error_rate < 1%"`)}, exitOK, "PASSED: completed, all 2 thresholds held", nil, report.StatusCompleted},
-		{"flags after the plan", []string{writePlan(t, ""), "--target", url}, exitOK, "PASSED", nil, report.StatusCompleted},
-		{"thresholds failed", []string{"--target", url, writePlan(t, `"p50 < 1us"`)}, exitThreshold, "THRESHOLDS FAILED: 1 of 1 thresholds failed", nil, report.StatusCompleted},
-		{"target down", []string{"--target", "http://127.0.0.1:1", writePlan(t, "")}, exitError, "FAILED: all ", nil, report.StatusFailed},
+		{"passed", []string{"--target", url, writePlan(t, `"p99 < 2s", "error_rate < 1%"`)}, exitOK, "PASSED: completed, all 2 thresholds held", nil, store.StatusCompleted},
+		{"flags after the plan", []string{writePlan(t, ""), "--target", url}, exitOK, "PASSED", nil, store.StatusCompleted},
+		{"thresholds failed", []string{"--target", url, writePlan(t, `"p50 < 1us"`)}, exitThreshold, "THRESHOLDS FAILED: 1 of 1 thresholds failed", nil, store.StatusCompleted},
+		{"target down", []string{"--target", "http://127.0.0.1:1", writePlan(t, "")}, exitError, "FAILED: all ", nil, store.StatusFailed},
 		{"bad plan", []string{bad}, exitUsage, "", regexp.MustCompile(`bad\.yaml:\d+:\d+: `), ""},
 		{"unset environment variable", []string{unsetEnv}, exitUsage, "", regexp.MustCompile(`env\.yaml:3:18: variables\.jwt: \$\{env\.LOADLAB_TEST_NEVER_SET\}: environment variable LOADLAB_TEST_NEVER_SET is not set`), ""},
 		{"missing plan file", []string{filepath.Join(t.TempDir(), "nope.yaml")}, exitUsage, "", regexp.MustCompile(`nope\.yaml`), ""},
@@ -160,7 +160,7 @@ func TestRunCLIStore(t *testing.T) {
 }
 
 // checkJSON reads an --out-json file and checks the documented fields exist.
-func checkJSON(t *testing.T, path string, status report.Status) {
+func checkJSON(t *testing.T, path string, status store.Status) {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -189,7 +189,7 @@ func checkJSON(t *testing.T, path string, status report.Status) {
 	if len(s.Steps) != 1 || s.Steps[0].Step != "teams" || len(s.Phases) != 1 || s.Phases[0].Name != "steady" {
 		t.Errorf("steps %+v phases %+v; want one step teams, one phase steady", s.Steps, s.Phases)
 	}
-	if status == report.StatusCompleted && (s.LatencyMS.P50 < 2 || s.LatencyMS.P50 > 200) {
+	if status == store.StatusCompleted && (s.LatencyMS.P50 < 2 || s.LatencyMS.P50 > 200) {
 		t.Errorf("latency p50 = %v ms; want ≥ the target's 2 ms service time", s.LatencyMS.P50)
 	}
 }

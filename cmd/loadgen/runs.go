@@ -42,7 +42,10 @@ func runsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	sub := args[0]
 	fs := flag.NewFlagSet("runs "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	storeURL := fs.String("store", "", "results store: sqlite://PATH or mysql://USER:PASS@tcp(HOST:3306)/DB (env "+store.EnvURL+", default "+store.DefaultURL+")")
+	var storeURL string
+	var verbose bool
+	storeFlag(fs, &storeURL)
+	vFlag(fs, &verbose)
 	spool := fs.String("spool", store.DefaultSpoolDir, "spool directory whose leftover records are written to the store first")
 	asJSON := fs.Bool("json", false, "print JSON")
 	var f store.Filter
@@ -78,11 +81,12 @@ func runsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	f.Status, f.Type = store.Status(status), store.Type(typ)
 
-	st, opened := openHistory(ctx, *storeURL, *spool, "loadgen runs", stderr)
-	if !opened {
-		return exitError
+	ost, code := openHistory(ctx, storeURL, *spool, "loadgen runs", stderr)
+	if ost == nil {
+		return code
 	}
-	defer st.Close()
+	defer ost.close(ctx, "loadgen runs", stderr)
+	st := ost.st
 	warnParked(*spool, stderr)
 
 	code = exitOK
@@ -104,13 +108,19 @@ func runsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // openHistory opens the store at url (or LOADGEN_STORE, or the default) to read the stored runs, first writing the
 // records an earlier run left in the spool directory; problems are reported on stderr as prog.
-func openHistory(ctx context.Context, url, spool, prog string, stderr io.Writer) (store.Store, bool) {
-	st, err := store.Open(ctx, store.URLFromEnv(url))
+// A store URL that names no store is a usage error (exit code 2), a store that cannot be read exit code 1.
+func openHistory(ctx context.Context, url, spool, prog string, stderr io.Writer) (*openedStore, int) {
+	o, err := openStore(url, readRuns, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", prog, err)
-		return nil, false
+		return nil, exitUsage
 	}
-	res, err := store.ReplaySpool(ctx, st, spool)
+	if err := o.st.Ping(ctx); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", prog, err)
+		o.close(ctx, prog, stderr)
+		return nil, exitError
+	}
+	res, err := store.ReplaySpool(ctx, o.st, spool)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: spooled records not written yet: %v\n", prog, err)
 	} else if res.Records > 0 {
@@ -122,7 +132,7 @@ func openHistory(ctx context.Context, url, spool, prog string, stderr io.Writer)
 	if n := res.Corrupt - len(res.CorruptAt); n > 0 {
 		fmt.Fprintf(stderr, "%s: skipped %d more torn or corrupt spool line(s)\n", prog, n)
 	}
-	return st, true
+	return o, exitOK
 }
 
 // warnParked prints a warning while records the store refused are parked in

@@ -6,10 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/loadlab/loadlab/internal/metrics"
 )
 
 // seriesPlan is an open-model plan of scenario scen with the given steps.
@@ -71,54 +67,5 @@ func TestServeForgetsFinishedStepSeries(t *testing.T) {
 	}
 	for _, id := range []string{a2, b} {
 		e.want(e.do("POST", "/api/tests/runs/"+id+"/cancel", ""), http.StatusOK, "")
-	}
-}
-
-// TestStepSeriesKeepsSharedSteps: a step the starting run or an active run
-// uses is never forgotten; only steps of finished runs alone are.
-func TestStepSeriesKeepsSharedSteps(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	m := metrics.New(reg)
-	var ss stepSeries
-	k := func(sc, st string) metrics.StepKey { return metrics.StepKey{Scenario: sc, Step: st} }
-	exists := func(sc, st string) bool {
-		mfs, err := reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, mf := range mfs {
-			for _, mt := range mf.GetMetric() {
-				got := map[string]string{}
-				for _, l := range mt.GetLabel() {
-					got[l.GetName()] = l.GetValue()
-				}
-				if got["scenario"] == sc && got["step"] == st {
-					return true
-				}
-			}
-		}
-		return false
-	}
-	ss.started(m, "A", []metrics.StepKey{k("s", "a1"), k("s", "a2")})
-	m.Step("s", "a1", "GET")
-	m.Step("s", "a2", "GET")
-	ss.started(m, "C", []metrics.StepKey{k("c", "c1")}) // overlaps A
-	m.Step("c", "c1", "GET")
-	if !exists("s", "a1") || !exists("s", "a2") {
-		t.Fatal("run A's steps forgotten while A is active")
-	}
-	ss.ended(m, "A")
-	ss.ended(m, "C")
-	ss.started(m, "B", []metrics.StepKey{k("s", "a1"), k("b", "b1")}) // shares a1 with A
-	if !exists("s", "a1") {
-		t.Error("step s/a1 forgotten although the starting run uses it")
-	}
-	if exists("s", "a2") || exists("c", "c1") {
-		t.Error("steps of finished runs (s/a2, c/c1) kept after the next start")
-	}
-	ss.ended(m, "B")
-	ss.started(m, "D", nil)
-	if exists("s", "a1") {
-		t.Error("step s/a1 kept after its last run ended and another started")
 	}
 }

@@ -288,12 +288,14 @@ type Filter struct {
 const DefaultListLimit = 50
 
 // Sink is the write half of Store: what recording a run needs. Both a Store
-// (synchronous) and a *Writer (asynchronous, spooling) are Sinks.
+// (synchronous) and a *Writer (asynchronous, spooling) are Sinks. Heartbeats
+// are not a Sink's business: a *Writer sends them itself for every run it
+// created as running (see WithHeartbeat), which is how loadgen records every
+// run; a synchronous Store gets none.
 type Sink interface {
 	CreateRun(ctx context.Context, r *Run) error
 	UpdateRun(ctx context.Context, r *Run) error
 	FinishRun(ctx context.Context, id string, f Finish) error
-	Heartbeat(ctx context.Context, id string, at time.Time) error
 	AddSnapshots(ctx context.Context, runID string, s []Snapshot) error
 	AddStepResults(ctx context.Context, runID string, s []StepResult) error
 	AddBenchmarkResults(ctx context.Context, runID string, b []BenchmarkResult) error
