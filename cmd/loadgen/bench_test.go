@@ -150,10 +150,18 @@ func TestStressCmdUnreachable(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	code := runCmd(ctx, "stress", plan.TypeStress, []string{planPath, "--target", dead, "--store", "off"}, &stdout, &stderr)
+	xmlPath := filepath.Join(t.TempDir(), "stress.xml")
+	code := runCmd(ctx, "stress", plan.TypeStress, []string{planPath, "--target", dead, "--store", "off", "--out-junit", xmlPath},
+		&stdout, &stderr)
 	if code != exitError || !strings.Contains(stdout.String(), "ERROR: target unreachable") {
 		t.Errorf("stress against a dead target: exit %d\n%s%s; want %d and ERROR: target unreachable", code,
 			stdout.String(), stderr.String(), exitError)
+	}
+	// --out-junit: one failed status case, whatever the kind of run
+	b, err := os.ReadFile(xmlPath)
+	if err != nil || !strings.Contains(string(b), `<testcase name="status" classname="loadgen.cli-stress"`) ||
+		!strings.Contains(string(b), `<failure message="run failed" type="failed">target unreachable`) {
+		t.Errorf("--out-junit = %s (%v); want the status case failed with the reason", b, err)
 	}
 }
 

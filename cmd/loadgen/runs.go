@@ -328,19 +328,9 @@ func (g *gateFlags) criteria() bench.Criteria { return bench.Criteria{Tolerance:
 // resolve returns the baseline and the new run from the positional arguments (BASE NEW, or NEW with --baseline).
 // With --baseline last-passed and no such run, newID is set and the error wraps gate.ErrNoBaseline.
 func (g *gateFlags) resolve(ctx context.Context, st store.Store, pos []string) (baseID, newID string, err error) {
-	switch {
-	case g.baseline == "":
+	if g.baseline == "" {
 		return pos[0], pos[1], nil
-	case g.baseline != "last-passed":
-		return g.baseline, pos[0], nil
 	}
-	cur, err := st.GetRun(ctx, pos[0])
-	if err != nil {
-		return "", pos[0], fmt.Errorf("run %s: %w", pos[0], err)
-	}
-	base, err := gate.LastPassed(ctx, st, cur)
-	if err != nil {
-		return "", cur.ID, err
-	}
-	return base.ID, cur.ID, nil
+	baseID, err = gate.Baseline(ctx, st, g.baseline, pos[0])
+	return baseID, pos[0], err
 }

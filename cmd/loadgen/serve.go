@@ -90,6 +90,12 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "loadgen serve: unexpected arguments %q\n", fs.Args())
 		return exitUsage
 	}
+	for name, a := range map[string]string{"--addr": *addr, "--metrics-addr": *metricsAddr} {
+		if a != "" && !validAddr(a) {
+			fmt.Fprintf(stderr, "loadgen serve: %s %q: want HOST:PORT\n", name, a)
+			return exitUsage
+		}
+	}
 	if *token == "" {
 		*token = os.Getenv("LOADGEN_TOKEN")
 	}
