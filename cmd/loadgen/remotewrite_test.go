@@ -43,19 +43,24 @@ func (r *rwReceiver) Store(req *http.Request, _ remote.WriteMessageType) (*remot
 	return resp, nil
 }
 
+// rwServer serves a Remote Write 2.0 receiver and returns it and its write URL.
+func rwServer(t *testing.T) (*rwReceiver, string) {
+	rr := &rwReceiver{}
+	srv := httptest.NewServer(remote.NewWriteHandler(rr, remote.MessageTypes{remote.WriteV2MessageType}))
+	t.Cleanup(srv.Close)
+	return rr, srv.URL + "/api/v1/write"
+}
+
 // TestRunCLIRemoteWrite runs `loadgen run --out-remote-write` (metrics
 // server off, so only the push can tell) and checks the last push: the
 // plan's exact request count, the native latency histogram with as many
 // observations, the run marked ended, and the labels.
 func TestRunCLIRemoteWrite(t *testing.T) {
 	url := startTarget(t)
-	rr := &rwReceiver{}
-	srv := httptest.NewServer(remote.NewWriteHandler(rr, remote.MessageTypes{remote.WriteV2MessageType}))
-	t.Cleanup(srv.Close)
-
+	rr, rwURL := rwServer(t)
 	var stdout, stderr testenv.SyncBuffer
 	args := []string{"run", "--target", url, "--metrics-addr", "off", "--store", "off", "--quiet",
-		"--out-remote-write", srv.URL + "/api/v1/write", "--remote-write-interval", "500ms",
+		"--out-remote-write", rwURL, "--remote-write-interval", "500ms",
 		"--remote-write-label", "instance=worker-7", "--remote-write-label", "team=perf", writePlan(t, "")}
 	if code := run(args, &stdout, &stderr); code != exitOK {
 		t.Fatalf("loadgen %s = exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, stdout.String(), stderr.String())
@@ -124,12 +129,10 @@ func lastPush(t *testing.T, rr *rwReceiver, labels ...string) push {
 // registry): the final push names the stress run, ended, with the probes' requests.
 func TestStressCLIRemoteWrite(t *testing.T) {
 	url := startTarget(t)
-	rr := &rwReceiver{}
-	srv := httptest.NewServer(remote.NewWriteHandler(rr, remote.MessageTypes{remote.WriteV2MessageType}))
-	t.Cleanup(srv.Close)
+	rr, rwURL := rwServer(t)
 	var stdout, stderr testenv.SyncBuffer
 	args := []string{"stress", stressPlan(t, "500ms"), "--target", url, "--metrics-addr", "off", "--store", "off",
-		"--quiet", "--out-remote-write", srv.URL + "/api/v1/write", "--remote-write-interval", "500ms"}
+		"--quiet", "--out-remote-write", rwURL, "--remote-write-interval", "500ms"}
 	if code := run(args, &stdout, &stderr); code != exitOK {
 		t.Fatalf("loadgen %s = exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, stdout.String(), stderr.String())
 	}

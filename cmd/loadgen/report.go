@@ -11,7 +11,6 @@ import (
 
 	"github.com/loadlab/loadlab/internal/gate"
 	"github.com/loadlab/loadlab/internal/htmlreport"
-	"github.com/loadlab/loadlab/internal/store"
 )
 
 func init() {
@@ -28,11 +27,8 @@ The report is one self-contained HTML file (charts included) that opens from dis
 func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var storeURL string
-	var verbose bool
-	storeFlag(fs, &storeURL)
-	vFlag(fs, &verbose)
-	spool := fs.String("spool", store.DefaultSpoolDir, "spool directory whose leftover records are written to the store first")
+	var hf historyFlags
+	hf.set(fs)
 	out := fs.String("o", "", "write the report to FILE (- for stdout; default loadgen-report-RUN_ID.html, or loadgen-compare-BASE-NEW.html)")
 	var gf gateFlags
 	gf.register(fs, false)
@@ -46,7 +42,7 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitUsage
 	}
 
-	ost, code := openHistory(ctx, storeURL, *spool, "loadgen report", stderr)
+	ost, code := hf.open(ctx, "loadgen report", stderr)
 	if ost == nil {
 		return code
 	}

@@ -42,11 +42,8 @@ func runsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	sub := args[0]
 	fs := flag.NewFlagSet("runs "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var storeURL string
-	var verbose bool
-	storeFlag(fs, &storeURL)
-	vFlag(fs, &verbose)
-	spool := fs.String("spool", store.DefaultSpoolDir, "spool directory whose leftover records are written to the store first")
+	var hf historyFlags
+	hf.set(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
 	var f store.Filter
 	var status, typ string
@@ -81,13 +78,13 @@ func runsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	f.Status, f.Type = store.Status(status), store.Type(typ)
 
-	ost, code := openHistory(ctx, storeURL, *spool, "loadgen runs", stderr)
+	ost, code := hf.open(ctx, "loadgen runs", stderr)
 	if ost == nil {
 		return code
 	}
 	defer ost.close(ctx, "loadgen runs", stderr)
 	st := ost.st
-	warnParked(*spool, stderr)
+	warnParked(hf.spool, stderr)
 
 	code = exitOK
 	var err error
@@ -106,11 +103,23 @@ func runsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-// openHistory opens the store at url (or LOADGEN_STORE, or the default) to read the stored runs, first writing the
-// records an earlier run left in the spool directory; problems are reported on stderr as prog.
-// A store URL that names no store is a usage error (exit code 2), a store that cannot be read exit code 1.
-func openHistory(ctx context.Context, url, spool, prog string, stderr io.Writer) (*openedStore, int) {
-	o, err := openStore(url, readRuns, nil)
+// historyFlags are the flags of the commands that read the stored runs (runs and report).
+type historyFlags struct {
+	store, spool string
+	verbose      bool
+}
+
+func (h *historyFlags) set(fs *flag.FlagSet) {
+	storeFlag(fs, &h.store)
+	fs.StringVar(&h.spool, "spool", store.DefaultSpoolDir, "spool directory whose leftover records are written to the store first")
+	vFlag(fs, &h.verbose)
+}
+
+// open opens the store to read the stored runs, first writing the records an earlier run left in the spool
+// directory; problems are reported on stderr as prog. A store URL that names no store is a usage error (exit
+// code 2), a store that cannot be read exit code 1.
+func (h *historyFlags) open(ctx context.Context, prog string, stderr io.Writer) (*openedStore, int) {
+	o, err := openStore(h.store, readRuns, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", prog, err)
 		return nil, exitUsage
@@ -120,11 +129,11 @@ func openHistory(ctx context.Context, url, spool, prog string, stderr io.Writer)
 		o.close(ctx, prog, stderr)
 		return nil, exitError
 	}
-	res, err := store.ReplaySpool(ctx, o.st, spool)
+	res, err := store.ReplaySpool(ctx, o.st, h.spool)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: spooled records not written yet: %v\n", prog, err)
 	} else if res.Records > 0 {
-		fmt.Fprintf(stderr, "%s: wrote %d record(s) left in %s by an earlier run\n", prog, res.Records, spool)
+		fmt.Fprintf(stderr, "%s: wrote %d record(s) left in %s by an earlier run\n", prog, res.Records, h.spool)
 	}
 	for _, at := range res.CorruptAt {
 		fmt.Fprintf(stderr, "%s: skipped a torn or corrupt spool line: %s\n", prog, at)

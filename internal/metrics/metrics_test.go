@@ -376,16 +376,17 @@ func TestLiveGaugesPerRun(t *testing.T) {
 	m := New(reg)
 	a := m.StartRun("a", "p", "load", time.Now(), nil)
 	b := m.StartRun("b", "q", "load", time.Now(), nil)
-	a.InFlight.Set(3)
-	b.InFlight.Set(4)
-	a.VirtualUsers.Set(1)
-	b.VirtualUsers.Set(2)
-	a.TargetRate.Set(100)
-	b.TargetRate.Set(50)
-	a.SetPhases([]string{"warm-up", "steady"})
-	b.SetPhases([]string{"steady"})
-	a.SetPhase("steady")
-	b.SetPhase("steady")
+	for _, r := range []struct {
+		m                   *Metrics
+		inFlight, vus, rate float64
+		phases              []string
+	}{{a, 3, 1, 100, []string{"warm-up", "steady"}}, {b, 4, 2, 50, []string{"steady"}}} {
+		r.m.InFlight.Set(r.inFlight)
+		r.m.VirtualUsers.Set(r.vus)
+		r.m.TargetRate.Set(r.rate)
+		r.m.SetPhases(r.phases)
+		r.m.SetPhase("steady")
+	}
 	want := map[string]float64{"loadgen_in_flight_requests": 7, "loadgen_virtual_users": 3,
 		"loadgen_target_rate_iterations_per_second": 150}
 	for name, v := range want {

@@ -65,10 +65,8 @@ type Baseline struct {
 // concurrency C of benchmark.concurrency, a warm-up left out of the results, then about benchmark.requests
 // requests with C virtual users (closed model, no think time), each measured from its send to its last byte.
 // Each result is compared with the baseline (Run.Baseline, or the last stored benchmark of the same plan, endpoint
-// and concurrency); BenchReport.Regression says whether any endpoint is significantly slower.
-//
-// The error is non-nil when the benchmark could not be carried out (target unreachable, engine failure,
-// cancelled); the report is then filled as far as it got.
+// and concurrency); BenchReport.Regression says whether any endpoint is significantly slower. An endpoint that
+// could not be measured (target unreachable, engine failure, cancelled) ends the benchmark.
 func benchmark(ctx context.Context, r *Run) (Report, error) {
 	p := r.Plan
 	b := p.Benchmark

@@ -52,9 +52,8 @@ type KneeStep struct {
 // at each rate), each step a fresh engine run of a warm-up (knee.warmup, left out) and a steady window
 // (knee.step_duration) in which throughput, latency, errors and resources are measured: the generator's CPU and
 // the host's CPU, memory and fds (sysmon), and, when knee.metrics_url is set, the target's pool in use, queue and
-// in-flight gauges. knee.Analyze then gives the knee step, the USL fit and the saturated resource.
-//
-// The error is non-nil when the run could not be carried out (target unreachable, engine failure, cancelled).
+// in-flight gauges. knee.Analyze then gives the knee step, the USL fit and the saturated resource. A step that
+// could not be measured (target unreachable, engine failure, cancelled) ends the search.
 func kneeSearch(ctx context.Context, r *Run) (Report, error) {
 	p := r.Plan
 	k := p.Knee
@@ -340,15 +339,13 @@ func kneeStored(r *KneeReport) store.KneeResult {
 }
 
 func kneeTotals(r *KneeReport) store.Totals {
-	var t store.Totals
+	var reqs, errs int64
+	var rps float64
 	for _, s := range r.Steps {
-		t.Requests += int64(s.Requests)
-		t.Errors += int64(s.Errors)
-		t.RPS = math.Max(t.RPS, s.Throughput)
+		reqs, errs, rps = reqs+int64(s.Requests), errs+int64(s.Errors), math.Max(rps, s.Throughput)
 	}
-	if t.Requests > 0 {
-		t.ErrorRate = float64(t.Errors) / float64(t.Requests)
-	}
+	t := store.TotalsOf(reqs, errs, nil, 0)
+	t.RPS = rps
 	if a := r.Analysis; a.Knee >= 0 && a.Knee < len(r.Steps) { // latency at the knee
 		t.P50Ms, t.P99Ms = ms(r.Steps[a.Knee].P50), ms(r.Steps[a.Knee].P99)
 	}

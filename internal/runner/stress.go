@@ -223,14 +223,11 @@ func stressRow(r *StressReport) store.StressResult {
 }
 
 func stressTotals(r *StressReport) store.Totals {
-	var t store.Totals
+	var reqs, errs int64
 	for _, st := range r.Probes {
-		t.Requests += int64(st.Requests)
-		t.Errors += int64(st.Errors)
+		reqs, errs = reqs+int64(st.Requests), errs+int64(st.Errors)
 	}
-	if t.Requests > 0 {
-		t.ErrorRate = float64(t.Errors) / float64(t.Requests)
-	}
+	t := store.TotalsOf(reqs, errs, nil, 0)
 	t.RPS = r.Result.MaxSustainable
 	for i, pr := range r.Result.Probes { // latency at the answer: the probe at the max sustainable rate
 		if pr.Pass && pr.Rate == r.Result.MaxSustainable && i < len(r.Probes) {
