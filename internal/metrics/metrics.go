@@ -1,7 +1,10 @@
-// Package metrics builds the load generator's Prometheus metrics (the
-// loadgen_* names of docs/metrics.md, except the host ones of internal/sysmon)
-// on a caller-supplied registry. Latency histograms are native histograms
-// (factor 1.1, at most 100 buckets, reset after 1 h at the earliest).
+// Package metrics owns the load generator's Prometheus metrics (the
+// loadgen_* names of docs/metrics.md, except the host ones of internal/sysmon),
+// built on a caller-supplied registry, and the run-level series of the runs
+// recording into them (runs.go: run_info, run_active, each run's live gauges
+// summed over the runs in progress, the step series of finished runs
+// forgotten). Latency histograms are native histograms (factor 1.1, at most
+// 100 buckets, reset after 1 h at the earliest).
 //
 // The hot path never looks a label up: Step returns a StepMetrics whose
 // children are resolved once (status-code counters are resolved on first use

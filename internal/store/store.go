@@ -1,6 +1,7 @@
 // Package store keeps every load-test run so it can be found, shown and
 // compared later: the run itself (plan, status, timing, totals, the printed
-// summary), metric snapshots taken during the run, per-step results with their
+// summary; Status is the one status enum of runs, used by the lifecycle, the
+// reports and the API), metric snapshots taken during the run, per-step results with their
 // exact latency histograms, benchmark results per endpoint, stress-search and
 // knee results.
 //
