@@ -20,7 +20,7 @@ type EngineRunner struct {
 	// Store is read for benchmark baselines. StoreURL names it in summaries (its password is masked).
 	Store    store.Store
 	StoreURL string
-	// Sink receives the runs' records (nil: Store, when set): serve gives a *store.Writer over Store, so a
+	// Sink receives the runs' records (nil: Store, runner.Run's default): serve gives a *store.Writer over Store, so a
 	// database outage during a run spools the records (data/spool) instead of losing them, a slow database
 	// never holds a run up, and the summary says whether records had to be spooled.
 	Sink store.Sink
@@ -57,9 +57,6 @@ func (er *EngineRunner) Run(ctx context.Context, job Job) Outcome {
 		// Each engine is attached once built (its live overrides are ready, so a PATCH that came early is
 		// applied) and before it runs; modes run one engine after another.
 		OnEngine: func(e *executor.Executor) { job.Attach(e) }}
-	if r.Sink == nil && er.Store != nil {
-		r.Sink = er.Store
-	}
 	rep, err := runner.Execute(ctx, r)
 	if pe := panics.As(err); pe != nil {
 		log.Error("panic: the run failed", "run_id", job.ID, "err", pe.Error(), "stack", string(pe.Stack))

@@ -20,7 +20,8 @@ func seriesPlan(name, targetURL, scen string, dur time.Duration, steps ...string
 }
 
 // TestServeForgetsFinishedStepSeries: serve's /metrics keeps the per-step
-// series of active runs and of the last finished run only. Plan A (steps
+// series of active runs and of the last finished run only, and sums the
+// live gauges of overlapping runs. Plan A (steps
 // a1, a2) runs to the end; once plan B (b1) starts, A's series are gone.
 // While A and B overlap, both sets are there.
 func TestServeForgetsFinishedStepSeries(t *testing.T) {
@@ -63,6 +64,14 @@ func TestServeForgetsFinishedStepSeries(t *testing.T) {
 	for _, s := range []string{"a1", "a2", "b1"} {
 		if !metricsHas(s) {
 			t.Errorf("/metrics lacks step %s while both runs are active", s)
+		}
+	}
+	// the live gauges are the sums over the runs in progress, not whichever run wrote last: 20 + 20 it/s
+	m := e.do("GET", "/metrics", "").raw
+	for _, want := range []string{"loadgen_run_active 2", "loadgen_target_rate_iterations_per_second 40",
+		`loadgen_phase{phase="steady"} 2`} {
+		if !strings.Contains(m, want+"\n") {
+			t.Errorf("/metrics with two runs at 20 it/s lacks %q", want)
 		}
 	}
 	for _, id := range []string{a2, b} {

@@ -38,7 +38,7 @@ func TestBench(t *testing.T) {
 		t.Helper()
 		_, url := startTarget(t, target.FixedServiceConfig(8, 64, service))
 		out := &testenv.SyncBuffer{}
-		rep, err := execute[*BenchReport](ctx, &Run{Plan: parsePlan(t, benchPlan, url), Out: out, Store: st, Sink: st,
+		rep, err := execute[*BenchReport](ctx, &Run{Plan: parsePlan(t, benchPlan, url), Out: out, Store: st,
 			Baseline: baseline, Log: testLogger(t)})
 		t.Logf("service %v, baseline %q:\n%s", service, baseline, out)
 		if err != nil {

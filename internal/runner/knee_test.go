@@ -42,7 +42,7 @@ func TestAccuracyKnee(t *testing.T) {
 	st, _ := openStore(t)
 	out := &testenv.SyncBuffer{}
 	start := time.Now()
-	rep, err := execute[*KneeReport](timeCtx(t, 90*time.Second), &Run{Plan: p, Out: out, Store: st, Sink: st, Log: testLogger(t)})
+	rep, err := execute[*KneeReport](timeCtx(t, 90*time.Second), &Run{Plan: p, Out: out, Store: st, Log: testLogger(t)})
 	t.Logf("output (%v):\n%s", time.Since(start).Round(time.Millisecond), out)
 	if err != nil {
 		t.Fatalf("Knee: %v", err)

@@ -28,7 +28,7 @@ func TestModePanics(t *testing.T) {
 	ctx := timeCtx(t, 30*time.Second)
 
 	// In the engine (its housekeeping goroutine).
-	rep, err := execute[*KneeReport](ctx, &Run{Plan: p, Store: st, Sink: st, Log: testLogger(t), ID: "engine-panic",
+	rep, err := execute[*KneeReport](ctx, &Run{Plan: p, Store: st, Log: testLogger(t), ID: "engine-panic",
 		ExecutorOptions: []executor.Option{executor.WithOnPhase(func(string) { panic("engine boom") })}})
 	if rep == nil || rep.Status != store.StatusFailed || !strings.Contains(rep.Error, "panic in executor housekeeping: engine boom") {
 		t.Fatalf("Knee = %+v, %v; want a failed report naming the panic", rep, err)
@@ -38,7 +38,7 @@ func TestModePanics(t *testing.T) {
 	}
 
 	// In the mode's own code (here the OnEngine callback, after the run was created).
-	rep, err = execute[*KneeReport](ctx, &Run{Plan: p, Store: st, Sink: st, Log: testLogger(t), ID: "mode-panic",
+	rep, err = execute[*KneeReport](ctx, &Run{Plan: p, Store: st, Log: testLogger(t), ID: "mode-panic",
 		OnEngine: func(*executor.Executor) { panic("mode boom") }})
 	if pe := panics.As(err); rep != nil || pe == nil || pe.Where != "knee mode" || pe.Value != "mode boom" {
 		t.Fatalf("Knee = %v, %v; want no report and the knee mode's panic", rep, err)

@@ -72,7 +72,7 @@ type Run struct {
 	// Metrics is where the run's engines record their loadgen_* series (nil: none): the run records into its own
 	// view (metrics.StartRun), named in loadgen_run_info while it runs.
 	Metrics *metrics.Metrics
-	// Sink records the run (nil: not recorded): created as running at the start, a snapshot every
+	// Sink records the run (default Store; nil: not recorded): created as running at the start, a snapshot every
 	// SnapshotInterval, the kind's results and the report at the end. A *store.Writer sends the heartbeats and
 	// spools records while the database is away; the report then says so.
 	Sink store.Sink
@@ -189,6 +189,9 @@ func (r *Run) init() (func(context.Context, *Run) (Report, error), error) {
 	}
 	if r.ID == "" {
 		r.ID = store.NewID()
+	}
+	if r.Sink == nil && r.Store != nil {
+		r.Sink = r.Store
 	}
 	if r.ProgressInterval <= 0 {
 		r.ProgressInterval = DefaultProgressInterval

@@ -53,7 +53,7 @@ func TestAccuracyStress(t *testing.T) {
 	// schedule: the test relaxes the schedule-lag part of the generator rule (tested in internal/stress) so
 	// that the search is judged on the target's errors, as it would be with the target on its own host.
 	relax := func(c *stress.Config) { c.MaxLag99 = 100 * time.Millisecond }
-	rep, err := execute[*StressReport](timeCtx(t, 90*time.Second), &Run{Plan: p, Out: out, Store: st, Sink: st,
+	rep, err := execute[*StressReport](timeCtx(t, 90*time.Second), &Run{Plan: p, Out: out, Store: st,
 		Log: testLogger(t), StressConfig: relax})
 	t.Logf("output (%v):\n%s", time.Since(start).Round(time.Millisecond), out)
 	if err != nil {
@@ -124,7 +124,7 @@ func TestStressUnreachable(t *testing.T) {
 	p := parsePlan(t, strings.Replace(stressPlan, "probe_duration: 2s", "probe_duration: 300ms", 1), deadURL(t))
 	st, _ := openStore(t)
 	out := &testenv.SyncBuffer{}
-	rep, err := execute[*StressReport](timeCtx(t, 30*time.Second), &Run{Plan: p, Out: out, Store: st, Sink: st, Log: testLogger(t)})
+	rep, err := execute[*StressReport](timeCtx(t, 30*time.Second), &Run{Plan: p, Out: out, Store: st, Log: testLogger(t)})
 	t.Logf("output:\n%s", out)
 	if err == nil {
 		t.Fatal("Stress against a dead port: nil error; want ERROR")
@@ -177,7 +177,7 @@ func TestStressCanceled(t *testing.T) {
 				ctx = cctx
 			}
 			st, _ := openStore(t)
-			rep, err := execute[*StressReport](ctx, &Run{Plan: p, Store: st, Sink: st, Log: testLogger(t)})
+			rep, err := execute[*StressReport](ctx, &Run{Plan: p, Store: st, Log: testLogger(t)})
 			if err == nil || rep.Result.State != stress.Canceled {
 				t.Fatalf("Stress with a cancelled ctx: state %s err %v; want CANCELED and an error", rep.Result.State, err)
 			}
