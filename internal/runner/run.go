@@ -49,6 +49,8 @@ const (
 	SnapshotInterval       = time.Second
 	SnapshotFineFor        = time.Hour
 	SnapshotCoarseInterval = 10 * time.Second
+	// HostSampleInterval is how often the host's CPU and memory are read for the snapshots.
+	HostSampleInterval = 2 * time.Second
 )
 
 // Errors.
