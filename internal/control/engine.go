@@ -61,14 +61,12 @@ func (er *EngineRunner) Run(ctx context.Context, job Job) Outcome {
 	if pe := panics.As(err); pe != nil {
 		log.Error("panic: the run failed", "run_id", job.ID, "err", pe.Error(), "stack", string(pe.Stack))
 	}
-	out := Outcome{Status: r.Status, Error: r.Error}
-	if rep == nil {
+	out := Outcome{Status: r.Status, Error: r.Error} // as recorded
+	if out.Status == "" { // the run could not start (and was not recorded)
 		out.Status, out.Error = store.StatusFailed, job.Plan.Redactor().String(err.Error())
-		if pe := panics.As(err); pe != nil {
-			out.Error = pe.Error() + " (a bug in loadgen)"
-		}
-	} else if b, jerr := runner.JSON(rep); jerr == nil {
-		out.Summary = b
+	}
+	if rep != nil {
+		out.Summary, _ = runner.JSON(rep)
 	}
 	log.Info("run ended", "run_id", job.ID, "status", out.Status, "error", out.Error)
 	return out
