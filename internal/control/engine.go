@@ -62,7 +62,7 @@ func (er *EngineRunner) Run(ctx context.Context, job Job) Outcome {
 		log.Error("panic: the run failed", "run_id", job.ID, "err", pe.Error(), "stack", string(pe.Stack))
 	}
 	out := Outcome{Status: r.Status, Error: r.Error} // as recorded
-	if out.Status == "" { // the run could not start (and was not recorded)
+	if out.Status == "" {                            // the run could not start (and was not recorded)
 		out.Status, out.Error = store.StatusFailed, job.Plan.Redactor().String(err.Error())
 	}
 	if rep != nil {
