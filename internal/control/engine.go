@@ -61,8 +61,9 @@ func (er *EngineRunner) Run(ctx context.Context, job Job) Outcome {
 	if pe := panics.As(err); pe != nil {
 		log.Error("panic: the run failed", "run_id", job.ID, "err", pe.Error(), "stack", string(pe.Stack))
 	}
-	out := Outcome{Status: r.Status, Error: r.Error} // as recorded
-	if out.Status == "" {                            // the run could not start (and was not recorded)
+	// The outcome is what was recorded; a run that could not start was not recorded.
+	out := Outcome{Status: r.Status, Error: r.Error}
+	if out.Status == "" {
 		out.Status, out.Error = store.StatusFailed, job.Plan.Redactor().String(err.Error())
 	}
 	if rep != nil {
