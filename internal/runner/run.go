@@ -227,7 +227,7 @@ func (r *Run) begin(ctx context.Context) {
 	r.StartedAt, r.Status = time.Now(), store.StatusRunning
 	r.cpu, r.tick = newCPUMeter(), time.NewTicker(r.ProgressInterval)
 	if r.Metrics != nil {
-		r.m = r.Metrics.StartRun(r.ID, r.Plan.Name, r.Type, r.StartedAt, StepKeys(r.Plan))
+		r.m = r.Metrics.StartRun(r.ID, r.Plan.Name, r.Type, r.StartedAt, stepKeys(r.Plan))
 	}
 	if r.Sink != nil {
 		r.host = r.Monitor.NewSampler()
@@ -312,10 +312,10 @@ func (r *Run) goSafe(where string, f func()) {
 	}()
 }
 
-// StepKeys returns the (scenario, step) label values the engines of a run of p record their per-step series under
+// stepKeys returns the (scenario, step) label values the engines of a run of p record their per-step series under
 // (internal/metrics): the plan's own scenarios and steps for load, stress and knee runs, and the one-step benchmark
 // scenario of each endpoint for benchmark runs.
-func StepKeys(p *plan.Plan) []metrics.StepKey {
+func stepKeys(p *plan.Plan) []metrics.StepKey {
 	var out []metrics.StepKey
 	if p.Type == plan.TypeBenchmark && p.Benchmark != nil {
 		for _, ep := range p.Benchmark.Endpoints {

@@ -31,8 +31,8 @@ type ProbeStats struct {
 	P99      time.Duration `json:"p99_ns"`
 }
 
-// StressConfig builds the search configuration of p's stress section.
-func StressConfig(p *plan.Plan) stress.Config {
+// stressConfig builds the search configuration of p's stress section.
+func stressConfig(p *plan.Plan) stress.Config {
 	s := p.Stress
 	c := stress.Config{StartRate: s.StartRate, MaxRate: s.MaxRate, ErrorThreshold: s.ErrorThreshold,
 		P99SLO: s.P99SLO.Duration, Resolution: s.Resolution, MaxProbes: s.MaxProbes, Cooldown: s.Cooldown.Duration}
@@ -53,7 +53,7 @@ func StressConfig(p *plan.Plan) stress.Config {
 // report is filled either way.
 func stressSearch(ctx context.Context, r *Run) (Report, error) {
 	p := r.Plan
-	cfg := StressConfig(p)
+	cfg := stressConfig(p)
 	if r.StressConfig != nil {
 		r.StressConfig(&cfg)
 	}
