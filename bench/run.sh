@@ -106,7 +106,7 @@ install_tools
 NGINX_BIN=$(command -v nginx || echo /usr/sbin/nginx)
 
 # loadgen is measured as `bin/loadgen run` (built by make build, with the product's ldflags). Until that command
-# exists, the harness falls back to bench/cmd/lgprof, which runs the same library path (plan.LoadFile + runner.Run,
+# exists, the harness falls back to bench/cmd/lgprof, which runs the same library path (plan.LoadFile + runner.Execute,
 # no /metrics server, no store); its rows are labelled "loadgen-lib". lgprof is also the profiler (--profile).
 LOADGEN_LDFLAGS='-X=runtime.godebugDefault=schedtrace=2147483647'
 LOADGEN_OK=0

@@ -61,7 +61,7 @@ func TestBenchCmd(t *testing.T) {
 	}
 	code, out, _ := bench(modeTarget(t, 10*time.Millisecond))
 	if code != exitOK || !strings.Contains(out, "GET /api/teams/1 [team] c=2 p50=") ||
-		!strings.Contains(out, "no baseline") || !strings.Contains(out, "stored as run ") {
+		!strings.Contains(out, "no baseline") || !strings.Contains(out, "STORE   sqlite://") {
 		t.Fatalf("first bench: exit %d; want 0 with a result line, no baseline, stored", code)
 	}
 	jsonPath := filepath.Join(dir, "out.json")
@@ -150,10 +150,18 @@ func TestStressCmdUnreachable(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	code := modeCmd(ctx, "stress", []string{planPath, "--target", dead, "--store", "off"}, &stdout, &stderr)
+	xmlPath := filepath.Join(t.TempDir(), "stress.xml")
+	code := runCmd(ctx, "stress", plan.TypeStress, []string{planPath, "--target", dead, "--store", "off", "--out-junit", xmlPath},
+		&stdout, &stderr)
 	if code != exitError || !strings.Contains(stdout.String(), "ERROR: target unreachable") {
 		t.Errorf("stress against a dead target: exit %d\n%s%s; want %d and ERROR: target unreachable", code,
 			stdout.String(), stderr.String(), exitError)
+	}
+	// --out-junit: one failed status case, whatever the kind of run
+	b, err := os.ReadFile(xmlPath)
+	if err != nil || !strings.Contains(string(b), `<testcase name="status" classname="loadgen.cli-stress"`) ||
+		!strings.Contains(string(b), `<failure message="run failed" type="failed">target unreachable`) {
+		t.Errorf("--out-junit = %s (%v); want the status case failed with the reason", b, err)
 	}
 }
 
@@ -164,7 +172,7 @@ func TestRunDispatchesModes(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	code := runCmd(ctx, []string{"--target", dead, "--store", "off", "--metrics-addr", "off", planPath}, &stdout, &stderr)
+	code := runCmd(ctx, "run", "", []string{"--target", dead, "--store", "off", "--metrics-addr", "off", planPath}, &stdout, &stderr)
 	if code != exitError || !strings.Contains(stdout.String(), "ERROR: target unreachable") {
 		t.Errorf("loadgen run on a stress plan against a dead target: exit %d\n%s%s; want %d and ERROR: target unreachable",
 			code, stdout.String(), stderr.String(), exitError)
@@ -183,7 +191,7 @@ func TestModeStoreDownSpools(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	deadStore := "mysql://root@tcp(" + testenv.FreeAddr(t) + ")/test?parseTime=true"
-	code := modeCmd(ctx, plan.TypeBenchmark, []string{planPath, "--target", modeTarget(t, 2*time.Millisecond), "--store", deadStore},
+	code := runCmd(ctx, "bench", plan.TypeBenchmark, []string{planPath, "--target", modeTarget(t, 2*time.Millisecond), "--store", deadStore},
 		&stdout, &stderr)
 	if code != exitOK || !strings.Contains(stdout.String(), "written at the next start") {
 		t.Fatalf("bench with the store down: exit %d\n%s%s; want %d and the spool message", code, stdout.String(),

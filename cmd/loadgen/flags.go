@@ -1,9 +1,102 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"flag"
+	"fmt"
+	"net"
+	"os"
+	"time"
+
+	"github.com/loadlab/loadlab/internal/executor"
+	"github.com/loadlab/loadlab/internal/runner"
+	"github.com/loadlab/loadlab/internal/store"
 )
+
+// runFlags are the flags of every command that carries out a run (run, bench, stress and knee): one definition,
+// whatever the kind of run.
+type runFlags struct {
+	target        string
+	store         string
+	outJSON       string
+	outHTML       string
+	outJUnit      string
+	metricsAddr   string
+	linger        time.Duration
+	quiet         bool
+	durationScale float64
+	watchPID      int
+	baseline      string
+	metricsURL    string
+	remoteWrite   remoteWriteFlags
+	verbose       bool
+}
+
+// testExecutorOptions are added to the executor options of every run: tests provoke a panic through them (e.g.
+// WithOnPhase). Nil outside tests.
+var testExecutorOptions []executor.Option
+
+func (f *runFlags) set(fs *flag.FlagSet) {
+	targetFlag(fs, &f.target)
+	storeFlag(fs, &f.store)
+	fs.StringVar(&f.outJSON, "out-json", "", "write the report as JSON to this file (\"-\" for stdout)")
+	fs.StringVar(&f.outHTML, "out-html", "", "write the run's HTML report (charts included, opens with no network) to this file; with --store off the run is recorded in a temporary SQLite store for it")
+	fs.StringVar(&f.outJUnit, "out-junit", "", "write the run's verdicts as JUnit XML to this file (\"-\" for stdout): status and thresholds, or a benchmark's per-endpoint verdicts")
+	fs.StringVar(&f.metricsAddr, "metrics-addr", runner.DefaultMetricsAddr, "serve Prometheus /metrics on this address during the run (\"off\" to disable; when the default is taken, a free port is used and printed)")
+	fs.DurationVar(&f.linger, "linger", 0, "keep /metrics up this long after the run, for a final scrape")
+	fs.BoolVar(&f.quiet, "quiet", false, "no progress line while running (the report is still printed)")
+	fs.Float64Var(&f.durationScale, "duration-scale", 1, fmt.Sprintf("multiply the time the run takes by this factor, in (0, %d] (e.g. 0.1 for a quick trial): load phases; stress probe_duration and cooldown; knee warmup and step_duration; benchmark warm-up and requests", runner.MaxDurationScale))
+	fs.IntVar(&f.watchPID, "watch-pid", 0, "also export CPU, memory, fds and threads of this process (e.g. the target) as loadgen_watched_process_*{process=\"target\"}")
+	fs.StringVar(&f.baseline, "baseline", "", "benchmark plans: compare with this stored run ID (default: the last stored benchmark of the same plan, endpoint and concurrency)")
+	fs.StringVar(&f.metricsURL, "metrics-url", "", "knee plans: the target's Prometheus /metrics URL, overriding knee.metrics_url (by default a metrics_url on the plan's target follows --target)")
+	f.remoteWrite.set(fs)
+	vFlag(fs, &f.verbose)
+}
+
+// check validates the flags that need no plan; a problem is a usage error (exit code 2) in every command.
+func (f *runFlags) check(fs *flag.FlagSet) error {
+	metricsSet := false
+	fs.Visit(func(fl *flag.Flag) { metricsSet = metricsSet || fl.Name == "metrics-addr" })
+	switch {
+	case !(f.durationScale > 0 && f.durationScale <= runner.MaxDurationScale):
+		return fmt.Errorf("--duration-scale must be > 0 and <= %d, got %v", runner.MaxDurationScale, f.durationScale)
+	case f.watchPID < 0:
+		return fmt.Errorf("--watch-pid must be a process id, got %d", f.watchPID)
+	case f.linger < 0:
+		return fmt.Errorf("--linger must be >= 0, got %s", f.linger)
+	case f.metricsAddr != runner.MetricsOff && !validAddr(f.metricsAddr):
+		return fmt.Errorf("--metrics-addr %q: want HOST:PORT or %q", f.metricsAddr, runner.MetricsOff)
+	case f.baseline != "" && store.URLFromEnv(f.store) == "off":
+		return errors.New("--baseline needs a store")
+	}
+	if !metricsSet {
+		f.metricsAddr = "" // the default: another port when it is taken
+	}
+	return f.remoteWrite.check(cmp.Or(f.metricsAddr, runner.DefaultMetricsAddr))
+}
+
+func validAddr(a string) bool {
+	_, port, err := net.SplitHostPort(a)
+	return err == nil && port != ""
+}
+
+// targetFlag is --target of the commands that take a plan.
+func targetFlag(fs *flag.FlagSet, p *string) {
+	fs.StringVar(p, "target", os.Getenv("LOADGEN_TARGET"), "base URL of the system under test; overrides the plans' target (env LOADGEN_TARGET)")
+}
+
+// storeFlag is --store of every command that records or reads runs; a URL that names no store is a usage error
+// (exit code 2) in every one of them (openStore).
+func storeFlag(fs *flag.FlagSet, p *string) {
+	fs.StringVar(p, "store", "", "result store: sqlite://PATH or mysql://USER:PASS@tcp(HOST:3306)/DB; \"off\" records nothing (env "+
+		store.EnvURL+"; default "+store.DefaultURL+")")
+}
+
+// vFlag is -v of every command.
+func vFlag(fs *flag.FlagSet, p *bool) {
+	fs.BoolVar(p, "v", false, "verbose: print the stack of a panic (a bug in loadgen); serve also logs debug messages")
+}
 
 // parseInterleaved parses args with fs, allowing positional arguments between
 // flags (`loadgen bench plan.yaml --target URL`), and returns the positional

@@ -256,9 +256,9 @@ func checkManifests(t *testing.T, r rendered, set map[string]string) {
 	f.set(fs)
 	addPendingFlag(fs, "segment")
 	addPendingFlag(fs, "run-id")
-	pos, err := parseInterspersed(fs, args[1:])
-	if err != nil || len(pos) != 1 {
-		t.Fatalf("workers args %q do not parse as `loadgen run PLAN [flags]`: %v (positional %q)", args, err, pos)
+	pos, _, ok := parseInterleaved(fs, args[1:])
+	if !ok || len(pos) != 1 {
+		t.Fatalf("workers args %q do not parse as `loadgen run PLAN [flags]` (positional %q)", args, pos)
 	}
 	if got := fs.Lookup("segment").Value.String(); got != fmt.Sprintf("auto/%d", n) {
 		t.Errorf("workers --segment = %q; want auto/%d (the index comes from JOB_COMPLETION_INDEX)", got, n)
@@ -339,8 +339,8 @@ func checkManifests(t *testing.T, r rendered, set map[string]string) {
 	gfs.SetOutput(io.Discard)
 	segments := gfs.Int("segments", 0, "")
 	timeout := gfs.Duration("timeout", 0, "")
-	if gpos, err := parseInterspersed(gfs, gargs[1:]); err != nil || len(gpos) != 1 {
-		t.Fatalf("gather args %q: %v (positional %q); want gather RUN_ID --segments N --timeout D", gargs, err, gpos)
+	if gpos, _, ok := parseInterleaved(gfs, gargs[1:]); !ok || len(gpos) != 1 {
+		t.Fatalf("gather args %q (positional %q); want gather RUN_ID --segments N --timeout D", gargs, gpos)
 	}
 	if *segments != n {
 		t.Errorf("gather --segments = %d; want %d (the workers' completions)", *segments, n)

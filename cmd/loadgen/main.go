@@ -1,6 +1,9 @@
 // Command loadgen runs YAML load-test plans against an HTTP service and tells
-// the truth about latency. Each subcommand lives in its own file and registers
-// itself in init; main only dispatches.
+// the truth about latency. It owns the command line only: flags in, library
+// calls out (internal/runner carries out every run, internal/control is
+// serve), the documented exit codes back. Subcommands register themselves in
+// init (run, bench, stress and knee are one command, run.go); main only
+// dispatches.
 package main
 
 import (

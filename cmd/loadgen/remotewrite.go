@@ -17,7 +17,7 @@ import (
 	"github.com/loadlab/loadlab/internal/remotewrite"
 )
 
-// remoteWriteFlags are `loadgen run`'s --out-remote-write flags.
+// remoteWriteFlags are the --out-remote-write flags of every command that carries out a run.
 type remoteWriteFlags struct {
 	url      string
 	interval time.Duration

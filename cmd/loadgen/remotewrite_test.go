@@ -43,19 +43,24 @@ func (r *rwReceiver) Store(req *http.Request, _ remote.WriteMessageType) (*remot
 	return resp, nil
 }
 
+// rwServer serves a Remote Write 2.0 receiver and returns it and its write URL.
+func rwServer(t *testing.T) (*rwReceiver, string) {
+	rr := &rwReceiver{}
+	srv := httptest.NewServer(remote.NewWriteHandler(rr, remote.MessageTypes{remote.WriteV2MessageType}))
+	t.Cleanup(srv.Close)
+	return rr, srv.URL + "/api/v1/write"
+}
+
 // TestRunCLIRemoteWrite runs `loadgen run --out-remote-write` (metrics
 // server off, so only the push can tell) and checks the last push: the
 // plan's exact request count, the native latency histogram with as many
 // observations, the run marked ended, and the labels.
 func TestRunCLIRemoteWrite(t *testing.T) {
 	url := startTarget(t)
-	rr := &rwReceiver{}
-	srv := httptest.NewServer(remote.NewWriteHandler(rr, remote.MessageTypes{remote.WriteV2MessageType}))
-	t.Cleanup(srv.Close)
-
+	rr, rwURL := rwServer(t)
 	var stdout, stderr testenv.SyncBuffer
 	args := []string{"run", "--target", url, "--metrics-addr", "off", "--store", "off", "--quiet",
-		"--out-remote-write", srv.URL + "/api/v1/write", "--remote-write-interval", "500ms",
+		"--out-remote-write", rwURL, "--remote-write-interval", "500ms",
 		"--remote-write-label", "instance=worker-7", "--remote-write-label", "team=perf", writePlan(t, "")}
 	if code := run(args, &stdout, &stderr); code != exitOK {
 		t.Fatalf("loadgen %s = exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, stdout.String(), stderr.String())
@@ -67,37 +72,75 @@ func TestRunCLIRemoteWrite(t *testing.T) {
 	if len(reqs) < 3 {
 		t.Fatalf("the receiver got %d pushes; want at least 3\nstderr:\n%s", len(reqs), stderr.String())
 	}
-	last := reqs[len(reqs)-1]
-	var requests, runActive float64
-	var observed uint64
-	sawNative := false
+	p := lastPush(t, rr, "instance", "worker-7", "team", "perf")
+	// tinyPlan: 2 s at 50/s.
+	if p.requests != 100 || p.observed != 100 || !p.native {
+		t.Errorf("final push: loadgen_requests_total %v, histogram count %d (native %v); want 100, 100, native", p.requests, p.observed, p.native)
+	}
+	if p.runActive != 0 || p.runType != "load" {
+		t.Errorf("final push: loadgen_run_active = %v, run_info type %q; want 0 (the run has ended), load", p.runActive, p.runType)
+	}
+}
+
+// push is what the last push of a run said.
+type push struct {
+	requests, runActive float64
+	observed            uint64
+	native              bool
+	runType             string
+}
+
+// lastPush reads the receiver's last push; every series must carry job=loadgen and the given labels.
+func lastPush(t *testing.T, rr *rwReceiver, labels ...string) push {
+	t.Helper()
+	rr.mu.Lock()
+	last := rr.reqs[len(rr.reqs)-1]
+	rr.mu.Unlock()
+	var p push
 	for _, ts := range last.Timeseries {
 		ls := writev2.DesymbolizeLabels(ts.LabelsRefs, last.Symbols, nil)
 		m := map[string]string{}
 		for i := 0; i < len(ls); i += 2 {
 			m[ls[i]] = ls[i+1]
 		}
-		if m["job"] != "loadgen" || m["instance"] != "worker-7" || m["team"] != "perf" {
-			t.Fatalf("series %v lacks job=loadgen, instance=worker-7, team=perf", m)
+		for i := 0; i+1 < len(labels); i += 2 {
+			if m["job"] != "loadgen" || m[labels[i]] != labels[i+1] {
+				t.Fatalf("series %v lacks job=loadgen, %s=%s", m, labels[i], labels[i+1])
+			}
 		}
 		switch m["__name__"] {
 		case "loadgen_requests_total":
-			requests += ts.Samples[0].Value
+			p.requests += ts.Samples[0].Value
 		case "loadgen_run_active":
-			runActive += ts.Samples[0].Value
+			p.runActive += ts.Samples[0].Value
+		case "loadgen_run_info":
+			p.runType = m["type"]
 		case "loadgen_request_duration_seconds":
 			for _, h := range ts.Histograms {
-				observed += h.GetCountInt()
-				sawNative = sawNative || len(h.PositiveSpans) > 0
+				p.observed += h.GetCountInt()
+				p.native = p.native || len(h.PositiveSpans) > 0
 			}
 		}
 	}
-	// tinyPlan: 2 s at 50/s.
-	if requests != 100 || observed != 100 || !sawNative {
-		t.Errorf("final push: loadgen_requests_total %v, histogram count %d (native %v); want 100, 100, native", requests, observed, sawNative)
+	return p
+}
+
+// TestStressCLIRemoteWrite: a stress run pushes its metrics too (every kind of run serves and pushes the same
+// registry): the final push names the stress run, ended, with the probes' requests.
+func TestStressCLIRemoteWrite(t *testing.T) {
+	url := startTarget(t)
+	rr, rwURL := rwServer(t)
+	var stdout, stderr testenv.SyncBuffer
+	args := []string{"stress", stressPlan(t, "500ms"), "--target", url, "--metrics-addr", "off", "--store", "off",
+		"--quiet", "--out-remote-write", rwURL, "--remote-write-interval", "500ms"}
+	if code := run(args, &stdout, &stderr); code != exitOK {
+		t.Fatalf("loadgen %s = exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, stdout.String(), stderr.String())
 	}
-	if runActive != 0 {
-		t.Errorf("final push: loadgen_run_active = %v; want 0 (the run has ended)", runActive)
+	host, _ := os.Hostname() // no metrics port: --metrics-addr off
+	p := lastPush(t, rr, "instance", host)
+	if p.runType != "stress" || p.runActive != 0 || p.requests == 0 || float64(p.observed) != p.requests {
+		t.Errorf("final push: run_info type %q, run_active %v, %v requests, %d observed; want stress, 0, the probes' requests",
+			p.runType, p.runActive, p.requests, p.observed)
 	}
 }
 

@@ -11,7 +11,6 @@ import (
 
 	"github.com/loadlab/loadlab/internal/gate"
 	"github.com/loadlab/loadlab/internal/htmlreport"
-	"github.com/loadlab/loadlab/internal/store"
 )
 
 func init() {
@@ -28,8 +27,8 @@ The report is one self-contained HTML file (charts included) that opens from dis
 func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	storeURL := fs.String("store", "", "results store: sqlite://PATH or mysql://USER:PASS@tcp(HOST:3306)/DB (env "+store.EnvURL+", default "+store.DefaultURL+")")
-	spool := fs.String("spool", store.DefaultSpoolDir, "spool directory whose leftover records are written to the store first")
+	var hf historyFlags
+	hf.set(fs)
 	out := fs.String("o", "", "write the report to FILE (- for stdout; default loadgen-report-RUN_ID.html, or loadgen-compare-BASE-NEW.html)")
 	var gf gateFlags
 	gf.register(fs, false)
@@ -43,11 +42,12 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitUsage
 	}
 
-	st, opened := openHistory(ctx, *storeURL, *spool, "loadgen report", stderr)
-	if !opened {
-		return exitError
+	ost, code := hf.open(ctx, "loadgen report", stderr)
+	if ost == nil {
+		return code
 	}
-	defer st.Close()
+	defer ost.close(ctx, "loadgen report", stderr)
+	st := ost.st
 
 	var b bytes.Buffer
 	var err error

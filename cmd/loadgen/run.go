@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -8,240 +10,267 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"time"
+	"strings"
+	"sync"
 
-	"github.com/loadlab/loadlab/internal/executor"
+	"github.com/loadlab/loadlab/internal/gate"
+	"github.com/loadlab/loadlab/internal/htmlreport"
+	"github.com/loadlab/loadlab/internal/junit"
+	"github.com/loadlab/loadlab/internal/panics"
 	"github.com/loadlab/loadlab/internal/plan"
 	"github.com/loadlab/loadlab/internal/report"
 	"github.com/loadlab/loadlab/internal/runner"
 	"github.com/loadlab/loadlab/internal/store"
-	_ "github.com/loadlab/loadlab/internal/store/mysqlstore"  // registers mysql://
-	_ "github.com/loadlab/loadlab/internal/store/sqlitestore" // registers sqlite://
 )
 
 func init() {
-	register("run", "run a load plan against a target and print the summary", runCmd)
-}
-
-// runFlags are the flags of `loadgen run`.
-type runFlags struct {
-	target        string
-	metricsAddr   string
-	linger        time.Duration
-	outJSON       string
-	store         string
-	quiet         bool
-	durationScale float64
-	watchPID      int
-	remoteWrite   remoteWriteFlags
-	verbose       bool
-}
-
-// testExecutorOptions are added to the executor options of `run` and of the
-// modes: tests provoke a panic through them (e.g. WithOnPhase). Nil outside
-// tests.
-var testExecutorOptions []executor.Option
-
-func (f *runFlags) set(fs *flag.FlagSet) {
-	fs.StringVar(&f.target, "target", os.Getenv("LOADGEN_TARGET"), "base URL of the system under test; overrides the plan's target (env LOADGEN_TARGET)")
-	fs.StringVar(&f.metricsAddr, "metrics-addr", runner.DefaultMetricsAddr, "serve Prometheus /metrics on this address during the run (\"off\" to disable)")
-	fs.DurationVar(&f.linger, "linger", 0, "keep /metrics up this long after the run, for a final scrape")
-	fs.StringVar(&f.outJSON, "out-json", "", "write the summary as JSON to this file (\"-\" for stdout)")
-	fs.StringVar(&f.store, "store", "", "result store URL: sqlite://PATH or mysql://DSN, \"off\" to disable (env LOADGEN_STORE; default sqlite://data/loadgen.db)")
-	fs.BoolVar(&f.quiet, "quiet", false, "no progress line while running (the summary is still printed)")
-	fs.IntVar(&f.watchPID, "watch-pid", 0, "also export CPU, memory, fds and threads of this process (e.g. the target) as loadgen_watched_process_*{process=\"target\"}")
-	fs.Float64Var(&f.durationScale, "duration-scale", 1, "multiply every phase duration by this factor (e.g. 0.1 for a quick trial)")
-	f.remoteWrite.set(fs)
-	fs.BoolVar(&f.verbose, "v", false, "verbose: on a panic (a bug in loadgen) print its stack too")
-}
-
-// parseInterspersed parses flags that may come before or after the
-// positional arguments ("run plan.yaml --quiet").
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
+	for _, c := range []struct{ name, typ, summary string }{
+		{"run", "", "run a plan (of any type) against a target and print its report"},
+		{"bench", plan.TypeBenchmark, "benchmark each endpoint in isolation and compare with the stored baseline (exit 3 on a regression)"},
+		{"stress", plan.TypeStress, "find the highest sustainable request rate: Max sustainable RPS = X | Breakdown at Y RPS"},
+		{"knee", plan.TypeKnee, "step the load up, find the knee, fit the Universal Scalability Law, name the saturated resource"},
+	} {
+		register(c.name, c.summary, func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+			return runCmd(ctx, c.name, c.typ, args, stdout, stderr)
+		})
 	}
 }
 
-func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// runCmd is `loadgen run|bench|stress|knee [flags] PLAN.yaml`: flags in, the plan loaded (as typ when set), the
+// run carried out by runner.Execute, the outputs written, the documented exit code out.
+func runCmd(ctx context.Context, name, typ string, args []string, stdout, stderr io.Writer) int {
+	prog := "loadgen " + name
 	var f runFlags
-	fs := flag.NewFlagSet("loadgen run", flag.ContinueOnError)
+	fs := flag.NewFlagSet(prog, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	f.set(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: loadgen run [flags] PLAN.yaml")
-		fmt.Fprintln(stderr, "\nExit codes: 0 passed, 1 run failed (target down, interrupted, ...), 2 bad plan or flags, 3 thresholds failed.")
+		fmt.Fprintf(stderr, "usage: loadgen %s [flags] PLAN.yaml\n", name)
+		fmt.Fprintln(stderr, "\nExit codes: 0 passed, 1 the run failed (target unreachable, interrupted, ...), 2 bad plan or flags, "+
+			"3 thresholds failed or a benchmark regression.")
 		fmt.Fprintln(stderr, "\nflags:")
 		fs.PrintDefaults()
 	}
-	pos, err := parseInterspersed(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return exitOK
-	}
-	if err != nil {
-		return exitUsage
+	pos, code, ok := parseInterleaved(fs, args)
+	if !ok {
+		return code
 	}
 	if len(pos) != 1 {
-		fmt.Fprintf(stderr, "loadgen run: want exactly one plan file, got %d arguments\n", len(pos))
+		fmt.Fprintf(stderr, "%s: want exactly one plan file, got %d arguments\n", prog, len(pos))
 		fs.Usage()
 		return exitUsage
 	}
-	if f.durationScale <= 0 {
-		fmt.Fprintf(stderr, "loadgen run: -duration-scale must be > 0, got %v\n", f.durationScale)
-		return exitUsage
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	err := f.check(fs)
+	var p *plan.Plan
+	if err == nil {
+		p, err = loadRunPlan(pos[0], typ, &f)
 	}
-
-	if f.watchPID < 0 {
-		fmt.Fprintf(stderr, "loadgen run: -watch-pid must be a process id, got %d\n", f.watchPID)
-		return exitUsage
+	var st *openedStore
+	if err == nil {
+		use := recordRuns
+		if f.outHTML != "" {
+			use = recordRunsOrTemp
+		}
+		st, err = openStore(f.store, use, log)
 	}
-
-	if err := f.remoteWrite.check(f.metricsAddr); err != nil {
-		fmt.Fprintf(stderr, "loadgen run: %v\n", err)
-		return exitUsage
-	}
-
-	var popts []plan.Option
-	if f.target != "" {
-		popts = append(popts, plan.WithTarget(f.target))
-	}
-	p, err := plan.LoadFile(pos[0], popts...)
-	if err != nil {
+	switch {
+	case errors.Is(err, plan.ErrInvalid):
 		fmt.Fprintln(stderr, err) // one "file:line:col: path: message" per line
-		if errors.Is(err, plan.ErrInvalid) {
-			fmt.Fprintf(stderr, "loadgen run: %s: the plan is invalid\n", pos[0])
-		}
+		fmt.Fprintf(stderr, "%s: %s: the plan is invalid\n", prog, pos[0])
+		return exitUsage
+	case err != nil:
+		fmt.Fprintf(stderr, "%s: %v\n", prog, err)
 		return exitUsage
 	}
-	// type: benchmark|stress|knee plans run in their mode, as `loadgen bench|stress|knee` would.
-	if f.remoteWrite.url != "" && p.Type != "" && p.Type != plan.TypeLoad {
-		fmt.Fprintf(stderr, "loadgen run: --out-remote-write works with load plans only; %s is a %s plan\n", pos[0], p.Type)
-		return exitUsage
-	}
-	if code, ok := runPlanMode(ctx, p, modeFlags{store: f.store, outJSON: f.outJSON, verbose: f.verbose}, stdout, stderr); ok {
-		return code
-	}
-	if f.durationScale != 1 {
-		for i := range p.Load.Phases {
-			d := &p.Load.Phases[i].Duration.Duration
-			*d = time.Duration(float64(*d) * f.durationScale)
-		}
-	}
+	defer st.close(ctx, prog, stderr)
 
-	opts := runner.Options{
-		MetricsAddr: f.metricsAddr,
-		Linger:      f.linger,
-		Log:         slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		OnListen: func(addr string) {
-			fmt.Fprintf(stderr, "loadgen: serving metrics on http://%s/metrics\n", addr)
-		},
-		ExecutorOptions: testExecutorOptions,
-	}
-	if !f.quiet {
-		opts.Progress = stderr
-	}
-	opts.StartPush = f.remoteWrite.start(opts.Log, stderr)
+	var watch map[string]int32
 	if f.watchPID > 0 {
-		opts.Watch = map[string]int32{"target": int32(f.watchPID)}
+		watch = map[string]int32{"target": int32(f.watchPID)}
 	}
-	closeStore, err := openRecorder(ctx, &opts, f.store, stderr)
+	x, err := runner.Expose(runner.ExposeOptions{Addr: f.metricsAddr, Watch: watch, Log: log,
+		StartPush: f.remoteWrite.start(log, stderr)})
 	if err != nil {
-		fmt.Fprintf(stderr, "loadgen run: %v\n", err)
+		fmt.Fprintf(stderr, "%s: %v\n", prog, err)
 		return exitError
 	}
-	defer closeStore()
-
-	jsonErr := error(nil)
-	opts.OnSummary = func(s *report.Summary) {
-		fmt.Fprintln(stdout)
-		if err := report.WriteText(stdout, s); err != nil {
-			fmt.Fprintf(stderr, "loadgen run: print summary: %v\n", err)
-		}
-		if f.outJSON != "" {
-			jsonErr = writeSummaryJSON(f.outJSON, s, stdout)
-		}
-		if f.linger > 0 {
-			fmt.Fprintf(stderr, "loadgen: keeping /metrics up for %s (Ctrl-C to stop)\n", f.linger)
+	r := &runner.Run{Plan: p, Metrics: x.Metrics, Out: stdout, Log: log, Baseline: f.baseline,
+		ExecutorOptions: testExecutorOptions}
+	ann := &announcer{w: stderr}
+	if x.Addr != "" {
+		ann.line = fmt.Sprintf("loadgen: serving metrics on http://%s/metrics\n", x.Addr)
+		if x.Taken != "" {
+			ann.line = fmt.Sprintf("loadgen: %s is taken: serving metrics on http://%s/metrics\n", x.Taken, x.Addr)
 		}
 	}
-	s, err := runner.Run(ctx, p, opts)
+	if f.quiet {
+		ann.announce()
+	} else {
+		r.Progress = ann
+	}
+	if st != nil {
+		r.Sink, r.Store, r.StoreURL = st.w, st.st, st.url
+		if st.tmp != "" {
+			r.StoreURL = "a temporary store, for --out-html (--store off)"
+		}
+	}
+	rep, err := runner.Execute(ctx, r)
+	if rep == nil || panics.As(err) != nil {
+		reportRunError(stderr, prog, err, f.verbose)
+	}
+	code = exitCode(rep, err)
+	if rep != nil {
+		if err := writeOutputs(ctx, &f, rep, st, stdout); err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", prog, err)
+			code = exitError
+		}
+	}
+	if f.linger > 0 && x.Addr != "" {
+		ann.announce()
+		fmt.Fprintf(stderr, "loadgen: keeping /metrics up for %s (Ctrl-C to stop)\n", f.linger)
+	}
+	x.End(ctx, f.linger)
+	return code
+}
+
+// loadRunPlan loads the plan file (as typ when set) with --target and the knee's --metrics-url, and scales it by
+// --duration-scale.
+func loadRunPlan(path, typ string, f *runFlags) (*plan.Plan, error) {
+	var opts []plan.Option
+	if typ != "" {
+		opts = append(opts, plan.WithType(typ))
+	}
+	if f.target != "" {
+		opts = append(opts, plan.WithTarget(f.target))
+	}
+	p, err := plan.LoadFile(path, opts...)
 	if err != nil {
-		// A panic: the summary (status failed) is printed, then one line.
-		reportRunError(stderr, "loadgen run", err, f.verbose)
-		if errors.Is(err, plan.ErrInvalid) {
+		return nil, err
+	}
+	switch {
+	case f.baseline != "" && p.Type != plan.TypeBenchmark:
+		return nil, fmt.Errorf("--baseline: %s is a %s plan; only benchmark plans have a baseline", path, orLoad(p.Type))
+	case f.metricsURL != "" && p.Knee == nil:
+		return nil, fmt.Errorf("--metrics-url: %s is a %s plan; only knee plans read the target's metrics", path, orLoad(p.Type))
+	case f.metricsURL != "":
+		p.Knee.MetricsURL = f.metricsURL
+	case f.target != "" && p.Knee != nil && p.Knee.MetricsURL != "":
+		// The target's metrics follow --target when the plan points them at its own target.
+		if orig, err := plan.LoadFile(path, opts[:len(opts)-1]...); err == nil {
+			if rest, ok := strings.CutPrefix(p.Knee.MetricsURL, strings.TrimSuffix(orig.Target, "/")); ok {
+				p.Knee.MetricsURL = strings.TrimSuffix(f.target, "/") + rest
+			}
+		}
+	}
+	if f.durationScale > 0 && f.durationScale != 1 {
+		if err := runner.ScaleDurations(p, f.durationScale); err != nil {
+			return nil, fmt.Errorf("--duration-scale: %w", err)
+		}
+	}
+	return p, nil
+}
+
+func orLoad(typ string) string { return cmp.Or(typ, plan.TypeLoad) }
+
+// exitCode maps a run's end to the documented exit codes: 0 passed; 3 completed but its verdict failed
+// (thresholds, a benchmark regression) or aborted by a threshold; 2 a plan that cannot run as its type; 1
+// anything else (failed, interrupted, could not start).
+func exitCode(rep runner.Report, err error) int {
+	if rep == nil {
+		if errors.Is(err, runner.ErrPlan) || errors.Is(err, plan.ErrInvalid) {
 			return exitUsage
 		}
 		return exitError
 	}
-	if jsonErr != nil {
-		fmt.Fprintf(stderr, "loadgen run: %v\n", jsonErr)
-		return exitError
+	switch st := rep.Head().Status; {
+	case rep.Passed():
+		return exitOK
+	case st == store.StatusCompleted, st == store.StatusAborted:
+		return exitThreshold
 	}
-	return exitCode(s)
+	return exitError
 }
 
-// exitCode maps a summary to the documented exit codes.
-func exitCode(s *report.Summary) int {
-	switch s.Status {
-	case report.StatusCompleted:
-		if s.ThresholdsOK() {
-			return exitOK
+// writeOutputs writes --out-json, --out-junit and --out-html (from the store, once the run's records are in).
+func writeOutputs(ctx context.Context, f *runFlags, rep runner.Report, st *openedStore, stdout io.Writer) error {
+	var errs []error
+	if f.outJSON != "" {
+		b, err := runner.JSON(rep)
+		if err == nil {
+			err = writeOut(f.outJSON, b, stdout)
 		}
-		return exitThreshold
-	case report.StatusAborted:
-		return exitThreshold
+		errs = append(errs, wrap("--out-json", err))
 	}
-	return exitError // failed, interrupted
+	if f.outJUnit != "" {
+		var b bytes.Buffer
+		err := junit.Write(&b, junitSuites(rep)...)
+		if err == nil {
+			err = writeOut(f.outJUnit, b.Bytes(), stdout)
+		}
+		errs = append(errs, wrap("--out-junit", err))
+	}
+	if f.outHTML != "" {
+		var b bytes.Buffer
+		err := htmlreport.Write(ctx, &b, st.st, rep.Head().RunID)
+		if errors.Is(err, store.ErrNotFound) {
+			err = fmt.Errorf("run %s is not in the store yet (%s): write it later with loadgen report %s", rep.Head().RunID,
+				rep.Head().StoreLine(), rep.Head().RunID)
+		}
+		if err == nil {
+			err = writeOut(f.outHTML, b.Bytes(), stdout)
+		}
+		errs = append(errs, wrap("--out-html", err))
+	}
+	return errors.Join(errs...)
 }
 
-func writeSummaryJSON(path string, s *report.Summary, stdout io.Writer) error {
+// junitSuites are a run's verdicts as JUnit: a load run's status and thresholds, a benchmark's status and
+// per-endpoint verdicts, a stress or knee run's status.
+func junitSuites(rep runner.Report) []junit.Suite {
+	switch r := rep.(type) {
+	case *report.Summary:
+		return []junit.Suite{junit.Summary(r)}
+	case *runner.BenchReport:
+		var steps []gate.Step
+		for _, e := range r.Endpoints {
+			s := gate.Step{Scenario: "benchmark", Step: e.Label(), Verdict: e.Verdict}
+			if e.Verdict == nil {
+				s.Missing = "base"
+			}
+			steps = append(steps, s)
+		}
+		return []junit.Suite{junit.Status(&r.Header), junit.Verdicts("loadgen bench "+r.Plan, steps)}
+	}
+	return []junit.Suite{junit.Status(rep.Head())}
+}
+
+func writeOut(path string, b []byte, stdout io.Writer) error {
 	if path == "-" {
-		return report.WriteJSON(stdout, s)
+		_, err := stdout.Write(b)
+		return err
 	}
-	fh, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("out-json: %w", err)
-	}
-	if err := report.WriteJSON(fh, s); err != nil {
-		fh.Close()
-		return fmt.Errorf("out-json %s: %w", path, err)
-	}
-	if err := fh.Close(); err != nil {
-		return fmt.Errorf("out-json %s: %w", path, err)
-	}
-	return nil
+	return os.WriteFile(path, b, 0o644)
 }
 
-// openRecorder sets opts.Recorder to record the run in the result store
-// named by --store / LOADGEN_STORE (default sqlite://data/loadgen.db); "off"
-// records nothing. The store sits behind store's asynchronous Writer on a
-// lazily connecting Store: a database that is down at the start or goes away
-// mid-run never stops the run; records are spooled (data/spool) and written
-// when it answers again, and the summary says so. The returned func flushes
-// and closes the store.
-func openRecorder(ctx context.Context, opts *runner.Options, flagURL string, stderr io.Writer) (func(), error) {
-	url := store.URLFromEnv(flagURL)
-	if url == "off" {
-		return func() {}, nil
+func wrap(what string, err error) error {
+	if err == nil {
+		return nil
 	}
-	rs, err := openRecordStore(url, opts.Log)
-	if err != nil {
-		return nil, err
-	}
-	rec := runner.NewStoreRecorder(rs.w, url, opts.Log)
-	rec.Spooled = func() (bool, string) {
-		stats := rs.settle(ctx)
-		return stats.HadToSpool() || stats.Pending > 0, stats.Summary()
-	}
-	opts.Recorder = rec
-	return func() { rs.close(ctx, "loadgen run", stderr) }, nil
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// announcer says where /metrics is served, once: before the first progress line (a run that stops at once prints
+// nothing but its error), or when asked (--quiet, lingering).
+type announcer struct {
+	w    io.Writer
+	line string
+	once sync.Once
+}
+
+func (a *announcer) announce() { a.once.Do(func() { io.WriteString(a.w, a.line) }) }
+
+func (a *announcer) Write(b []byte) (int, error) {
+	a.announce()
+	return a.w.Write(b)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -20,11 +21,13 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/loadlab/loadlab/internal/junit"
 	"github.com/loadlab/loadlab/internal/report"
 	"github.com/loadlab/loadlab/internal/store"
 	"github.com/loadlab/loadlab/internal/store/sqlitestore"
 	"github.com/loadlab/loadlab/internal/target"
 	"github.com/loadlab/loadlab/internal/testenv"
+	"github.com/loadlab/loadlab/internal/testenv/browsertest"
 )
 
 func startTarget(t *testing.T) string {
@@ -81,12 +84,12 @@ func TestRunCLI(t *testing.T) {
 		code       int
 		stdoutHas  string
 		stderrHas  *regexp.Regexp
-		wantStatus report.Status
+		wantStatus store.Status
 	}{
-		{"passed", []string{"--target", url, writePlan(t, `"p99 < 2s", "error_rate < 1%"`)}, exitOK, "PASSED: completed, all 2 thresholds held", nil, report.StatusCompleted},
-		{"flags after the plan", []string{writePlan(t, ""), "--target", url}, exitOK, "PASSED", nil, report.StatusCompleted},
-		{"thresholds failed", []string{"--target", url, writePlan(t, `"p50 < 1us"`)}, exitThreshold, "THRESHOLDS FAILED: 1 of 1 thresholds failed", nil, report.StatusCompleted},
-		{"target down", []string{"--target", "http://127.0.0.1:1", writePlan(t, "")}, exitError, "FAILED: all ", nil, report.StatusFailed},
+		{"passed", []string{"--target", url, writePlan(t, `"p99 < 2s", "error_rate < 1%"`)}, exitOK, "PASSED: completed, all 2 thresholds held", nil, store.StatusCompleted},
+		{"flags after the plan", []string{writePlan(t, ""), "--target", url}, exitOK, "PASSED", nil, store.StatusCompleted},
+		{"thresholds failed", []string{"--target", url, writePlan(t, `"p50 < 1us"`)}, exitThreshold, "THRESHOLDS FAILED: 1 of 1 thresholds failed", nil, store.StatusCompleted},
+		{"target down", []string{"--target", "http://127.0.0.1:1", writePlan(t, "")}, exitError, "FAILED: all ", nil, store.StatusFailed},
 		{"bad plan", []string{bad}, exitUsage, "", regexp.MustCompile(`bad\.yaml:\d+:\d+: `), ""},
 		{"unset environment variable", []string{unsetEnv}, exitUsage, "", regexp.MustCompile(`env\.yaml:3:18: variables\.jwt: \$\{env\.LOADLAB_TEST_NEVER_SET\}: environment variable LOADLAB_TEST_NEVER_SET is not set`), ""},
 		{"missing plan file", []string{filepath.Join(t.TempDir(), "nope.yaml")}, exitUsage, "", regexp.MustCompile(`nope\.yaml`), ""},
@@ -160,7 +163,7 @@ func TestRunCLIStore(t *testing.T) {
 }
 
 // checkJSON reads an --out-json file and checks the documented fields exist.
-func checkJSON(t *testing.T, path string, status report.Status) {
+func checkJSON(t *testing.T, path string, status store.Status) {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -189,7 +192,7 @@ func checkJSON(t *testing.T, path string, status report.Status) {
 	if len(s.Steps) != 1 || s.Steps[0].Step != "teams" || len(s.Phases) != 1 || s.Phases[0].Name != "steady" {
 		t.Errorf("steps %+v phases %+v; want one step teams, one phase steady", s.Steps, s.Phases)
 	}
-	if status == report.StatusCompleted && (s.LatencyMS.P50 < 2 || s.LatencyMS.P50 > 200) {
+	if status == store.StatusCompleted && (s.LatencyMS.P50 < 2 || s.LatencyMS.P50 > 200) {
 		t.Errorf("latency p50 = %v ms; want ≥ the target's 2 ms service time", s.LatencyMS.P50)
 	}
 }
@@ -337,4 +340,217 @@ func TestRunCLIInterrupt(t *testing.T) {
 	if !strings.Contains(stdout.String(), "INTERRUPTED: interrupted after") || !strings.Contains(stdout.String(), "STEPS") {
 		t.Errorf("no partial summary after SIGINT:\n%s", stdout.String())
 	}
+}
+
+// stressPlan writes a stress plan of probes of probe long against /api/teams.
+func stressPlan(t *testing.T, probe string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "stress.yaml")
+	body := "name: cli-stress\ntype: stress\ntarget: http://127.0.0.1:1\nscenarios: [{steps: [{name: teams, request: {path: /api/teams}}]}]\n" +
+		"stress: {start_rate: 20, max_rate: 40, probe_duration: " + probe + ", cooldown: 0s, max_probes: 3}\n"
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// startCLI runs loadgen with args in the background; the returned func waits for its exit code.
+func startCLI(t *testing.T, args []string, stdout, stderr *testenv.SyncBuffer) func() int {
+	t.Helper()
+	done := make(chan int, 1)
+	go func() { done <- run(args, stdout, stderr) }()
+	return func() int {
+		select {
+		case code := <-done:
+			return code
+		case <-time.After(60 * time.Second):
+			t.Fatalf("loadgen %s did not end\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), stdout, stderr)
+			return -1
+		}
+	}
+}
+
+// metricsURL waits for the /metrics address loadgen prints on stderr.
+func metricsURL(t *testing.T, stderr *testenv.SyncBuffer) string {
+	t.Helper()
+	re := regexp.MustCompile(`serving metrics on (http://\S+/metrics)`)
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if m := re.FindStringSubmatch(stderr.String()); m != nil {
+			return m[1]
+		}
+	}
+	t.Fatalf("no metrics address on stderr:\n%s", stderr)
+	return ""
+}
+
+func gauge(fams map[string]*dto.MetricFamily, name string) (float64, bool) {
+	f := fams[name]
+	if f == nil || len(f.GetMetric()) == 0 {
+		return 0, false
+	}
+	return f.GetMetric()[0].GetGauge().GetValue(), true
+}
+
+func counterSum(fams map[string]*dto.MetricFamily, name string) float64 {
+	var n float64
+	for _, m := range fams[name].GetMetric() {
+		n += m.GetCounter().GetValue()
+	}
+	return n
+}
+
+func infoType(fams map[string]*dto.MetricFamily) string {
+	for _, m := range fams["loadgen_run_info"].GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "type" {
+				return l.GetValue()
+			}
+		}
+	}
+	return ""
+}
+
+// TestStressCLIServesMetrics: the acceptance of issue 11 for the modes. `loadgen stress` serves /metrics while it
+// runs (the run named, active, its requests counted) and prints progress; `loadgen run` of a stress plan honours
+// --duration-scale (probes of 10 s scaled to 0.5 s), --metrics-addr, --quiet, --linger and --watch-pid.
+func TestStressCLIServesMetrics(t *testing.T) {
+	url := startTarget(t)
+	t.Run("stress serves /metrics mid-run", func(t *testing.T) {
+		var stdout, stderr testenv.SyncBuffer
+		wait := startCLI(t, []string{"stress", stressPlan(t, "1s"), "--target", url, "--store", "off",
+			"--metrics-addr", "127.0.0.1:0"}, &stdout, &stderr)
+		mu := metricsURL(t, &stderr) // printed before the first progress line, a second into the run
+		fams := scrapeProto(t, mu)
+		active, _ := gauge(fams, "loadgen_run_active")
+		if active != 1 || infoType(fams) != "stress" || counterSum(fams, "loadgen_requests_total") == 0 {
+			t.Errorf("mid-run /metrics: run_active %v, run_info type %q, %v requests; want 1, stress, some", active,
+				infoType(fams), counterSum(fams, "loadgen_requests_total"))
+		}
+		if _, ok := gauge(fams, "loadgen_in_flight_requests"); !ok || fams["loadgen_phase"] == nil {
+			t.Error("mid-run /metrics lacks the live gauges (in flight, phase)")
+		}
+		if code := wait(); code != exitOK {
+			t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+		}
+		if !regexp.MustCompile(`\[\d+\.\ds/1\.0s\] phase probe .* p99 .* requests \d+`).MatchString(stderr.String()) {
+			t.Errorf("no progress line on stderr:\n%s", stderr.String())
+		}
+		if !strings.Contains(stdout.String(), "Max sustainable RPS = ") {
+			t.Errorf("no verdict on stdout:\n%s", stdout.String())
+		}
+	})
+	t.Run("run of a stress plan honours the run flags", func(t *testing.T) {
+		var stdout, stderr testenv.SyncBuffer
+		out := filepath.Join(t.TempDir(), "stress.json")
+		wait := startCLI(t, []string{"run", stressPlan(t, "10s"), "--target", url, "--store", "off", "--quiet",
+			"--duration-scale", "0.05", "--metrics-addr", "127.0.0.1:0", "--linger", "3s", "--out-json", out,
+			"--watch-pid", fmt.Sprint(os.Getpid())}, &stdout, &stderr)
+		mu := metricsURL(t, &stderr) // --quiet: printed at once
+		for deadline := time.Now().Add(20 * time.Second); !strings.Contains(stdout.String(), "Max sustainable RPS") &&
+			time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		}
+		fams := scrapeProto(t, mu) // the run has ended: lingering
+		if active, _ := gauge(fams, "loadgen_run_active"); active != 0 || infoType(fams) != "stress" ||
+			fams["loadgen_watched_process_resident_memory_bytes"] == nil {
+			t.Errorf("/metrics while lingering: run_active %v, run_info type %q, watched process %v; want 0, stress, present",
+				active, infoType(fams), fams["loadgen_watched_process_resident_memory_bytes"] != nil)
+		}
+		if code := wait(); code != exitOK {
+			t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+		}
+		if strings.Contains(stderr.String(), "p99") {
+			t.Errorf("progress lines on stderr with --quiet:\n%s", stderr.String())
+		}
+		var rep struct {
+			Type   string `json:"type"`
+			Probes []struct {
+				Requests int `json:"requests"`
+			} `json:"probe_stats"`
+		}
+		b, err := os.ReadFile(out)
+		if err != nil || json.Unmarshal(b, &rep) != nil || rep.Type != "stress" || len(rep.Probes) == 0 {
+			t.Fatalf("--out-json = %s (%v); want a stress report with probes", b, err)
+		}
+		for i, p := range rep.Probes { // at 20 to 40 it/s: about 10-20 requests in 0.5 s, 200-400 in 10 s
+			if p.Requests == 0 || p.Requests > 60 {
+				t.Errorf("probe %d: %d requests; want those of a 0.5 s probe (10 s x 0.05)", i+1, p.Requests)
+			}
+		}
+	})
+}
+
+// TestBadFlagsExitCodes: the same bad flag gives the same exit code (2) in every command.
+func TestBadFlagsExitCodes(t *testing.T) {
+	planPath, benchPath, kneePath := writePlan(t, ""), filepath.Join(t.TempDir(), "bench.yaml"), filepath.Join(t.TempDir(), "knee.yaml")
+	for path, body := range map[string]string{benchPath: modeBenchPlan, kneePath: "name: k\ntarget: http://127.0.0.1:1\n" +
+		"scenarios: [{steps: [{request: {path: /}}]}]\nknee: {steps: [1, 2], warmup: 0s, step_duration: 1s}\n"} {
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	spool := "--spool=" + t.TempDir()
+	// Each command gets what it needs besides the bad flag (a valid plan of its type, no store to touch).
+	commands := map[string][]string{
+		"run":      {"run", planPath},
+		"bench":    {"bench", benchPath},
+		"stress":   {"stress", stressPlan(t, "1s")},
+		"knee":     {"knee", kneePath},
+		"validate": {"validate", planPath},
+		"runs":     {"runs", "list", spool},
+		"report":   {"report", "run-x", spool},
+		"serve":    {"serve", "--addr", "127.0.0.1:0", "--store", "off"},
+	}
+	bad := [][]string{
+		{"--nope"},
+		{"--store", "ftp://x"},
+		{"--store", "nonsense"},
+		{"--duration-scale", "0"},
+		{"--duration-scale", "1000"},
+		{"--linger", "-1s"},
+		{"--watch-pid", "-1"},
+		{"--metrics-addr", "nonsense"},
+		{"--out-remote-write", "ftp://x/api/v1/write"},
+		{"--target", "not a url"},
+	}
+	for name, cmd := range commands {
+		for _, flags := range bad {
+			t.Run(name+" "+strings.Join(flags, " "), func(t *testing.T) {
+				args := append(append([]string{}, cmd...), flags...)
+				var stdout, stderr testenv.SyncBuffer
+				if code := run(args, &stdout, &stderr); code != exitUsage {
+					t.Errorf("loadgen %s = exit %d; want %d\nstderr:\n%s", strings.Join(args, " "), code, exitUsage, stderr.String())
+				}
+			})
+		}
+	}
+}
+
+// TestRunCLIOutputs: --out-html with --store off records the run in a temporary store and writes a report the
+// browser test accepts; --out-junit writes the status and thresholds.
+func TestRunCLIOutputs(t *testing.T) {
+	url := startTarget(t)
+	dir := t.TempDir()
+	html, xmlPath := filepath.Join(dir, "run.html"), filepath.Join(dir, "run.xml")
+	var stdout, stderr testenv.SyncBuffer
+	args := []string{"run", writePlan(t, `"p99 < 2s", "p50 < 1us"`), "--target", url, "--store", "off", "--metrics-addr",
+		"off", "--quiet", "--duration-scale", "1.5", "--out-html", html, "--out-junit", xmlPath}
+	if code := run(args, &stdout, &stderr); code != exitThreshold {
+		t.Fatalf("exit %d; want %d (a threshold fails)\nstdout:\n%s\nstderr:\n%s", code, exitThreshold, stdout.String(), stderr.String())
+	}
+	var suites struct {
+		Suites []junit.Suite `xml:"testsuite"`
+	}
+	b, err := os.ReadFile(xmlPath)
+	if err != nil || xml.Unmarshal(b, &suites) != nil || len(suites.Suites) != 1 {
+		t.Fatalf("--out-junit = %s (%v); want one suite", b, err)
+	}
+	s := suites.Suites[0]
+	if s.Name != "loadgen tiny" || s.Tests != 3 || s.Failures != 1 || s.Cases[0].Name != "status" || s.Cases[0].Failure != nil ||
+		s.Cases[2].Name != "threshold p50 < 1us" || s.Cases[2].Failure == nil {
+		t.Errorf("--out-junit suite %+v; want status passed, p99 held, p50 failed", s)
+	}
+	if fi, err := os.Stat(html); err != nil || fi.Size() < 50_000 {
+		t.Fatalf("--out-html: %v, %v; want a self-contained page", fi, err)
+	}
+	browsertest.Check(t, "", browsertest.Page{Name: "cli-load", Path: html, Charts: 5})
 }

@@ -42,8 +42,8 @@ func runsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	sub := args[0]
 	fs := flag.NewFlagSet("runs "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	storeURL := fs.String("store", "", "results store: sqlite://PATH or mysql://USER:PASS@tcp(HOST:3306)/DB (env "+store.EnvURL+", default "+store.DefaultURL+")")
-	spool := fs.String("spool", store.DefaultSpoolDir, "spool directory whose leftover records are written to the store first")
+	var hf historyFlags
+	hf.set(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
 	var f store.Filter
 	var status, typ string
@@ -78,12 +78,13 @@ func runsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	f.Status, f.Type = store.Status(status), store.Type(typ)
 
-	st, opened := openHistory(ctx, *storeURL, *spool, "loadgen runs", stderr)
-	if !opened {
-		return exitError
+	ost, code := hf.open(ctx, "loadgen runs", stderr)
+	if ost == nil {
+		return code
 	}
-	defer st.Close()
-	warnParked(*spool, stderr)
+	defer ost.close(ctx, "loadgen runs", stderr)
+	st := ost.st
+	warnParked(hf.spool, stderr)
 
 	code = exitOK
 	var err error
@@ -102,19 +103,37 @@ func runsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-// openHistory opens the store at url (or LOADGEN_STORE, or the default) to read the stored runs, first writing the
-// records an earlier run left in the spool directory; problems are reported on stderr as prog.
-func openHistory(ctx context.Context, url, spool, prog string, stderr io.Writer) (store.Store, bool) {
-	st, err := store.Open(ctx, store.URLFromEnv(url))
+// historyFlags are the flags of the commands that read the stored runs (runs and report).
+type historyFlags struct {
+	store, spool string
+	verbose      bool
+}
+
+func (h *historyFlags) set(fs *flag.FlagSet) {
+	storeFlag(fs, &h.store)
+	fs.StringVar(&h.spool, "spool", store.DefaultSpoolDir, "spool directory whose leftover records are written to the store first")
+	vFlag(fs, &h.verbose)
+}
+
+// open opens the store to read the stored runs, first writing the records an earlier run left in the spool
+// directory; problems are reported on stderr as prog. A store URL that names no store is a usage error (exit
+// code 2), a store that cannot be read exit code 1.
+func (h *historyFlags) open(ctx context.Context, prog string, stderr io.Writer) (*openedStore, int) {
+	o, err := openStore(h.store, readRuns, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", prog, err)
-		return nil, false
+		return nil, exitUsage
 	}
-	res, err := store.ReplaySpool(ctx, st, spool)
+	if err := o.st.Ping(ctx); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", prog, err)
+		o.close(ctx, prog, stderr)
+		return nil, exitError
+	}
+	res, err := store.ReplaySpool(ctx, o.st, h.spool)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: spooled records not written yet: %v\n", prog, err)
 	} else if res.Records > 0 {
-		fmt.Fprintf(stderr, "%s: wrote %d record(s) left in %s by an earlier run\n", prog, res.Records, spool)
+		fmt.Fprintf(stderr, "%s: wrote %d record(s) left in %s by an earlier run\n", prog, res.Records, h.spool)
 	}
 	for _, at := range res.CorruptAt {
 		fmt.Fprintf(stderr, "%s: skipped a torn or corrupt spool line: %s\n", prog, at)
@@ -122,7 +141,7 @@ func openHistory(ctx context.Context, url, spool, prog string, stderr io.Writer)
 	if n := res.Corrupt - len(res.CorruptAt); n > 0 {
 		fmt.Fprintf(stderr, "%s: skipped %d more torn or corrupt spool line(s)\n", prog, n)
 	}
-	return st, true
+	return o, exitOK
 }
 
 // warnParked prints a warning while records the store refused are parked in
@@ -318,19 +337,9 @@ func (g *gateFlags) criteria() bench.Criteria { return bench.Criteria{Tolerance:
 // resolve returns the baseline and the new run from the positional arguments (BASE NEW, or NEW with --baseline).
 // With --baseline last-passed and no such run, newID is set and the error wraps gate.ErrNoBaseline.
 func (g *gateFlags) resolve(ctx context.Context, st store.Store, pos []string) (baseID, newID string, err error) {
-	switch {
-	case g.baseline == "":
+	if g.baseline == "" {
 		return pos[0], pos[1], nil
-	case g.baseline != "last-passed":
-		return g.baseline, pos[0], nil
 	}
-	cur, err := st.GetRun(ctx, pos[0])
-	if err != nil {
-		return "", pos[0], fmt.Errorf("run %s: %w", pos[0], err)
-	}
-	base, err := gate.LastPassed(ctx, st, cur)
-	if err != nil {
-		return "", cur.ID, err
-	}
-	return base.ID, cur.ID, nil
+	baseID, err = gate.Baseline(ctx, st, g.baseline, pos[0])
+	return baseID, pos[0], err
 }

@@ -58,7 +58,8 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.SetOutput(stderr)
 	cfg := control.DefaultConfig()
 	addr := fs.String("addr", control.DefaultAddr, "listen address; without --token it must be a loopback address")
-	storeURL := fs.String("store", "", "results store: sqlite://PATH or mysql://USER:PASS@tcp(HOST:3306)/DB (env "+store.EnvURL+", default "+store.DefaultURL+")")
+	var storeURL string
+	storeFlag(fs, &storeURL)
 	token := fs.String("token", "", "bearer token required on every endpoint but /api/health and /metrics (env LOADGEN_TOKEN)")
 	var allow, allowedHosts, corsOrigins stringList
 	fs.Var(&allow, "allow-target", "target host pattern runs may aim at (and knee.metrics_url): CIDR, IP, host name or *.domain; repeatable; \"*\" allows any (default: 127.0.0.0/8, ::1, localhost)")
@@ -73,7 +74,8 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.StringVar(&cfg.DefaultTarget, "target", os.Getenv("LOADGEN_TARGET"), "target of plans that name none and of short forms without target_url; its host is allowed (env LOADGEN_TARGET)")
 	metricsAddr := fs.String("metrics-addr", "", "also serve /metrics on this address (it is always on the API address); empty = not")
 	unsafeOpen := fs.Bool("unsafe-no-token", false, "allow a non-loopback --addr without a token (only where the port is not reachable from outside, e.g. a container published on 127.0.0.1)")
-	verbose := fs.Bool("v", false, "log debug messages")
+	var verbose bool
+	vFlag(fs, &verbose)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: loadgen serve [--addr 127.0.0.1:8089] [--store URL] [--token T] [--allow-target PATTERN]... [--allowed-host HOST]... [--cors-origin ORIGIN]... [--max-rate N] [--max-vus N] [--max-in-flight N] [--max-concurrent-runs N] [--plan-env NAME]...")
 		fs.PrintDefaults()
@@ -87,6 +89,12 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "loadgen serve: unexpected arguments %q\n", fs.Args())
 		return exitUsage
+	}
+	for name, a := range map[string]string{"--addr": *addr, "--metrics-addr": *metricsAddr} {
+		if a != "" && !validAddr(a) {
+			fmt.Fprintf(stderr, "loadgen serve: %s %q: want HOST:PORT\n", name, a)
+			return exitUsage
+		}
 	}
 	if *token == "" {
 		*token = os.Getenv("LOADGEN_TOKEN")
@@ -109,36 +117,38 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitUsage
 	}
 	level := slog.LevelInfo
-	if *verbose {
+	if verbose {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	url := store.URLFromEnv(*storeURL)
-	st, w, err := openServeStore(ctx, url, log)
+	ost, err := openStore(storeURL, recordRuns, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "loadgen serve: %v\n", err)
 		return exitUsage
 	}
-	defer func() {
-		// Runs have ended (Shutdown below); what the store has not taken
-		// yet stays in the spool for the next start.
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), store.DefaultFlushTimeout)
-		defer cancel()
-		if stats, err := w.Close(cctx); err != nil {
-			log.Warn("store: not everything was written", "err", err, "spool", stats.SpoolFile)
+	// Runs have ended (Shutdown below) when it closes; what the store has not taken yet stays in the spool
+	// for the next start.
+	defer ost.close(ctx, "loadgen serve", stderr)
+	er := &control.EngineRunner{Log: log}
+	var rs control.RunStore
+	url := "off"
+	if ost != nil {
+		pctx, cancel := context.WithTimeout(ctx, serveStartTimeout)
+		if err := ost.st.Ping(pctx); err != nil {
+			log.Warn("store unreachable at start: serving anyway; runs are spooled to "+store.DefaultSpoolDir+
+				" and written once it answers, stored runs are listed then", "store", store.Redacted(ost.url), "err", err)
 		}
-		if err := st.Close(); err != nil {
-			log.Warn("store: close failed", "err", err)
-		}
-	}()
+		cancel()
+		er.Store, er.Sink, er.StoreURL, rs, url = ost.st, ost.w, ost.url, ost.st, ost.url
+	}
 
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg)
 	mon := sysmon.New()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), mon)
-	er := &control.EngineRunner{Store: st, Sink: w, StoreURL: url, Metrics: m, Monitor: mon, Log: log}
-	srv, err := control.New(cfg, er, st, control.WithLogger(log), control.WithGatherer(reg),
+	er.Metrics, er.Monitor = m, mon
+	srv, err := control.New(cfg, er, rs, control.WithLogger(log), control.WithGatherer(reg),
 		control.WithSampler(mon.NewSampler()), control.WithVersion(metrics.Version))
 	if err != nil {
 		fmt.Fprintf(stderr, "loadgen serve: %v\n", err)
@@ -217,33 +227,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return code
 }
 
-// serveStartTimeout bounds the first connection to the store at start.
 const serveStartTimeout = 15 * time.Second
-
-// openServeStore opens the results store and the asynchronous Writer that
-// records every run started over the API: writes never wait on the
-// database, and while it is unreachable (at start or mid-run) records are
-// spooled to data/spool and written once it answers again (spool files
-// left by earlier processes too). A store that cannot be reached at start
-// does not stop serve: it is opened lazily, retried on each use, and
-// stored runs are listed once it answers. A malformed URL or an unknown
-// scheme is an error.
-func openServeStore(ctx context.Context, url string, log *slog.Logger) (store.Store, *store.Writer, error) {
-	octx, cancel := context.WithTimeout(ctx, serveStartTimeout)
-	st, err := store.Open(octx, url)
-	cancel()
-	if err != nil {
-		if errors.Unwrap(err) == nil {
-			// Open's own errors (no scheme, unknown scheme) wrap nothing;
-			// a database that cannot be opened is wrapped with %w.
-			return nil, nil, err
-		}
-		log.Warn("store unreachable at start: serving anyway; runs are spooled to "+store.DefaultSpoolDir+
-			" and written once it answers, stored runs are listed then", "store", store.Redacted(url), "err", err)
-		st = store.OpenLazy(url)
-	}
-	return st, store.NewWriter(st, store.WithLogger(log)), nil
-}
 
 func capString(v float64) string {
 	if v <= 0 {

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/loadlab/loadlab/internal/plan"
 )
@@ -19,7 +18,10 @@ func init() {
 func validateCmd(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	target := fs.String("target", os.Getenv("LOADGEN_TARGET"), "base URL overriding the plans' target (env LOADGEN_TARGET)")
+	var target string
+	var verbose bool
+	targetFlag(fs, &target)
+	vFlag(fs, &verbose)
 	typ := fs.String("type", "", "check the plans as this type: load, benchmark, stress or knee")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: loadgen validate [--target URL] [--type TYPE] PLAN...")
@@ -34,8 +36,8 @@ func validateCmd(_ context.Context, args []string, stdout, stderr io.Writer) int
 		return exitUsage
 	}
 	var opts []plan.Option
-	if *target != "" {
-		opts = append(opts, plan.WithTarget(*target))
+	if target != "" {
+		opts = append(opts, plan.WithTarget(target))
 	}
 	if *typ != "" {
 		opts = append(opts, plan.WithType(*typ))

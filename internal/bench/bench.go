@@ -64,6 +64,16 @@ func (r Result) ErrorRate() float64 {
 	return float64(r.Errors) / float64(r.Requests)
 }
 
+// StoreKey is the endpoint key a result is stored and its baseline looked up under: the endpoint's name at
+// concurrency 1, "NAME c=N" at a concurrency N > 1 (the store keeps one row per run and endpoint key, and a
+// baseline must match the concurrency; adding a concurrency to a plan keeps the baselines of the others).
+func StoreKey(endpoint string, concurrency int) string {
+	if concurrency <= 1 {
+		return endpoint
+	}
+	return fmt.Sprintf("%s c=%d", endpoint, concurrency)
+}
+
 // Label is what the result line starts with: the request, then the endpoint's name when it differs, then the
 // concurrency when above 1.
 func (r Result) Label() string {

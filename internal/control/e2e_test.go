@@ -178,6 +178,21 @@ func TestEndToEndRunStoreMetricsCancel(t *testing.T) {
 			t.Errorf("/metrics after the end lacks %q", want)
 		}
 	}
+
+	// its HTML report, alone and compared with a baseline; the same read rules as the other GETs
+	report := "/api/tests/runs/" + id + "/report.html"
+	for _, q := range []string{"", "?baseline=" + id} {
+		a := e.do("GET", report+q, "")
+		if a.status != http.StatusOK || !strings.HasPrefix(a.header.Get("Content-Type"), "text/html") ||
+			!strings.Contains(a.raw, id) || !strings.Contains(a.raw, "<html") {
+			t.Errorf("GET %s%s = %d %s (%d bytes); want the HTML report naming the run", report, q, a.status,
+				a.header.Get("Content-Type"), len(a.raw))
+		}
+	}
+	e.want(e.do("GET", "/api/tests/runs/nope/report.html", ""), http.StatusNotFound, "not found")
+	e.want(e.do("GET", report+"?baseline=nope", ""), http.StatusNotFound, "not found")
+	e.want(e.do("GET", report+"?baseline=last-passed", ""), http.StatusNotFound, "no passed load run")
+	e.want(e.do("GET", report, "", "Origin", "http://evil.example"), http.StatusForbidden, "")
 }
 
 // TestEndToEndPollers: 50 API clients poll a run; each sees the status only

@@ -20,6 +20,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"gopkg.in/yaml.v3"
 
+	"github.com/loadlab/loadlab/internal/bench"
+	"github.com/loadlab/loadlab/internal/gate"
+	"github.com/loadlab/loadlab/internal/htmlreport"
 	"github.com/loadlab/loadlab/internal/plan"
 	"github.com/loadlab/loadlab/internal/store"
 )
@@ -93,6 +96,7 @@ func (s *Server) routes() http.Handler {
 	r.Handle("/api/tests/runs/{id}", s.protected(s.getRun)).Methods(http.MethodGet)
 	r.Handle("/api/tests/runs/{id}", s.mutating(s.patchRun)).Methods(http.MethodPatch)
 	r.Handle("/api/tests/runs/{id}/cancel", s.mutating(s.cancel)).Methods(http.MethodPost)
+	r.Handle("/api/tests/runs/{id}/report.html", s.protected(s.report)).Methods(http.MethodGet)
 	if s.gatherer != nil {
 		r.Handle("/metrics", promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{EnableOpenMetrics: true})).Methods(http.MethodGet)
 	}
@@ -183,6 +187,38 @@ func (s *Server) getRun(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, storedView(sr, true))
 	return nil
+}
+
+// report is GET /api/tests/runs/{id}/report.html: the run's self-contained HTML report from the store
+// (internal/htmlreport), or with ?baseline=ID|last-passed the run compared with that baseline. 404 for a run (or
+// baseline) the store does not have.
+func (s *Server) report(w http.ResponseWriter, r *http.Request) error {
+	st, ok := s.store.(store.Store) // serve's store; a RunStore that cannot render has no reports
+	if !ok {
+		return errorf(ENOTFOUND, "no store: reports are rendered from the stored runs")
+	}
+	ctx, id := r.Context(), mux.Vars(r)["id"]
+	var b bytes.Buffer
+	base, err := "", error(nil)
+	if q := r.URL.Query().Get("baseline"); q != "" {
+		base, err = gate.Baseline(ctx, st, q, id)
+	}
+	switch {
+	case errors.Is(err, gate.ErrNoBaseline):
+		return errorf(ENOTFOUND, "%v", err)
+	case err != nil:
+		return err
+	case base != "":
+		err = htmlreport.WriteCompare(ctx, &b, st, base, id, bench.Criteria{Tolerance: gate.DefaultTolerance})
+	default:
+		err = htmlreport.Write(ctx, &b, st, id)
+	}
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_, err = w.Write(b.Bytes())
+	return err
 }
 
 // RunList is GET /api/tests/runs.

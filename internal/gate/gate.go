@@ -133,6 +133,23 @@ func CompareSteps(base, cur *store.Run, baseSteps, curSteps []store.StepResult, 
 // ErrNoBaseline reports that no passed run of the plan precedes the new run.
 var ErrNoBaseline = errors.New("no baseline")
 
+// Baseline resolves a baseline given as a run ID or "last-passed" (the newest passed run of newID's plan and type
+// created before it: LastPassed) to a run ID.
+func Baseline(ctx context.Context, st store.Store, baseline, newID string) (string, error) {
+	if baseline != "last-passed" {
+		return baseline, nil
+	}
+	cur, err := st.GetRun(ctx, newID)
+	if err != nil {
+		return "", fmt.Errorf("run %s: %w", newID, err)
+	}
+	base, err := LastPassed(ctx, st, cur)
+	if err != nil {
+		return "", err
+	}
+	return base.ID, nil
+}
+
 // LastPassed returns the newest run of the same plan and type as cur, created before it, that passed: completed,
 // every threshold held and (for a benchmark) no regression. ErrNoBaseline when there is none.
 func LastPassed(ctx context.Context, st store.Store, cur *store.Run) (*store.Run, error) {

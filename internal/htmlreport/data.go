@@ -16,7 +16,6 @@ import (
 	"github.com/loadlab/loadlab/internal/gate"
 	"github.com/loadlab/loadlab/internal/hist"
 	"github.com/loadlab/loadlab/internal/knee"
-	"github.com/loadlab/loadlab/internal/modes"
 	"github.com/loadlab/loadlab/internal/report"
 	"github.com/loadlab/loadlab/internal/store"
 	"github.com/loadlab/loadlab/internal/stress"
@@ -755,12 +754,12 @@ func buildBench(ctx context.Context, st store.Store, r *Run, row *store.Run) err
 	var curves []Curve
 	var requests, errs int64
 	for _, x := range rows {
-		// The stored endpoint is the store key (modes.StoreKey: "NAME c=N" above concurrency 1); rows show NAME.
+		// The stored endpoint is the store key (bench.StoreKey: "NAME c=N" above concurrency 1); rows show NAME.
 		name := strings.TrimSuffix(x.Endpoint, fmt.Sprintf(" c=%d", x.Concurrency))
 		br := BenchRow{Endpoint: name, Method: x.Method, Concurrency: x.Concurrency, Requests: x.Requests,
 			ErrorPct: round(100*x.ErrorRate, 3), RPS: round(x.RPS, 2), Latency: latencyOf(x.Latency)}
 		for _, e := range sum.Endpoints {
-			if modes.StoreKey(e.Endpoint, e.Concurrency) == x.Endpoint && e.Verdict != nil {
+			if bench.StoreKey(e.Endpoint, e.Concurrency) == x.Endpoint && e.Verdict != nil {
 				br.Change, br.Reason = string(e.Verdict.Change), e.Verdict.Reason
 				if e.Baseline != nil {
 					br.BaselineRun = e.Baseline.RunID

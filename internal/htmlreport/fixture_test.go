@@ -13,7 +13,6 @@ import (
 	"github.com/loadlab/loadlab/internal/bench"
 	"github.com/loadlab/loadlab/internal/hist"
 	"github.com/loadlab/loadlab/internal/knee"
-	"github.com/loadlab/loadlab/internal/modes"
 	"github.com/loadlab/loadlab/internal/report"
 	"github.com/loadlab/loadlab/internal/store"
 	_ "github.com/loadlab/loadlab/internal/store/sqlitestore"
@@ -123,8 +122,8 @@ func loadRun(t testing.TB, st store.Store, id string, start time.Time, phases []
 	}
 
 	// Step results with their histograms, and the summary built from the same histograms.
-	sum := &report.Summary{RunID: id, Plan: fixturePln, Type: "load", Model: "open", Target: "http://127.0.0.1:8117",
-		Status: report.StatusCompleted, StartedAt: start, EndedAt: start.Add(total), DurationS: total.Seconds(),
+	sum := &report.Summary{Header: report.Header{RunID: id, Plan: fixturePln, Type: "load", Model: "open", Target: "http://127.0.0.1:8117",
+		Status: store.StatusCompleted, StartedAt: start, EndedAt: start.Add(total)}, DurationS: total.Seconds(),
 		ErrorsByReason: map[string]uint64{}, Steps: []report.Step{}, Phases: []report.Phase{}}
 	merged := hist.New()
 	var rows []store.StepResult
@@ -300,7 +299,7 @@ func benchRun(t testing.TB, st store.Store) {
 	for i, e := range []ep{{"GET /api/teams", "GET", 8 * time.Millisecond}, {"GET /api/users", "GET", 30 * time.Millisecond}} {
 		for j, c := range []int{1, 8} {
 			h := lognormal(uint64(40+2*i+j), 1000, e.med*time.Duration(1+j), 0.3)
-			b := store.BenchmarkResult{Plan: fixturePln, Endpoint: modes.StoreKey(e.name, c), Method: e.method, Concurrency: c, DurationS: 10,
+			b := store.BenchmarkResult{Plan: fixturePln, Endpoint: bench.StoreKey(e.name, c), Method: e.method, Concurrency: c, DurationS: 10,
 				Requests: 1000, RPS: 100 * float64(c) / float64(1+j), CreatedAt: start, Latency: store.LatencyOf(h)}
 			b.Hist, _ = h.MarshalBinary()
 			rows = append(rows, b)

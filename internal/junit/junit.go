@@ -2,7 +2,8 @@
 // status and thresholds (one test case per threshold, a failure carrying the measured value) and the regression
 // gate's per-step, per-quantile verdicts.
 //
-//	junit.WriteFile("loadgen.xml", junit.Summary(summary))          // loadgen run --out-junit
+//	junit.WriteFile("loadgen.xml", junit.Summary(summary))          // loadgen run --out-junit (a load run)
+//	junit.WriteFile("loadgen.xml", junit.Status(&rep.Header))       // a stress or knee run
 //	junit.WriteFile("gate.xml", junit.Gate(result))                  // loadgen runs compare --gate --out-junit
 package junit
 
@@ -18,6 +19,7 @@ import (
 	"github.com/loadlab/loadlab/internal/bench"
 	"github.com/loadlab/loadlab/internal/gate"
 	"github.com/loadlab/loadlab/internal/report"
+	"github.com/loadlab/loadlab/internal/store"
 )
 
 // Suite is one <testsuite>.
@@ -66,20 +68,35 @@ func (s *Suite) add(c Case) {
 	s.Cases = append(s.Cases, c)
 }
 
+// Status renders any run's status as a suite with one case "status", failed unless the run completed (what a
+// stress or knee run gives, and what a benchmark run's verdicts are added to).
+func Status(h *report.Header) Suite {
+	d := h.EndedAt.Sub(h.StartedAt).Seconds()
+	if h.StartedAt.IsZero() || h.EndedAt.IsZero() {
+		d = 0
+	}
+	return status(h, d)
+}
+
+func status(h *report.Header, seconds float64) Suite {
+	suite := Suite{Name: "loadgen " + h.Plan, Time: round(seconds)}
+	if !h.StartedAt.IsZero() {
+		suite.Timestamp = h.StartedAt.UTC().Format(time.RFC3339)
+	}
+	c := Case{Name: "status", Classname: "loadgen." + h.Plan, Time: round(seconds),
+		SystemOut: fmt.Sprintf("run %s: %s", h.RunID, h.Status)}
+	if h.Status != store.StatusCompleted {
+		c.Failure = &Failure{Message: fmt.Sprintf("run %s", h.Status), Type: string(h.Status), Text: h.Error}
+	}
+	suite.add(c)
+	return suite
+}
+
 // Summary renders a load run's verdict: a case "status" (failed unless the run completed) and one case per
 // threshold, in plan order, named by its expression; a failed threshold's message gives the measured value.
 func Summary(s *report.Summary) Suite {
-	suite := Suite{Name: "loadgen " + s.Plan, Time: round(s.DurationS)}
-	if !s.StartedAt.IsZero() {
-		suite.Timestamp = s.StartedAt.UTC().Format(time.RFC3339)
-	}
+	suite := status(&s.Header, s.DurationS)
 	class := "loadgen." + s.Plan
-	status := Case{Name: "status", Classname: class, Time: round(s.DurationS),
-		SystemOut: fmt.Sprintf("run %s: %s", s.RunID, s.Status)}
-	if s.Status != report.StatusCompleted {
-		status.Failure = &Failure{Message: fmt.Sprintf("run %s", s.Status), Type: string(s.Status), Text: s.Error}
-	}
-	suite.add(status)
 	for _, t := range s.Thresholds {
 		c := Case{Name: "threshold " + t.Expr, Classname: class}
 		measured := "measured " + report.FormatValue(t.Value, t.Unit)

@@ -22,8 +22,8 @@ import (
 var update = flag.Bool("update", false, "rewrite golden files")
 
 func summary() *report.Summary {
-	return &report.Summary{RunID: "20261126-061806-728eccd1", Plan: "quickstart", Status: report.StatusCompleted,
-		StartedAt: time.Date(2026, 11, 26, 6, 18, 6, 0, time.UTC), DurationS: 25.0512,
+	return &report.Summary{Header: report.Header{RunID: "20261126-061806-728eccd1", Plan: "quickstart", Status: store.StatusCompleted,
+		StartedAt: time.Date(2026, 11, 26, 6, 18, 6, 0, time.UTC)}, DurationS: 25.0512,
 		Thresholds: []report.Threshold{
 			{Expr: "p99 < 300ms", OK: true, Value: 78.9, Unit: "ms"},
 			{Expr: "error_rate < 1%", OK: false, Value: 0.0234, Unit: "ratio"},
@@ -98,7 +98,7 @@ func TestSummaryCases(t *testing.T) {
 		t.Errorf("error_rate case failure = %+v; want the measured value 2.34%%", f)
 	}
 	failed := summary()
-	failed.Status, failed.Error = report.StatusFailed, "all 40 requests failed: connect 40"
+	failed.Status, failed.Error = store.StatusFailed, "all 40 requests failed: connect 40"
 	if f := junit.Summary(failed).Cases[0].Failure; f == nil || f.Text != failed.Error {
 		t.Errorf("status case of a failed run = %+v; want a failure carrying the run's error", f)
 	}

@@ -1,7 +1,10 @@
-// Package metrics builds the load generator's Prometheus metrics (the
-// loadgen_* names of docs/metrics.md, except the host ones of internal/sysmon)
-// on a caller-supplied registry. Latency histograms are native histograms
-// (factor 1.1, at most 100 buckets, reset after 1 h at the earliest).
+// Package metrics owns the load generator's Prometheus metrics (the
+// loadgen_* names of docs/metrics.md, except the host ones of internal/sysmon),
+// built on a caller-supplied registry, and the run-level series of the runs
+// recording into them (runs.go: run_info, run_active, each run's live gauges
+// summed over the runs in progress, the step series of finished runs
+// forgotten). Latency histograms are native histograms (factor 1.1, at most
+// 100 buckets, reset after 1 h at the earliest).
 //
 // A run's executor records into them through an Observer (executor.Observer),
 // one per run from Metrics.Observer. The hot path never looks a label up:
@@ -84,10 +87,10 @@ type Metrics struct {
 	// DNS, Connect, TLS and TTFB are the pre-resolved children of HTTPPhase.
 	DNS, Connect, TLS, TTFB prometheus.Observer
 
-	mu      sync.Mutex
-	steps   map[[3]string]*StepMetrics
-	phases  []string
-	runInfo []string // label values of the current (or last) run_info child
+	mu     sync.Mutex
+	steps  map[[3]string]*StepMetrics
+	phases []string
+	runs   runs // the runs recording into these metrics (runs.go)
 }
 
 // New builds and registers every metric on reg.
@@ -113,14 +116,6 @@ func New(reg prometheus.Registerer) *Metrics {
 			Help: "Iterations dropped by an explicit drop policy."}),
 		Iterations: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "iterations_total",
 			Help: "Scenario iterations completed."}, []string{"scenario"}),
-		InFlight: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "in_flight_requests",
-			Help: "Requests in flight now."}),
-		VirtualUsers: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "virtual_users",
-			Help: "Active virtual users (closed model) or busy iteration slots (open model)."}),
-		TargetRate: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "target_rate_iterations_per_second",
-			Help: "The schedule's intended iteration rate now (open model)."}),
-		Phase: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "phase",
-			Help: "State set of the load phases: 1 for the phase running now, 0 for the others."}, []string{"phase"}),
 		RunInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "run_info",
 			Help: "The run in progress, or the last one when none is; the value is 1."}, []string{"run_id", "plan", "type"}),
 		RunActive: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: namespace, Name: "run_active",
@@ -131,8 +126,9 @@ func New(reg prometheus.Registerer) *Metrics {
 			Help: "Build information; the value is 1."}, []string{"version", "goversion"}),
 		steps: map[[3]string]*StepMetrics{},
 	}
+	m.liveGauges()
 	reg.MustRegister(m.RequestDuration, m.ServiceTime, m.Requests, m.Errors, m.HTTPPhase, m.ScheduleLag,
-		m.Dropped, m.Iterations, m.InFlight, m.VirtualUsers, m.TargetRate, m.Phase, m.RunInfo, m.RunActive, m.RunStart, m.BuildInfo)
+		m.Dropped, m.Iterations, live{m}, m.RunInfo, m.RunActive, m.RunStart, m.BuildInfo)
 	m.DNS = m.HTTPPhase.WithLabelValues("dns")
 	m.Connect = m.HTTPPhase.WithLabelValues("connect")
 	m.TLS = m.HTTPPhase.WithLabelValues("tls")
@@ -293,29 +289,4 @@ func (m *Metrics) SetPhase(name string) {
 		}
 		m.Phase.WithLabelValues(n).Set(v)
 	}
-}
-
-// StartRun names the run in loadgen_run_info{run_id,plan,type} (replacing
-// the previous run's series), sets loadgen_run_active to 1 and the start time.
-func (m *Metrics) StartRun(runID, planName, typ string, start time.Time) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.runInfo != nil {
-		m.RunInfo.DeleteLabelValues(m.runInfo...)
-	}
-	m.runInfo = []string{runID, planName, typ}
-	m.RunInfo.WithLabelValues(m.runInfo...).Set(1)
-	m.RunActive.Set(1)
-	m.RunStart.Set(float64(start.UnixNano()) / 1e9)
-}
-
-// EndRun sets loadgen_run_active to 0; loadgen_run_info keeps naming the run
-// (at 1, as every _info metric), so a scrape during --linger still names it.
-func (m *Metrics) EndRun() {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.RunActive.Set(0)
-	m.InFlight.Set(0)
-	m.VirtualUsers.Set(0)
-	m.TargetRate.Set(0)
 }

@@ -29,7 +29,7 @@ func fill(t *testing.T) *prometheus.Registry {
 	m := New(reg)
 	m.SetPhases([]string{"warm-up", "sustained"})
 	m.SetPhase("sustained")
-	m.StartRun("run-1", "quickstart", "load", time.Unix(1700000000, 0))
+	m.StartRun("run-1", "quickstart", "load", time.Unix(1700000000, 0), nil)
 	login := m.Step("browse", "login", "POST")
 	teams := m.Step("browse", "teams", "GET")
 	for range 3 {
@@ -279,23 +279,169 @@ func TestInfoAlwaysOne(t *testing.T) {
 		}
 	}
 	check("New", 0)
-	m.SetPhases([]string{"warm-up", "sustained"})
-	m.StartRun("run-1", "quickstart", "load", time.Unix(1700000000, 0))
+	r := m.StartRun("run-1", "quickstart", "load", time.Unix(1700000000, 0), nil)
+	r.SetPhases([]string{"warm-up", "sustained"})
 	check("StartRun", 1)
-	m.SetPhase("warm-up")
-	m.SetPhase("sustained")
-	m.SetPhase("")
-	m.EndRun()
+	r.SetPhase("warm-up")
+	r.SetPhase("sustained")
+	r.SetPhase("")
+	m.EndRun(r)
 	check("EndRun", 0)
+	if got, ok := gaugeValue(t, reg, "loadgen_phase", "warm-up"); !ok || got != 0 {
+		t.Errorf("loadgen_phase{phase=warm-up} = %v (exported %v) after the run ended; want 0, still exported", got, ok)
+	}
 	if n := testutil.CollectAndCount(m.RunInfo); n != 1 {
 		t.Errorf("after EndRun: loadgen_run_info has %d series; want 1 (the run is still named during --linger)", n)
 	}
-	m.StartRun("run-2", "quickstart", "stress", time.Unix(1700000100, 0))
+	m.StartRun("run-2", "quickstart", "stress", time.Unix(1700000100, 0), nil)
 	check("second StartRun", 1)
 	if n := testutil.CollectAndCount(m.RunInfo); n != 1 {
 		t.Errorf("after the second StartRun: loadgen_run_info has %d series; want 1 (the previous run's is replaced)", n)
 	}
-	if got := testutil.ToFloat64(m.Phase.WithLabelValues("warm-up")); got != 0 {
-		t.Errorf("loadgen_phase{phase=warm-up} = %v after the phases ended; want 0", got)
+	if _, ok := gaugeValue(t, reg, "loadgen_phase", "warm-up"); ok {
+		t.Error("loadgen_phase{phase=warm-up} of the previous run still exported after the next start")
+	}
+}
+
+// gaugeValue gathers reg and returns the value of the series of name whose
+// only label value (if any) is label.
+func gaugeValue(t *testing.T, reg prometheus.Gatherer, name, label string) (float64, bool) {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if l := m.GetLabel(); len(l) == 0 && label == "" || len(l) == 1 && l[0].GetValue() == label {
+				return m.GetGauge().GetValue(), true
+			}
+		}
+	}
+	return 0, false
+}
+
+// TestRunsUnderServe: with runs overlapping, loadgen_run_info names the runs
+// in progress (or the last one when none is), is never anything but 1, and
+// loadgen_run_active counts the runs in progress.
+func TestRunsUnderServe(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	m := New(reg)
+	runs := map[string]*Metrics{}
+	start := func(id, typ string) func() {
+		return func() { runs[id] = m.StartRun(id, "p", typ, time.Now(), nil) }
+	}
+	end := func(id string) func() { return func() { m.EndRun(runs[id]) } }
+	for _, tc := range []struct {
+		step         func()
+		name         string
+		active, info int
+	}{
+		{start("a", "load"), "a starts", 1, 1},
+		{start("b", "stress"), "b starts", 2, 2},
+		{end("a"), "a ends while b runs", 1, 1},
+		{end("b"), "b ends", 0, 1},
+		{start("c", "load"), "c starts", 1, 1},
+		{end("c"), "c ends", 0, 1},
+	} {
+		tc.step()
+		bad, err := promtest.InfoNotOne(reg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range bad {
+			t.Errorf("%s: %s; want 1", tc.name, b)
+		}
+		if got := testutil.ToFloat64(m.RunActive); got != float64(tc.active) {
+			t.Errorf("%s: loadgen_run_active = %v; want %d", tc.name, got, tc.active)
+		}
+		if got := testutil.CollectAndCount(m.RunInfo); got != tc.info {
+			t.Errorf("%s: loadgen_run_info has %d series; want %d", tc.name, got, tc.info)
+		}
+	}
+	if got := testutil.ToFloat64(m.RunInfo.WithLabelValues("c", "p", "load")); got != 1 {
+		t.Errorf("the last run's loadgen_run_info = %v; want 1", got)
+	}
+}
+
+// TestLiveGaugesPerRun: each run sets its own live gauges; the exported ones
+// are their sums over the runs in progress (loadgen_phase counts the runs in
+// each phase), so overlapping runs never overwrite each other, and a run
+// that ends drops out of them.
+func TestLiveGaugesPerRun(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	m := New(reg)
+	a := m.StartRun("a", "p", "load", time.Now(), nil)
+	b := m.StartRun("b", "q", "load", time.Now(), nil)
+	for _, r := range []struct {
+		m                   *Metrics
+		inFlight, vus, rate float64
+		phases              []string
+	}{{a, 3, 1, 100, []string{"warm-up", "steady"}}, {b, 4, 2, 50, []string{"steady"}}} {
+		r.m.InFlight.Set(r.inFlight)
+		r.m.VirtualUsers.Set(r.vus)
+		r.m.TargetRate.Set(r.rate)
+		r.m.SetPhases(r.phases)
+		r.m.SetPhase("steady")
+	}
+	want := map[string]float64{"loadgen_in_flight_requests": 7, "loadgen_virtual_users": 3,
+		"loadgen_target_rate_iterations_per_second": 150}
+	for name, v := range want {
+		if got, _ := gaugeValue(t, reg, name, ""); got != v {
+			t.Errorf("%s = %v with two runs; want their sum %v", name, got, v)
+		}
+	}
+	for phase, v := range map[string]float64{"steady": 2, "warm-up": 0} {
+		if got, ok := gaugeValue(t, reg, "loadgen_phase", phase); !ok || got != v {
+			t.Errorf("loadgen_phase{phase=%s} = %v (exported %v); want %v runs in it", phase, got, ok, v)
+		}
+	}
+	m.EndRun(a)
+	if got, _ := gaugeValue(t, reg, "loadgen_in_flight_requests", ""); got != 4 {
+		t.Errorf("loadgen_in_flight_requests = %v after run a ended; want run b's 4", got)
+	}
+	if got, _ := gaugeValue(t, reg, "loadgen_phase", "steady"); got != 1 {
+		t.Errorf("loadgen_phase{phase=steady} = %v after run a ended; want 1 (run b)", got)
+	}
+	if probs, err := testutil.GatherAndLint(reg); err != nil || len(probs) > 0 {
+		t.Fatalf("lint: %v %v", probs, err)
+	}
+}
+
+// TestStepSeriesKeepsSharedSteps: a step the starting run or a run in
+// progress uses is never forgotten; only steps of finished runs alone are.
+func TestStepSeriesKeepsSharedSteps(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := New(reg)
+	k := func(sc, st string) StepKey { return StepKey{Scenario: sc, Step: st} }
+	exists := func(sc, st string) bool { return seriesOf(t, reg)["loadgen_requests_total{"+sc+"/"+st+"}"] }
+	start := func(id string, keys ...StepKey) *Metrics {
+		r := m.StartRun(id, "p", "load", time.Now(), keys)
+		for _, k := range keys {
+			r.Step(k.Scenario, k.Step, "GET")
+		}
+		return r
+	}
+	a := start("A", k("s", "a1"), k("s", "a2"))
+	c := start("C", k("c", "c1")) // overlaps A
+	if !exists("s", "a1") || !exists("s", "a2") {
+		t.Fatal("run A's steps forgotten while A is active")
+	}
+	m.EndRun(a)
+	m.EndRun(c)
+	b := start("B", k("s", "a1"), k("b", "b1")) // shares a1 with A
+	if !exists("s", "a1") {
+		t.Error("step s/a1 forgotten although the starting run uses it")
+	}
+	if exists("s", "a2") || exists("c", "c1") {
+		t.Error("steps of finished runs (s/a2, c/c1) kept after the next start")
+	}
+	m.EndRun(b)
+	m.StartRun("D", "p", "load", time.Now(), nil)
+	if exists("s", "a1") {
+		t.Error("step s/a1 kept after its last run ended and another started")
 	}
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/loadlab/loadlab/internal/executor"
 	"github.com/loadlab/loadlab/internal/hist"
+	"github.com/loadlab/loadlab/internal/store"
 )
 
 // FromResults builds the figures of a Summary from an executor's results:
@@ -14,12 +15,8 @@ import (
 // completed, or interrupted when the run was cancelled.
 func FromResults(res *executor.Results) *Summary {
 	s := &Summary{
-		Plan:           res.Plan,
-		Type:           "load",
-		Model:          res.Model,
-		Status:         StatusCompleted,
-		StartedAt:      res.Started,
-		EndedAt:        res.Ended,
+		Header: Header{Plan: res.Plan, Type: "load", Model: res.Model, Status: store.StatusCompleted,
+			StartedAt: res.Started, EndedAt: res.Ended},
 		DurationS:      res.Duration().Seconds(),
 		Iterations:     res.Iterations,
 		Dropped:        res.Dropped,
@@ -29,7 +26,7 @@ func FromResults(res *executor.Results) *Summary {
 		Thresholds:     []Threshold{},
 	}
 	if res.Canceled {
-		s.Status = StatusInterrupted
+		s.Status = store.StatusInterrupted
 	}
 	if t := res.Total; t != nil {
 		s.Requests = t.Requests

@@ -11,6 +11,7 @@ import (
 	"github.com/loadlab/loadlab/internal/executor"
 	"github.com/loadlab/loadlab/internal/hist"
 	"github.com/loadlab/loadlab/internal/plan"
+	"github.com/loadlab/loadlab/internal/store"
 	"github.com/loadlab/loadlab/internal/testenv"
 )
 
@@ -104,12 +105,12 @@ func TestGolden(t *testing.T) {
 			s.Thresholds[2].OK = false
 		},
 		"failed_target_down": func(s *Summary) {
-			s.Status = StatusFailed
+			s.Status = store.StatusFailed
 			s.Error = "all 4000 requests failed: connect refused to 127.0.0.1:8117"
 			s.Store.Spooled, s.Store.Message = true, "store unreachable; spooled to data/spool"
 		},
 		"aborted_unreliable": func(s *Summary) {
-			s.Status = StatusAborted
+			s.Status = store.StatusAborted
 			s.Thresholds = append(s.Thresholds, Threshold{Expr: "p99 < 20ms", Value: 48.2, Unit: "ms", Window: "10s", Aborted: true})
 			s.Error = "threshold \"p99 < 20ms\" failed over the last 10s at 12s (48.2 ms): run aborted (abort_on_fail)"
 			s.Health.LagP99MS, s.Health.CPUMaxPct = 35.1, 97
@@ -121,7 +122,7 @@ func TestGolden(t *testing.T) {
 			s := fakeSummary(t)
 			mod(s)
 			var text, js bytes.Buffer
-			if err := WriteText(&text, s); err != nil {
+			if err := s.WriteText(&text); err != nil {
 				t.Fatal(err)
 			}
 			if err := WriteJSON(&js, s); err != nil {
@@ -175,12 +176,12 @@ func TestFromResults(t *testing.T) {
 		Step: "teams", Reason: "status", Status: 500, Message: "status 500", Count: 30}) {
 		t.Errorf("error_samples = %+v; want the run's two samples, in order", s.ErrorSamples)
 	}
-	if s.Status != StatusCompleted || !s.Health.Reliable {
+	if s.Status != store.StatusCompleted || !s.Health.Reliable {
 		t.Errorf("status %q reliable %v; want completed, reliable", s.Status, s.Health.Reliable)
 	}
 	res := fakeResults()
 	res.Canceled = true
-	if got := FromResults(res).Status; got != StatusInterrupted {
+	if got := FromResults(res).Status; got != store.StatusInterrupted {
 		t.Errorf("cancelled run status = %q; want interrupted", got)
 	}
 }

@@ -1,8 +1,9 @@
-// Package report turns a finished (or stopped) load run into a Summary: the
-// figures a person or a CI job reads at the end, rendered as a text table
-// (WriteText) or JSON (WriteJSON, the `--out-json` file). It also evaluates
-// plan thresholds, over the whole run (Evaluate) and over rolling windows
-// while the run goes on (Rolling).
+// Package report owns what a person or a CI job reads at the end of a run:
+// the Header every kind of run's report starts with (who, what, how it ended,
+// where it is stored), and a load run's Summary, built from the executor's
+// results, rendered as a text table (WriteText) or JSON (WriteJSON, the
+// `--out-json` file). It also evaluates plan thresholds, over the whole run
+// (Evaluate) and over rolling windows while the run goes on (Rolling).
 //
 // Every latency figure is in milliseconds and measured from the request's
 // intended start (coordinated omission corrected); service_ms is the raw time
@@ -11,36 +12,59 @@
 package report
 
 import (
+	"fmt"
 	"time"
+
+	"github.com/loadlab/loadlab/internal/store"
 )
 
-// Status is how a run ended.
-type Status string
+// The statuses a run ends with are store.Status (the run's record owns them):
+// completed (the schedule or search ran to its end; thresholds are judged
+// separately, see Summary.Passed), failed (the run could not be carried out:
+// target down, every request failed, a panic), aborted (a rolling threshold
+// with abort_on_fail, or a cancel over the control API), interrupted (stopped
+// from outside: SIGINT, a server shutting down).
 
-// The run statuses. A run is "completed" when it ran its whole schedule and
-// at least some requests succeeded; thresholds are judged separately (see
-// Summary.Passed).
-const (
-	StatusRunning     Status = "running"     // only in stored snapshots, never in a final summary
-	StatusCompleted   Status = "completed"   // the schedule ran to its end
-	StatusFailed      Status = "failed"      // the run could not be carried out (target down, every request failed, ...)
-	StatusAborted     Status = "aborted"     // a rolling threshold with abort_on_fail ended the run early
-	StatusInterrupted Status = "interrupted" // the run was stopped from outside (SIGINT, context cancelled)
-)
+// Header is the start of every kind of run's report (a load run's Summary,
+// the benchmark, stress and knee reports): set by the run's lifecycle.
+type Header struct {
+	RunID     string       `json:"run_id"`
+	Plan      string       `json:"plan"`
+	Type      string       `json:"type"`            // load, benchmark, stress or knee
+	Model     string       `json:"model,omitempty"` // "open" or "closed" (load and knee runs)
+	Target    string       `json:"target"`
+	Status    store.Status `json:"status"`
+	Error     string       `json:"error,omitempty"` // one line, set when Status is failed, aborted or interrupted
+	StartedAt time.Time    `json:"started_at"`
+	EndedAt   time.Time    `json:"ended_at"`
+	// Store says where the run was recorded (nil: not recorded).
+	Store *StoreInfo `json:"store,omitempty"`
+}
 
-// Summary is the end-of-run report; its JSON form is the `--out-json` schema
-// documented in docs/cli.md.
+// Head returns h (every report embeds a Header).
+func (h *Header) Head() *Header { return h }
+
+// StoreLine is the STORE line of a printed report: where the run was recorded
+// ("" when it was not).
+func (h *Header) StoreLine() string {
+	if h.Store == nil {
+		return ""
+	}
+	line := h.Store.URL
+	if h.Store.Spooled {
+		line += " (spooled locally)"
+	}
+	if h.Store.Message != "" {
+		line += ": " + h.Store.Message
+	}
+	return fmt.Sprintf("STORE   %s\n", line)
+}
+
+// Summary is the end-of-run report of a load run; its JSON form is the
+// `--out-json` schema documented in docs/cli.md.
 type Summary struct {
-	RunID     string    `json:"run_id"`
-	Plan      string    `json:"plan"`
-	Type      string    `json:"type"`  // the test type: "load" for `loadgen run`
-	Model     string    `json:"model"` // "open" or "closed"
-	Target    string    `json:"target"`
-	Status    Status    `json:"status"`
-	Error     string    `json:"error,omitempty"` // one line, set when Status is failed, aborted or interrupted
-	StartedAt time.Time `json:"started_at"`
-	EndedAt   time.Time `json:"ended_at"`
-	DurationS float64   `json:"duration_s"`
+	Header
+	DurationS float64 `json:"duration_s"`
 
 	Requests   uint64  `json:"requests"`
 	Errors     uint64  `json:"errors"`
@@ -60,7 +84,6 @@ type Summary struct {
 	Phases     []Phase     `json:"phases"`
 	Thresholds []Threshold `json:"thresholds"`
 	Health     Health      `json:"health"`
-	Store      *StoreInfo  `json:"store,omitempty"`
 }
 
 // Latency is a latency distribution in milliseconds.
@@ -171,7 +194,7 @@ type StoreInfo struct {
 // Passed reports whether the run is a pass for CI: it completed and every
 // threshold held.
 func (s *Summary) Passed() bool {
-	if s.Status != StatusCompleted {
+	if s.Status != store.StatusCompleted {
 		return false
 	}
 	return s.ThresholdsOK()

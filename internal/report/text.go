@@ -11,6 +11,8 @@ import (
 	"text/tabwriter"
 	"time"
 	"unicode/utf8"
+
+	"github.com/loadlab/loadlab/internal/store"
 )
 
 // WriteJSON writes s as indented JSON (the `--out-json` format).
@@ -36,18 +38,18 @@ func ReadJSON(r io.Reader) (*Summary, error) {
 // PASSED, THRESHOLDS FAILED, FAILED, ABORTED or INTERRUPTED.
 func (s *Summary) Verdict() string {
 	switch s.Status {
-	case StatusCompleted:
+	case store.StatusCompleted:
 		if s.ThresholdsOK() {
 			return "PASSED"
 		}
 		return "THRESHOLDS FAILED"
-	case StatusFailed:
+	case store.StatusFailed:
 		return "FAILED"
-	case StatusAborted:
+	case store.StatusAborted:
 		return "ABORTED"
-	case StatusInterrupted:
+	case store.StatusInterrupted:
 		return "INTERRUPTED"
-	case StatusRunning:
+	case store.StatusRunning:
 		return "RUNNING"
 	}
 	return strings.ToUpper(string(s.Status))
@@ -65,16 +67,16 @@ func (s *Summary) StatusLine() string {
 	switch {
 	case s.Error != "":
 		why = s.Error
-	case s.Status == StatusCompleted && len(s.Thresholds) == 0:
+	case s.Status == store.StatusCompleted && len(s.Thresholds) == 0:
 		why = "completed, no thresholds"
-	case s.Status == StatusCompleted && failed == 0:
+	case s.Status == store.StatusCompleted && failed == 0:
 		why = fmt.Sprintf("completed, all %d thresholds held", len(s.Thresholds))
-	case s.Status == StatusCompleted:
+	case s.Status == store.StatusCompleted:
 		why = fmt.Sprintf("%d of %d thresholds failed", failed, len(s.Thresholds))
 	default:
 		why = string(s.Status)
 	}
-	if s.Status != StatusCompleted && s.Status != StatusFailed && failed > 0 && s.Error == "" {
+	if s.Status != store.StatusCompleted && s.Status != store.StatusFailed && failed > 0 && s.Error == "" {
 		why += fmt.Sprintf("; %d of %d thresholds failed", failed, len(s.Thresholds))
 	}
 	return s.Verdict() + ": " + why
@@ -83,7 +85,7 @@ func (s *Summary) StatusLine() string {
 // WriteText writes the human-readable summary: header, per-step and
 // per-phase tables, errors by reason, thresholds, generator health, store
 // and the status line.
-func WriteText(w io.Writer, s *Summary) error {
+func (s *Summary) WriteText(w io.Writer) error {
 	ew := &errWriter{w: w}
 	p := ew.printf
 
@@ -216,17 +218,7 @@ func WriteText(w io.Writer, s *Summary) error {
 			p("  - %s\n", r)
 		}
 	}
-	if s.Store != nil {
-		line := s.Store.URL
-		if s.Store.Spooled {
-			line += " (spooled locally)"
-		}
-		if s.Store.Message != "" {
-			line += ": " + s.Store.Message
-		}
-		p("STORE   %s\n", line)
-	}
-	p("%s\n", s.StatusLine())
+	p("%s%s\n", s.StoreLine(), s.StatusLine())
 	return ew.err
 }
 

@@ -13,8 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loadlab/loadlab/internal/panics"
 	"github.com/loadlab/loadlab/internal/plan"
 	"github.com/loadlab/loadlab/internal/report"
+	"github.com/loadlab/loadlab/internal/store"
 	"github.com/loadlab/loadlab/internal/testenv"
 )
 
@@ -99,25 +101,31 @@ load:
 	return p
 }
 
-// runWithin runs p with o, cancelled after limit, and fails the test when Run returns an error.
-func runWithin(t *testing.T, p *plan.Plan, limit time.Duration, o Options) *report.Summary {
+// runWithin executes p as r (nil: a bare Run), cancelled after limit, and fails the test unless it ends with a load
+// run's summary.
+func runWithin(t *testing.T, p *plan.Plan, limit time.Duration, r *Run) *report.Summary {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
-	s, err := Run(ctx, p, o)
-	if err != nil {
-		t.Fatalf("Run: %v", err)
+	if r == nil {
+		r = &Run{}
+	}
+	r.Plan = p
+	rep, err := Execute(ctx, r)
+	s, ok := rep.(*report.Summary)
+	if !ok || panics.As(err) != nil {
+		t.Fatalf("Execute = %v, %v; want a load summary", rep, err)
 	}
 	return s
 }
 
-// testRun runs p quietly (no /metrics server) with a bound on wall time.
+// testRun runs p quietly with a bound on wall time.
 func testRun(t *testing.T, p *plan.Plan, limit time.Duration) *report.Summary {
 	t.Helper()
 	var progress strings.Builder
-	s := runWithin(t, p, limit, Options{MetricsAddr: MetricsOff, Progress: &progress})
+	s := runWithin(t, p, limit, &Run{Progress: &progress})
 	t.Logf("progress:\n%s", progress.String())
-	if s.Status != report.StatusCompleted {
+	if s.Status != store.StatusCompleted {
 		t.Fatalf("status %q (%s); want completed", s.Status, s.Error)
 	}
 	return s

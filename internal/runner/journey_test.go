@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/loadlab/loadlab/internal/plan"
 	"github.com/loadlab/loadlab/internal/report"
+	"github.com/loadlab/loadlab/internal/store"
 	"github.com/loadlab/loadlab/internal/testenv"
 )
 
@@ -105,8 +107,8 @@ func TestJourneyCaptureAndCheck(t *testing.T) {
 	if err != nil {
 		t.Fatalf("plan.Parse: %v", err)
 	}
-	s := runWithin(t, p, 30*time.Second, Options{MetricsAddr: MetricsOff})
-	if s.Status != report.StatusCompleted {
+	s := runWithin(t, p, 30*time.Second, nil)
+	if s.Status != store.StatusCompleted {
 		t.Fatalf("status %q (%s); want completed", s.Status, s.Error)
 	}
 	js.mu.Lock()
@@ -145,11 +147,11 @@ func TestTargetDown(t *testing.T) {
 
 	p := openPlan(t, "http://"+addr, 50, 2*time.Second, 100)
 	start := time.Now()
-	s := runWithin(t, p, 30*time.Second, Options{MetricsAddr: MetricsOff})
+	s := runWithin(t, p, 30*time.Second, nil)
 	if el := time.Since(start); el < 1900*time.Millisecond || el > 10*time.Second {
 		t.Errorf("run took %v; want it to end on schedule (2 s)", el)
 	}
-	if s.Status != report.StatusFailed {
+	if s.Status != store.StatusFailed {
 		t.Errorf("status = %q; want failed", s.Status)
 	}
 	if s.Requests < 90 || s.Errors != s.Requests || s.ErrorsByReason["connect"] != s.Requests {
@@ -172,9 +174,9 @@ func TestTargetGoesAway(t *testing.T) {
 		srv.CloseClientConnections()
 		srv.Close()
 	}()
-	s := runWithin(t, p, 30*time.Second, Options{MetricsAddr: MetricsOff})
+	s := runWithin(t, p, 30*time.Second, nil)
 	t.Logf("status %s: %s (requests %d errors %d %v)", s.Status, s.Error, s.Requests, s.Errors, s.ErrorsByReason)
-	if s.Status != report.StatusFailed || !strings.HasPrefix(s.Error, "target unreachable from ") {
+	if s.Status != store.StatusFailed || !strings.HasPrefix(s.Error, "target unreachable from ") {
 		t.Errorf("status %q error %q; want failed, \"target unreachable from ...\"", s.Status, s.Error)
 	}
 	if s.Errors == 0 || s.Errors == s.Requests {
@@ -191,14 +193,15 @@ func TestInterrupt(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(1500*time.Millisecond, cancel)
 	start := time.Now()
-	s, err := Run(ctx, p, Options{MetricsAddr: MetricsOff, Linger: time.Minute})
-	if err != nil {
-		t.Fatalf("Run: %v", err)
+	rep, err := Execute(ctx, &Run{Plan: p})
+	s, ok := rep.(*report.Summary)
+	if !ok || !errors.Is(err, context.Canceled) {
+		t.Fatalf("Execute = %v, %v; want a summary and the cancellation", rep, err)
 	}
 	if el := time.Since(start); el > 5*time.Second {
-		t.Errorf("interrupted run took %v; want it to stop promptly (and skip linger)", el)
+		t.Errorf("interrupted run took %v; want it to stop promptly", el)
 	}
-	if s.Status != report.StatusInterrupted || s.Requests < 40 || !strings.HasPrefix(s.Error, "interrupted after") {
+	if s.Status != store.StatusInterrupted || s.Requests < 40 || !strings.HasPrefix(s.Error, "interrupted after") {
 		t.Errorf("status %q error %q requests %d; want interrupted with ~75 requests", s.Status, s.Error, s.Requests)
 	}
 }
@@ -219,11 +222,11 @@ func TestAbortOnFail(t *testing.T) {
 	th.Window, th.AbortOnFail = plan.D(2*time.Second), true
 	p.Thresholds = []plan.Threshold{th}
 	start := time.Now()
-	s := runWithin(t, p, 30*time.Second, Options{MetricsAddr: MetricsOff})
+	s := runWithin(t, p, 30*time.Second, nil)
 	if el := time.Since(start); el > 6*time.Second {
 		t.Errorf("run took %v; want an early abort", el)
 	}
-	if s.Status != report.StatusAborted || len(s.Thresholds) != 1 || !s.Thresholds[0].Aborted || s.Thresholds[0].OK {
+	if s.Status != store.StatusAborted || len(s.Thresholds) != 1 || !s.Thresholds[0].Aborted || s.Thresholds[0].OK {
 		t.Errorf("status %q thresholds %+v; want aborted by the p50 threshold", s.Status, s.Thresholds)
 	}
 	t.Logf("abort: %s", s.Error)

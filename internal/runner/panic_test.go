@@ -8,46 +8,46 @@ import (
 
 	"github.com/loadlab/loadlab/internal/executor"
 	"github.com/loadlab/loadlab/internal/panics"
-	"github.com/loadlab/loadlab/internal/report"
+	"github.com/loadlab/loadlab/internal/store"
+	"github.com/loadlab/loadlab/internal/target"
 )
 
-// panickyRecorder is a Recorder whose snapshot (a store callback on the
-// runner's loop) panics.
-type panickyRecorder struct{ finished chan *report.Summary }
+const panicKneePlan = `name: knee-panic
+type: knee
+scenarios: [{steps: [{request: {path: /api/teams}}]}]
+knee: {steps: [1, 2], step_duration: 1s, warmup: 0s}
+`
 
-func (panickyRecorder) Start(context.Context, RunStart) error { return nil }
-func (panickyRecorder) Snapshot(executor.Snapshot, Resources) { panic("store exploded") }
-func (r panickyRecorder) Finish(_ context.Context, s *report.Summary, _ *executor.Results) *report.StoreInfo {
-	r.finished <- s
-	return &report.StoreInfo{}
-}
+// TestModePanics: a panic in a mode's engine fails the run with its message
+// (the mode's report and the store say so); a panic in the mode's own code
+// comes back as an error, the run recorded as failed; nothing escapes.
+func TestModePanics(t *testing.T) {
+	_, url := startTarget(t, target.FixedServiceConfig(8, 64, time.Millisecond))
+	p := parsePlan(t, panicKneePlan, url)
+	st, _ := openStore(t)
+	ctx := timeCtx(t, 30*time.Second)
 
-// TestLoopPanicFailsTheRun: a panic on the runner's loop stops the executor
-// (the run ends long before its minute), and the run ends failed, recorded,
-// with the panic in its error; Run returns the summary and the panic.
-func TestLoopPanicFailsTheRun(t *testing.T) {
-	srv := okServer(t)
-	p := openPlan(t, srv.URL, 50, time.Minute, 100)
-	rec := panickyRecorder{finished: make(chan *report.Summary, 1)}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	s, err := Run(ctx, p, Options{MetricsAddr: MetricsOff, Recorder: rec, ProgressInterval: 100 * time.Millisecond})
-	if ctx.Err() != nil {
-		t.Fatal("Run did not stop the executor after the panic")
+	// In the engine (its housekeeping goroutine).
+	rep, err := execute[*KneeReport](ctx, &Run{Plan: p, Store: st, Log: testLogger(t), ID: "engine-panic",
+		ExecutorOptions: []executor.Option{executor.WithOnPhase(func(string) { panic("engine boom") })}})
+	if rep == nil || rep.Status != store.StatusFailed || !strings.Contains(rep.Error, "panic in executor housekeeping: engine boom") {
+		t.Fatalf("Knee = %+v, %v; want a failed report naming the panic", rep, err)
 	}
-	pe := panics.As(err)
-	if pe == nil || pe.Where != "runner" || pe.Value != "store exploded" {
-		t.Fatalf("Run error = %v; want the runner's panic", err)
+	if panics.As(err) == nil {
+		t.Errorf("Knee error = %v; want it to wrap the panic", err)
 	}
-	if s == nil || s.Status != report.StatusFailed || !strings.HasPrefix(s.Error, "panic in runner: store exploded") || s.Requests == 0 {
-		t.Fatalf("summary = %+v; want failed, the panic in its error, the requests made", s)
+
+	// In the mode's own code (here the OnEngine callback, after the run was created).
+	rep, err = execute[*KneeReport](ctx, &Run{Plan: p, Store: st, Log: testLogger(t), ID: "mode-panic",
+		OnEngine: func(*executor.Executor) { panic("mode boom") }})
+	if pe := panics.As(err); rep != nil || pe == nil || pe.Where != "knee mode" || pe.Value != "mode boom" {
+		t.Fatalf("Knee = %v, %v; want no report and the knee mode's panic", rep, err)
 	}
-	select {
-	case got := <-rec.finished:
-		if got.Status != report.StatusFailed {
-			t.Errorf("recorded status %s; want failed", got.Status)
+
+	for id, want := range map[string]string{"engine-panic": "engine boom", "mode-panic": "panic in knee mode: mode boom"} {
+		r, err := st.GetRun(context.Background(), id)
+		if err != nil || r.Status != store.StatusFailed || !strings.Contains(r.Error, want) {
+			t.Errorf("stored run %s = %v, %v; want failed with %q", id, r, err, want)
 		}
-	default:
-		t.Error("the run was not recorded")
 	}
 }

@@ -34,10 +34,11 @@ func TestRunRecordsInStore(t *testing.T) {
 
 	p := openPlan(t, srv.URL, 50, 3*time.Second, 100)
 	url := "sqlite://" + path
-	s, err := Run(ctx, p, Options{MetricsAddr: MetricsOff, Recorder: NewStoreRecorder(st, url, nil)})
+	rep, err := Execute(ctx, &Run{Plan: p, Sink: st, StoreURL: url})
 	if err != nil {
-		t.Fatalf("Run: %v", err)
+		t.Fatalf("Execute: %v", err)
 	}
+	s := rep.(*report.Summary)
 	if s.Store == nil || s.Store.URL != url || s.Store.Spooled || s.Store.Message != "" {
 		t.Errorf("summary store = %+v; want url %s, not spooled, no message", s.Store, url)
 	}

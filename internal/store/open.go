@@ -50,9 +50,28 @@ func URLFromEnv(flagValue string) string {
 // or "sqlite://path", applies pending migrations and marks runs abandoned by
 // dead processes as interrupted.
 func Open(ctx context.Context, url string) (Store, error) {
+	open, rest, err := driver(url)
+	if err != nil {
+		return nil, err
+	}
+	st, err := open(ctx, rest)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", Redacted(url), err)
+	}
+	return st, nil
+}
+
+// CheckURL reports a store URL that names no registered implementation
+// (no scheme, or an unknown one) without connecting: a mistake in --store.
+func CheckURL(url string) error {
+	_, _, err := driver(url)
+	return err
+}
+
+func driver(url string) (OpenFunc, string, error) {
 	scheme, rest, ok := strings.Cut(url, "://")
 	if !ok {
-		return nil, fmt.Errorf("store url %q: want scheme://..., e.g. %s", Redacted(url), DefaultURL)
+		return nil, "", fmt.Errorf("store url %q: want scheme://..., e.g. %s", Redacted(url), DefaultURL)
 	}
 	driversMu.RLock()
 	open := drivers[scheme]
@@ -63,13 +82,9 @@ func Open(ctx context.Context, url string) (Store, error) {
 	driversMu.RUnlock()
 	if open == nil {
 		sort.Strings(known)
-		return nil, fmt.Errorf("store url %q: unknown scheme %q (registered: %s)", Redacted(url), scheme, strings.Join(known, ", "))
+		return nil, "", fmt.Errorf("store url %q: unknown scheme %q (registered: %s)", Redacted(url), scheme, strings.Join(known, ", "))
 	}
-	st, err := open(ctx, rest)
-	if err != nil {
-		return nil, fmt.Errorf("open store %s: %w", Redacted(url), err)
-	}
-	return st, nil
+	return open, rest, nil
 }
 
 // Redacted masks the password in a store URL or DSN ("user:pass@" becomes

@@ -1,6 +1,7 @@
 // Package store keeps every load-test run so it can be found, shown and
 // compared later: the run itself (plan, status, timing, totals, the printed
-// summary), metric snapshots taken during the run, per-step results with their
+// summary; Status is the one status enum of runs, used by the lifecycle, the
+// reports and the API), metric snapshots taken during the run, per-step results with their
 // exact latency histograms, benchmark results per endpoint, stress-search and
 // knee results.
 //
@@ -288,12 +289,14 @@ type Filter struct {
 const DefaultListLimit = 50
 
 // Sink is the write half of Store: what recording a run needs. Both a Store
-// (synchronous) and a *Writer (asynchronous, spooling) are Sinks.
+// (synchronous) and a *Writer (asynchronous, spooling) are Sinks. Heartbeats
+// are not a Sink's business: a *Writer sends them itself for every run it
+// created as running (see WithHeartbeat), which is how loadgen records every
+// run; a synchronous Store gets none.
 type Sink interface {
 	CreateRun(ctx context.Context, r *Run) error
 	UpdateRun(ctx context.Context, r *Run) error
 	FinishRun(ctx context.Context, id string, f Finish) error
-	Heartbeat(ctx context.Context, id string, at time.Time) error
 	AddSnapshots(ctx context.Context, runID string, s []Snapshot) error
 	AddStepResults(ctx context.Context, runID string, s []StepResult) error
 	AddBenchmarkResults(ctx context.Context, runID string, b []BenchmarkResult) error

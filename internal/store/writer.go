@@ -244,11 +244,6 @@ func (w *Writer) FinishRun(_ context.Context, id string, f Finish) error {
 	return w.enqueue(&record{Op: opFinishRun, RunID: id, Finish: &f})
 }
 
-// Heartbeat does nothing: the Writer itself sends a heartbeat for each run
-// it created as running, every WithHeartbeat interval while the store is up,
-// until the run is finished.
-func (w *Writer) Heartbeat(context.Context, string, time.Time) error { return nil }
-
 // AddSnapshots queues metric snapshots.
 func (w *Writer) AddSnapshots(_ context.Context, runID string, s []Snapshot) error {
 	return w.enqueue(&record{Op: opSnapshots, RunID: runID, Snapshots: append([]Snapshot(nil), s...)})

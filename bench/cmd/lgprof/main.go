@@ -1,5 +1,5 @@
 // Command lgprof runs a loadgen plan through the same library path as
-// `loadgen run` (plan.LoadFile + runner.Run) with a CPU profile and optional
+// `loadgen run` (plan.LoadFile + runner.Execute) with a CPU profile and optional
 // heap profile, for bench/run.sh's profiling step. It is a benchmark tool, not
 // part of the product. Build it with the product's ldflags so the runtime
 // behaves like bin/loadgen:
@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/loadlab/loadlab/internal/plan"
+	"github.com/loadlab/loadlab/internal/report"
 	"github.com/loadlab/loadlab/internal/runner"
 )
 
@@ -80,9 +81,17 @@ func run() int {
 			}
 		}()
 	}
-	s, err := runner.Run(ctx, p, runner.Options{MetricsAddr: runner.MetricsOff})
+	// The loadgen_* metrics are recorded as by `loadgen run` (served nowhere): their cost is part of the profile.
+	x, err := runner.Expose(runner.ExposeOptions{Addr: runner.MetricsOff})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer x.End(ctx, 0)
+	rep, err := runner.Execute(ctx, &runner.Run{Plan: p, Metrics: x.Metrics})
+	s, ok := rep.(*report.Summary)
+	if !ok {
+		fmt.Fprintf(os.Stderr, "lgprof: want a load plan: %v\n", err)
 		return 1
 	}
 	if *memprofile != "" {

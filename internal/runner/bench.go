@@ -1,9 +1,10 @@
-package modes
+package runner
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/loadlab/loadlab/internal/executor"
 	"github.com/loadlab/loadlab/internal/hist"
 	"github.com/loadlab/loadlab/internal/plan"
+	"github.com/loadlab/loadlab/internal/report"
 	"github.com/loadlab/loadlab/internal/store"
 )
 
@@ -30,13 +32,15 @@ const (
 
 // BenchReport is the outcome of a benchmark run.
 type BenchReport struct {
-	Header
+	report.Header
 	Tolerance  float64         `json:"tolerance"`
 	Confidence float64         `json:"confidence"`
 	Endpoints  []BenchEndpoint `json:"endpoints"`
 	// Regression is true when any endpoint regressed against its baseline (exit code 3).
 	Regression  bool     `json:"regression"`
 	Regressions []string `json:"regressions,omitempty"`
+
+	width int // of the result lines' labels
 }
 
 // BenchEndpoint is one endpoint at one concurrency, with its comparison.
@@ -57,37 +61,27 @@ type Baseline struct {
 	P99Ms    float64 `json:"p99_ms"`
 }
 
-// Bench runs the benchmark mode: for each endpoint (benchmark.endpoints, or every scenario step) and each
+// benchmark carries out a benchmark run: for each endpoint (benchmark.endpoints, or every scenario step) and each
 // concurrency C of benchmark.concurrency, a warm-up left out of the results, then about benchmark.requests
 // requests with C virtual users (closed model, no think time), each measured from its send to its last byte.
-// Each result is compared with the baseline (Options.Baseline, or the last stored benchmark of the same plan,
-// endpoint and concurrency); Report.Regression says whether any endpoint is significantly slower.
-//
-// The error is non-nil when the benchmark could not be carried out (invalid plan, target unreachable, engine
-// failure, cancelled); the report is then filled as far as it got.
-func Bench(ctx context.Context, p *plan.Plan, o Options) (*BenchReport, error) {
-	return guarded(ctx, p, o, store.TypeBenchmark, runBench)
-}
-
-func runBench(ctx context.Context, p *plan.Plan, o Options) (*BenchReport, error) {
+// Each result is compared with the baseline (Run.Baseline, or the last stored benchmark of the same plan, endpoint
+// and concurrency); BenchReport.Regression says whether any endpoint is significantly slower. An endpoint that
+// could not be measured (target unreachable, engine failure, cancelled) ends the benchmark.
+func benchmark(ctx context.Context, r *Run) (Report, error) {
+	p := r.Plan
 	b := p.Benchmark
-	if b == nil {
-		return nil, fmt.Errorf("%w: plan %s has no benchmark section", ErrMode, p.Name)
-	}
-	h, rec, stopBeat := begin(ctx, p, o, store.TypeBenchmark)
-	rep := &BenchReport{Header: h, Tolerance: b.Tolerance, Confidence: b.Confidence, Endpoints: []BenchEndpoint{}}
+	rep := &BenchReport{Tolerance: b.Tolerance, Confidence: b.Confidence, Endpoints: []BenchEndpoint{}}
 	concurrency := b.Concurrency
 	if len(concurrency) == 0 {
 		concurrency = []int{1}
 	}
-	fmt.Fprintf(o.Out, "benchmark %s: %d endpoints x concurrency %v, %d requests each (warm-up %s) against %s\n",
+	fmt.Fprintf(r.out, "benchmark %s: %d endpoints x concurrency %v, %d requests each (warm-up %s) against %s\n",
 		p.Name, len(b.Endpoints), concurrency, b.Requests, warmupString(b.Warmup), p.Target)
 
-	width := 0 // align the result lines on the longest label
-	for _, ep := range b.Endpoints {
+	for _, ep := range b.Endpoints { // align the result lines on the longest label
 		for _, c := range concurrency {
-			r := bench.Result{Endpoint: ep.Name, Request: ep.Request.Method + " " + ep.Request.Path, Concurrency: c}
-			width = max(width, len(r.Label()))
+			l := bench.Result{Endpoint: ep.Name, Request: ep.Request.Method + " " + ep.Request.Path, Concurrency: c}
+			rep.width = max(rep.width, len(l.Label()))
 		}
 	}
 	var runErr error
@@ -97,41 +91,45 @@ func runBench(ctx context.Context, p *plan.Plan, o Options) (*BenchReport, error
 loop:
 	for _, ep := range b.Endpoints {
 		for _, c := range concurrency {
-			r, err := benchEndpoint(ctx, p, ep, c, o)
+			res, err := benchEndpoint(ctx, r, ep, c)
 			if err != nil {
 				runErr = fmt.Errorf("endpoint %s (concurrency %d): %w", ep.Name, c, err)
 				break loop
 			}
-			be := BenchEndpoint{Result: r, ErrorRate: r.ErrorRate()}
-			compareBaseline(ctx, p, &be, o, b)
+			be := BenchEndpoint{Result: res, ErrorRate: res.ErrorRate()}
+			compareBaseline(ctx, r, &be, b)
 			rep.Endpoints = append(rep.Endpoints, be)
-			total.Merge(r.Histogram)
-			reqs, errs, elapsed = reqs+r.Requests, errs+r.Errors, elapsed+r.Duration
-			fmt.Fprintln(o.Out, benchLine(be, width))
+			total.Merge(res.Histogram)
+			reqs, errs, elapsed = reqs+res.Requests, errs+res.Errors, elapsed+res.Duration
+			fmt.Fprintln(r.out, benchLine(be, rep.width))
 			if be.Verdict != nil && be.Verdict.Regression {
 				rep.Regression = true
-				rep.Regressions = append(rep.Regressions, fmt.Sprintf("%s: %s", r.Label(), be.Verdict.Reason))
+				rep.Regressions = append(rep.Regressions, fmt.Sprintf("%s: %s", res.Label(), be.Verdict.Reason))
 			}
 		}
 	}
-	stopBeat()
-	rep.EndedAt = o.Now()
-	rep.settle(ctx, runErr)
-	verdict := benchVerdict(rep)
-	fmt.Fprintln(o.Out, verdict)
-
-	if rec.st != nil && len(rep.Endpoints) > 0 {
+	r.totals = store.TotalsOf(int64(reqs), int64(errs), total, elapsed)
+	if len(rep.Endpoints) > 0 {
 		rows := make([]store.BenchmarkResult, 0, len(rep.Endpoints))
 		for _, e := range rep.Endpoints {
-			row, err := benchRow(p.Name, e.Result, rep.EndedAt)
-			rec.fail("encode benchmark result", err)
+			row, err := benchRow(p.Name, e.Result, time.Now())
+			r.rec.fail("encode benchmark result", err)
 			rows = append(rows, row)
 		}
-		rec.fail("add benchmark results", rec.st.AddBenchmarkResults(context.WithoutCancel(ctx), o.RunID, rows))
+		r.write("add benchmark results", func(ctx context.Context, sk store.Sink) error {
+			return sk.AddBenchmarkResults(ctx, r.ID, rows)
+		})
 	}
-	rec.finish(ctx, &rep.Header, store.TotalsOf(int64(reqs), int64(errs), total, elapsed), rep,
-		benchText(rep, verdict, width))
 	return rep, runErr
+}
+
+// Passed reports whether the benchmark completed without a regression.
+func (b *BenchReport) Passed() bool { return b.Status == store.StatusCompleted && !b.Regression }
+
+// WriteText writes the verdict and where the run is stored (the result lines were printed as they came).
+func (b *BenchReport) WriteText(w io.Writer) error {
+	_, err := fmt.Fprintf(w, "%s\n%s", benchVerdict(b), b.StoreLine())
+	return err
 }
 
 func warmupString(w plan.Warmup) string {
@@ -143,7 +141,8 @@ func warmupString(w plan.Warmup) string {
 
 // benchEndpoint measures one endpoint at concurrency c: the warm-up (also the rate estimate that sizes the
 // measured window), then the measured run.
-func benchEndpoint(ctx context.Context, p *plan.Plan, ep plan.Step, c int, o Options) (bench.Result, error) {
+func benchEndpoint(ctx context.Context, r *Run, ep plan.Step, c int) (bench.Result, error) {
+	p := r.Plan
 	b := p.Benchmark
 	sc := []plan.Scenario{{Name: benchScenario, Weight: 1, Steps: []plan.Step{ep}}}
 	request := ep.Request.Method + " " + ep.Request.Path
@@ -155,22 +154,14 @@ func benchEndpoint(ctx context.Context, p *plan.Plan, ep plan.Step, c int, o Opt
 	if b.Warmup.Duration > 0 {
 		warmFor, warmN = b.Warmup.Duration, 0
 	}
-	d := derive(p, sc, plan.Load{Model: plan.ModelClosed, Phases: closedPhases(c, namedDur{"warmup", warmFor})})
-	x, err := start(ctx, d, o)
+	d := derive(p, sc, plan.Load{Model: plan.ModelClosed, Phases: fixedPhases(c, 0, namedDur{"warmup", warmFor})})
+	x, err := r.start(ctx, d)
 	if err != nil {
 		return bench.Result{}, err
 	}
 	t0 := time.Now()
 	if warmN > 0 {
-		for x.e.Snapshot().Requests < warmN {
-			select {
-			case <-x.done:
-			case <-ctx.Done():
-			case <-time.After(5 * time.Millisecond):
-				continue
-			}
-			break
-		}
+		x.watch(func() bool { return ctx.Err() != nil || x.e.Snapshot().Requests >= warmN })
 	}
 	warm, err := x.stop()
 	if err != nil {
@@ -180,8 +171,8 @@ func benchEndpoint(ctx context.Context, p *plan.Plan, ep plan.Step, c int, o Opt
 		return bench.Result{}, ctx.Err()
 	}
 	wreq, werr := failures(warm.Total)
-	if wreq > 0 && connectFailures(warm.Total) == wreq {
-		return bench.Result{}, fmt.Errorf("target unreachable: all %d warm-up requests failed to connect (%s)",
+	if wreq > 0 && unreachableFailures(warm.Total) == wreq {
+		return bench.Result{}, fmt.Errorf("target unreachable: all %d warm-up requests got no response (%s)",
 			wreq, sampleError(warm))
 	}
 	warmDur := time.Since(t0)
@@ -189,7 +180,7 @@ func benchEndpoint(ctx context.Context, p *plan.Plan, ep plan.Step, c int, o Opt
 		return bench.Result{}, errors.New("warm-up completed no request: is the target answering?")
 	}
 	if werr == wreq {
-		o.Log.Warn("every warm-up request failed", "endpoint", ep.Name, "cause", sampleError(warm))
+		r.Log.Warn("every warm-up request failed", "endpoint", ep.Name, "cause", sampleError(warm))
 	}
 	rate := float64(wreq) / warmDur.Seconds()
 	measure := time.Duration(float64(b.Requests) / rate * float64(time.Second))
@@ -201,8 +192,8 @@ func benchEndpoint(ctx context.Context, p *plan.Plan, ep plan.Step, c int, o Opt
 	settle = min(max(settle, MinSettle), MaxSettle)
 
 	d = derive(p, sc, plan.Load{Model: plan.ModelClosed,
-		Phases: closedPhases(c, namedDur{"settle", settle}, namedDur{"measure", measure})})
-	res, err := runToEnd(ctx, d, o)
+		Phases: fixedPhases(c, 0, namedDur{"settle", settle}, namedDur{"measure", measure})})
+	res, err := r.runToEnd(ctx, d)
 	if err != nil {
 		return bench.Result{}, err
 	}
@@ -220,10 +211,10 @@ func benchEndpoint(ctx context.Context, p *plan.Plan, ep plan.Step, c int, o Opt
 	if lat == nil || lat.Count() == 0 {
 		lat = cell.Latency
 	}
-	r := bench.NewResult(ep.Name, ep.Request.Method, request, c, n, nerr, dur, lat.Clone())
-	r.ErrorsByReason = cell.ErrorCounts()
-	delete(r.ErrorsByReason, executor.ReasonCanceled.String())
-	return r, nil
+	br := bench.NewResult(ep.Name, ep.Request.Method, request, c, n, nerr, dur, lat.Clone())
+	br.ErrorsByReason = cell.ErrorCounts()
+	delete(br.ErrorsByReason, executor.ReasonCanceled.String())
+	return br, nil
 }
 
 // sampleError returns the first error sample's message ("" when none).
@@ -235,33 +226,33 @@ func sampleError(r *executor.Results) string {
 }
 
 // compareBaseline finds the endpoint's baseline and compares; a store problem leaves the endpoint uncompared.
-func compareBaseline(ctx context.Context, p *plan.Plan, be *BenchEndpoint, o Options, b *plan.Benchmark) {
-	if o.Store == nil {
+func compareBaseline(ctx context.Context, r *Run, be *BenchEndpoint, b *plan.Benchmark) {
+	if r.Store == nil {
 		return
 	}
-	runID := o.Baseline
+	runID := r.Baseline
 	if runID == "" {
-		latest, err := o.Store.LatestBenchmark(ctx, p.Name, StoreKey(be.Endpoint, be.Concurrency))
+		latest, err := r.Store.LatestBenchmark(ctx, r.Plan.Name, bench.StoreKey(be.Endpoint, be.Concurrency))
 		if err != nil {
 			if !errors.Is(err, store.ErrNotFound) {
-				o.Log.Warn("baseline lookup failed", "endpoint", be.Endpoint, "err", err)
+				r.Log.Warn("baseline lookup failed", "endpoint", be.Endpoint, "err", err)
 			}
 			return
 		}
 		runID = latest.RunID
 	}
-	rows, err := o.Store.BenchmarkResults(ctx, runID)
+	rows, err := r.Store.BenchmarkResults(ctx, runID)
 	if err != nil {
-		o.Log.Warn("baseline lookup failed", "run", runID, "err", err)
+		r.Log.Warn("baseline lookup failed", "run", runID, "err", err)
 		return
 	}
 	for _, row := range rows {
-		if row.Endpoint != StoreKey(be.Endpoint, be.Concurrency) {
+		if row.Endpoint != bench.StoreKey(be.Endpoint, be.Concurrency) {
 			continue
 		}
 		h, err := row.Histogram()
 		if err != nil {
-			o.Log.Warn("baseline histogram unreadable", "run", runID, "endpoint", be.Endpoint, "err", err)
+			r.Log.Warn("baseline histogram unreadable", "run", runID, "endpoint", be.Endpoint, "err", err)
 			return
 		}
 		be.Baseline = &Baseline{RunID: runID, Requests: row.Requests, P50Ms: row.P50Ms, P95Ms: row.P95Ms,
@@ -287,8 +278,8 @@ func benchLine(e BenchEndpoint, width int) string {
 // benchVerdict is the final line.
 func benchVerdict(r *BenchReport) string {
 	switch {
-	case r.Status != string(store.StatusCompleted):
-		return fmt.Sprintf("benchmark %s: %s", strings.ToUpper(r.Status), r.Error)
+	case r.Status != store.StatusCompleted:
+		return fmt.Sprintf("benchmark %s: %s", strings.ToUpper(string(r.Status)), r.Error)
 	case r.Regression:
 		return fmt.Sprintf("REGRESSION (tolerance %.0f%%, confidence %.0f%%): %s", 100*r.Tolerance,
 			100*r.Confidence, strings.Join(r.Regressions, "; "))
@@ -303,29 +294,8 @@ func benchVerdict(r *BenchReport) string {
 		"%.0f%%)", compared, len(r.Endpoints), 100*r.Tolerance, 100*r.Confidence)
 }
 
-func benchText(r *BenchReport, verdict string, width int) string {
-	var b strings.Builder
-	for _, e := range r.Endpoints {
-		b.WriteString(benchLine(e, width))
-		b.WriteByte('\n')
-	}
-	b.WriteString(verdict)
-	b.WriteByte('\n')
-	return b.String()
-}
-
-// StoreKey is the endpoint key a result is stored and its baseline looked up under: the endpoint's name at
-// concurrency 1, "NAME c=N" at a concurrency N > 1 (the store keeps one row per run and endpoint key, and a
-// baseline must match the concurrency; adding a concurrency to a plan keeps the baselines of the others).
-func StoreKey(endpoint string, concurrency int) string {
-	if concurrency <= 1 {
-		return endpoint
-	}
-	return fmt.Sprintf("%s c=%d", endpoint, concurrency)
-}
-
 func benchRow(planName string, r bench.Result, at time.Time) (store.BenchmarkResult, error) {
-	row := store.BenchmarkResult{Plan: planName, Endpoint: StoreKey(r.Endpoint, r.Concurrency), Method: r.Method, Concurrency: r.Concurrency,
+	row := store.BenchmarkResult{Plan: planName, Endpoint: bench.StoreKey(r.Endpoint, r.Concurrency), Method: r.Method, Concurrency: r.Concurrency,
 		DurationS: r.Duration.Seconds(), Requests: int64(r.Requests), Errors: int64(r.Errors),
 		ErrorRate: r.ErrorRate(), RPS: r.RPS, CreatedAt: at, Latency: store.LatencyOf(r.Histogram)}
 	b, err := r.Histogram.MarshalBinary()

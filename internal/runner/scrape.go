@@ -1,4 +1,4 @@
-package modes
+package runner
 
 import (
 	"bytes"
@@ -114,11 +114,11 @@ type gaugePoller struct {
 	done    chan struct{}
 }
 
-func startPoller(ctx context.Context, url string, interval time.Duration, mg *guard) *gaugePoller {
+func startPoller(ctx context.Context, r *Run, url string, interval time.Duration) *gaugePoller {
 	g := &gaugePoller{sums: map[string]float64{}, counts: map[string]int{}, stop: make(chan struct{}),
 		done: make(chan struct{})}
 	c := newScrapeClient()
-	mg.goSafe("metrics poller", func() {
+	r.goSafe("metrics poller", func() {
 		defer close(g.done)
 		t := time.NewTicker(interval)
 		defer t.Stop()

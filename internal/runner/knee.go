@@ -1,8 +1,9 @@
-package modes
+package runner
 
 import (
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"github.com/loadlab/loadlab/internal/executor"
 	"github.com/loadlab/loadlab/internal/knee"
 	"github.com/loadlab/loadlab/internal/plan"
+	"github.com/loadlab/loadlab/internal/report"
 	"github.com/loadlab/loadlab/internal/store"
 	"github.com/loadlab/loadlab/internal/sysmon"
 )
@@ -26,8 +28,7 @@ const (
 
 // KneeReport is the outcome of a knee run.
 type KneeReport struct {
-	Header
-	Model         string        `json:"model"` // closed (loads are concurrencies) or open (loads are rates)
+	report.Header               // Model: closed (loads are concurrencies) or open (loads are rates)
 	GainThreshold float64       `json:"gain_threshold"`
 	Warmup        time.Duration `json:"warmup_ns"`
 	StepDuration  time.Duration `json:"step_duration_ns"`
@@ -47,51 +48,43 @@ type KneeStep struct {
 	ScrapeErrors int `json:"scrape_errors,omitempty"`
 }
 
-// Knee runs the knee mode: a step load (closed model at each concurrency of knee.steps, or open model at each
-// rate), each step a fresh engine run of a warm-up (knee.warmup, left out) and a steady window
+// kneeSearch carries out a knee run: a step load (closed model at each concurrency of knee.steps, or open model
+// at each rate), each step a fresh engine run of a warm-up (knee.warmup, left out) and a steady window
 // (knee.step_duration) in which throughput, latency, errors and resources are measured: the generator's CPU and
 // the host's CPU, memory and fds (sysmon), and, when knee.metrics_url is set, the target's pool in use, queue and
-// in-flight gauges. knee.Analyze then gives the knee step, the USL fit and the saturated resource.
-//
-// The error is non-nil when the run could not be carried out (target unreachable, engine failure, cancelled).
-func Knee(ctx context.Context, p *plan.Plan, o Options) (*KneeReport, error) {
-	return guarded(ctx, p, o, store.TypeKnee, runKnee)
-}
-
-func runKnee(ctx context.Context, p *plan.Plan, o Options) (*KneeReport, error) {
+// in-flight gauges. knee.Analyze then gives the knee step, the USL fit and the saturated resource. A step that
+// could not be measured (target unreachable, engine failure, cancelled) ends the search.
+func kneeSearch(ctx context.Context, r *Run) (Report, error) {
+	p := r.Plan
 	k := p.Knee
-	if k == nil {
-		return nil, fmt.Errorf("%w: plan %s has no knee section", ErrMode, p.Name)
-	}
 	model := k.Model
 	if model == "" {
 		model = plan.ModelClosed
 	}
-	h, rec, stopBeat := begin(ctx, p, o, store.TypeKnee)
-	rep := &KneeReport{Header: h, Model: model, GainThreshold: k.GainThreshold, Warmup: k.Warmup.Duration,
+	rep := &KneeReport{Header: report.Header{Model: model}, GainThreshold: k.GainThreshold, Warmup: k.Warmup.Duration,
 		StepDuration: k.StepDuration.Duration, Steps: []KneeStep{}, Analysis: knee.Analysis{Knee: -1}}
 	unit := "concurrency"
 	if model == plan.ModelOpen {
 		unit = "rate"
 	}
-	fmt.Fprintf(o.Out, "knee %s: %s model, %s %v, warm-up %s + steady %s per step against %s\n", p.Name, model,
+	fmt.Fprintf(r.out, "knee %s: %s model, %s %v, warm-up %s + steady %s per step against %s\n", p.Name, model,
 		unit, fmtLoads(k.Steps), k.Warmup.Duration, k.StepDuration.Duration, p.Target)
 	if k.MetricsURL != "" {
-		fmt.Fprintf(o.Out, "reading the target's pool, queue and in-flight gauges from %s\n", k.MetricsURL)
+		fmt.Fprintf(r.out, "reading the target's pool, queue and in-flight gauges from %s\n", k.MetricsURL)
 	}
-	fmt.Fprintln(o.Out, kneeHeader())
+	fmt.Fprintln(r.out, kneeHeader())
 
 	var runErr error
 	var steps []knee.Step
 	for _, load := range k.Steps {
-		st, err := kneeStep(ctx, p, load, model, o)
+		st, err := kneeStep(ctx, r, load, model)
 		if err != nil {
 			runErr = fmt.Errorf("step %s: %w", fmtLoad(load), err)
 			break
 		}
 		rep.Steps = append(rep.Steps, st)
 		steps = append(steps, st.Step)
-		fmt.Fprintln(o.Out, kneeRow(st))
+		fmt.Fprintln(r.out, kneeRow(st))
 	}
 	if len(steps) > 0 {
 		rep.Analysis = knee.Analyze(steps, k.GainThreshold)
@@ -99,17 +92,23 @@ func runKnee(ctx context.Context, p *plan.Plan, o Options) (*KneeReport, error) 
 			rep.PeakN, rep.PeakThroughput = finite(rep.Analysis.USL.PeakN()), finite(rep.Analysis.USL.PeakThroughput())
 		}
 	}
-	stopBeat()
-	rep.EndedAt = o.Now()
-	rep.settle(ctx, runErr)
-	verdict := kneeVerdict(rep)
-	fmt.Fprint(o.Out, verdict)
-
-	if rec.st != nil && len(rep.Steps) > 0 {
-		rec.fail("add knee result", rec.st.AddKneeResult(context.WithoutCancel(ctx), o.RunID, kneeStored(rep)))
+	r.totals = kneeTotals(rep)
+	if len(rep.Steps) > 0 {
+		r.write("add knee result", func(ctx context.Context, sk store.Sink) error {
+			return sk.AddKneeResult(ctx, r.ID, kneeStored(rep))
+		})
 	}
-	rec.finish(ctx, &rep.Header, kneeTotals(rep), rep, kneeText(rep, verdict))
 	return rep, runErr
+}
+
+// Passed reports whether the knee search completed.
+func (k *KneeReport) Passed() bool { return k.Status == store.StatusCompleted }
+
+// WriteText writes the verdict (the knee, the USL fit, the saturated resource) and where the run is stored (the
+// steps were printed as they came).
+func (k *KneeReport) WriteText(w io.Writer) error {
+	_, err := io.WriteString(w, kneeVerdict(k)+k.StoreLine())
+	return err
 }
 
 func finite(v float64) float64 {
@@ -120,7 +119,8 @@ func finite(v float64) float64 {
 }
 
 // kneeStep runs one load level and measures its steady window.
-func kneeStep(ctx context.Context, p *plan.Plan, load float64, model string, o Options) (KneeStep, error) {
+func kneeStep(ctx context.Context, r *Run, load float64, model string) (KneeStep, error) {
+	p := r.Plan
 	k := p.Knee
 	var phases []namedDur
 	if k.Warmup.Duration > 0 {
@@ -130,19 +130,19 @@ func kneeStep(ctx context.Context, p *plan.Plan, load float64, model string, o O
 	var l plan.Load
 	if model == plan.ModelOpen {
 		l = plan.Load{Model: plan.ModelOpen, MaxInFlight: p.Load.MaxInFlight, DropPolicy: p.Load.DropPolicy,
-			Phases: openPhases(load, phases...)}
+			Phases: fixedPhases(0, load, phases...)}
 	} else {
 		vus := int(math.Round(load))
 		if vus < 1 {
 			return KneeStep{}, fmt.Errorf("concurrency %v: must be >= 1", load)
 		}
-		l = plan.Load{Model: plan.ModelClosed, Phases: closedPhases(vus, phases...)}
+		l = plan.Load{Model: plan.ModelClosed, Phases: fixedPhases(vus, 0, phases...)}
 	}
 	d := derive(p, p.Scenarios, l)
 
 	// At the start of the steady window: a generator/host sample (the end sample then covers the window) and the
 	// target's gauge poller.
-	sampler := o.Monitor.NewSampler()
+	sampler := r.Monitor.NewSampler()
 	var mu sync.Mutex
 	var poller *gaugePoller
 	steadyStarted := make(chan struct{})
@@ -153,7 +153,7 @@ func kneeStep(ctx context.Context, p *plan.Plan, load float64, model string, o O
 		mu.Lock()
 		defer mu.Unlock()
 		if poller == nil && k.MetricsURL != "" {
-			poller = startPoller(ctx, k.MetricsURL, ScrapeInterval, o.guard)
+			poller = startPoller(ctx, r, k.MetricsURL, ScrapeInterval)
 		}
 		select {
 		case <-steadyStarted:
@@ -166,14 +166,14 @@ func kneeStep(ctx context.Context, p *plan.Plan, load float64, model string, o O
 	}
 	stepDone := make(chan struct{})
 	defer close(stepDone)
-	o.guard.goSafe("knee sampler", func() { // the first sample is taken off the engine's housekeeping goroutine
+	r.goSafe("knee sampler", func() { // the first sample is taken off the engine's housekeeping goroutine
 		select {
 		case <-steadyStarted:
 			_, _ = sampler.Sample(ctx)
 		case <-stepDone:
 		}
 	})
-	x, err := start(ctx, d, o, executor.WithOnPhase(onSteady))
+	x, err := r.start(ctx, d, executor.WithOnPhase(onSteady))
 	if err != nil {
 		return KneeStep{}, err
 	}
@@ -195,12 +195,12 @@ func kneeStep(ctx context.Context, p *plan.Plan, load float64, model string, o O
 	}
 	snap, serr := sampler.Sample(ctx)
 	if serr != nil {
-		o.Log.Debug("sysmon sample", "err", serr)
+		r.Log.Debug("sysmon sample", "err", serr)
 	}
 	ph := res.Phases[len(res.Phases)-1]
 	n, errs := failures(&ph.Cell)
-	if n > 0 && connectFailures(&ph.Cell) == n {
-		return KneeStep{}, fmt.Errorf("target unreachable: all %d requests failed to connect (%s)", n,
+	if n > 0 && unreachableFailures(&ph.Cell) == n {
+		return KneeStep{}, fmt.Errorf("target unreachable: all %d requests got no response (%s)", n,
 			sampleError(res))
 	}
 	span := ph.Planned.Seconds()
@@ -217,7 +217,7 @@ func kneeStep(ctx context.Context, p *plan.Plan, load float64, model string, o O
 		st.P50, st.P99 = ph.Latency.Quantile(0.5), ph.Latency.Quantile(0.99)
 	}
 	if scrapeErrs > 0 {
-		o.Log.Warn("target metrics scrape failed", "url", k.MetricsURL, "failures", scrapeErrs, "err", lastScrapeErr)
+		r.Log.Warn("target metrics scrape failed", "url", k.MetricsURL, "failures", scrapeErrs, "err", lastScrapeErr)
 	}
 	return st, nil
 }
@@ -282,8 +282,8 @@ func kneeRow(s KneeStep) string {
 func kneeVerdict(r *KneeReport) string {
 	var b strings.Builder
 	a := r.Analysis
-	if r.Status != string(store.StatusCompleted) {
-		fmt.Fprintf(&b, "knee %s: %s\n", strings.ToUpper(r.Status), r.Error)
+	if r.Status != store.StatusCompleted {
+		fmt.Fprintf(&b, "knee %s: %s\n", strings.ToUpper(string(r.Status)), r.Error)
 	}
 	if a.Knee >= 0 && a.Knee < len(r.Steps) {
 		s := r.Steps[a.Knee]
@@ -323,22 +323,10 @@ func fmtPeak(v float64, format string) string {
 	return fmt.Sprintf(format, v)
 }
 
-func kneeText(r *KneeReport, verdict string) string {
-	var b strings.Builder
-	b.WriteString(kneeHeader())
-	b.WriteByte('\n')
-	for _, s := range r.Steps {
-		b.WriteString(kneeRow(s))
-		b.WriteByte('\n')
-	}
-	b.WriteString(verdict)
-	return b.String()
-}
-
 // kneeStored is the stored knee result. The store's knee table keys points by "target_rps": the step's load
 // (a concurrency in the closed model).
 func kneeStored(r *KneeReport) store.KneeResult {
-	row := store.KneeResult{CreatedAt: r.EndedAt, Points: []store.KneePoint{}}
+	row := store.KneeResult{CreatedAt: time.Now(), Points: []store.KneePoint{}}
 	for _, s := range r.Steps {
 		row.Points = append(row.Points, store.KneePoint{TargetRPS: s.Load, ThroughputRPS: s.Throughput,
 			P99Ms: ms(s.P99), ErrorRate: s.ErrorRate})
@@ -351,15 +339,13 @@ func kneeStored(r *KneeReport) store.KneeResult {
 }
 
 func kneeTotals(r *KneeReport) store.Totals {
-	var t store.Totals
+	var reqs, errs int64
+	var rps float64
 	for _, s := range r.Steps {
-		t.Requests += int64(s.Requests)
-		t.Errors += int64(s.Errors)
-		t.RPS = math.Max(t.RPS, s.Throughput)
+		reqs, errs, rps = reqs+int64(s.Requests), errs+int64(s.Errors), math.Max(rps, s.Throughput)
 	}
-	if t.Requests > 0 {
-		t.ErrorRate = float64(t.Errors) / float64(t.Requests)
-	}
+	t := store.TotalsOf(reqs, errs, nil, 0)
+	t.RPS = rps
 	if a := r.Analysis; a.Knee >= 0 && a.Knee < len(r.Steps) { // latency at the knee
 		t.P50Ms, t.P99Ms = ms(r.Steps[a.Knee].P50), ms(r.Steps[a.Knee].P99)
 	}

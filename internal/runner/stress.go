@@ -1,19 +1,20 @@
-package modes
+package runner
 
 import (
 	"context"
 	"fmt"
-	"strings"
+	"io"
 	"time"
 
 	"github.com/loadlab/loadlab/internal/plan"
+	"github.com/loadlab/loadlab/internal/report"
 	"github.com/loadlab/loadlab/internal/store"
 	"github.com/loadlab/loadlab/internal/stress"
 )
 
 // StressReport is the outcome of a stress run.
 type StressReport struct {
-	Header
+	report.Header
 	Config stress.Config `json:"config"`
 	Result stress.Result `json:"result"`
 	// Probes holds each probe's request counts and latency quantiles, in probe order (Result.Probes has the
@@ -30,8 +31,8 @@ type ProbeStats struct {
 	P99      time.Duration `json:"p99_ns"`
 }
 
-// StressConfig builds the search configuration of p's stress section.
-func StressConfig(p *plan.Plan) stress.Config {
+// stressConfig builds the search configuration of p's stress section.
+func stressConfig(p *plan.Plan) stress.Config {
 	s := p.Stress
 	c := stress.Config{StartRate: s.StartRate, MaxRate: s.MaxRate, ErrorThreshold: s.ErrorThreshold,
 		P99SLO: s.P99SLO.Duration, Resolution: s.Resolution, MaxProbes: s.MaxProbes, Cooldown: s.Cooldown.Duration}
@@ -41,40 +42,33 @@ func StressConfig(p *plan.Plan) stress.Config {
 	return c
 }
 
-// Stress runs the stress mode: the breaking-point search of internal/stress, each probe an open-model run of
-// the plan's scenarios at one rate (iterations per second) for stress.probe_duration through a fresh executor,
-// with stress.cooldown between probes. A probe failed by the generator rule (schedule lag, generator CPU,
+// stressSearch carries out a stress run: the breaking-point search of internal/stress, each probe an open-model
+// run of the plan's scenarios at one rate (iterations per second) for stress.probe_duration through a fresh
+// engine, with stress.cooldown between probes. A probe failed by the generator rule (schedule lag, generator CPU,
 // achieved rate short) is measured once more before the search sees it, so a passing scheduling stall on a busy
-// box does not end the search with a false generator ceiling. It prints the states and every probe as it goes, then
-// "Max sustainable RPS = X | Breakdown at Y RPS".
+// box does not end the search with a false generator ceiling. It prints the states and every probe as it goes;
+// the verdict is "Max sustainable RPS = X | Breakdown at Y RPS".
 //
 // The error is non-nil when the search ended in ERROR (e.g. the target is unreachable) or was cancelled; the
 // report is filled either way.
-func Stress(ctx context.Context, p *plan.Plan, o Options) (*StressReport, error) {
-	return guarded(ctx, p, o, store.TypeStress, runStress)
-}
-
-func runStress(ctx context.Context, p *plan.Plan, o Options) (*StressReport, error) {
-	if p.Stress == nil {
-		return nil, fmt.Errorf("%w: plan %s has no stress section", ErrMode, p.Name)
+func stressSearch(ctx context.Context, r *Run) (Report, error) {
+	p := r.Plan
+	cfg := stressConfig(p)
+	if r.StressConfig != nil {
+		r.StressConfig(&cfg)
 	}
-	cfg := StressConfig(p)
-	if o.StressConfig != nil {
-		o.StressConfig(&cfg)
-	}
-	h, rec, stopBeat := begin(ctx, p, o, store.TypeStress)
-	rep := &StressReport{Header: h, Config: cfg, Probes: []ProbeStats{}}
+	rep := &StressReport{Config: cfg, Probes: []ProbeStats{}}
 
 	dur := p.Stress.ProbeDuration.Duration
-	fmt.Fprintf(o.Out, "stress %s: %s against %s: probes of %s from %.1f req/s, error threshold %.1f%%%s, "+
+	fmt.Fprintf(r.out, "stress %s: %s against %s: probes of %s from %.1f req/s, error threshold %.1f%%%s, "+
 		"resolution %.0f%%\n", p.Name, stress.Queued, p.Target, dur, cfg.StartRate, 100*cfg.ErrorThreshold,
 		sloString(cfg.P99SLO), 100*cfgResolution(cfg))
-	fmt.Fprintf(o.Out, "%s\n", stress.Searching)
-	fmt.Fprintf(o.Out, "%-3s %-6s %10s %10s %7s %9s %9s  %s\n", "#", "phase", "asked/s", "achieved/s", "errors",
+	fmt.Fprintf(r.out, "%s\n", stress.Searching)
+	fmt.Fprintf(r.out, "%-3s %-6s %10s %10s %7s %9s %9s  %s\n", "#", "phase", "asked/s", "achieved/s", "errors",
 		"p99", "lag p99", "verdict")
 
 	trial := func(ctx context.Context, rate float64) (stress.Probe, error) {
-		pr, st, err := stressProbe(ctx, p, rate, dur, o)
+		pr, st, err := stressProbe(ctx, r, rate, dur)
 		if err != nil {
 			return pr, err
 		}
@@ -82,11 +76,11 @@ func runStress(ctx context.Context, p *plan.Plan, o Options) (*StressReport, err
 		// stall of a few tens of ms puts the schedule-lag p99 of a short probe over the limit, and one stall is
 		// not a ceiling. The second measurement is the one kept and judged.
 		if pass, limit, why := cfg.Judge(pr); !pass && limit == stress.LimitGenerator {
-			fmt.Fprintf(o.Out, "    %.1f req/s: %s; measuring it again\n", rate, why)
+			fmt.Fprintf(r.out, "    %.1f req/s: %s; measuring it again\n", rate, why)
 			if err := sleepCtx(ctx, cfg.Cooldown); err != nil {
 				return pr, err
 			}
-			if pr, st, err = stressProbe(ctx, p, rate, dur, o); err != nil {
+			if pr, st, err = stressProbe(ctx, r, rate, dur); err != nil {
 				return pr, err
 			}
 		}
@@ -98,34 +92,31 @@ func runStress(ctx context.Context, p *plan.Plan, o Options) (*StressReport, err
 		if !pr.Pass {
 			verdict = "FAIL (" + string(pr.Limit) + "): " + pr.Reason
 		}
-		fmt.Fprintf(o.Out, "%-3d %-6s %10.1f %10.1f %6.1f%% %9s %9s  %s\n", len(rep.Probes), pr.Phase, pr.Rate,
+		fmt.Fprintf(r.out, "%-3d %-6s %10.1f %10.1f %6.1f%% %9s %9s  %s\n", len(rep.Probes), pr.Phase, pr.Rate,
 			pr.Achieved, 100*pr.ErrorRate, fmtMs(pr.P99), fmtMs(pr.Lag99), verdict)
 	}
 	res, err := stress.Search(ctx, cfg, trial, observe)
 	rep.Result = res
-	stopBeat()
-	rep.EndedAt = o.Now()
-	switch res.State {
-	case stress.Completed:
-		rep.Status = string(store.StatusCompleted)
-	case stress.Canceled:
-		st, prefix := canceled(ctx)
-		rep.Status, rep.Error = string(st), prefix+": "+res.Message
-	default:
-		rep.Status, rep.Error = string(store.StatusFailed), res.Message
-	}
-	fmt.Fprintf(o.Out, "%s\n", res.State)
-	if res.State == stress.Completed {
-		fmt.Fprintf(o.Out, "%s\n%s\n", res, res.Message)
-	} else {
-		fmt.Fprintln(o.Out, res)
-	}
-
-	if rec.st != nil {
-		rec.fail("add stress result", rec.st.AddStressResult(context.WithoutCancel(ctx), o.RunID, stressRow(rep)))
-	}
-	rec.finish(ctx, &rep.Header, stressTotals(rep), rep, stressText(rep))
+	r.totals = stressTotals(rep)
+	r.write("add stress result", func(ctx context.Context, sk store.Sink) error {
+		return sk.AddStressResult(ctx, r.ID, stressRow(rep))
+	})
 	return rep, err
+}
+
+// Passed reports whether the search completed.
+func (s *StressReport) Passed() bool { return s.Status == store.StatusCompleted }
+
+// WriteText writes the search's final state, its answer and where the run is stored (the probes were printed
+// as they came).
+func (s *StressReport) WriteText(w io.Writer) error {
+	res := s.Result
+	text := fmt.Sprintf("%s\n%s\n", res.State, res)
+	if res.State == stress.Completed {
+		text += res.Message + "\n"
+	}
+	_, err := io.WriteString(w, text+s.StoreLine())
+	return err
 }
 
 func cfgResolution(c stress.Config) float64 {
@@ -143,25 +134,25 @@ func sloString(d time.Duration) string {
 }
 
 // stressProbe runs one probe: the plan's scenarios in the open model at rate iterations/s for dur.
-func stressProbe(ctx context.Context, p *plan.Plan, rate float64, dur time.Duration, o Options) (stress.Probe,
-	ProbeStats, error) {
+func stressProbe(ctx context.Context, r *Run, rate float64, dur time.Duration) (stress.Probe, ProbeStats, error) {
+	p := r.Plan
 	load := plan.Load{Model: plan.ModelOpen, MaxInFlight: p.Load.MaxInFlight, DropPolicy: p.Load.DropPolicy,
-		Phases: openPhases(rate, namedDur{"probe", dur})}
+		Phases: fixedPhases(0, rate, namedDur{"probe", dur})}
 	if load.MaxInFlight == 0 {
 		load.MaxInFlight = plan.DefaultMaxInFlight
 	}
 	d := derive(p, p.Scenarios, load)
-	sampler := o.Monitor.NewSampler()
+	sampler := r.Monitor.NewSampler()
 	if _, err := sampler.Sample(ctx); err != nil {
-		o.Log.Debug("sysmon sample", "err", err)
+		r.Log.Debug("sysmon sample", "err", err)
 	}
-	res, err := runToEnd(ctx, d, o)
+	res, err := r.runToEnd(ctx, d)
 	if err != nil {
 		return stress.Probe{}, ProbeStats{}, err
 	}
 	snap, serr := sampler.Sample(ctx)
 	if serr != nil {
-		o.Log.Debug("sysmon sample", "err", serr)
+		r.Log.Debug("sysmon sample", "err", serr)
 	}
 	c := res.Total
 	n, errs := failures(c)
@@ -179,7 +170,7 @@ func stressProbe(ctx context.Context, p *plan.Plan, rate float64, dur time.Durat
 	pr.Achieved = float64(n) / planned / perIter
 	if n > 0 {
 		pr.ErrorRate = float64(errs) / float64(n)
-		pr.ConnectErrorRate = float64(connectFailures(c)) / float64(n)
+		pr.ConnectErrorRate = float64(unreachableFailures(c)) / float64(n)
 	}
 	st := ProbeStats{Requests: n, Errors: errs}
 	if c.Latency != nil {
@@ -212,7 +203,7 @@ func stressRow(r *StressReport) store.StressResult {
 	res := r.Result
 	row := store.StressResult{State: string(res.State), MaxSustainableRPS: res.MaxSustainable,
 		BreakdownRPS: res.Breakdown, Threshold: r.Config.ErrorThreshold, SLOP99Ms: ms(r.Config.P99SLO),
-		CreatedAt: r.EndedAt, Probes: []store.StressProbe{}}
+		CreatedAt: time.Now(), Probes: []store.StressProbe{}}
 	if row.Threshold == 0 {
 		row.Threshold = stress.DefaultErrorThreshold
 	}
@@ -232,14 +223,11 @@ func stressRow(r *StressReport) store.StressResult {
 }
 
 func stressTotals(r *StressReport) store.Totals {
-	var t store.Totals
+	var reqs, errs int64
 	for _, st := range r.Probes {
-		t.Requests += int64(st.Requests)
-		t.Errors += int64(st.Errors)
+		reqs, errs = reqs+int64(st.Requests), errs+int64(st.Errors)
 	}
-	if t.Requests > 0 {
-		t.ErrorRate = float64(t.Errors) / float64(t.Requests)
-	}
+	t := store.TotalsOf(reqs, errs, nil, 0)
 	t.RPS = r.Result.MaxSustainable
 	for i, pr := range r.Result.Probes { // latency at the answer: the probe at the max sustainable rate
 		if pr.Pass && pr.Rate == r.Result.MaxSustainable && i < len(r.Probes) {
@@ -248,14 +236,4 @@ func stressTotals(r *StressReport) store.Totals {
 		}
 	}
 	return t
-}
-
-func stressText(r *StressReport) string {
-	var b strings.Builder
-	for i, pr := range r.Result.Probes {
-		fmt.Fprintf(&b, "probe %d %s: asked %.1f achieved %.1f errors %.1f%% p99 %s pass=%v %s\n", i+1, pr.Phase,
-			pr.Rate, pr.Achieved, 100*pr.ErrorRate, fmtMs(pr.P99), pr.Pass, pr.Reason)
-	}
-	fmt.Fprintf(&b, "%s\n%s\n", r.Result, r.Result.Message)
-	return b.String()
 }

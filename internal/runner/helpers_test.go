@@ -1,4 +1,4 @@
-package modes
+package runner
 
 import (
 	"context"
@@ -69,4 +69,11 @@ func timeCtx(t *testing.T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// execute executes r and returns its report as a T (nil when it has none, or another kind).
+func execute[T Report](ctx context.Context, r *Run) (T, error) {
+	rep, err := Execute(ctx, r)
+	t, _ := rep.(T)
+	return t, err
 }

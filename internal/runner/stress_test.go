@@ -1,4 +1,4 @@
-package modes
+package runner
 
 import (
 	"context"
@@ -53,8 +53,8 @@ func TestAccuracyStress(t *testing.T) {
 	// schedule: the test relaxes the schedule-lag part of the generator rule (tested in internal/stress) so
 	// that the search is judged on the target's errors, as it would be with the target on its own host.
 	relax := func(c *stress.Config) { c.MaxLag99 = 100 * time.Millisecond }
-	rep, err := Stress(timeCtx(t, 90*time.Second), p, Options{Out: out, Store: st, Log: testLogger(t),
-		StressConfig: relax})
+	rep, err := execute[*StressReport](timeCtx(t, 90*time.Second), &Run{Plan: p, Out: out, Store: st,
+		Log: testLogger(t), StressConfig: relax})
 	t.Logf("output (%v):\n%s", time.Since(start).Round(time.Millisecond), out)
 	if err != nil {
 		t.Fatalf("Stress: %v", err)
@@ -124,7 +124,7 @@ func TestStressUnreachable(t *testing.T) {
 	p := parsePlan(t, strings.Replace(stressPlan, "probe_duration: 2s", "probe_duration: 300ms", 1), deadURL(t))
 	st, _ := openStore(t)
 	out := &testenv.SyncBuffer{}
-	rep, err := Stress(timeCtx(t, 30*time.Second), p, Options{Out: out, Store: st, Log: testLogger(t)})
+	rep, err := execute[*StressReport](timeCtx(t, 30*time.Second), &Run{Plan: p, Out: out, Store: st, Log: testLogger(t)})
 	t.Logf("output:\n%s", out)
 	if err == nil {
 		t.Fatal("Stress against a dead port: nil error; want ERROR")
@@ -161,10 +161,10 @@ func TestStressCanceled(t *testing.T) {
 		wantStatus store.Status
 		wantPrefix string
 	}{
-		{"deadline", nil, store.StatusInterrupted, "interrupted: canceled after"},
-		{"shutdown", shutdown, store.StatusInterrupted, "interrupted: canceled after"},
+		{"deadline", nil, store.StatusInterrupted, "interrupted after"},
+		{"shutdown", shutdown, store.StatusInterrupted, "interrupted after"},
 		{"aborted", fmt.Errorf("cancelled over the test API: %w", ErrAborted), store.StatusAborted,
-			"cancelled over the test API: run aborted: canceled after"},
+			"cancelled over the test API: run aborted after"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := parsePlan(t, stressPlan, url)
@@ -177,11 +177,11 @@ func TestStressCanceled(t *testing.T) {
 				ctx = cctx
 			}
 			st, _ := openStore(t)
-			rep, err := Stress(ctx, p, Options{Store: st, Log: testLogger(t)})
+			rep, err := execute[*StressReport](ctx, &Run{Plan: p, Store: st, Log: testLogger(t)})
 			if err == nil || rep.Result.State != stress.Canceled {
 				t.Fatalf("Stress with a cancelled ctx: state %s err %v; want CANCELED and an error", rep.Result.State, err)
 			}
-			if rep.Status != string(tc.wantStatus) || !strings.HasPrefix(rep.Error, tc.wantPrefix) {
+			if rep.Status != tc.wantStatus || !strings.HasPrefix(rep.Error, tc.wantPrefix) {
 				t.Errorf("report status %s error %q; want %s, error starting %q", rep.Status, rep.Error, tc.wantStatus, tc.wantPrefix)
 			}
 			run, err := st.GetRun(context.Background(), rep.RunID)
@@ -195,9 +195,9 @@ func TestStressCanceled(t *testing.T) {
 	}
 }
 
-// TestStressSinkAndOnExecutor: with Options.Sink the records go to the sink (a store.Writer here) and not
-// through Store, and OnExecutor sees one engine per probe before it runs.
-func TestStressSinkAndOnExecutor(t *testing.T) {
+// TestStressSinkAndOnEngine: the records go to Run.Sink (a store.Writer here) and not through Run.Store, and
+// OnEngine sees one engine per probe before it runs.
+func TestStressSinkAndOnEngine(t *testing.T) {
 	_, url := startTarget(t, target.FixedServiceConfig(8, 4, time.Millisecond))
 	p := parsePlan(t, stressPlan, url)
 	p.Stress.ProbeDuration.Duration = 300 * time.Millisecond
@@ -205,18 +205,18 @@ func TestStressSinkAndOnExecutor(t *testing.T) {
 	st, _ := openStore(t)
 	w := store.NewWriter(st, store.WithSpoolDir(t.TempDir()))
 	engines := 0
-	rep, err := Stress(timeCtx(t, 30*time.Second), p, Options{Store: readOnly{st}, Sink: w, Log: testLogger(t),
-		OnExecutor: func(e *executor.Executor) {
+	rep, err := execute[*StressReport](timeCtx(t, 30*time.Second), &Run{Plan: p, Store: readOnly{st}, Sink: w, Log: testLogger(t),
+		OnEngine: func(e *executor.Executor) {
 			engines++
 			if e.Snapshot().Running {
-				t.Error("OnExecutor saw a running engine; want it before Run")
+				t.Error("OnEngine saw a running engine; want it before Run")
 			}
 		}})
 	if err != nil {
 		t.Fatalf("Stress: %v", err)
 	}
 	if engines == 0 || engines < len(rep.Probes) {
-		t.Errorf("OnExecutor saw %d engines for %d probes; want one per probe (or more, for re-measured ones)", engines, len(rep.Probes))
+		t.Errorf("OnEngine saw %d engines for %d probes; want one per probe (or more, for re-measured ones)", engines, len(rep.Probes))
 	}
 	stats, cerr := w.Close(context.Background())
 	if cerr != nil {
@@ -226,7 +226,7 @@ func TestStressSinkAndOnExecutor(t *testing.T) {
 	if err != nil {
 		t.Fatalf("GetRun: %v", err)
 	}
-	if run.Status != store.Status(rep.Status) || run.Type != store.TypeStress {
+	if run.Status != rep.Status || run.Type != store.TypeStress {
 		t.Errorf("stored run %s/%s; want %s/stress", run.Status, run.Type, rep.Status)
 	}
 	if sr, err := st.StressResult(context.Background(), rep.RunID); err != nil || len(sr.Probes) != len(rep.Probes) {

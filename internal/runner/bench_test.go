@@ -1,4 +1,4 @@
-package modes
+package runner
 
 import (
 	"context"
@@ -38,8 +38,8 @@ func TestBench(t *testing.T) {
 		t.Helper()
 		_, url := startTarget(t, target.FixedServiceConfig(8, 64, service))
 		out := &testenv.SyncBuffer{}
-		rep, err := Bench(ctx, parsePlan(t, benchPlan, url), Options{Out: out, Store: st, Baseline: baseline,
-			Log: testLogger(t)})
+		rep, err := execute[*BenchReport](ctx, &Run{Plan: parsePlan(t, benchPlan, url), Out: out, Store: st,
+			Baseline: baseline, Log: testLogger(t)})
 		t.Logf("service %v, baseline %q:\n%s", service, baseline, out)
 		if err != nil {
 			t.Fatalf("Bench: %v", err)
@@ -116,7 +116,7 @@ func TestBench(t *testing.T) {
 // TestBenchUnreachable: a dead target fails the benchmark with a clear message.
 func TestBenchUnreachable(t *testing.T) {
 	out := &testenv.SyncBuffer{}
-	rep, err := Bench(timeCtx(t, 30*time.Second), parsePlan(t, benchPlan, deadURL(t)), Options{Out: out})
+	rep, err := execute[*BenchReport](timeCtx(t, 30*time.Second), &Run{Plan: parsePlan(t, benchPlan, deadURL(t)), Out: out})
 	t.Logf("output:\n%s", out)
 	if err == nil || !strings.Contains(err.Error(), "target unreachable") || rep.Status != "failed" {
 		t.Errorf("Bench against a dead port: %v, status %s; want failed, target unreachable", err, rep.Status)

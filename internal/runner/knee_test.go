@@ -1,4 +1,4 @@
-package modes
+package runner
 
 import (
 	"context"
@@ -42,7 +42,7 @@ func TestAccuracyKnee(t *testing.T) {
 	st, _ := openStore(t)
 	out := &testenv.SyncBuffer{}
 	start := time.Now()
-	rep, err := Knee(timeCtx(t, 90*time.Second), p, Options{Out: out, Store: st, Log: testLogger(t)})
+	rep, err := execute[*KneeReport](timeCtx(t, 90*time.Second), &Run{Plan: p, Out: out, Store: st, Log: testLogger(t)})
 	t.Logf("output (%v):\n%s", time.Since(start).Round(time.Millisecond), out)
 	if err != nil {
 		t.Fatalf("Knee: %v", err)
@@ -90,7 +90,7 @@ func TestKneeUnreachable(t *testing.T) {
 	p := parsePlan(t, strings.Replace(kneePlan, "step_duration: 1500ms\n  warmup: 400ms",
 		"step_duration: 200ms\n  warmup: 0s", 1), deadURL(t))
 	out := &testenv.SyncBuffer{}
-	rep, err := Knee(timeCtx(t, 30*time.Second), p, Options{Out: out, Log: testLogger(t)})
+	rep, err := execute[*KneeReport](timeCtx(t, 30*time.Second), &Run{Plan: p, Out: out, Log: testLogger(t)})
 	t.Logf("output:\n%s", out)
 	if err == nil || !strings.Contains(err.Error(), "target unreachable") {
 		t.Fatalf("Knee against a dead port: %v; want target unreachable", err)
@@ -139,7 +139,7 @@ func TestAccuracyKneeOpen(t *testing.T) {
 	yaml := strings.Replace(kneePlan, "model: closed\n  steps: [1, 2, 4, 8, 16, 32]", "model: open\n  steps: [100, 200, 400, 800]", 1)
 	p := parsePlan(t, strings.Replace(yaml, "step_duration: 1500ms", "step_duration: 1s", 1), url)
 	out := &testenv.SyncBuffer{}
-	rep, err := Knee(timeCtx(t, 60*time.Second), p, Options{Out: out, Log: testLogger(t)})
+	rep, err := execute[*KneeReport](timeCtx(t, 60*time.Second), &Run{Plan: p, Out: out, Log: testLogger(t)})
 	t.Logf("output:\n%s", out)
 	if err != nil {
 		t.Fatalf("Knee: %v", err)

@@ -1,0 +1,285 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/loadlab/loadlab/internal/executor"
+	"github.com/loadlab/loadlab/internal/panics"
+	"github.com/loadlab/loadlab/internal/plan"
+	"github.com/loadlab/loadlab/internal/store"
+)
+
+// DownWindow is the rolling window used to tell that the target is unreachable: every request completed in it
+// failed without an HTTP response (see unreachable), at the last check of an engine.
+const DownWindow = 2 * time.Second
+
+// engine is one executor run within a Run, started in the background: a load run has one; a benchmark one per
+// endpoint and concurrency (and its warm-up), a stress search one per probe, a knee search one per step. While the
+// kind waits for it, the run is monitored (tick).
+type engine struct {
+	r      *Run
+	e      *executor.Executor
+	plan   *plan.Plan
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error
+	// onTick, when set, sees every tick's snapshot (a load run's rolling thresholds).
+	onTick func(executor.Snapshot)
+
+	downTicks int           // consecutive checks with the target unreachable
+	downSince time.Duration // elapsed time the current unreachable streak began
+}
+
+// start builds a fresh executor for d and runs it until its schedule ends, ctx ends or stop is called.
+func (r *Run) start(ctx context.Context, d *plan.Plan, extra ...executor.Option) (*engine, error) {
+	opts := []executor.Option{executor.WithLogger(r.Log)}
+	if r.m != nil {
+		opts = append(opts, executor.WithObserver(r.m.Observer()))
+	}
+	opts = append(append(opts, extra...), r.ExecutorOptions...)
+	e, err := executor.New(d, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	if r.OnEngine != nil {
+		r.OnEngine(e)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	x := &engine{r: r, e: e, plan: d, cancel: cancel, done: make(chan struct{})}
+	r.engines.Add(1)
+	go func() {
+		defer close(x.done)
+		defer r.engines.Done()
+		// e.Run turns its goroutines' panics into its error (the run then fails); this covers the rest.
+		defer panics.Recover("engine", func(pe *panics.Error) { x.err = pe })
+		x.err = e.Run(rctx)
+	}()
+	return x, nil
+}
+
+// wait monitors the engine until it ends, then returns its final results. A panic of the monitoring stops the
+// engine and comes back as the error, with the results so far.
+func (x *engine) wait() (*executor.Results, error) {
+	err := panics.Catch("runner", func() error { x.watch(nil); return nil })
+	x.cancel()
+	<-x.done
+	x.check(x.e.Snapshot().Elapsed) // the last second(s) since the final tick
+	x.r.rec.engineEnded(x.e.Snapshot())
+	if err == nil && x.err != nil {
+		err = fmt.Errorf("engine: %w", x.err)
+	}
+	return x.e.Results(), err
+}
+
+// stop ends the run early (a graceful stop) and waits for it.
+func (x *engine) stop() (*executor.Results, error) {
+	x.cancel()
+	return x.wait()
+}
+
+// watch ticks every ProgressInterval (the run's ticker: a run of short engines is monitored too) until the engine ends or until (when set) returns true (polled every 5 ms).
+func (x *engine) watch(until func() bool) {
+	var poll <-chan time.Time
+	if until != nil {
+		p := time.NewTicker(5 * time.Millisecond)
+		defer p.Stop()
+		poll = p.C
+	}
+	for {
+		select {
+		case <-x.done:
+			return
+		case <-poll:
+			if until() {
+				return
+			}
+		case now := <-x.r.tick.C:
+			x.tick(now)
+		}
+	}
+}
+
+// tick is one look at the running engine: the generator's CPU, the kind's own check (rolling thresholds), the
+// target's reachability, the progress line, a snapshot when one is due.
+func (x *engine) tick(now time.Time) {
+	r := x.r
+	s := x.e.Snapshot()
+	r.cpu.sample(now)
+	if x.onTick != nil {
+		x.onTick(s)
+	}
+	x.check(s.Elapsed)
+	if r.Progress != nil {
+		io.WriteString(r.Progress, x.progress(s))
+	}
+	r.rec.snapshot(context.WithoutCancel(context.Background()), r, now, s)
+}
+
+// unreachable reports whether r means that the request never got an HTTP response because the target was not
+// there: no name, no connection, no TLS, or the connection reset or closed before a response. The one definition
+// for load runs (failed: target unreachable), benchmark warm-ups and knee steps (target unreachable) and stress
+// probes (ERROR).
+func unreachable(r executor.Reason) bool {
+	switch r {
+	case executor.ReasonConnect, executor.ReasonDNS, executor.ReasonTLS, executor.ReasonReset:
+		return true
+	}
+	return false
+}
+
+// check updates whether the target is unreachable: every request completed in the last DownWindow failed as
+// unreachable.
+func (x *engine) check(elapsed time.Duration) {
+	ws := x.e.WindowCounts(DownWindow) // counts only: no histogram allocated every second
+	var bad uint64
+	for r, n := range ws.ErrorsByReason {
+		if unreachable(executor.Reason(r)) {
+			bad += n
+		}
+	}
+	switch {
+	case ws.Requests == 0:
+		// nothing completed: keep the current verdict
+	case bad == ws.Requests:
+		if x.downTicks == 0 {
+			x.downSince = max(elapsed-ws.Span, 0)
+		}
+		x.downTicks++
+	default:
+		x.downTicks = 0
+	}
+}
+
+func (x *engine) down() bool { return x.downTicks > 0 }
+
+// progress is one progress line.
+func (x *engine) progress(s executor.Snapshot) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "[%s/%s] ", fmtDur(s.Elapsed), fmtDur(x.plan.Load.TotalDuration()))
+	if s.Phase != "" {
+		fmt.Fprintf(&b, "phase %s  ", s.Phase)
+	}
+	fmt.Fprintf(&b, "rate %.1f req/s", s.AchievedRPS)
+	if s.IntendedRate > 0 {
+		fmt.Fprintf(&b, " (target %.1f it/s)", s.IntendedRate)
+	}
+	if x.plan.Load.Model == plan.ModelClosed {
+		fmt.Fprintf(&b, "  vus %d/%d", s.VUs, s.TargetVUs)
+	}
+	fmt.Fprintf(&b, "  p99 %s  requests %d  errors %d", fmtLatency(s.P99), s.Requests, s.Errors)
+	if s.Requests > 0 {
+		fmt.Fprintf(&b, " (%.2f%%)", 100*float64(s.Errors)/float64(s.Requests))
+	}
+	fmt.Fprintf(&b, "  in-flight %d", s.InFlight)
+	if s.Dropped > 0 {
+		fmt.Fprintf(&b, "  dropped %d", s.Dropped)
+	}
+	if x.down() {
+		b.WriteString("  TARGET UNREACHABLE")
+	}
+	b.WriteByte('\n')
+	return b.String()
+}
+
+func fmtLatency(d time.Duration) string {
+	ms := float64(d) / 1e6
+	switch {
+	case ms < 10:
+		return fmt.Sprintf("%.2fms", ms)
+	case ms < 1000:
+		return fmt.Sprintf("%.1fms", ms)
+	}
+	return fmt.Sprintf("%.2fs", ms/1000)
+}
+
+// runToEnd runs d to the end of its schedule.
+func (r *Run) runToEnd(ctx context.Context, d *plan.Plan) (*executor.Results, error) {
+	x, err := r.start(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	return x.wait()
+}
+
+// sleepCtx sleeps for d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// failures returns the errors of c that are the target's or the network's: requests canceled by the run itself
+// (an early stop) are not counted, nor are they counted as requests.
+func failures(c *executor.Cell) (requests, errs uint64) {
+	if c == nil {
+		return 0, 0
+	}
+	canceled := c.ErrorsByReason[executor.ReasonCanceled]
+	return c.Requests - canceled, c.Errors - canceled
+}
+
+// unreachableFailures counts the requests of c that got no HTTP response because the target was not there.
+func unreachableFailures(c *executor.Cell) uint64 {
+	if c == nil {
+		return 0
+	}
+	var n uint64
+	for r, k := range c.ErrorsByReason {
+		if unreachable(executor.Reason(r)) {
+			n += k
+		}
+	}
+	return n
+}
+
+// derive returns a shallow copy of p for one engine run of a benchmark, stress or knee run: type load, no
+// thresholds, the given scenarios and load. The scenarios' steps (and their compiled requests) are shared, read-only.
+func derive(p *plan.Plan, scenarios []plan.Scenario, load plan.Load) *plan.Plan {
+	d := *p
+	d.Type = plan.TypeLoad
+	d.Thresholds = nil
+	d.Benchmark, d.Stress, d.Knee = nil, nil, nil
+	d.Scenarios = scenarios
+	d.Load = load
+	return &d
+}
+
+// fixedPhases returns one phase per name and duration, each at vus virtual users (closed model) or, when vus is 0, at
+// rate iterations per second (open model).
+func fixedPhases(vus int, rate float64, ph ...namedDur) []plan.Phase {
+	out := make([]plan.Phase, 0, len(ph))
+	for _, p := range ph {
+		x := plan.Phase{Name: p.name, Duration: plan.D(p.d)}
+		if vus > 0 {
+			n := vus
+			x.VUs = &n
+		} else {
+			r := rate
+			x.Rate = &r
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+type namedDur struct {
+	name string
+	d    time.Duration
+}
+
+func ms(d time.Duration) float64 { return store.Ms(d) }
+
+// fmtMs formats a duration in milliseconds with one decimal.
+func fmtMs(d time.Duration) string { return fmt.Sprintf("%.1fms", ms(d)) }

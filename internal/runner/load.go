@@ -1,0 +1,118 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/loadlab/loadlab/internal/executor"
+	"github.com/loadlab/loadlab/internal/panics"
+	"github.com/loadlab/loadlab/internal/report"
+	"github.com/loadlab/loadlab/internal/store"
+)
+
+// load carries out a load run: the plan's phases through one engine, rolling thresholds checked every tick (an
+// abort_on_fail threshold that fails ends the run), and the report.Summary built from the engine's results:
+// totals, latency, per-step and per-phase tables, thresholds over the whole run, the generator's health. The
+// run did not complete (the error says why) when it panicked, a rolling threshold ended it, no request
+// completed, every request failed, or the target was unreachable at its end.
+func load(ctx context.Context, r *Run) (Report, error) {
+	p := r.Plan
+	rolling := report.NewRolling(p.Thresholds)
+	var abort *report.Abort // set by a tick, on this goroutine (engine.wait)
+	ectx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	x, err := r.start(ectx, p)
+	if err != nil {
+		return nil, err
+	}
+	x.onTick = func(s executor.Snapshot) {
+		if a := rolling.Check(x.e, s.Elapsed); a != nil && abort == nil {
+			abort = a
+			r.Log.Warn("threshold failed: aborting the run", "threshold", a.Expr)
+			cancel()
+		}
+	}
+	res, err := x.wait()
+	if err != nil && panics.As(err) == nil {
+		return nil, err // the engine could not run at all
+	}
+	r.cpu.sample(time.Now())
+
+	s := report.FromResults(res)
+	s.Thresholds = rolling.Final(p.Thresholds, res)
+	s.Health.CPUMaxPct, s.Health.CPUMeasured = r.cpu.maxPct, r.cpu.measured
+	s.Health.RSSMaxMB = float64(r.cpu.rssBytes()) / (1 << 20)
+	s.Health.JudgeHealth()
+	if t := res.Total; t != nil {
+		r.totals = store.TotalsOf(int64(t.Requests), int64(t.Errors), t.Latency, res.Duration())
+	}
+	steps := make([]store.StepResult, 0, len(res.Steps))
+	for _, c := range res.Steps {
+		sr, err := store.NewStepResult(c.Scenario, c.Step, int64(c.Requests), int64(c.Errors), c.Latency, res.Duration())
+		if err != nil {
+			r.rec.fail("encode step result", err)
+			continue
+		}
+		steps = append(steps, sr)
+	}
+	r.write("add step results", func(ctx context.Context, sk store.Sink) error { return sk.AddStepResults(ctx, r.ID, steps) })
+
+	switch {
+	case err != nil: // a panic: partial results
+		return s, err
+	case ctx.Err() != nil:
+		return s, ctx.Err()
+	case abort != nil:
+		return s, &abortError{abort}
+	case s.Requests == 0:
+		return s, errors.New("no request completed")
+	case s.Errors == s.Requests:
+		return s, fmt.Errorf("all %d requests failed: %s", s.Requests, failureCause(res, nil))
+	case x.down():
+		return s, fmt.Errorf("target unreachable from about %s to the end of the run (%d of %d requests failed): %s",
+			fmtDur(x.downSince), s.Errors, s.Requests, failureCause(res, unreachable))
+	}
+	return s, nil
+}
+
+// failureCause describes the commonest failure reasons and one sample message, on one line: "connect 1500 (dial
+// tcp 127.0.0.1:8117: connect: connection refused)".
+func failureCause(res *executor.Results, only func(executor.Reason) bool) string {
+	type rc struct {
+		r executor.Reason
+		n uint64
+	}
+	var rs []rc
+	for r, n := range res.Total.ErrorsByReason {
+		if n > 0 && (only == nil || only(executor.Reason(r))) {
+			rs = append(rs, rc{executor.Reason(r), n})
+		}
+	}
+	sort.Slice(rs, func(i, j int) bool { return rs[i].n > rs[j].n })
+	if len(rs) == 0 {
+		return "unknown cause"
+	}
+	var parts []string
+	for i, x := range rs {
+		if i == 3 {
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s %d", x.r, x.n))
+	}
+	out := strings.Join(parts, ", ")
+	var best *executor.ErrorSample
+	for i := range res.ErrorSamples {
+		es := &res.ErrorSamples[i]
+		if es.Reason == rs[0].r && (best == nil || es.Count > best.Count) {
+			best = es
+		}
+	}
+	if best != nil && best.Message != "" {
+		out += " (" + oneLine(best.Message) + ")"
+	}
+	return out
+}
