@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loadlab/loadlab/internal/executor"
 	"github.com/loadlab/loadlab/internal/panics"
 	"github.com/loadlab/loadlab/internal/plan"
 	"github.com/loadlab/loadlab/internal/report"
@@ -141,6 +142,14 @@ func testRun(t *testing.T, p *plan.Plan, limit time.Duration) *report.Summary {
 //     definition service time plus that lag, and on a busy 2-core box the lag
 //     alone is ~1-2% of a 50 ms p50.
 //
+// At p99 the model "truth plus lag p50" breaks when other tenants steal the
+// CPU for a moment: a few hundred requests then leave late, and the lag's own
+// tail lifts the latency p99 (seen in CI: lag p99 15.5 ms, latency p99 +7%).
+// There the check is the bound that holds whatever the lag does: latency is
+// service time plus lag, so its p99 lies between the truth's p99 and the
+// truth's p99.5 plus the lag's p99.5 (each ±2%). A latency measured from the
+// wrong start still fails it (the stall test is the decisive one for that).
+//
 // Both raw errors are logged for the README.
 func TestAccuracyUniformLatency(t *testing.T) {
 	testenv.SkipIfRace(t)
@@ -158,7 +167,15 @@ func TestAccuracyUniformLatency(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	s := testRun(t, openPlan(t, srv.URL, 200, 12*time.Second, 1000), 60*time.Second)
+	var progress strings.Builder
+	var e *executor.Executor
+	s := runWithin(t, openPlan(t, srv.URL, 200, 12*time.Second, 1000), 60*time.Second,
+		&Run{Progress: &progress, OnEngine: func(x *executor.Executor) { e = x }})
+	t.Logf("progress:\n%s", progress.String())
+	if s.Status != store.StatusCompleted {
+		t.Fatalf("status %q (%s); want completed", s.Status, s.Error)
+	}
+	lagHist := e.Results().ScheduleLag
 	service, _ := rec.snapshot()
 	slices.Sort(service)
 	if uint64(len(service)) != s.Requests || s.Errors != 0 {
@@ -180,8 +197,16 @@ func TestAccuracyUniformLatency(t *testing.T) {
 		if e := relErr(c.service, truth); e > 0.02 {
 			t.Errorf("service time %s = %.3f ms; want %.3f ms ±2%% (off by %.2f%%)", c.name, c.service, truth, 100*e)
 		}
-		if e := math.Abs(c.lat-truth-lag) / truth; e > 0.02 {
-			t.Errorf("latency %s = %.3f ms; want server truth %.3f + lag p50 %.3f ms ±2%% (off by %.2f%%)", c.name, c.lat, truth, lag, 100*e)
+		if c.q < 0.99 {
+			if e := math.Abs(c.lat-truth-lag) / truth; e > 0.02 {
+				t.Errorf("latency %s = %.3f ms; want server truth %.3f + lag p50 %.3f ms ±2%% (off by %.2f%%)", c.name, c.lat, truth, lag, 100*e)
+			}
+			continue
+		}
+		hi := float64(exactQuantile(service, 0.995))/1e6 + float64(lagHist.Quantile(0.995))/1e6
+		t.Logf("p99 bound: truth p99 %.3f ms <= latency p99 %.3f ms <= truth p99.5 + lag p99.5 = %.3f ms (each ±2%%)", truth, c.lat, hi)
+		if c.lat < truth*0.98 || c.lat > hi*1.02 {
+			t.Errorf("latency p99 = %.3f ms; want between server truth p99 %.3f ms and truth p99.5 + lag p99.5 = %.3f ms, ±2%%", c.lat, truth, hi)
 		}
 	}
 	t.Logf("health: lag p50 %.3f ms p99 %.3f ms, cpu max %.1f%%", s.Health.LagP50MS, s.Health.LagP99MS, s.Health.CPUMaxPct)
