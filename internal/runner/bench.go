@@ -21,6 +21,9 @@ import (
 const (
 	MinMeasure = 50 * time.Millisecond
 	MaxMeasure = 10 * time.Minute
+	// MaxBenchOvershoot ends a measured window early once it holds this many times benchmark.requests (a
+	// warm-up slowed down by the box underestimates the rate and oversizes the window).
+	MaxBenchOvershoot = 1.5
 	// MaxWarmup bounds a warm-up given as a number of requests.
 	MaxWarmup = time.Minute
 	// MinSettle and MaxSettle bound the settling phase of a measured run (see benchEndpoint).
@@ -193,7 +196,16 @@ func benchEndpoint(ctx context.Context, r *Run, ep plan.Step, c int) (bench.Resu
 
 	d = derive(p, sc, plan.Load{Model: plan.ModelClosed,
 		Phases: fixedPhases(c, 0, namedDur{"settle", settle}, namedDur{"measure", measure})})
-	res, err := r.runToEnd(ctx, d)
+	x, err = r.start(ctx, d)
+	if err != nil {
+		return bench.Result{}, err
+	}
+	// A warm-up slowed down (other processes on the box, cold caches) underestimates the rate and oversizes the
+	// window: the window also ends once the run holds MaxBenchOvershoot times the requests asked for (plus the
+	// settling requests), so "about N" never becomes many times N.
+	limit := uint64(MaxBenchOvershoot*float64(b.Requests)) + uint64(2*c)
+	x.watch(func() bool { return ctx.Err() != nil || x.e.Snapshot().Requests >= limit })
+	res, err := x.stop()
 	if err != nil {
 		return bench.Result{}, err
 	}
@@ -207,6 +219,9 @@ func benchEndpoint(ctx context.Context, r *Run, ep plan.Step, c int) (bench.Resu
 	cell := &ph.Cell
 	n, nerr := failures(cell)
 	dur := ph.Planned
+	if !ph.Start.IsZero() && ph.End.After(ph.Start) {
+		dur = ph.End.Sub(ph.Start) // shorter when the window was cut at MaxBenchOvershoot
+	}
 	lat := cell.Service // send to last byte: no think time or scheduling in a closed benchmark
 	if lat == nil || lat.Count() == 0 {
 		lat = cell.Latency
