@@ -16,6 +16,7 @@ import (
 	"github.com/loadlab/loadlab/internal/gate"
 	"github.com/loadlab/loadlab/internal/htmlreport"
 	"github.com/loadlab/loadlab/internal/junit"
+	"github.com/loadlab/loadlab/internal/live"
 	"github.com/loadlab/loadlab/internal/panics"
 	"github.com/loadlab/loadlab/internal/plan"
 	"github.com/loadlab/loadlab/internal/report"
@@ -60,7 +61,20 @@ func runCmd(ctx context.Context, name, typ string, args []string, stdout, stderr
 		fs.Usage()
 		return exitUsage
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// On a terminal the progress is redrawn in place, and what else is printed while it runs (the log, a
+	// benchmark's, stress or knee run's lines on stdout) goes above it; elsewhere, one plain line a second.
+	var disp live.Display
+	logw := stderr
+	if !f.quiet {
+		disp = live.For(stderr, os.Getenv)
+		if t, ok := disp.(*live.Terminal); ok {
+			logw = t.Above(stderr)
+			if live.IsTerminal(stdout, os.Getenv) {
+				stdout = t.Above(stdout)
+			}
+		}
+	}
+	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	err := f.check(fs)
 	var p *plan.Plan
 	if err == nil {
@@ -97,7 +111,7 @@ func runCmd(ctx context.Context, name, typ string, args []string, stdout, stderr
 	}
 	r := &runner.Run{Plan: p, Metrics: x.Metrics, Out: stdout, Log: log, Baseline: f.baseline,
 		ExecutorOptions: testExecutorOptions}
-	ann := &announcer{w: stderr}
+	ann := &announcer{w: stderr, Display: disp}
 	if x.Addr != "" {
 		ann.line = fmt.Sprintf("loadgen: serving metrics on http://%s/metrics\n", x.Addr)
 		if x.Taken != "" {
@@ -173,9 +187,9 @@ func loadRunPlan(path, typ string, f *runFlags) (*plan.Plan, error) {
 
 func orLoad(typ string) string { return cmp.Or(typ, plan.TypeLoad) }
 
-// exitCode maps a run's end to the documented exit codes: 0 passed; 3 completed but its verdict failed
-// (thresholds, a benchmark regression) or aborted by a threshold; 2 a plan that cannot run as its type; 1
-// anything else (failed, interrupted, could not start).
+// exitCode maps a run's end to the documented exit codes: a plan that cannot run as its type 2, a run that could
+// not start 1, else runner.ExitCodeOf (0 passed; 3 completed but its verdict failed, or aborted by a threshold; 1
+// anything else).
 func exitCode(rep runner.Report, err error) int {
 	if rep == nil {
 		if errors.Is(err, runner.ErrPlan) || errors.Is(err, plan.ErrInvalid) {
@@ -183,13 +197,7 @@ func exitCode(rep runner.Report, err error) int {
 		}
 		return exitError
 	}
-	switch st := rep.Head().Status; {
-	case rep.Passed():
-		return exitOK
-	case st == store.StatusCompleted, st == store.StatusAborted:
-		return exitThreshold
-	}
-	return exitError
+	return runner.ExitCodeOf(rep)
 }
 
 // writeOutputs writes --out-json, --out-junit and --out-html (from the store, once the run's records are in).
@@ -260,9 +268,10 @@ func wrap(what string, err error) error {
 	return fmt.Errorf("%s: %w", what, err)
 }
 
-// announcer says where /metrics is served, once: before the first progress line (a run that stops at once prints
-// nothing but its error), or when asked (--quiet, lingering).
+// announcer is the progress display that says where /metrics is served, once: before the first progress update (a
+// run that stops at once prints nothing but its error), or when asked (--quiet, lingering).
 type announcer struct {
+	live.Display
 	w    io.Writer
 	line string
 	once sync.Once
@@ -270,7 +279,7 @@ type announcer struct {
 
 func (a *announcer) announce() { a.once.Do(func() { io.WriteString(a.w, a.line) }) }
 
-func (a *announcer) Write(b []byte) (int, error) {
+func (a *announcer) Update(s live.Snapshot) {
 	a.announce()
-	return a.w.Write(b)
+	a.Display.Update(s)
 }

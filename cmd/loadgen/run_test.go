@@ -497,6 +497,7 @@ func TestBadFlagsExitCodes(t *testing.T) {
 		"knee":     {"knee", kneePath},
 		"validate": {"validate", planPath},
 		"runs":     {"runs", "list", spool},
+		"watch":    {"runs", "watch", "--server", "http://127.0.0.1:1", "run-x"},
 		"report":   {"report", "run-x", spool},
 		"serve":    {"serve", "--addr", "127.0.0.1:0", "--store", "off"},
 	}

@@ -19,7 +19,7 @@ import (
 )
 
 func init() {
-	register("runs", "list, show and compare stored runs, gate on a regression (list | show ID | compare BASE NEW [--gate])", runsCmd)
+	register("runs", "list, show and compare stored runs, gate on a regression, follow a run in serve (list | show ID | compare BASE NEW [--gate] | watch ID)", runsCmd)
 }
 
 const runsUsage = `usage:
@@ -27,7 +27,8 @@ const runsUsage = `usage:
   loadgen runs show    [--store URL] [--json] ID
   loadgen runs compare [--store URL] [--json] BASE NEW                 (BASE is the baseline)
   loadgen runs compare [--store URL] [--json] --baseline last-passed NEW
-      --gate [--tolerance 5%] [--out-junit FILE]: the regression gate (exit 3 when a step got slower)`
+      --gate [--tolerance 5%] [--out-junit FILE]: the regression gate (exit 3 when a step got slower)
+  loadgen runs watch   [--server URL] [--token T] [--quiet] ID   (follow a run in loadgen serve; exit with its code)`
 
 // runsCmd is `loadgen runs list|show|compare`: a thin layer over store.Open
 // and the store's formatting functions.
@@ -40,6 +41,9 @@ func runsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	sub := args[0]
+	if sub == "watch" { // a client of serve, not of the store
+		return runsWatch(ctx, args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("runs "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var hf historyFlags

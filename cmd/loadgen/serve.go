@@ -71,13 +71,14 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.IntVar(&cfg.MaxVUs, "max-vus", cfg.MaxVUs, "cap on any run's virtual users (phases, benchmark concurrency, knee, PATCH); 0 = no cap")
 	fs.IntVar(&cfg.MaxInFlight, "max-in-flight", cfg.MaxInFlight, "cap on any run's load.max_in_flight (open-model load, stress, open knee); 0 = no cap")
 	fs.IntVar(&cfg.MaxConcurrentRuns, "max-concurrent-runs", cfg.MaxConcurrentRuns, "runs active at once; beyond it POST /api/tests/start answers 409")
+	fs.IntVar(&cfg.MaxSubscribers, "max-subscribers", cfg.MaxSubscribers, "live streams (events, ws) of one run at once; beyond it a subscriber gets 429")
 	fs.StringVar(&cfg.DefaultTarget, "target", os.Getenv("LOADGEN_TARGET"), "target of plans that name none and of short forms without target_url; its host is allowed (env LOADGEN_TARGET)")
 	metricsAddr := fs.String("metrics-addr", "", "also serve /metrics on this address (it is always on the API address); empty = not")
 	unsafeOpen := fs.Bool("unsafe-no-token", false, "allow a non-loopback --addr without a token (only where the port is not reachable from outside, e.g. a container published on 127.0.0.1)")
 	var verbose bool
 	vFlag(fs, &verbose)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: loadgen serve [--addr 127.0.0.1:8089] [--store URL] [--token T] [--allow-target PATTERN]... [--allowed-host HOST]... [--cors-origin ORIGIN]... [--max-rate N] [--max-vus N] [--max-in-flight N] [--max-concurrent-runs N] [--plan-env NAME]...")
+		fmt.Fprintln(stderr, "usage: loadgen serve [--addr 127.0.0.1:8089] [--store URL] [--token T] [--allow-target PATTERN]... [--allowed-host HOST]... [--cors-origin ORIGIN]... [--max-rate N] [--max-vus N] [--max-in-flight N] [--max-concurrent-runs N] [--max-subscribers N] [--plan-env NAME]...")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -88,6 +89,10 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "loadgen serve: unexpected arguments %q\n", fs.Args())
+		return exitUsage
+	}
+	if cfg.MaxSubscribers < 1 {
+		fmt.Fprintf(stderr, "loadgen serve: --max-subscribers must be at least 1, got %d\n", cfg.MaxSubscribers)
 		return exitUsage
 	}
 	for name, a := range map[string]string{"--addr": *addr, "--metrics-addr": *metricsAddr} {

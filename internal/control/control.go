@@ -30,6 +30,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/loadlab/loadlab/internal/executor"
+	"github.com/loadlab/loadlab/internal/live"
 	"github.com/loadlab/loadlab/internal/plan"
 	"github.com/loadlab/loadlab/internal/store"
 	"github.com/loadlab/loadlab/internal/sysmon"
@@ -42,6 +43,7 @@ const (
 	DefaultMaxVUs            = 500
 	DefaultMaxInFlight       = 10_000 // requests in flight, per run (load.max_in_flight)
 	DefaultMaxConcurrentRuns = 1
+	// (DefaultMaxSubscribers, the live streams' cap per run, is in stream.go.)
 	// MaxBodyBytes bounds request bodies; larger ones get 413.
 	MaxBodyBytes = 1 << 20
 	// KeepFinished is how many finished runs the server keeps in memory (their
@@ -75,6 +77,9 @@ type Job struct {
 	// Attach must be called with the engine as soon as it runs (more than
 	// once for modes that run one engine after another).
 	Attach func(Engine)
+	// Live receives the run's live events but the end (runner.Run.Live); the
+	// server publishes the end event once Run returned.
+	Live *live.Hub
 }
 
 // Outcome is how a run ended.
@@ -84,6 +89,8 @@ type Outcome struct {
 	// Summary is the full end-of-run summary (report.Summary for load runs,
 	// the mode's report for benchmark, stress and knee runs).
 	Summary json.RawMessage
+	// Text is the report as printed (runner.Run.Text), for the end event.
+	Text string
 }
 
 // Runner carries out runs. Run blocks until the run has ended; it records
@@ -137,6 +144,9 @@ type Config struct {
 	// MaxConcurrentRuns bounds runs queued or running at once; beyond it a
 	// start gets 409 (no queue). 0 means DefaultMaxConcurrentRuns.
 	MaxConcurrentRuns int
+	// MaxSubscribers bounds the live streams (Server-Sent Events and WebSocket) of one run at once; beyond it a
+	// subscriber gets 429. 0 means DefaultMaxSubscribers.
+	MaxSubscribers int
 	// DefaultTarget, when set, is the target of plans that name none and of
 	// short forms without target_url (serve's --target, LOADGEN_TARGET). Its
 	// host is allowed in addition to AllowTargets: the operator chose it.
@@ -151,7 +161,7 @@ type Config struct {
 // DefaultConfig returns the safe defaults.
 func DefaultConfig() Config {
 	return Config{AllowTargets: DefaultAllowTargets, MaxRate: DefaultMaxRate, MaxVUs: DefaultMaxVUs,
-		MaxInFlight: DefaultMaxInFlight, MaxConcurrentRuns: DefaultMaxConcurrentRuns}
+		MaxInFlight: DefaultMaxInFlight, MaxConcurrentRuns: DefaultMaxConcurrentRuns, MaxSubscribers: DefaultMaxSubscribers}
 }
 
 // Option configures a Server.
@@ -211,6 +221,9 @@ type Server struct {
 func New(cfg Config, r Runner, st RunStore, opts ...Option) (*Server, error) {
 	if cfg.MaxConcurrentRuns <= 0 {
 		cfg.MaxConcurrentRuns = DefaultMaxConcurrentRuns
+	}
+	if cfg.MaxSubscribers <= 0 {
+		cfg.MaxSubscribers = DefaultMaxSubscribers
 	}
 	if len(cfg.AllowTargets) == 0 {
 		cfg.AllowTargets = DefaultAllowTargets

@@ -56,13 +56,13 @@ func (er *EngineRunner) Run(ctx context.Context, job Job) Outcome {
 		Monitor: er.Monitor, Log: log.With("run_id", job.ID), FlushTimeout: SpoolFlushTimeout,
 		// Each engine is attached once built (its live overrides are ready, so a PATCH that came early is
 		// applied) and before it runs; modes run one engine after another.
-		OnEngine: func(e *executor.Executor) { job.Attach(e) }}
+		OnEngine: func(e *executor.Executor) { job.Attach(e) }, Live: job.Live}
 	rep, err := runner.Execute(ctx, r)
 	if pe := panics.As(err); pe != nil {
 		log.Error("panic: the run failed", "run_id", job.ID, "err", pe.Error(), "stack", string(pe.Stack))
 	}
 	// The outcome is what was recorded; a run that could not start was not recorded.
-	out := Outcome{Status: r.Status, Error: r.Error}
+	out := Outcome{Status: r.Status, Error: r.Error, Text: r.Text}
 	if out.Status == "" {
 		out.Status, out.Error = store.StatusFailed, job.Plan.Redactor().String(err.Error())
 	}

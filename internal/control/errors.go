@@ -24,6 +24,7 @@ const (
 	ECAP          = "cap_exceeded" // 422: a rate or VU cap exceeded
 	EUNSUPPORTED  = "unsupported"  // 415: content type
 	EUNAVAILABLE  = "unavailable"  // 503: shutting down, store unreachable
+	ETOOMANY      = "too_many"     // 429: a run's live stream has --max-subscribers subscribers
 	EINTERNAL     = "internal"     // 500
 )
 
@@ -51,6 +52,7 @@ var statusOf = map[string]int{
 	ECAP:          http.StatusUnprocessableEntity,
 	EUNSUPPORTED:  http.StatusUnsupportedMediaType,
 	EUNAVAILABLE:  http.StatusServiceUnavailable,
+	ETOOMANY:      http.StatusTooManyRequests,
 	EINTERNAL:     http.StatusInternalServerError,
 }
 

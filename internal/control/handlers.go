@@ -97,6 +97,8 @@ func (s *Server) routes() http.Handler {
 	r.Handle("/api/tests/runs/{id}", s.mutating(s.patchRun)).Methods(http.MethodPatch)
 	r.Handle("/api/tests/runs/{id}/cancel", s.mutating(s.cancel)).Methods(http.MethodPost)
 	r.Handle("/api/tests/runs/{id}/report.html", s.protected(s.report)).Methods(http.MethodGet)
+	r.Handle("/api/tests/runs/{id}/events", s.protected(s.events)).Methods(http.MethodGet)
+	r.Handle("/api/tests/ws/{id}", s.protected(s.websocketEvents)).Methods(http.MethodGet)
 	if s.gatherer != nil {
 		r.Handle("/metrics", promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{EnableOpenMetrics: true})).Methods(http.MethodGet)
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/loadlab/loadlab/internal/executor"
+	"github.com/loadlab/loadlab/internal/live"
 	"github.com/loadlab/loadlab/internal/panics"
 	"github.com/loadlab/loadlab/internal/plan"
 	"github.com/loadlab/loadlab/internal/store"
@@ -19,6 +20,7 @@ type run struct {
 	created                      time.Time
 	cancel                       context.CancelCauseFunc
 	done                         chan struct{}
+	hub                          *live.Hub // its live events
 
 	// guarded by Server.mu
 	status         store.Status
@@ -31,29 +33,13 @@ type run struct {
 	cancelAsked    bool
 }
 
-// Live is the live figures of a run (executor.Snapshot in API units).
-type Live struct {
-	ElapsedS     float64 `json:"elapsed_s"`
-	Phase        string  `json:"phase"`
-	IntendedRate float64 `json:"intended_rate"` // open model, iterations/s
-	TargetVUs    int     `json:"target_vus"`    // closed model
-	AchievedRPS  float64 `json:"achieved_rps"`  // requests completed in the last full second
-	Requests     uint64  `json:"requests"`
-	Errors       uint64  `json:"errors"`
-	Iterations   uint64  `json:"iterations"`
-	Dropped      uint64  `json:"dropped"`
-	InFlight     int64   `json:"in_flight"`
-	VUs          int64   `json:"vus"`
-	P99Ms        float64 `json:"p99_ms"`     // last 10 s
-	LagP99Ms     float64 `json:"lag_p99_ms"` // schedule lag, whole run
-}
+// Live is the live figures of a run: those of its engine (live.FromEngine), as the live stream's snapshots show
+// them too.
+type Live = live.Snapshot
 
 func liveOf(s executor.Snapshot) *Live {
-	return &Live{
-		ElapsedS: s.Elapsed.Seconds(), Phase: s.Phase, IntendedRate: s.IntendedRate, TargetVUs: s.TargetVUs,
-		AchievedRPS: s.AchievedRPS, Requests: s.Requests, Errors: s.Errors, Iterations: s.Iterations,
-		Dropped: s.Dropped, InFlight: s.InFlight, VUs: s.VUs, P99Ms: store.Ms(s.P99), LagP99Ms: store.Ms(s.LagP99),
-	}
+	l := live.FromEngine(s)
+	return &l
 }
 
 // Overrides are the live load changes made over PATCH.
@@ -156,7 +142,7 @@ func (s *Server) start(p *plan.Plan) (*run, error) {
 	}
 	ctx, cancel := context.WithCancelCause(s.baseCtx)
 	r := &run{id: s.newID(), name: p.Name, typ: typ, target: p.Target, model: model, created: s.now(),
-		cancel: cancel, done: make(chan struct{}), status: store.StatusQueued}
+		cancel: cancel, done: make(chan struct{}), status: store.StatusQueued, hub: live.NewHub(s.cfg.MaxSubscribers)}
 	s.runs[r.id] = r
 	s.active++
 	s.wg.Add(1)
@@ -193,7 +179,7 @@ func (s *Server) carry(ctx context.Context, r *run, p *plan.Plan) {
 	// The last line of defence of serve's runs: whatever Runner panics, the
 	// run fails and the server goes on.
 	if pe := panics.As(panics.Catch("run", func() error {
-		out = s.runner.Run(ctx, Job{ID: r.id, Plan: p, Attach: attach})
+		out = s.runner.Run(ctx, Job{ID: r.id, Plan: p, Attach: attach, Live: r.hub})
 		return nil
 	})); pe != nil {
 		s.log.Error("panic: the run failed", "run_id", r.id, "err", pe.Error(), "stack", string(pe.Stack))
@@ -206,7 +192,6 @@ func (s *Server) carry(ctx context.Context, r *run, p *plan.Plan) {
 		}
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if last != nil {
 		f := last.Snapshot()
 		f.Running = false
@@ -222,6 +207,8 @@ func (s *Server) carry(ctx context.Context, r *run, p *plan.Plan) {
 		s.finished = s.finished[1:]
 	}
 	r.cancel(nil) // release the context
+	s.mu.Unlock()
+	s.publishEnd(r) // with the terminal status, the final figures and the summary, as GET shows them from now on
 }
 
 // cancelRun asks run id to stop; it fails with 404 for an unknown run and

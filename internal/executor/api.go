@@ -31,6 +31,9 @@ func (e *Executor) Snapshot() Snapshot {
 	for _, st := range e.steps {
 		s.Requests += st.cell.requests.Load()
 		s.Errors += st.cell.errors.Load()
+		for i := range st.cell.reasons {
+			s.ErrorsByReason[i] += st.cell.reasons[i].Load()
+		}
 	}
 	s.Iterations = e.iterations.Load()
 	s.Dropped = e.dropped.Load()

@@ -244,6 +244,9 @@ type Snapshot struct {
 	// ServiceP50, ServiceP90 and ServiceP99 are service-time (from the actual
 	// send) percentiles over the same window.
 	ServiceP50, ServiceP90, ServiceP99 time.Duration
+
+	// ErrorsByReason splits Errors by failure reason (index: Reason).
+	ErrorsByReason [NumReasons]uint64
 }
 
 // LiveWindow is the span Snapshot.P50, P95 and P99 cover.

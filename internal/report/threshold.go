@@ -168,6 +168,9 @@ type WindowSource interface {
 // it held in every window judged; its reported value is the worst one seen
 // (the value that failed, for an abort). Rolling is safe for concurrent use.
 type Rolling struct {
+	// OnFail, when set, is called by Check (on its goroutine, r locked) when a threshold fails for the first time.
+	OnFail func(Failure)
+
 	mu    sync.Mutex
 	items []rollingItem
 }
@@ -213,6 +216,21 @@ func (a *Abort) Message() string {
 		"): run aborted (abort_on_fail)"
 }
 
+// Failure is a windowed threshold's first failure: where and by how much, and whether it ended the run.
+type Failure struct {
+	Abort
+	Aborted bool
+}
+
+// Message is the failure in one line.
+func (f Failure) Message() string {
+	if f.Aborted {
+		return f.Abort.Message()
+	}
+	return "threshold \"" + f.Expr + "\" failed over the last " + f.Window.String() + " at " +
+		f.Elapsed.Round(100*time.Millisecond).String() + " (" + FormatValue(f.Value, f.Unit) + ")"
+}
+
 // Check judges every windowed threshold whose window fits in elapsed, and
 // returns the first abort_on_fail threshold that failed now, or nil.
 func (r *Rolling) Check(src WindowSource, elapsed time.Duration) *Abort {
@@ -238,13 +256,18 @@ func (r *Rolling) Check(src WindowSource, elapsed time.Duration) *Abort {
 		if holds(v, it.th.Op, it.th.Value) {
 			continue
 		}
-		if !it.failed {
+		first := !it.failed
+		if first {
 			it.failed, it.at = true, elapsed
 		}
 		if it.th.AbortOnFail && abort == nil {
 			it.aborted = true
 			it.worst, it.report = v, rv
 			abort = &Abort{Expr: it.th.String(), Window: w, Value: rv, Unit: unit, Elapsed: elapsed}
+		}
+		if first && r.OnFail != nil {
+			r.OnFail(Failure{Abort: Abort{Expr: it.th.String(), Window: w, Value: rv, Unit: unit, Elapsed: elapsed},
+				Aborted: it.aborted})
 		}
 	}
 	return abort

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/loadlab/loadlab/internal/executor"
+	"github.com/loadlab/loadlab/internal/live"
 	"github.com/loadlab/loadlab/internal/panics"
 	"github.com/loadlab/loadlab/internal/plan"
 	"github.com/loadlab/loadlab/internal/report"
@@ -124,7 +125,7 @@ func runWithin(t *testing.T, p *plan.Plan, limit time.Duration, r *Run) *report.
 func testRun(t *testing.T, p *plan.Plan, limit time.Duration) *report.Summary {
 	t.Helper()
 	var progress strings.Builder
-	s := runWithin(t, p, limit, &Run{Progress: &progress})
+	s := runWithin(t, p, limit, &Run{Progress: live.NewPlain(&progress)})
 	t.Logf("progress:\n%s", progress.String())
 	if s.Status != store.StatusCompleted {
 		t.Fatalf("status %q (%s); want completed", s.Status, s.Error)
@@ -170,7 +171,7 @@ func TestAccuracyUniformLatency(t *testing.T) {
 	var progress strings.Builder
 	var e *executor.Executor
 	s := runWithin(t, openPlan(t, srv.URL, 200, 12*time.Second, 1000), 60*time.Second,
-		&Run{Progress: &progress, OnEngine: func(x *executor.Executor) { e = x }})
+		&Run{Progress: live.NewPlain(&progress), OnEngine: func(x *executor.Executor) { e = x }})
 	t.Logf("progress:\n%s", progress.String())
 	if s.Status != store.StatusCompleted {
 		t.Fatalf("status %q (%s); want completed", s.Status, s.Error)

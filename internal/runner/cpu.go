@@ -1,7 +1,9 @@
 package runner
 
 import (
+	"math"
 	"runtime"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -18,7 +20,8 @@ type cpuMeter struct {
 	measured bool
 	lastPct  float64
 	maxPct   float64
-	maxRSS   int64 // bytes
+	maxRSS   int64         // bytes
+	lastBits atomic.Uint64 // lastPct, for readers on other goroutines (the live stream)
 }
 
 func newCPUMeter() *cpuMeter {
@@ -46,6 +49,7 @@ func (m *cpuMeter) sample(now time.Time) {
 	pct := 100 * float64(cpu-m.prevCPU) / float64(dt) / float64(m.cores)
 	m.prevAt, m.prevCPU = now, cpu
 	m.lastPct = pct
+	m.lastBits.Store(math.Float64bits(pct))
 	m.measured = true
 	if pct > m.maxPct {
 		m.maxPct = pct
@@ -53,6 +57,9 @@ func (m *cpuMeter) sample(now time.Time) {
 }
 
 func (m *cpuMeter) rssBytes() int64 { return m.maxRSS }
+
+// last is the last reading, for any goroutine (0 before the first).
+func (m *cpuMeter) last() float64 { return math.Float64frombits(m.lastBits.Load()) }
 
 // rusage returns user+system CPU time and peak RSS of this process.
 func rusage() (cpu time.Duration, maxRSS int64, ok bool) {

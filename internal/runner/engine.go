@@ -3,11 +3,11 @@ package runner
 import (
 	"context"
 	"fmt"
-	"io"
-	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/loadlab/loadlab/internal/executor"
+	"github.com/loadlab/loadlab/internal/live"
 	"github.com/loadlab/loadlab/internal/panics"
 	"github.com/loadlab/loadlab/internal/plan"
 	"github.com/loadlab/loadlab/internal/store"
@@ -29,9 +29,31 @@ type engine struct {
 	err    error
 	// onTick, when set, sees every tick's snapshot (a load run's rolling thresholds).
 	onTick func(executor.Snapshot)
+	view   engineView
 
 	downTicks int           // consecutive checks with the target unreachable
 	downSince time.Duration // elapsed time the current unreachable streak began
+	unreach   atomic.Bool   // downTicks > 0, for the live stream's goroutine
+}
+
+// engineView is what the live view shows of an engine besides its snapshot: which of the run's engines it is, its
+// model and its phases (names masked with the plan's secrets).
+type engineView struct {
+	n      int
+	model  string
+	total  time.Duration
+	phases []live.Phase
+}
+
+func newEngineView(n int, d *plan.Plan, mask func(string) string) engineView {
+	v := engineView{n: n, model: plan.ModelOpen, total: d.Load.TotalDuration()}
+	if d.Load.Model == plan.ModelClosed {
+		v.model = plan.ModelClosed
+	}
+	for _, ph := range d.Load.Phases {
+		v.phases = append(v.phases, live.Phase{Name: mask(ph.Name), DurationS: ph.Duration.Seconds()})
+	}
+	return v
 }
 
 // start builds a fresh executor for d and runs it until its schedule ends, ctx ends or stop is called.
@@ -49,7 +71,10 @@ func (r *Run) start(ctx context.Context, d *plan.Plan, extra ...executor.Option)
 		r.OnEngine(e)
 	}
 	rctx, cancel := context.WithCancel(ctx)
-	x := &engine{r: r, e: e, plan: d, cancel: cancel, done: make(chan struct{})}
+	r.nEngines++
+	x := &engine{r: r, e: e, plan: d, cancel: cancel, done: make(chan struct{}),
+		view: newEngineView(r.nEngines, d, func(s string) string { return r.red.String(s) })}
+	r.cur.Store(x)
 	r.engines.Add(1)
 	go func() {
 		defer close(x.done)
@@ -114,7 +139,7 @@ func (x *engine) tick(now time.Time) {
 	}
 	x.check(s.Elapsed)
 	if r.Progress != nil {
-		io.WriteString(r.Progress, x.progress(s))
+		r.Progress.Update(x.live(s))
 	}
 	r.rec.snapshot(context.WithoutCancel(context.Background()), r, now, s)
 }
@@ -152,48 +177,24 @@ func (x *engine) check(elapsed time.Duration) {
 	default:
 		x.downTicks = 0
 	}
+	x.unreach.Store(x.downTicks > 0)
 }
 
 func (x *engine) down() bool { return x.downTicks > 0 }
 
-// progress is one progress line.
-func (x *engine) progress(s executor.Snapshot) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "[%s/%s] ", fmtDur(s.Elapsed), fmtDur(x.plan.Load.TotalDuration()))
-	if s.Phase != "" {
-		fmt.Fprintf(&b, "phase %s  ", s.Phase)
+// live is the live view of the engine at snapshot s: the progress display's, and the live stream's.
+func (x *engine) live(s executor.Snapshot) live.Snapshot {
+	l := live.FromEngine(s)
+	v := x.view
+	l.Engine, l.Model, l.TotalS, l.Phases = v.n, v.model, v.total.Seconds(), v.phases
+	if s.PhaseIndex >= 0 && s.PhaseIndex < len(v.phases) {
+		l.Phase = v.phases[s.PhaseIndex].Name
 	}
-	fmt.Fprintf(&b, "rate %.1f req/s", s.AchievedRPS)
-	if s.IntendedRate > 0 {
-		fmt.Fprintf(&b, " (target %.1f it/s)", s.IntendedRate)
+	if x.r.cpu != nil {
+		l.CPUPct = x.r.cpu.last()
 	}
-	if x.plan.Load.Model == plan.ModelClosed {
-		fmt.Fprintf(&b, "  vus %d/%d", s.VUs, s.TargetVUs)
-	}
-	fmt.Fprintf(&b, "  p99 %s  requests %d  errors %d", fmtLatency(s.P99), s.Requests, s.Errors)
-	if s.Requests > 0 {
-		fmt.Fprintf(&b, " (%.2f%%)", 100*float64(s.Errors)/float64(s.Requests))
-	}
-	fmt.Fprintf(&b, "  in-flight %d", s.InFlight)
-	if s.Dropped > 0 {
-		fmt.Fprintf(&b, "  dropped %d", s.Dropped)
-	}
-	if x.down() {
-		b.WriteString("  TARGET UNREACHABLE")
-	}
-	b.WriteByte('\n')
-	return b.String()
-}
-
-func fmtLatency(d time.Duration) string {
-	ms := float64(d) / 1e6
-	switch {
-	case ms < 10:
-		return fmt.Sprintf("%.2fms", ms)
-	case ms < 1000:
-		return fmt.Sprintf("%.1fms", ms)
-	}
-	return fmt.Sprintf("%.2fs", ms/1000)
+	l.Unreachable = x.unreach.Load()
+	return l
 }
 
 // runToEnd runs d to the end of its schedule.

@@ -22,6 +22,7 @@ import (
 func load(ctx context.Context, r *Run) (Report, error) {
 	p := r.Plan
 	rolling := report.NewRolling(p.Thresholds)
+	rolling.OnFail = r.thresholdFailed
 	var abort *report.Abort // set by a tick, on this goroutine (engine.wait)
 	ectx, cancel := context.WithCancel(ctx)
 	defer cancel()

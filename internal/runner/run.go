@@ -5,7 +5,7 @@
 // benchmark, stress and knee. The algorithms are pure packages (internal/bench, internal/stress, internal/knee);
 // the engine is internal/executor.
 //
-//	r := &runner.Run{Plan: p, Metrics: m, Sink: w, Out: os.Stdout, Progress: os.Stderr}
+//	r := &runner.Run{Plan: p, Metrics: m, Sink: w, Out: os.Stdout, Progress: live.NewPlain(os.Stderr)}
 //	rep, err := runner.Execute(ctx, r) // rep.Head().Status: completed | failed | aborted | interrupted
 //
 // cmd/loadgen (run, bench, stress, knee) and internal/control (loadgen serve) both call Execute; Expose serves a
@@ -23,9 +23,11 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/loadlab/loadlab/internal/executor"
+	"github.com/loadlab/loadlab/internal/live"
 	"github.com/loadlab/loadlab/internal/metrics"
 	"github.com/loadlab/loadlab/internal/panics"
 	"github.com/loadlab/loadlab/internal/plan"
@@ -84,9 +86,16 @@ type Run struct {
 	// Out receives the report as printed: a benchmark's, stress search's or knee's lines as they come, then the
 	// verdict; a load run's summary at the end (nil: discarded).
 	Out io.Writer
-	// Progress receives a progress line every ProgressInterval while an engine runs (nil: none).
-	Progress         io.Writer
+	// Progress shows the progress (nil: none): the running engine's figures every ProgressInterval (live.Plain
+	// prints the progress line; live.Terminal redraws in place), closed when the run ends, before the end of the
+	// report is printed.
+	Progress         live.Display
 	ProgressInterval time.Duration
+	// Live, when set, receives the run's live events (loadgen serve's event stream): a snapshot every LiveInterval
+	// from its first engine to its end (between a benchmark's, stress or knee run's engines, the last one's final
+	// figures), a phase event as each phase of an engine begins, a threshold event when a rolling threshold first
+	// fails. Its end event is the caller's to publish, once Execute has returned.
+	Live *live.Hub
 	// Log receives diagnostics (nil: discarded); the plan's secrets are masked in it.
 	Log *slog.Logger
 
@@ -109,6 +118,8 @@ type Run struct {
 	Status             store.Status
 	Error              string
 	StartedAt, EndedAt time.Time
+	// Text is the report as printed (what the kind printed as it went, then the end of the report), as stored.
+	Text string
 
 	red     *secret.Redactor
 	m       *metrics.Metrics        // the run's own view of Metrics
@@ -117,10 +128,14 @@ type Run struct {
 	out     io.Writer    // Out, and a copy of what was printed (stored with the report)
 	printed bytes.Buffer // what the kind printed as it went
 	cpu     *cpuMeter
-	tick    *time.Ticker    // the monitoring's, shared by the run's engines
-	host    *sysmon.Sampler // host figures for stored snapshots (nil when not recorded)
-	totals  store.Totals    // what the stored run's list shows, set by the kind
-	rec     journal
+	tick    *time.Ticker           // the monitoring's, shared by the run's engines
+	cur     atomic.Pointer[engine] // the engine running now (or the last one)
+	// nEngines counts the engines started (by the kind's goroutine).
+	nEngines int
+	stream   *stream
+	host     *sysmon.Sampler // host figures for stored snapshots (nil when not recorded)
+	totals   store.Totals    // what the stored run's list shows, set by the kind
+	rec      journal
 }
 
 // Report is what a run ends with: a load run's *report.Summary, or a *BenchReport, *StressReport or *KneeReport.
@@ -210,14 +225,12 @@ func (r *Run) init() (func(context.Context, *Run) (Report, error), error) {
 	if r.Out == nil {
 		r.Out = io.Discard
 	}
-	// The plan's secrets never reach the log, the output, the report or the store.
+	// The plan's secrets never reach the log, the output, the report or the store (nor the progress and the live
+	// events: phase names are masked in each engine's view).
 	r.red = p.Redactor()
 	r.Log = r.red.Logger(r.Log)
 	r.out = r.red.Writer(io.MultiWriter(r.Out, &r.printed))
 	r.Out = r.red.Writer(r.Out)
-	if r.Progress != nil {
-		r.Progress = r.red.Writer(r.Progress)
-	}
 	return kind, nil
 }
 
@@ -234,6 +247,7 @@ func (r *Run) begin(ctx context.Context) {
 		r.host.Sample(ctx) // the baseline: the first snapshot's host CPU covers its own interval, not the uptime
 	}
 	r.rec.start(ctx, r)
+	r.startStream()
 }
 
 // end ends the run: the status judged, the report's header filled, the record finished, the metrics released, the
@@ -241,6 +255,10 @@ func (r *Run) begin(ctx context.Context) {
 func (r *Run) end(ctx context.Context, rep Report, err error) {
 	r.EndedAt = time.Now()
 	r.tick.Stop()
+	r.stopStream()
+	if r.Progress != nil {
+		r.Progress.Close()
+	}
 	r.Status, r.Error = r.judge(ctx, err)
 	r.Error = r.red.String(r.Error)
 	if r.m != nil {
@@ -267,7 +285,8 @@ func (r *Run) end(ctx context.Context, rep Report, err error) {
 	if err := rep.WriteText(&text); err != nil {
 		r.rec.fail("render the report", err)
 	}
-	h.Store = r.rec.finish(ctx, r, rep, r.red.String(text.String()))
+	r.Text = r.red.String(text.String())
+	h.Store = r.rec.finish(ctx, r, rep, r.Text)
 	fmt.Fprintln(r.Out)
 	if err := rep.WriteText(r.Out); err != nil {
 		r.Log.Warn("print the report", "err", err)
@@ -348,9 +367,4 @@ func oneLine(s string) string {
 	return s
 }
 
-func fmtDur(d time.Duration) string {
-	if d < time.Minute {
-		return fmt.Sprintf("%.1fs", d.Seconds())
-	}
-	return d.Round(time.Second).String()
-}
+func fmtDur(d time.Duration) string { return live.FormatDuration(d) }
