@@ -42,6 +42,7 @@ func load(ctx context.Context, r *Run) (Report, error) {
 		return nil, err // the engine could not run at all
 	}
 	r.cpu.sample(time.Now())
+	r.results = res
 
 	s := report.FromResults(res)
 	s.Thresholds = rolling.Final(p.Thresholds, res)

@@ -105,6 +105,8 @@ type Run struct {
 	OnEngine func(*executor.Executor)
 	// ExecutorOptions are added to every engine's options.
 	ExecutorOptions []executor.Option
+	// Segment, when set, makes the run one worker's share of a distributed run (see Segment): load plans only.
+	Segment *Segment
 	// Baseline is the benchmark run to compare with ("" = the last stored benchmark of the same plan and endpoint).
 	Baseline string
 	// StressConfig, when set, adjusts the stress search's configuration built from the plan.
@@ -133,8 +135,9 @@ type Run struct {
 	// nEngines counts the engines started (by the kind's goroutine).
 	nEngines int
 	stream   *stream
-	host     *sysmon.Sampler // host figures for stored snapshots (nil when not recorded)
-	totals   store.Totals    // what the stored run's list shows, set by the kind
+	host     *sysmon.Sampler   // host figures for stored snapshots (nil when not recorded)
+	totals   store.Totals      // what the stored run's list shows, set by the kind
+	results  *executor.Results // a load run's measurements (a distributed run's segment records them)
 	rec      journal
 }
 
@@ -170,10 +173,16 @@ func Execute(ctx context.Context, r *Run) (rep Report, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if r.Segment != nil {
+		if err := r.joinSegment(ctx); err != nil {
+			return nil, err
+		}
+	}
 	runCtx, fail := context.WithCancelCause(ctx)
 	defer fail(nil)
 	r.fail = fail
 	r.begin(runCtx)
+	stopHeartbeat := r.heartbeatSegment()
 	func() {
 		defer panics.Recover(r.Type+" mode", func(pe *panics.Error) {
 			fail(pe)
@@ -189,6 +198,8 @@ func Execute(ctx context.Context, r *Run) (rep Report, err error) {
 		r.Log.Debug("panic: the run failed", "err", pe.Error(), "stack", string(pe.Stack))
 	}
 	r.end(ctx, rep, err)
+	stopHeartbeat()
+	r.endSegment(ctx, rep)
 	return rep, err
 }
 
@@ -204,7 +215,7 @@ func (r *Run) init() (func(context.Context, *Run) (Report, error), error) {
 	if !ok || !section[r.Type] {
 		return nil, fmt.Errorf("%w: plan %s has type %q but no %s section", ErrPlan, p.Name, r.Type, r.Type)
 	}
-	if r.ID == "" {
+	if r.ID == "" && r.Segment == nil { // a segment's ID is its distributed run's (joinSegment)
 		r.ID = store.NewID()
 	}
 	if r.Sink == nil && r.Store != nil {
