@@ -15,18 +15,30 @@ func init() {
 	register("gather", "wait for the workers of a distributed run (run --segment), print the merged summary, exit with its verdict", gatherCmd)
 }
 
+// gatherFlags are loadgen gather's flags.
+type gatherFlags struct {
+	store, outJSON string
+	segments       int
+	timeout        time.Duration
+	verbose        bool
+}
+
+func (f *gatherFlags) set(fs *flag.FlagSet) {
+	storeFlag(fs, &f.store)
+	fs.IntVar(&f.segments, "segments", 0, "how many segments the run has (the N of --segment I/N); required")
+	fs.DurationVar(&f.timeout, "timeout", runner.DefaultGatherTimeout, "wait at most this long for every segment to end; those that have not make the run partial")
+	fs.StringVar(&f.outJSON, "out-json", "", "write the merged summary as JSON to this file (\"-\" for stdout)")
+	vFlag(fs, &f.verbose)
+}
+
 // gatherCmd is `loadgen gather RUN_ID --segments N [--timeout D] [--out-json F]`: runner.Gather over the store,
 // the merged summary printed, the exit code of its end (0, 1, 3).
 func gatherCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("loadgen gather", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var storeURL, outJSON string
-	var verbose bool
-	storeFlag(fs, &storeURL)
-	segments := fs.Int("segments", 0, "how many segments the run has (the N of --segment I/N); required")
-	timeout := fs.Duration("timeout", runner.DefaultGatherTimeout, "wait at most this long for every segment to end; those that have not make the run partial")
-	fs.StringVar(&outJSON, "out-json", "", "write the merged summary as JSON to this file (\"-\" for stdout)")
-	vFlag(fs, &verbose)
+	var f gatherFlags
+	f.set(fs)
+	storeURL, outJSON, segments, timeout := f.store, f.outJSON, &f.segments, &f.timeout
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: loadgen gather [flags] RUN_ID --segments N")
 		fmt.Fprintln(stderr, "\nExit codes: 0 passed, 1 the run failed or is partial (a segment never reported or did not complete), "+
@@ -38,6 +50,7 @@ func gatherCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if !ok {
 		return code
 	}
+	storeURL, outJSON = f.store, f.outJSON
 	switch {
 	case len(pos) != 1:
 		fmt.Fprintf(stderr, "loadgen gather: want exactly one run ID, got %d arguments\n", len(pos))
