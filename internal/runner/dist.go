@@ -207,10 +207,10 @@ func Gather(ctx context.Context, st store.Store, runID string, n int, o GatherOp
 	for {
 		_, _ = st.MarkInterrupted(ctx) // a worker that died on this host, or went silent elsewhere
 		var err error
-		if segs, err = readSegments(ctx, st, runID); err != nil {
-			return nil, err
+		if segs, err = readSegments(ctx, st, runID); err != nil && !time.Now().Before(deadline) {
+			return nil, err // the store did not answer until the end: nothing to merge
 		}
-		done := len(segs) >= n
+		done := err == nil && len(segs) >= n
 		for _, x := range segs {
 			done = done && x.Status.Terminal()
 		}
