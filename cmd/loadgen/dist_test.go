@@ -32,11 +32,18 @@ type distTarget struct {
 	url string
 }
 
-func newDistTarget(t *testing.T) *distTarget {
+// newDistTarget starts a distTarget; with failFirst, it answers 500 to every iteration of worker 0 of 3
+// (${iteration} 1, 4, 7, ...).
+func newDistTarget(t *testing.T, failFirst ...bool) *distTarget {
 	d := &distTarget{}
+	fail := len(failFirst) > 0 && failFirst[0]
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		d.n.Add(1)
 		k, _ := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/d/"))
+		if fail && k%3 == 1 {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
 		// 200..799 ms, spread evenly over K: long enough that the box's scheduling noise (a few ms) stays well
 		// under 2% of any percentile.
 		time.Sleep(time.Duration(200+(k*37)%600) * time.Millisecond)
@@ -221,6 +228,45 @@ func TestDistributed(t *testing.T) {
 		}
 		if !strings.Contains(g.stdout.String(), "PARTIAL: segments 2 (interrupted) of 3 did not complete") {
 			t.Errorf("gather's summary does not name the partial run:\n%s", g.stdout.String())
+		}
+	})
+
+	// A worker whose abort_on_fail threshold fails aborts; the others see it in the store and stop within a few
+	// seconds; the merged run is aborted and gather exits 3.
+	t.Run("abort", func(t *testing.T) {
+		t.Parallel()
+		plan := distPlan(t, "40s", 30, `{expr: "error_rate < 10%", window: 2s, abort_on_fail: true}`)
+		target := newDistTarget(t, true)
+		start := time.Now()
+		var workers []*distProc
+		for i := range 3 {
+			workers = append(workers, startProc(t, bin, append([]string{"run", "--target", target.url, "--segment", fmt.Sprintf("%d/3", i),
+				"--run-id", "abort", plan}, common...)...))
+		}
+		dir := t.TempDir()
+		g := startProc(t, bin, append([]string{"gather", "abort", "--segments", "3", "--timeout", "60s", "--out-json",
+			filepath.Join(dir, "gathered.json")}, common[:2]...)...)
+		for i, w := range workers {
+			code := w.wait(t)
+			if want := []int{exitThreshold, exitError, exitError}[i]; code != want {
+				t.Errorf("worker %d exited %d, want %d\n%s%s", i, code, want, w.stdout.String(), w.stderr.String())
+			}
+		}
+		// 5 s to start, about 2 s to fail the window, 2 s to see it: far from the plan's 40 s.
+		if el := time.Since(start); el > 20*time.Second {
+			t.Errorf("the workers ended %v after they started; want a few seconds after the abort", el.Round(time.Second))
+		}
+		if code := g.wait(t); code != exitThreshold {
+			t.Errorf("gather exited %d, want %d\n%s%s", code, exitThreshold, g.stdout.String(), g.stderr.String())
+		}
+		got := readSummary(t, filepath.Join(dir, "gathered.json"))
+		if got.Status != store.StatusAborted || !got.Thresholds[0].Aborted {
+			t.Errorf("gathered: status %s, thresholds %+v; want aborted by the threshold", got.Status, got.Thresholds)
+		}
+		for _, w := range got.Workers {
+			if w.Status != store.StatusAborted {
+				t.Errorf("worker %d: %s (%s), want aborted", w.Segment, w.Status, w.Error)
+			}
 		}
 	})
 

@@ -39,8 +39,13 @@ type Segment struct {
 // so that the other workers reach the store and start with it.
 const DefaultStartDelay = 5 * time.Second
 
-// segmentHeartbeat is how often a worker tells the store its distributed run is alive.
-const segmentHeartbeat = 20 * time.Second
+// segmentPoll is how often a worker reads its distributed run's segments (another worker aborted: this one stops
+// too) and segmentHeartbeat how often it tells the store the run is alive (another host's store marks a run without
+// heartbeats interrupted).
+const (
+	segmentPoll      = 2 * time.Second
+	segmentHeartbeat = 20 * time.Second
+)
 
 // WorkerRunID is the ID of worker i's own run in the distributed run runID of n workers.
 func WorkerRunID(runID string, i, n int) string { return fmt.Sprintf("%s-s%dof%d", runID, i, n) }
@@ -112,24 +117,40 @@ func (r *Run) joinSegment(ctx context.Context) error {
 	return nil
 }
 
-// heartbeatSegment keeps the distributed run alive in the store while this worker runs (another host's store
-// marks a run without heartbeats interrupted); it returns the function that stops it.
-func (r *Run) heartbeatSegment() (stop func()) {
+// watchSegment runs while this worker runs its share: it keeps the distributed run alive in the store and stops
+// this worker, aborted, within segmentPoll of another worker's segment ending aborted (its abort_on_fail threshold
+// failed, or it was cancelled over the control API). It returns the function that stops it.
+func (r *Run) watchSegment() (stop func()) {
 	if r.Segment == nil || r.Store == nil {
 		return func() {}
 	}
-	done := make(chan struct{})
-	r.goSafe("distributed run heartbeat", func() {
-		t := time.NewTicker(segmentHeartbeat)
+	sg, done := r.Segment, make(chan struct{})
+	r.goSafe("distributed run watch", func() {
+		t := time.NewTicker(segmentPoll)
 		defer t.Stop()
+		beat := time.Now()
 		for {
 			select {
 			case <-done:
 				return
 			case <-t.C:
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				_ = r.Store.Heartbeat(ctx, r.Segment.RunID, time.Now())
-				cancel()
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), segmentPoll)
+			if time.Since(beat) >= segmentHeartbeat {
+				beat = time.Now()
+				_ = r.Store.Heartbeat(ctx, sg.RunID, beat)
+			}
+			segs, err := r.Store.Segments(ctx, sg.RunID)
+			cancel()
+			if err != nil {
+				continue // the store is away: the share goes on
+			}
+			for _, x := range segs {
+				if x.Index != sg.Index && x.Status == store.StatusAborted {
+					r.Log.Warn("distributed run: another worker aborted: stopping", "run", sg.RunID, "segment", x.Index)
+					r.fail(fmt.Errorf("segment %d of the distributed run aborted (%s): %w", x.Index, x.Error, ErrAborted))
+					return
+				}
 			}
 		}
 	})

@@ -182,7 +182,7 @@ func Execute(ctx context.Context, r *Run) (rep Report, err error) {
 	defer fail(nil)
 	r.fail = fail
 	r.begin(runCtx)
-	stopHeartbeat := r.heartbeatSegment()
+	stopWatch := r.watchSegment()
 	func() {
 		defer panics.Recover(r.Type+" mode", func(pe *panics.Error) {
 			fail(pe)
@@ -193,12 +193,14 @@ func Execute(ctx context.Context, r *Run) (rep Report, err error) {
 	}()
 	if pe := panics.As(context.Cause(runCtx)); pe != nil && panics.As(err) == nil {
 		err = pe // a helper goroutine panicked: that is why the run stopped
+	} else if c := context.Cause(runCtx); errors.Is(c, ErrAborted) && ctx.Err() == nil && panics.As(err) == nil {
+		err = c // the run stopped itself: another worker of its distributed run aborted
 	}
 	if pe := panics.As(err); pe != nil {
 		r.Log.Debug("panic: the run failed", "err", pe.Error(), "stack", string(pe.Stack))
 	}
 	r.end(ctx, rep, err)
-	stopHeartbeat()
+	stopWatch()
 	r.endSegment(ctx, rep)
 	return rep, err
 }
@@ -320,6 +322,8 @@ func (r *Run) judge(ctx context.Context, err error) (store.Status, string) {
 		return store.StatusAborted, fmt.Sprintf("%s after %s: partial results", oneLine(context.Cause(ctx).Error()), after)
 	case ctx.Err() != nil:
 		return store.StatusInterrupted, fmt.Sprintf("interrupted after %s: partial results", after)
+	case errors.Is(err, ErrAborted):
+		return store.StatusAborted, fmt.Sprintf("%s after %s: partial results", oneLine(err.Error()), after)
 	case errors.As(err, &abort):
 		return store.StatusAborted, abort.Error()
 	case err != nil:
