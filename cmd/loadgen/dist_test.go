@@ -22,6 +22,7 @@ import (
 	"github.com/loadlab/loadlab/internal/store"
 	"github.com/loadlab/loadlab/internal/testenv"
 	"github.com/loadlab/loadlab/internal/testenv/mysqltest"
+	"github.com/loadlab/loadlab/internal/testenv/promtest"
 )
 
 // distTarget is the demo target's stand-in for the distributed-run tests: it counts the requests it serves and
@@ -270,6 +271,52 @@ func TestDistributed(t *testing.T) {
 		}
 	})
 
+	// Two workers scraped by the pinned Prometheus as two instances of job loadgen: the sum of their native
+	// histograms gives the merged p99 within 5% of gather's (Prometheus keeps a coarser grid than the store), and the
+	// sum of their counters the exact count.
+	t.Run("prometheus", func(t *testing.T) {
+		t.Parallel()
+		const rate, secs = 60, 6
+		plan := distPlan(t, strconv.Itoa(secs)+"s", rate, "")
+		target := newDistTarget(t)
+		addrs := []string{testenv.FreeAddr(t), testenv.FreeAddr(t)}
+		p := promtest.Start(t, promtest.Config(t, promtest.Target{Job: "loadgen", Addr: addrs[0]}, promtest.Target{Job: "loadgen", Addr: addrs[1]}))
+		var workers []*distProc
+		for i, addr := range addrs {
+			workers = append(workers, startProc(t, bin, "run", "--target", target.url, "--segment", fmt.Sprintf("%d/2", i),
+				"--run-id", "prom", "--store", storeURL, "--quiet", "--metrics-addr", addr, "--linger", "6s", plan))
+		}
+		dir := t.TempDir()
+		g := startProc(t, bin, append([]string{"gather", "prom", "--segments", "2", "--timeout", "60s", "--out-json",
+			filepath.Join(dir, "gathered.json")}, common[:2]...)...)
+		for i, w := range workers {
+			if code := w.wait(t); code != exitOK {
+				t.Errorf("worker %d exited %d\n%s", i, code, w.stderr.String())
+			}
+		}
+		if code := g.wait(t); code != exitOK {
+			t.Fatalf("gather exited %d\n%s%s", code, g.stdout.String(), g.stderr.String())
+		}
+		got := readSummary(t, filepath.Join(dir, "gathered.json"))
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		// The workers are gone: their last scraped values (stale markers aside) are the run's.
+		count, ok1 := scalarQuery(t, p, ctx, `sum(last_over_time(loadgen_requests_total{job="loadgen"}[2m]))`)
+		p99, ok2 := scalarQuery(t, p, ctx, `histogram_quantile(0.99, sum(last_over_time(loadgen_request_duration_seconds{job="loadgen"}[2m])))`)
+		instances, _ := scalarQuery(t, p, ctx, `count(count by (instance) (last_over_time(loadgen_requests_total{job="loadgen"}[2m])))`)
+		t.Logf("Prometheus: %v requests from %v instances, merged p99 %.2f ms; gather: %d requests, p99 %.2f ms",
+			count, instances, p99*1000, got.Requests, got.LatencyMS.P99)
+		if !ok1 || !ok2 || instances != 2 {
+			t.Fatalf("Prometheus has no merged figures of two instances (count %v, p99 %v, instances %v)", ok1, ok2, instances)
+		}
+		if count != float64(got.Requests) || got.Requests != rate*secs {
+			t.Errorf("Prometheus counted %v requests, gather %d; want both %d", count, got.Requests, rate*secs)
+		}
+		if !within(p99*1000, got.LatencyMS.P99, 0.05) {
+			t.Errorf("Prometheus merged p99 %.2f ms, gathered p99 %.2f ms: not within 5%%", p99*1000, got.LatencyMS.P99)
+		}
+	})
+
 	// Bad uses of --segment are usage errors (exit 2).
 	t.Run("flags", func(t *testing.T) {
 		t.Parallel()
@@ -291,4 +338,28 @@ func TestDistributed(t *testing.T) {
 			}
 		}
 	})
+}
+
+// scalarQuery runs an instant query expecting one series and returns its value.
+func scalarQuery(t *testing.T, p *promtest.Server, ctx context.Context, expr string) (float64, bool) {
+	t.Helper()
+	r, err := p.Query(ctx, expr, time.Time{})
+	if err != nil {
+		t.Fatalf("query %s: %v", expr, err)
+	}
+	if len(r.Result) != 1 {
+		return 0, false
+	}
+	var s struct {
+		Value [2]any `json:"value"`
+	}
+	if err := json.Unmarshal(r.Result[0], &s); err != nil {
+		t.Fatalf("query %s: %v in %s", expr, err, r.Result[0])
+	}
+	str, _ := s.Value[1].(string)
+	v, err := strconv.ParseFloat(str, 64)
+	if err != nil {
+		t.Fatalf("query %s: value %q: %v", expr, str, err)
+	}
+	return v, true
 }
