@@ -24,7 +24,7 @@ for r in $(seq "$rounds"); do
     pids=()
     for i in $(seq 0 $((n - 1))); do
       /usr/bin/time -f '%U %S' -o "$dir/cpu-$id-$i" bin/loadgen run "$dir/plan.yaml" --segment "$i/$n" --run-id "$id" \
-        --store "sqlite://$dir/s.db" --metrics-addr off --quiet >/dev/null 2>&1 &
+        --store "sqlite://$dir/s.db" --metrics-addr off --quiet >/dev/null 2>"$dir/err-$id-$i" &
       pids+=($!)
     done
     bin/loadgen gather "$id" --segments "$n" --timeout 120s --store "sqlite://$dir/s.db" --out-json "$dir/$id.json" >/dev/null || true
@@ -36,5 +36,6 @@ s = json.load(open(sys.argv[1])); cpu = float(sys.argv[2])
 skew = max(w["start_skew_ms"] for w in s["workers"])
 print(f'{sys.argv[3]:<7} {sys.argv[4]:<5} {cpu / s["requests"] * 1e6:12.1f} {s["rps"]:10.1f} {s["latency_ms"]["p99"]:9.2f} {skew:14.1f}   ({s["requests"]} requests, {s["status"]})')
 PY
+    grep -q '"status": "completed"' "$dir/$id.json" || tail -n 5 "$dir"/err-"$id"-* >&2
   done
 done

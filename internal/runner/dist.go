@@ -163,7 +163,7 @@ func (r *Run) endSegment(ctx context.Context, rep Report) {
 	if sg == nil || r.Store == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	seg := store.Segment{RunID: sg.RunID, Index: sg.Index, Of: sg.Of, WorkerRun: r.ID, Owner: store.Owner(),
 		Status: r.Status, Error: r.Error, StartedAt: r.StartedAt, EndedAt: r.EndedAt}
@@ -176,9 +176,19 @@ func (r *Run) endSegment(ctx context.Context, rep Report) {
 		}
 		seg.Results = b.Bytes()
 	}
-	if err := r.Store.PutSegment(ctx, seg); err != nil {
-		r.Log.Warn("distributed run: record the segment", "run", sg.RunID, "err", err)
-		return
+	// The segment is the worker's whole contribution to the merged run: a store that is busy or away for a moment
+	// is tried again, for up to 30 s.
+	for try := 0; ; try++ {
+		err := r.Store.PutSegment(ctx, seg)
+		if err == nil {
+			break
+		}
+		r.Log.Warn("distributed run: record the segment", "run", sg.RunID, "try", try+1, "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
 	}
 	segs, err := r.Store.Segments(ctx, sg.RunID)
 	if err != nil || len(segs) < sg.Of {
