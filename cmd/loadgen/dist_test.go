@@ -317,6 +317,46 @@ func TestDistributed(t *testing.T) {
 		}
 	})
 
+	// A rolling threshold that holds on every worker's own window (30 req/s each) but fails on the merged window
+	// (90 req/s), judged from the workers' snapshots in the store: every worker stops within a few seconds, the run
+	// is aborted, gather exits 3.
+	t.Run("merged-window", func(t *testing.T) {
+		t.Parallel()
+		plan := distPlan(t, "40s", 90, `{expr: "rps < 60", window: 3s, abort_on_fail: true}`)
+		target := newDistTarget(t)
+		start := time.Now()
+		var workers []*distProc
+		for i := range 3 {
+			workers = append(workers, startProc(t, bin, append([]string{"run", "--target", target.url, "--segment", fmt.Sprintf("%d/3", i),
+				"--run-id", "window", plan}, common...)...))
+		}
+		dir := t.TempDir()
+		g := startProc(t, bin, append([]string{"gather", "window", "--segments", "3", "--timeout", "60s", "--out-json",
+			filepath.Join(dir, "gathered.json")}, common[:2]...)...)
+		for i, w := range workers {
+			if code := w.wait(t); code != exitThreshold && code != exitError {
+				t.Errorf("worker %d exited %d, want 3 (it saw the merged window fail) or 1 (another worker did first)\n%s", i, code, w.stderr.String())
+			}
+		}
+		// 5 s to start, 3 s of snapshots for a window, 2 s to read them: far from the plan's 40 s.
+		if el := time.Since(start); el > 25*time.Second {
+			t.Errorf("the workers ended %v after they started; want a few seconds after the merged window failed", el.Round(time.Second))
+		}
+		if code := g.wait(t); code != exitThreshold {
+			t.Errorf("gather exited %d, want %d\n%s%s", code, exitThreshold, g.stdout.String(), g.stderr.String())
+		}
+		got := readSummary(t, filepath.Join(dir, "gathered.json"))
+		if got.Status != store.StatusAborted || !got.Thresholds[0].Aborted || got.Thresholds[0].OK {
+			t.Errorf("gathered: status %s, thresholds %+v; want aborted by the merged window", got.Status, got.Thresholds)
+		}
+		for _, w := range got.Workers {
+			if w.Status != store.StatusAborted {
+				t.Errorf("worker %d: %s (%s), want aborted", w.Segment, w.Status, w.Error)
+			}
+		}
+		t.Logf("ended after %v: %s", time.Since(start).Round(100*time.Millisecond), got.Error)
+	})
+
 	// Bad uses of --segment are usage errors (exit 2).
 	t.Run("flags", func(t *testing.T) {
 		t.Parallel()

@@ -59,6 +59,8 @@ type segmentData struct {
 	Thresholds []plan.Threshold
 	Judged     []report.Threshold
 	Health     report.Health
+	// MergedAbort is 1 + the index of the threshold that failed on the merged window and ended this worker (0: none).
+	MergedAbort int
 }
 
 // joinSegment prepares a worker's run: its ID, its share of the plan, and, with a store, the distributed run
@@ -152,9 +154,105 @@ func (r *Run) watchSegment() (stop func()) {
 					return
 				}
 			}
+			ctx, cancel = context.WithTimeout(context.Background(), segmentPoll)
+			i, msg := mergedWindow(ctx, r.Store, sg.Of, segs, r.Plan.Thresholds)
+			cancel()
+			if i >= 0 {
+				r.mergedAbort.Store(int32(i + 1))
+				r.Log.Warn("distributed run: threshold failed on the merged window: aborting", "run", sg.RunID, "threshold", r.Plan.Thresholds[i].String())
+				r.fail(fmt.Errorf("%s: %w", msg, ErrAborted))
+				return
+			}
 		}
 	})
 	return func() { close(done) }
+}
+
+// mergedWindow judges the plan's run-wide rolling error_rate and rps thresholds with abort_on_fail on the merged
+// window of the distributed run: from every worker's stored snapshots (cumulative requests and errors, one a
+// second), the requests and errors of the last window summed over the workers, exactly. It returns the index of the
+// first that fails, and why, or -1 while they hold, while not every segment runs, or before a whole window of
+// snapshots is stored. Latency thresholds are left to each worker's own window: a p99 over a window cannot be
+// merged from the workers' p99s.
+func mergedWindow(ctx context.Context, st store.Store, n int, segs []store.Segment, ths []plan.Threshold) (int, string) {
+	if len(segs) < n {
+		return -1, ""
+	}
+	for _, x := range segs {
+		if x.Status != store.StatusRunning || x.WorkerRun == "" {
+			return -1, ""
+		}
+	}
+	type delta struct {
+		req, errs int64
+		span      time.Duration
+	}
+	snaps := map[string][]store.Snapshot{}
+	for i, th := range ths {
+		w := th.Window.Duration
+		if w <= 0 || !th.AbortOnFail || th.Step != "" || (th.Metric != plan.MetricErrorRate && th.Metric != plan.MetricRPS) {
+			continue
+		}
+		var ds []delta
+		for _, x := range segs {
+			ss, ok := snaps[x.WorkerRun]
+			if !ok {
+				var err error
+				if ss, err = st.SnapshotsSince(ctx, x.WorkerRun, time.Now().Add(-w-10*time.Second)); err != nil {
+					return -1, ""
+				}
+				snaps[x.WorkerRun] = ss
+			}
+			if len(ss) < 2 {
+				return -1, ""
+			}
+			last := ss[len(ss)-1]
+			first := -1
+			for j, s := range ss {
+				if !s.TS.After(last.TS.Add(-w)) {
+					first = j
+				}
+			}
+			if first < 0 {
+				return -1, "" // not a whole window yet
+			}
+			ds = append(ds, delta{last.Requests - ss[first].Requests, last.Errors - ss[first].Errors, last.TS.Sub(ss[first].TS)})
+		}
+		var v float64
+		var req, errs int64
+		for _, d := range ds {
+			req, errs = req+d.req, errs+d.errs
+			if d.span > 0 {
+				v += float64(d.req) / d.span.Seconds() // rps: the workers' rates add up
+			}
+		}
+		unit := "req/s"
+		if th.Metric == plan.MetricErrorRate {
+			if req == 0 {
+				continue
+			}
+			v, unit = float64(errs)/float64(req), "ratio"
+		}
+		if !holdsOp(v, th.Op, th.Value) {
+			return i, fmt.Sprintf("threshold %q failed on the merged window of the distributed run (%s over the last %s of %d workers' snapshots)",
+				th.String(), report.FormatValue(v, unit), w, n)
+		}
+	}
+	return -1, ""
+}
+
+func holdsOp(v float64, op string, limit float64) bool {
+	switch op {
+	case "<":
+		return v < limit
+	case "<=":
+		return v <= limit
+	case ">":
+		return v > limit
+	case ">=":
+		return v >= limit
+	}
+	return true
 }
 
 // endSegment records this worker's segment as it ended and, when it is the last of the run to end, merges the run.
@@ -169,7 +267,7 @@ func (r *Run) endSegment(ctx context.Context, rep Report) {
 		Status: r.Status, Error: r.Error, StartedAt: r.StartedAt, EndedAt: r.EndedAt}
 	if s, ok := rep.(*report.Summary); ok && r.results != nil {
 		d := segmentData{Plan: r.Plan.Name, Target: r.Plan.Target, Results: r.results, Thresholds: r.Plan.Thresholds,
-			Judged: s.Thresholds, Health: s.Health}
+			Judged: s.Thresholds, Health: s.Health, MergedAbort: int(r.mergedAbort.Load())}
 		var b bytes.Buffer
 		if err := gob.NewEncoder(&b).Encode(&d); err != nil {
 			r.Log.Warn("distributed run: encode the segment", "err", err)
@@ -435,6 +533,9 @@ func mergeThresholds(datas []*segmentData, res *executor.Results) []report.Thres
 		for _, d := range datas {
 			if i < len(d.Judged) && d.Judged[i].Aborted {
 				out[i].OK, out[i].Aborted, out[i].Note = false, true, "ended a worker's segment"
+			}
+			if d.MergedAbort == i+1 {
+				out[i].OK, out[i].Aborted, out[i].Note = false, true, "failed on the merged window: ended the run"
 			}
 		}
 	}

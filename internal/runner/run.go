@@ -138,7 +138,9 @@ type Run struct {
 	host     *sysmon.Sampler   // host figures for stored snapshots (nil when not recorded)
 	totals   store.Totals      // what the stored run's list shows, set by the kind
 	results  *executor.Results // a load run's measurements (a distributed run's segment records them)
-	rec      journal
+	// mergedAbort is 1 + the index of the plan threshold that failed on a distributed run's merged window (0: none).
+	mergedAbort atomic.Int32
+	rec         journal
 }
 
 // Report is what a run ends with: a load run's *report.Summary, or a *BenchReport, *StressReport or *KneeReport.

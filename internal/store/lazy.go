@@ -213,3 +213,11 @@ func (l *lazy) Segments(ctx context.Context, runID string) ([]Segment, error) {
 	}
 	return st.Segments(ctx, runID)
 }
+
+func (l *lazy) SnapshotsSince(ctx context.Context, runID string, since time.Time) ([]Snapshot, error) {
+	st, err := l.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return st.SnapshotsSince(ctx, runID, since)
+}

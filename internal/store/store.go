@@ -362,6 +362,8 @@ type Store interface {
 
 	AddSnapshots(ctx context.Context, runID string, s []Snapshot) error
 	Snapshots(ctx context.Context, runID string) ([]Snapshot, error)
+	// SnapshotsSince returns the run's snapshots from since on (TS >= since), oldest first.
+	SnapshotsSince(ctx context.Context, runID string, since time.Time) ([]Snapshot, error)
 	AddStepResults(ctx context.Context, runID string, s []StepResult) error
 	StepResults(ctx context.Context, runID string) ([]StepResult, error)
 	AddBenchmarkResults(ctx context.Context, runID string, b []BenchmarkResult) error

@@ -368,9 +368,22 @@ func (s *DB) AddSnapshots(ctx context.Context, runID string, snaps []store.Snaps
 
 // Snapshots implements store.Store, oldest first.
 func (s *DB) Snapshots(ctx context.Context, runID string) ([]store.Snapshot, error) {
+	return s.snapshots(ctx, runID, time.Time{})
+}
+
+// SnapshotsSince implements store.Store.
+func (s *DB) SnapshotsSince(ctx context.Context, runID string, since time.Time) ([]store.Snapshot, error) {
+	return s.snapshots(ctx, runID, since)
+}
+
+func (s *DB) snapshots(ctx context.Context, runID string, since time.Time) ([]store.Snapshot, error) {
+	q, args := ``, []any{runID}
+	if !since.IsZero() {
+		q, args = ` AND ts >= ?`, append(args, tm(since))
+	}
 	rows, err := s.db.QueryContext(ctx, `SELECT ts, phase, rps, target_rps, error_rate, p50_ms, p95_ms, p99_ms,
 		in_flight, vus, requests, errors, cpu_pct, mem_bytes, host_cpu_pct, host_mem_pct, p90_ms, service_p50_ms,
-		service_p90_ms, service_p99_ms FROM test_metrics WHERE run_id=? ORDER BY ts`, runID)
+		service_p90_ms, service_p99_ms FROM test_metrics WHERE run_id=?`+q+` ORDER BY ts`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("snapshots of run %s: %w", runID, err)
 	}

@@ -297,6 +297,10 @@ func testSnapshots(t *testing.T, open func() (store.Store, error)) {
 	if got, err := st.Snapshots(ctx, "none"); err != nil || len(got) != 0 {
 		t.Errorf("Snapshots(none) = %v, %v; want empty", got, err)
 	}
+	since, err := st.SnapshotsSince(ctx, "snap", want[7].TS)
+	if err != nil || !reflect.DeepEqual(since, want[7:]) {
+		t.Errorf("SnapshotsSince(%v) = %d rows, %v; want the last 3", want[7].TS, len(since), err)
+	}
 }
 
 // Histogram returns a histogram with n deterministic samples around mid.
