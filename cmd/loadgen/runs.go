@@ -56,7 +56,7 @@ func runsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		gf.register(fs, true)
 	}
 	if sub == "list" {
-		fs.StringVar(&status, "status", "", "only runs with this status (queued|running|completed|failed|aborted|interrupted)")
+		fs.StringVar(&status, "status", "", "only runs with this status (queued|running|completed|failed|aborted|interrupted|partial)")
 		fs.StringVar(&typ, "type", "", "only runs of this type (load|benchmark|stress|knee)")
 		fs.StringVar(&f.Plan, "plan", "", "only runs of this plan name")
 		fs.IntVar(&f.Limit, "limit", 20, "at most this many runs")
