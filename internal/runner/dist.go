@@ -255,13 +255,16 @@ func holdsOp(v float64, op string, limit float64) bool {
 	return true
 }
 
+// segmentWriteRetry bounds how long a worker tries to record its segment's end.
+const segmentWriteRetry = 30 * time.Second
+
 // endSegment records this worker's segment as it ended and, when it is the last of the run to end, merges the run.
 func (r *Run) endSegment(ctx context.Context, rep Report) {
 	sg := r.Segment
 	if sg == nil || r.Store == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), segmentWriteRetry)
 	defer cancel()
 	seg := store.Segment{RunID: sg.RunID, Index: sg.Index, Of: sg.Of, WorkerRun: r.ID, Owner: store.Owner(),
 		Status: r.Status, Error: r.Error, StartedAt: r.StartedAt, EndedAt: r.EndedAt}
@@ -370,7 +373,10 @@ func readSegments(ctx context.Context, st store.Store, runID string) ([]store.Se
 		if x.Status.Terminal() || x.WorkerRun == "" {
 			continue
 		}
-		if w, err := st.GetRun(ctx, x.WorkerRun); err == nil && w.Status.Terminal() {
+		// A worker records its own run's end just before its segment's (and retries that for up to
+		// segmentWriteRetry): its run ended otherwise than interrupted is a worker still about to write.
+		if w, err := st.GetRun(ctx, x.WorkerRun); err == nil && w.Status.Terminal() &&
+			(w.Status == store.StatusInterrupted || time.Since(w.EndedAt) > segmentWriteRetry+5*time.Second) {
 			x.Status, x.Error = store.StatusInterrupted, "its worker stopped before recording its end"
 			if w.Error != "" {
 				x.Error += ": " + w.Error
