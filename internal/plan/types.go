@@ -66,7 +66,7 @@ const (
 	DefaultKneeWarmup      = 2 * time.Second
 	DefaultGainThreshold   = 0.10
 	DefaultSeriesBudget    = 4000 // metric series a plan may create (see Plan.SeriesEstimate)
-	SeriesPerStepFixed     = 13   // series of a step besides its status codes: 10 error reasons, 2 outcomes, 1 service time
+	SeriesPerStepFixed     = 18   // series of a step besides its status codes: 10 error reasons, 2 outcomes, 1 service time, 5 HTTP phases
 	MaxNameLen             = 64   // scenario and step names are metric label values
 	DefaultBenchConcurrent = 1
 )
