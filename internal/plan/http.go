@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 	"io/fs"
+	"net/url"
 	"path"
 	"path/filepath"
 	"strings"
@@ -215,7 +216,7 @@ func (v *validator) requestBody(at string, r *Request, cr *CompiledRequest, ct b
 			if i > 0 {
 				pre = append([]byte{'&'}, pre...)
 			}
-			parts = append(parts, tmpl.Literal(string(pre)), compile(joinPath(at+".form", k), r.Form[k], tmpl.Query))
+			parts = append(parts, tmpl.Literal(string(pre)), compile(joinPath(at+".form", k), escapeLiterals(r.Form[k]), tmpl.Query))
 		}
 		cr.Body = concat(parts)
 		if !ct {
@@ -287,6 +288,37 @@ func (v *validator) requestBody(at string, r *Request, cr *CompiledRequest, ct b
 // notRead is the problem of a body file a plan built in Go names: files are
 // read by Parse and LoadFile (when Parse could not read it, it says why).
 const notRead = "file not read (load the plan with plan.Parse or plan.LoadFile)"
+
+// escapeLiterals form-encodes the literal text of template source s (a
+// template escapes only the values it inserts), keeping its ${...}
+// references as they are.
+func escapeLiterals(s string) string {
+	var b strings.Builder
+	lit := func(x string) { b.WriteString(url.QueryEscape(x)) }
+	for i := 0; i < len(s); {
+		switch {
+		case strings.HasPrefix(s[i:], "$${"):
+			lit("${")
+			i += 3
+		case strings.HasPrefix(s[i:], "${"):
+			end := strings.IndexByte(s[i:], '}')
+			if end < 0 { // unterminated: Compile reports it
+				b.WriteString(s[i:])
+				return b.String()
+			}
+			b.WriteString(s[i : i+end+1])
+			i += end + 1
+		default:
+			j := i + 1
+			for j < len(s) && s[j] != '$' {
+				j++
+			}
+			lit(s[i:j])
+			i = j
+		}
+	}
+	return b.String()
+}
 
 func concat(parts []*tmpl.Template) *tmpl.Template {
 	for _, p := range parts {
