@@ -41,12 +41,12 @@ import (
 // httpFixture is the servers and files of one test: a directory holding
 // the CA and client certificate, and what the servers saw.
 type httpFixture struct {
-	dir                   string
+	dir                    string
 	caPEM, certPEM, keyPEM []byte
-	serverCert            tls.Certificate
-	pool                  *x509.CertPool
-	h2, h1                atomic.Int64 // requests the servers saw by protocol
-	mismatched            atomic.Int64 // /private?user=X with another user's cookie
+	serverCert             tls.Certificate
+	pool                   *x509.CertPool
+	h2, h1                 atomic.Int64 // requests the servers saw by protocol
+	mismatched             atomic.Int64 // /private?user=X with another user's cookie
 }
 
 func newHTTPFixture(t *testing.T) *httpFixture {
@@ -458,7 +458,6 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(resp.StatusCode)
 	io.Copy(w, resp.Body)
 }
-
 
 func TestHTTPProxy(t *testing.T) {
 	f := newHTTPFixture(t)
