@@ -409,18 +409,19 @@ func loadFiles(p *Plan, fsys fs.FS, base, dir string) Errors {
 		return filepath.Join(dir, f)
 	}
 	h.tlsFiles = TLS{CAFile: abs(t.CAFile), CertFile: abs(t.CertFile), KeyFile: abs(t.KeyFile)}
+	// The files are read here; the other options are Validate's.
+	o := h.tlsOptions()
+	o.MinVersion, o.ServerName = "", ""
 	if (t.CertFile == "") != (t.KeyFile == "") {
-		return errs // Validate reports it
+		o.CertFile, o.KeyFile = "", ""
 	}
-	if _, err := h.tlsOptions().Build(); err != nil {
+	if _, err := o.Build(); err != nil {
 		key := "ca_file"
 		switch {
 		case strings.HasPrefix(err.Error(), "tls.cert_file"):
 			key = "cert_file"
 		case strings.HasPrefix(err.Error(), "tls.key_file"):
 			key = "key_file"
-		case strings.HasPrefix(err.Error(), "tls.min_version"):
-			return errs // Validate reports it
 		}
 		errs = append(errs, p.errAt(at+"."+key, err.Error()))
 	}
