@@ -5,8 +5,9 @@
 # certificate made here), and runs, pinned to core 0, alternately:
 #   h2load -c CONNS -m STREAMS --rps RATE/CONNS -D DURATION  (nghttp2-client: C, one thread)
 #   bench/cmd/h2pace -rate RATE -duration DURATION -version 2 (our client: a paced loop over Host.Do)
+#   bin/loadgen run bench/plans/h2open.yaml                (the whole executor: open model at RATE, version "2")
 # each measured by /usr/bin/time: CPU µs per request = (user+sys) / successful responses, and the rate achieved.
-# Medians of RUNS interleaved runs. The full executor figure follows when the executor is wired to HTTP/2.
+# Medians of RUNS interleaved runs. --tools picks among "h2load h2pace loadgen" (default: all three).
 #
 #   bash bench/h2.sh                     # rates 2000 and 5000, 3 runs of 10 s each
 #   bash bench/h2.sh --rates "5000" --runs 5 --duration 10
@@ -20,12 +21,14 @@ DURATION=10
 RATES="2000 5000"
 CONNS=1
 STREAMS=100
+TOOLS="h2load h2pace loadgen"
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--runs) RUNS=$2; shift ;;
 	--duration) DURATION=${2%s}; shift ;;
 	--rates) RATES=$2; shift ;;
 	--conns) CONNS=$2; shift ;;
+	--tools) TOOLS=$2; shift ;;
 	-h | --help) sed -n '2,15p' "$0"; exit 0 ;;
 	*) echo "h2.sh: unknown flag $1" >&2; exit 2 ;;
 	esac
@@ -64,13 +67,20 @@ NGX_PID=$!
 trap 'kill $NGX_PID 2>/dev/null; wait $NGX_PID 2>/dev/null; rm -rf "$WORK"' EXIT
 sleep 0.5; if [ -n "${H2_HOLD:-}" ]; then echo "$URL" >"$H2_HOLD"; while [ -e "$H2_HOLD" ]; do sleep 1; done; exit 0; fi
 go build -ldflags '-X=runtime.godebugDefault=schedtrace=2147483647' -o "$WORK/h2pace" ./bench/cmd/h2pace
+go build -ldflags '-X=runtime.godebugDefault=schedtrace=2147483647' -o "$WORK/loadgen" ./cmd/loadgen
 log "nginx $URL (core 1); generators on core 0; $RUNS runs of ${DURATION}s per rate"
 printf "rate\trun\ttool\tok\tcpu_s\tus_per_req\tachieved\n"
 for rate in $RATES; do
 	per=$((rate / CONNS))
 	for run in $(seq 1 "$RUNS"); do
-		for tool in h2load h2pace; do
-			if [ "$tool" = h2load ]; then
+		for tool in $TOOLS; do
+			if [ "$tool" = loadgen ]; then
+				sed -e "s/duration: 10s, rate: 5000/duration: ${DURATION}s, rate: $rate/" bench/plans/h2open.yaml >"$WORK/plan.yaml"
+				rm -f "$WORK/out.json" "$WORK/store.db"
+				/usr/bin/time -f "%U %S" -o "$WORK/time" taskset -c 0 "$WORK/loadgen" run "$WORK/plan.yaml" --target "$URL" \
+					--quiet --linger 0s --metrics-addr 127.0.0.1:0 --store "sqlite://$WORK/store.db" --out-json "$WORK/out.json" >"$WORK/out" 2>&1 || true
+				ok=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["requests"]-d["errors"])' "$WORK/out.json" 2>/dev/null || echo 0)
+			elif [ "$tool" = h2load ]; then
 				/usr/bin/time -f "%U %S" -o "$WORK/time" taskset -c 0 h2load -c "$CONNS" -m "$STREAMS" --rps "$per" -D "$DURATION" "$URL" >"$WORK/out" 2>&1 || true
 				ok=$(awk '/^requests:/ {for (i=1;i<=NF;i++) if ($(i+1) ~ /succeeded/) print $i}' "$WORK/out" | tr -d ,)
 			else

@@ -101,6 +101,15 @@ func (a *allowList) checkURL(what, rawURL string) error {
 		what, u.Hostname(), strings.Join(a.patterns, ", "))
 }
 
+// checkHost is the allow-list check of a redirect's host (a name or IP,
+// without port): the executor asks it before following the redirect.
+func (a *allowList) checkHost(host string) error {
+	if a.allowed(host) {
+		return nil
+	}
+	return fmt.Errorf("host %q is not in serve's target allow-list [%s]", host, strings.Join(a.patterns, ", "))
+}
+
 // IsLoopbackAddr reports whether a listen address binds to loopback only
 // ("127.0.0.1:8089", "[::1]:8089", "localhost:8089"). An empty host or
 // 0.0.0.0 binds every interface.

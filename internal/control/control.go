@@ -80,6 +80,9 @@ type Job struct {
 	// Live receives the run's live events but the end (runner.Run.Live); the
 	// server publishes the end event once Run returned.
 	Live *live.Hub
+	// AllowHost checks the host of every redirect a request follows
+	// against the target allow-list (nil: no check).
+	AllowHost func(host string) error
 }
 
 // Outcome is how a run ended.

@@ -57,6 +57,9 @@ func (er *EngineRunner) Run(ctx context.Context, job Job) Outcome {
 		// Each engine is attached once built (its live overrides are ready, so a PATCH that came early is
 		// applied) and before it runs; modes run one engine after another.
 		OnEngine: func(e *executor.Executor) { job.Attach(e) }, Live: job.Live}
+	if job.AllowHost != nil {
+		r.ExecutorOptions = []executor.Option{executor.WithAllowHost(job.AllowHost)}
+	}
 	rep, err := runner.Execute(ctx, r)
 	if pe := panics.As(err); pe != nil {
 		log.Error("panic: the run failed", "run_id", job.ID, "err", pe.Error(), "stack", string(pe.Stack))

@@ -373,3 +373,26 @@ knee:
 	h.noRunStarted()
 	h.want(h.do("POST", "/api/tests/start", strings.Replace(kneeYAML, "%s", "http://127.0.0.1:1/metrics", 1), yamlHdr()...), 202, "")
 }
+
+// TestHTTPOptionsAllowList: a plan's proxy and the addresses of its hosts:
+// overrides are hosts serve connects to on the plan's behalf, so they pass
+// the target allow-list too (redirects are checked as they are followed:
+// executor's TestHTTPRedirects).
+func TestHTTPOptionsAllowList(t *testing.T) {
+	const planYAML = `name: http
+target: http://127.0.0.1:1
+defaults: {http: %s}
+scenarios: [{name: s, steps: [{name: get, request: {path: /}}]}]
+load: {phases: [{name: p, duration: 1s, rate: 1}]}
+`
+	h := newHarness(t, Config{})
+	for _, tc := range []struct{ http, msg string }{
+		{"{proxy: http://10.1.2.3:3128}", `defaults.http.proxy host "10.1.2.3" is not in the allow-list`},
+		{"{hosts: {api.test: 169.254.169.254}}", `defaults.http.hosts[api.test] host "169.254.169.254" is not in the allow-list`},
+		{`{hosts: {api.test: "[fe80::1]:80"}}`, `defaults.http.hosts[api.test] host "fe80::1" is not in the allow-list`},
+	} {
+		h.want(h.do("POST", "/api/tests/start", strings.Replace(planYAML, "%s", tc.http, 1), yamlHdr()...), 403, tc.msg)
+	}
+	h.noRunStarted()
+	h.want(h.do("POST", "/api/tests/start", strings.Replace(planYAML, "%s", "{hosts: {api.test: 127.0.0.1}, proxy: direct}", 1), yamlHdr()...), 202, "")
+}

@@ -179,7 +179,7 @@ func (s *Server) carry(ctx context.Context, r *run, p *plan.Plan) {
 	// The last line of defence of serve's runs: whatever Runner panics, the
 	// run fails and the server goes on.
 	if pe := panics.As(panics.Catch("run", func() error {
-		out = s.runner.Run(ctx, Job{ID: r.id, Plan: p, Attach: attach, Live: r.hub})
+		out = s.runner.Run(ctx, Job{ID: r.id, Plan: p, Attach: attach, Live: r.hub, AllowHost: s.allow.checkHost})
 		return nil
 	})); pe != nil {
 		s.log.Error("panic: the run failed", "run_id", r.id, "err", pe.Error(), "stack", string(pe.Stack))

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
+	"net"
 	"net/http"
 	"os"
 	"slices"
@@ -221,7 +223,24 @@ func (s *Server) admit(p *plan.Plan) error {
 	if err := s.allow.check(p.Target); err != nil {
 		return err
 	}
-	// Every other URL serve fetches on the plan's behalf passes the same list.
+	// Every other host serve connects to on the plan's behalf passes the same
+	// list: a proxy, the addresses of hosts: overrides (redirects are checked
+	// as they are followed: Job.AllowHost).
+	h := p.Defaults.HTTP
+	if h.Proxy != "" && h.Proxy != "direct" {
+		if err := s.allow.checkURL("defaults.http.proxy", h.Proxy); err != nil {
+			return err
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(h.Hosts)) {
+		host := h.Hosts[name]
+		if hh, _, err := net.SplitHostPort(host); err == nil {
+			host = hh
+		}
+		if err := s.allow.checkURL("defaults.http.hosts["+name+"]", "http://"+net.JoinHostPort(strings.Trim(host, "[]"), "1")); err != nil {
+			return err
+		}
+	}
 	if k := p.Knee; k != nil && k.MetricsURL != "" {
 		if err := s.allow.checkURL("knee.metrics_url", k.MetricsURL); err != nil {
 			return err

@@ -35,6 +35,13 @@ type Option func(*Executor)
 // sized to max_in_flight or the peak VUs).
 func WithClient(c *httpclient.Client) Option { return func(e *Executor) { e.client = c } }
 
+// WithAllowHost has every redirect's host checked by allow before it is
+// followed (loadgen serve's target allow-list); a refusal fails the request
+// with reason other. It applies to the client New builds.
+func WithAllowHost(allow func(host string) error) Option {
+	return func(e *Executor) { e.allowHost = allow }
+}
+
 // WithObserver reports the run's measurements to o as well (see Observer;
 // internal/metrics implements it). Give each run its own.
 func WithObserver(o Observer) Option { return func(e *Executor) { e.obs = o } }
@@ -71,19 +78,21 @@ func WithSegment(i, n int) Option { return func(e *Executor) { e.segI, e.segN = 
 
 // Executor runs one plan once. Build it with New.
 type Executor struct {
-	p       *plan.Plan
-	client  *httpclient.Client
-	ownsCl  bool
-	host    *httpclient.Host
-	obs     Observer
-	now     func() time.Time
-	log     *slog.Logger
-	onPhase func(string)
-	window  time.Duration
-	seed    uint64
-	tick    time.Duration
-	segI    int // this generator's segment: segI of segN (0 of 1 alone)
-	segN    int
+	p         *plan.Plan
+	client    *httpclient.Client
+	ownsCl    bool
+	cookies   bool // a cookie jar per VU (closed) or per iteration (open)
+	allowHost func(string) error
+	host      *httpclient.Host
+	obs       Observer
+	now       func() time.Time
+	log       *slog.Logger
+	onPhase   func(string)
+	window    time.Duration
+	seed      uint64
+	tick      time.Duration
+	segI      int // this generator's segment: segI of segN (0 of 1 alone)
+	segN      int
 
 	open        bool
 	drop        bool
@@ -193,6 +202,7 @@ func New(p *plan.Plan, opts ...Option) (*Executor, error) {
 	e.curPhase.Store(-1)
 
 	e.open = p.Load.Model != plan.ModelClosed
+	e.cookies = p.CookiesOn()
 	e.drop = p.Load.DropPolicy == plan.DropDrop
 	// Nothing below is sized from a plan number as written: a plan built in
 	// Go skips plan.Validate, so every number is clamped to its plan limit.
@@ -251,7 +261,12 @@ func New(p *plan.Plan, opts ...Option) (*Executor, error) {
 		if !e.open {
 			conns = max(int(math.Round(peak)), 1)
 		}
-		e.client = httpclient.New(httpclient.Config{MaxConns: conns})
+		cfg := p.ClientConfig()
+		cfg.MaxConns, cfg.AllowHost = conns, e.allowHost
+		if err := cfg.Check(); err != nil {
+			return nil, fmt.Errorf("executor: defaults.http: %w", err)
+		}
+		e.client = httpclient.New(cfg)
 		e.ownsCl = true
 	}
 	host, err := e.client.Host(p.Target)
@@ -474,6 +489,7 @@ func (e *Executor) runOpen(ctx context.Context) {
 		w := e.newWorker(workers - 1)
 		go func() {
 			defer wg.Done()
+			defer w.sess.Close()
 			defer panics.Recover("executor worker", e.fail)
 			for {
 				idle.Add(1)

@@ -16,11 +16,13 @@ type liveCell struct {
 	bytesIn, bytesOut atomic.Uint64
 	lat, svc          *hist.Histogram
 	dns, conn, tls    *hist.Histogram
-	ttfb              *hist.Histogram
+	ttfb, recv        *hist.Histogram
+	redirects         atomic.Uint64
 }
 
 func newLiveCell() *liveCell {
-	return &liveCell{lat: hist.New(), svc: hist.New(), dns: hist.New(), conn: hist.New(), tls: hist.New(), ttfb: hist.New()}
+	return &liveCell{lat: hist.New(), svc: hist.New(), dns: hist.New(), conn: hist.New(), tls: hist.New(), ttfb: hist.New(),
+		recv: hist.New()}
 }
 
 func (c *liveCell) record(o *outcome) {
@@ -42,17 +44,31 @@ func (c *liveCell) record(o *outcome) {
 	}
 	c.lat.Record(o.latency)
 	c.svc.Record(o.service)
-	if o.tm.NewConn {
-		if o.tm.DNS > 0 {
-			c.dns.Record(o.tm.DNS)
-		}
-		c.conn.Record(o.tm.Connect)
-		if o.tm.TLS > 0 {
-			c.tls.Record(o.tm.TLS)
+	c.phases(&o.tm)
+	if n := len(o.tm.Hops); n > 0 {
+		c.redirects.Add(uint64(n))
+		for i := range o.tm.Hops {
+			c.phases(&o.tm.Hops[i].Timing)
 		}
 	}
-	if o.tm.TTFB > 0 {
-		c.ttfb.Record(o.tm.TTFB)
+}
+
+// phases records one response's (or redirect hop's) timing breakdown: the
+// dial phases when it opened a connection, wait and receive when a response
+// came.
+func (c *liveCell) phases(tm *httpclient.Timing) {
+	if tm.NewConn {
+		if tm.DNS > 0 {
+			c.dns.Record(tm.DNS)
+		}
+		c.conn.Record(tm.Connect)
+		if tm.TLS > 0 {
+			c.tls.Record(tm.TLS)
+		}
+	}
+	if tm.TTFB > 0 {
+		c.ttfb.Record(tm.TTFB)
+		c.recv.Record(tm.Receive)
 	}
 }
 
@@ -62,7 +78,7 @@ func (c *liveCell) snapshot(scenario, step, method string) *Cell {
 		Requests: c.requests.Load(), Errors: c.errors.Load(),
 		BytesIn: c.bytesIn.Load(), BytesOut: c.bytesOut.Load(),
 		Latency: c.lat.Clone(), Service: c.svc.Clone(), DNS: c.dns.Clone(), Connect: c.conn.Clone(),
-		TLS: c.tls.Clone(), TTFB: c.ttfb.Clone()}
+		TLS: c.tls.Clone(), TTFB: c.ttfb.Clone(), Receive: c.recv.Clone(), Redirects: c.redirects.Load()}
 	for i := range c.reasons {
 		out.ErrorsByReason[i] = c.reasons[i].Load()
 	}

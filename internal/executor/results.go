@@ -59,8 +59,12 @@ type Cell struct {
 	Service *hist.Histogram
 	// DNS, Connect and TLS record the dial phases of requests that opened a
 	// new connection (most requests reuse one and record nothing there).
-	// TTFB is the time from the request written to the first response byte.
-	DNS, Connect, TLS, TTFB *hist.Histogram
+	// TTFB (wait) is the time from the request written to the first
+	// response byte, Receive from the first response byte to the last.
+	// Each redirect hop followed counts as a response of its own here.
+	DNS, Connect, TLS, TTFB, Receive *hist.Histogram
+	// Redirects counts the redirect hops followed.
+	Redirects uint64
 }
 
 // ErrorRate returns Errors/Requests (0 when there are no requests).
@@ -97,12 +101,13 @@ func (c *Cell) Merge(o *Cell) {
 	}
 	c.BytesIn += o.BytesIn
 	c.BytesOut += o.BytesOut
+	c.Redirects += o.Redirects
 	for _, p := range [...]struct {
 		dst **hist.Histogram
 		src *hist.Histogram
 	}{
 		{&c.Latency, o.Latency}, {&c.Service, o.Service}, {&c.DNS, o.DNS},
-		{&c.Connect, o.Connect}, {&c.TLS, o.TLS}, {&c.TTFB, o.TTFB},
+		{&c.Connect, o.Connect}, {&c.TLS, o.TLS}, {&c.TTFB, o.TTFB}, {&c.Receive, o.Receive},
 	} {
 		if *p.dst == nil {
 			*p.dst = hist.New()
@@ -114,7 +119,8 @@ func (c *Cell) Merge(o *Cell) {
 // NewCell returns an empty cell with allocated histograms.
 func NewCell(scenario, step, method string) *Cell {
 	return &Cell{Scenario: scenario, Step: step, Method: method, Status: map[int]uint64{},
-		Latency: hist.New(), Service: hist.New(), DNS: hist.New(), Connect: hist.New(), TLS: hist.New(), TTFB: hist.New()}
+		Latency: hist.New(), Service: hist.New(), DNS: hist.New(), Connect: hist.New(), TLS: hist.New(), TTFB: hist.New(),
+		Receive: hist.New()}
 }
 
 // PhaseResult holds one phase of the load profile. Its Cell counts the

@@ -143,6 +143,7 @@ func (v *vu) endIteration() {
 }
 
 func (v *vu) exit() {
+	v.w.sess.Close() // its per_vu connections; a VU started again dials anew
 	v.e.busy.Add(-1)
 	v.alive.Store(false)
 	v.wg.Done()

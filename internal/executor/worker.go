@@ -23,11 +23,19 @@ type worker struct {
 	scope *tmpl.Scope
 	rnd   *rand.Rand
 	timer *time.Timer
+	// sess carries the worker's cookie jar (nil when the plan turns cookies
+	// off) and, under connection_reuse per_vu, its own connections.
+	sess *httpclient.Session
+	jar  *httpclient.Jar
 }
 
 func (e *Executor) newWorker(id int) *worker {
-	w := &worker{id: id, scope: e.p.NewScope(id, e.seed)}
+	w := &worker{id: id, scope: e.p.NewScope(id, e.seed), sess: e.client.NewSession()}
 	w.rnd = w.scope.Rand()
+	if e.cookies {
+		w.jar = httpclient.NewJar()
+		w.sess.SetJar(w.jar)
+	}
 	return w
 }
 
@@ -113,6 +121,9 @@ func (e *Executor) beginIteration(w *worker, phase int32) *scenRec {
 		e.phaseRecs[phase].iter.Add(1)
 	}
 	w.scope.Reset()
+	if e.open && w.jar != nil {
+		w.jar.Reset() // open model: one jar per iteration
+	}
 	w.scope.SetIteration((e.iterCounter.Add(1)-1)*int64(e.segN) + int64(e.segI) + 1)
 	for _, d := range e.data {
 		var row []string
@@ -205,7 +216,8 @@ func (e *Executor) request(ctx context.Context, w *worker, st *stepRec, due time
 			}
 		}
 	}
-	err := e.host.Do(req, resp, cr.Timeout, st.keep, &o.tm)
+	w.sess.SetRedirects(cr.Redirects)
+	err := w.sess.Do(e.host, req, resp, cr.Timeout, st.keep, &o.tm)
 	e.inFlight.Add(-1)
 	end := o.tm.End.Sub(e.start)
 	o.latency = end - due

@@ -295,8 +295,8 @@
     if (timed.length) {
       add(sec, el("h3", null, "Timing breakdown (ms; dns, connect and tls only on new connections)"));
       function q(x) { return x && x.count ? ms(x.p50) + " / " + ms(x.p99) + " (" + num(x.count, 0) + ")" : "–"; }
-      add(sec, table(["<step", "dns p50 / p99 (n)", "connect p50 / p99 (n)", "tls p50 / p99 (n)", "ttfb p50 / p99 (n)"],
-        timed.map(function (s) { var t = s.timing_ms; return [s.name, q(t.dns), q(t.connect), q(t.tls), q(t.ttfb)]; })));
+      add(sec, table(["<step", "dns p50 / p99 (n)", "connect p50 / p99 (n)", "tls p50 / p99 (n)", "wait p50 / p99 (n)", "receive p50 / p99 (n)"],
+        timed.map(function (s) { var t = s.timing_ms; return [s.name, q(t.dns), q(t.connect), q(t.tls), q(t.ttfb), q(t.receive)]; })));
     }
     if (r.phases.length && r.phases.some(function (p) { return p.requests; })) {
       add(sec, el("h3", null, "Per phase (latency in ms)"));

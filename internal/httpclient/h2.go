@@ -127,6 +127,10 @@ type h2conn struct {
 // for them to be sent (request bodies are flow-controlled by HTTP/2 anyway).
 const maxPendingWrite = 256 << 10
 
+// writeFailGrace is how long the reader of a connection whose write failed
+// may still read (what the server sent before it went) before it fails.
+const writeFailGrace = 100 * time.Millisecond
+
 func newH2Conn(raw *rawConn, c *Client) *h2conn {
 	cn := &h2conn{Conn: raw.Conn, client: c, dns: raw.dns, connect: raw.connect, tls: raw.tls,
 		wake: make(chan struct{}, 1), closed: make(chan struct{})}
@@ -201,7 +205,11 @@ func (cn *h2conn) writer() {
 			}
 			cn.wcond.Broadcast()
 			cn.wmu.Unlock()
-			cn.Conn.Close() // the reader fails too, and with it every stream
+			// The reader fails too, and with it every stream, once it has
+			// read what had arrived: a server that refused the handshake
+			// (TLS 1.3: a client certificate missing) sent its alert, then
+			// closed, and closing here at once would lose the alert.
+			cn.Conn.SetReadDeadline(time.Now().Add(writeFailGrace))
 			return
 		}
 	}

@@ -42,8 +42,9 @@ const (
 	CodeOther      = "other" // code label of a status code not among a step's labelled codes
 )
 
-// HTTPPhases are the values of loadgen_http_phase_duration_seconds{phase}.
-var HTTPPhases = []string{"dns", "connect", "tls", "ttfb"}
+// HTTPPhases are the values of loadgen_http_phase_duration_seconds{phase}
+// (ttfb is the wait: from the request written to the first response byte).
+var HTTPPhases = []string{"dns", "connect", "tls", "ttfb", "receive"}
 
 // Version is reported by loadgen_build_info; set it with
 // -ldflags "-X github.com/loadlab/loadlab/internal/metrics.Version=v1.2.3".
@@ -71,7 +72,7 @@ type Metrics struct {
 	ServiceTime     *prometheus.HistogramVec // scenario, step
 	Requests        *prometheus.CounterVec   // scenario, step, method, code
 	Errors          *prometheus.CounterVec   // scenario, step, reason
-	HTTPPhase       *prometheus.HistogramVec // phase
+	HTTPPhase       *prometheus.HistogramVec // phase, step
 	ScheduleLag     prometheus.Histogram
 	Dropped         prometheus.Counter
 	Iterations      *prometheus.CounterVec // scenario
@@ -83,9 +84,6 @@ type Metrics struct {
 	RunActive       prometheus.Gauge     // runs in progress
 	RunStart        prometheus.Gauge
 	BuildInfo       *prometheus.GaugeVec // version, goversion
-
-	// DNS, Connect, TLS and TTFB are the pre-resolved children of HTTPPhase.
-	DNS, Connect, TLS, TTFB prometheus.Observer
 
 	mu     sync.Mutex
 	steps  map[[3]string]*StepMetrics
@@ -108,8 +106,8 @@ func New(reg prometheus.Registerer) *Metrics {
 		Errors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "request_errors_total",
 			Help: "Failed requests by reason."}, []string{"scenario", "step", "reason"}),
 		HTTPPhase: prometheus.NewHistogramVec(latencyOpts("http_phase_duration_seconds",
-			"Per-request timing breakdown: dns, connect and tls of new connections, time to first byte."),
-			[]string{"phase"}),
+			"Per-request timing breakdown by step: dns, connect and tls of new connections, ttfb (wait for the first byte), receive (first byte to last); redirect hops included."),
+			[]string{"phase", "step"}),
 		ScheduleLag: prometheus.NewHistogram(latencyOpts("schedule_lag_seconds",
 			"Actual start minus intended start of each open-model iteration.")),
 		Dropped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Name: "dropped_iterations_total",
@@ -129,10 +127,6 @@ func New(reg prometheus.Registerer) *Metrics {
 	m.liveGauges()
 	reg.MustRegister(m.RequestDuration, m.ServiceTime, m.Requests, m.Errors, m.HTTPPhase, m.ScheduleLag,
 		m.Dropped, m.Iterations, live{m}, m.RunInfo, m.RunActive, m.RunStart, m.BuildInfo)
-	m.DNS = m.HTTPPhase.WithLabelValues("dns")
-	m.Connect = m.HTTPPhase.WithLabelValues("connect")
-	m.TLS = m.HTTPPhase.WithLabelValues("tls")
-	m.TTFB = m.HTTPPhase.WithLabelValues("ttfb")
 	m.BuildInfo.WithLabelValues(Version, runtime.Version()).Set(1)
 	return m
 }
@@ -145,6 +139,9 @@ type StepMetrics struct {
 	Service          prometheus.Observer
 	Errors           [httpclient.NumReasons]prometheus.Counter // index by Reason; [ReasonNone] is nil
 	Iterations       prometheus.Counter                        // iterations_total{scenario}
+	// DNS, Connect, TLS, TTFB and Receive are the step's children of
+	// http_phase_duration_seconds.
+	DNS, Connect, TLS, TTFB, Receive prometheus.Observer
 
 	m                      *Metrics
 	scenario, step, method string
@@ -173,6 +170,9 @@ func (m *Metrics) Step(scenario, step, method string, codes ...int) *StepMetrics
 		Iterations: m.Iterations.WithLabelValues(scenario),
 		m:          m, scenario: scenario, step: step, method: method,
 		none: m.Requests.WithLabelValues(scenario, step, method, CodeNone),
+		DNS:  m.HTTPPhase.WithLabelValues("dns", step), Connect: m.HTTPPhase.WithLabelValues("connect", step),
+		TLS: m.HTTPPhase.WithLabelValues("tls", step), TTFB: m.HTTPPhase.WithLabelValues("ttfb", step),
+		Receive: m.HTTPPhase.WithLabelValues("receive", step),
 	}
 	for _, r := range httpclient.ErrorReasons {
 		s.Errors[r] = m.Errors.WithLabelValues(scenario, step, r.String())
@@ -254,8 +254,16 @@ func (m *Metrics) ForgetSteps(keys []StepKey) int {
 			delete(m.steps, key)
 		}
 	}
+	stepNames := map[string]bool{}
+	for _, k := range keys {
+		stepNames[k.Step] = true
+	}
 	for key := range m.steps {
 		delete(scenarios, key[0]) // still in use by a step that stays
+		delete(stepNames, key[1]) // the phase series are by step name alone
+	}
+	for name := range stepNames {
+		n += m.HTTPPhase.DeletePartialMatch(prometheus.Labels{"step": name})
 	}
 	for sc := range scenarios {
 		if m.Iterations.DeleteLabelValues(sc) {

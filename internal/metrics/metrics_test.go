@@ -46,8 +46,9 @@ func fill(t *testing.T) *prometheus.Registry {
 	teams.Request(418).Inc()
 	teams.Errors[httpclient.ReasonStatus].Inc()
 	login.Iterations.Inc()
-	m.TTFB.Observe(0.009)
-	m.Connect.Observe(0.0002)
+	login.TTFB.Observe(0.009)
+	login.Receive.Observe(0.001)
+	login.Connect.Observe(0.0002)
 	m.ScheduleLag.Observe(0.0007)
 	m.Dropped.Add(0)
 	m.InFlight.Set(2)
@@ -181,7 +182,7 @@ func BenchmarkRecord(b *testing.B) {
 		s.Success.Observe(0.0123)
 		s.Service.Observe(0.011)
 		s.Request(200).Inc()
-		m.TTFB.Observe(0.01)
+		s.TTFB.Observe(0.01)
 	}
 }
 
@@ -240,8 +241,9 @@ func TestForgetSteps(t *testing.T) {
 			t.Errorf("series %s gone; want it kept (step b2 was not forgotten)", want)
 		}
 	}
-	// per step: 3 codes (none, 200, 503) + 2 outcomes + 1 service + len(ErrorReasons) reasons; plus iterations{sa}
-	perStep := 3 + 2 + 1 + len(httpclient.ErrorReasons)
+	// per step: 3 codes (none, 200, 503) + 2 outcomes + 1 service + len(ErrorReasons) reasons + the HTTP phases;
+	// plus iterations{sa}
+	perStep := 3 + 2 + 1 + len(httpclient.ErrorReasons) + len(HTTPPhases)
 	if want := 3*perStep + 1; n != want {
 		t.Errorf("ForgetSteps deleted %d series; want %d", n, want)
 	}

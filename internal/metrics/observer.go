@@ -70,17 +70,25 @@ func (s *StepMetrics) Record(latency, service time.Duration, status int, reason 
 	}
 	s.Service.Observe(service.Seconds())
 	s.Request(status).Inc()
-	m := s.m
+	s.phases(tm)
+	for i := range tm.Hops {
+		s.phases(&tm.Hops[i].Timing)
+	}
+}
+
+// phases observes one response's (or redirect hop's) timing breakdown.
+func (s *StepMetrics) phases(tm *httpclient.Timing) {
 	if tm.NewConn {
 		if tm.DNS > 0 {
-			m.DNS.Observe(tm.DNS.Seconds())
+			s.DNS.Observe(tm.DNS.Seconds())
 		}
-		m.Connect.Observe(tm.Connect.Seconds())
+		s.Connect.Observe(tm.Connect.Seconds())
 		if tm.TLS > 0 {
-			m.TLS.Observe(tm.TLS.Seconds())
+			s.TLS.Observe(tm.TLS.Seconds())
 		}
 	}
 	if tm.TTFB > 0 {
-		m.TTFB.Observe(tm.TTFB.Seconds())
+		s.TTFB.Observe(tm.TTFB.Seconds())
+		s.Receive.Observe(tm.Receive.Seconds())
 	}
 }

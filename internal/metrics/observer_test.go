@@ -21,7 +21,8 @@ func TestObserver(t *testing.T) {
 	sc := o.Scenario("browse")
 	step := sc.Step("login", "POST", []int{418})
 	step.Record(12*time.Millisecond, 10*time.Millisecond, 418, httpclient.ReasonCheck,
-		&httpclient.Timing{NewConn: true, Connect: time.Millisecond, TTFB: 9 * time.Millisecond})
+		&httpclient.Timing{NewConn: true, Connect: time.Millisecond, TTFB: 9 * time.Millisecond, Receive: time.Millisecond,
+			Hops: []httpclient.Hop{{Status: 302, Timing: httpclient.Timing{TTFB: time.Millisecond}}}})
 	step.Record(5*time.Millisecond, 5*time.Millisecond, 200, httpclient.ReasonNone, &httpclient.Timing{})
 	sc.Iteration()
 	o.ScheduleLag(3 * time.Millisecond)
@@ -56,9 +57,10 @@ func TestObserver(t *testing.T) {
 		{"failures", m.RequestDuration.WithLabelValues("browse", "login", OutcomeFailure).(prometheus.Histogram), 1},
 		{"successes", m.RequestDuration.WithLabelValues("browse", "login", OutcomeSuccess).(prometheus.Histogram), 1},
 		{"service", m.ServiceTime.WithLabelValues("browse", "login").(prometheus.Histogram), 2},
-		{"connect", m.HTTPPhase.WithLabelValues("connect").(prometheus.Histogram), 1},
-		{"ttfb", m.HTTPPhase.WithLabelValues("ttfb").(prometheus.Histogram), 1},
-		{"dns (none: an IP)", m.HTTPPhase.WithLabelValues("dns").(prometheus.Histogram), 0},
+		{"connect", m.HTTPPhase.WithLabelValues("connect", "login").(prometheus.Histogram), 1},
+		{"ttfb (the redirect hop too)", m.HTTPPhase.WithLabelValues("ttfb", "login").(prometheus.Histogram), 2},
+		{"receive", m.HTTPPhase.WithLabelValues("receive", "login").(prometheus.Histogram), 2},
+		{"dns (none: an IP)", m.HTTPPhase.WithLabelValues("dns", "login").(prometheus.Histogram), 0},
 		{"schedule lag", m.ScheduleLag, 1},
 	} {
 		if got := sampleCount(t, tc.h); got != tc.want {

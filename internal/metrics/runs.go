@@ -80,7 +80,7 @@ func (m *Metrics) StartRun(runID, plan, typ string, at time.Time, steps []StepKe
 	v := &Metrics{RequestDuration: m.RequestDuration, ServiceTime: m.ServiceTime, Requests: m.Requests, Errors: m.Errors,
 		HTTPPhase: m.HTTPPhase, ScheduleLag: m.ScheduleLag, Dropped: m.Dropped, Iterations: m.Iterations,
 		RunInfo: m.RunInfo, RunActive: m.RunActive, RunStart: m.RunStart, BuildInfo: m.BuildInfo,
-		DNS: m.DNS, Connect: m.Connect, TLS: m.TLS, TTFB: m.TTFB, steps: map[[3]string]*StepMetrics{}}
+		steps: map[[3]string]*StepMetrics{}}
 	v.liveGauges()
 	info := []string{runID, plan, typ}
 	r.active[v] = runEntry{info: info, steps: slices.Clone(steps)}

@@ -20,6 +20,7 @@ func applyDefaults(p *Plan) {
 	if !p.Defaults.MaxBody.IsSet() && !p.written("defaults.max_body") {
 		p.Defaults.MaxBody.Bytes = DefaultMaxBody
 	}
+	defaultHTTP(p)
 	for name, ds := range p.Data {
 		if ds.Order == "" {
 			ds.Order = OrderSequential

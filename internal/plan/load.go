@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"maps"
+	"mime"
 	"os"
 	"path"
 	"path/filepath"
@@ -145,6 +146,11 @@ func Parse(name string, data []byte, opts ...Option) (*Plan, error) {
 		fsys = os.DirFS(filepath.Dir(name))
 	}
 	errs = append(errs, loadData(p, fsys, base)...)
+	dir := ""
+	if !o.noFS && o.fsys == nil {
+		dir = filepath.Dir(name)
+	}
+	errs = append(errs, loadFiles(p, fsys, base, dir)...)
 	p.env = o.envLookup()
 	applyDefaults(p)
 	errs = merge(errs, Validate(p))
@@ -299,15 +305,20 @@ func loadData(p *Plan, fsys fs.FS, base string) Errors {
 // Anything else is refused before it is read: a named pipe or a device such
 // as /dev/zero would be read forever.
 func readDataFile(fsys fs.FS, name string) ([]byte, error) {
+	return readFileLimited(fsys, name, MaxDataBytes)
+}
+
+// readFileLimited reads a regular file of at most limit bytes.
+func readFileLimited(fsys fs.FS, name string, limit int64) ([]byte, error) {
 	fi, err := fs.Stat(fsys, name)
 	if err != nil {
 		return nil, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("not a regular file (%s); data files must be regular files", fileKind(fi.Mode()))
+		return nil, fmt.Errorf("not a regular file (%s); files a plan reads must be regular files", fileKind(fi.Mode()))
 	}
-	if fi.Size() > MaxDataBytes {
-		return nil, fmt.Errorf("must be <= %d bytes (got %d)", MaxDataBytes, fi.Size())
+	if fi.Size() > limit {
+		return nil, fmt.Errorf("must be <= %d bytes (got %d)", limit, fi.Size())
 	}
 	f, err := fsys.Open(name)
 	if err != nil {
@@ -315,12 +326,12 @@ func readDataFile(fsys fs.FS, name string) ([]byte, error) {
 	}
 	defer f.Close()
 	// The file may have changed since Stat: read at most one byte past the limit.
-	data, err := io.ReadAll(io.LimitReader(f, MaxDataBytes+1))
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(data) > MaxDataBytes {
-		return nil, fmt.Errorf("must be <= %d bytes (got more)", MaxDataBytes)
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("must be <= %d bytes (got more)", limit)
 	}
 	return data, nil
 }
@@ -366,6 +377,8 @@ type osFS struct{}
 
 func (osFS) Open(name string) (fs.File, error)     { return os.Open(name) }
 func (osFS) Stat(name string) (fs.FileInfo, error) { return os.Stat(name) }
+
+func mimeType(file string) string { return mime.TypeByExtension(filepath.Ext(file)) }
 
 func unwrapPathError(err error) error {
 	var pe *fs.PathError

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/loadlab/loadlab/internal/expect"
+	"github.com/loadlab/loadlab/internal/reqbody"
 	"github.com/loadlab/loadlab/internal/secret"
 	"github.com/loadlab/loadlab/internal/tmpl"
 )
@@ -65,7 +66,7 @@ const (
 	DefaultKneeWarmup      = 2 * time.Second
 	DefaultGainThreshold   = 0.10
 	DefaultSeriesBudget    = 4000 // metric series a plan may create (see Plan.SeriesEstimate)
-	SeriesPerStepFixed     = 13   // series of a step besides its status codes: 10 error reasons, 2 outcomes, 1 service time
+	SeriesPerStepFixed     = 18   // series of a step besides its status codes: 10 error reasons, 2 outcomes, 1 service time, 5 HTTP phases
 	MaxNameLen             = 64   // scenario and step names are metric label values
 	DefaultBenchConcurrent = 1
 )
@@ -134,6 +135,8 @@ type Defaults struct {
 	// MaxBody is how much of a response body is kept for checks and
 	// captures (default DefaultMaxBody); the rest is read and dropped.
 	MaxBody ByteSize `yaml:"max_body"`
+	// HTTP is the client's protocol options (see http.go).
+	HTTP HTTP `yaml:"http"`
 }
 
 // DataSource is a CSV file whose rows feed templates: each iteration takes one
@@ -196,6 +199,19 @@ type Request struct {
 	Body    string            `yaml:"body"`
 	Timeout Duration          `yaml:"timeout"`  // default Defaults.Timeout
 	MaxBody ByteSize          `yaml:"max_body"` // default Defaults.MaxBody
+	// Form is sent as application/x-www-form-urlencoded (keys sorted,
+	// values may hold templates).
+	Form map[string]string `yaml:"form"`
+	// Multipart is sent as multipart/form-data: fields, then file parts.
+	Multipart *Multipart `yaml:"multipart"`
+	// BodyFile is a file sent as the body, as it is (relative to the plan's
+	// directory; read once when the plan loads).
+	BodyFile string `yaml:"body_file"`
+	// Redirects overrides defaults.http.redirects for this step.
+	Redirects *int `yaml:"redirects"`
+
+	// bodyFile is BodyFile's content, read by Parse.
+	bodyFile *reqbody.File
 
 	// Compiled is set by Validate when the request is valid.
 	Compiled *CompiledRequest `yaml:"-"`
@@ -216,6 +232,9 @@ type CompiledRequest struct {
 	Body        *tmpl.Template
 	ContentType string        // "application/json" for JSON bodies, else from headers or ""
 	Timeout     time.Duration // effective timeout (> 0)
+	// Redirects is the step's own redirect limit (request.redirects), or
+	// -1 for the plan's (defaults.http.redirects).
+	Redirects int
 	// Refs are the names the request's templates need (sorted, unique).
 	Refs []string
 

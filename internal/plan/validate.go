@@ -66,6 +66,7 @@ func (v *validator) plan() {
 	v.dur("defaults.timeout", p.Defaults.Timeout.Duration, positive, MaxTimeout)
 	v.maxBody("defaults.max_body", p.Defaults.MaxBody)
 	v.headers("defaults.headers", p.Defaults.Headers)
+	v.http()
 	v.variables()
 	v.data()
 	v.scenarios()
@@ -448,8 +449,8 @@ func (v *validator) request(at string, r *Request, s *scope) {
 	if r.MaxBody.IsSet() {
 		v.maxBody(at+".max_body", r.MaxBody)
 	}
-	if r.JSON != nil && r.Body != "" {
-		fail(at+".body", "give either json or body, not both")
+	if r.Redirects != nil {
+		v.redirects(at+".redirects", *r.Redirects)
 	}
 	v.headers(at+".headers", r.Headers)
 	compile := func(path, src string, esc tmpl.Escape) *tmpl.Template {
@@ -468,7 +469,10 @@ func (v *validator) request(at string, r *Request, s *scope) {
 		}
 		return t
 	}
-	cr := &CompiledRequest{Method: r.Method, Timeout: r.EffectiveTimeout(v.p.Defaults)}
+	cr := &CompiledRequest{Method: r.Method, Timeout: r.EffectiveTimeout(v.p.Defaults), Redirects: -1}
+	if r.Redirects != nil {
+		cr.Redirects = *r.Redirects
+	}
 	cr.Path = compile(at+".path", r.Path, tmpl.Plain)
 	if len(r.Query) > 0 {
 		sep := "?"
@@ -503,7 +507,11 @@ func (v *validator) request(at string, r *Request, s *scope) {
 		}
 		cr.Headers = append(cr.Headers, HeaderTemplate{Name: k, Value: t})
 	}
+	_, hasCT := merged["Content-Type"]
 	switch {
+	case r.Form != nil || r.Multipart != nil || r.BodyFile != "" || r.JSON != nil && r.Body != "":
+		v.requestBody(at, r, cr, hasCT, compile, fail)
+		sort.Slice(cr.Headers, func(i, j int) bool { return cr.Headers[i].Name < cr.Headers[j].Name })
 	case r.JSON != nil:
 		body, err := marshalJSON(r.JSON)
 		if err != nil {
@@ -785,6 +793,14 @@ func templateRefs(r Request) []string {
 		}
 	}
 	add(r.Body, tmpl.Plain)
+	for _, k := range sortedKeys(r.Form) {
+		add(r.Form[k], tmpl.Query)
+	}
+	if r.Multipart != nil {
+		for _, k := range sortedKeys(r.Multipart.Fields) {
+			add(r.Multipart.Fields[k], tmpl.Plain)
+		}
+	}
 	slices.Sort(refs)
 	return slices.Compact(refs)
 }

@@ -44,16 +44,18 @@ func FromResults(res *executor.Results) *Summary {
 	}
 	for _, c := range res.Steps {
 		s.Steps = append(s.Steps, Step{
-			Scenario:       c.Scenario,
-			Step:           c.Step,
-			Method:         c.Method,
-			Requests:       c.Requests,
-			Errors:         c.Errors,
-			ErrorRate:      c.ErrorRate(),
-			RPS:            rate(c.Requests, res.Duration()),
-			LatencyMS:      LatencyOf(c.Latency),
-			ServiceMS:      LatencyOf(c.Service),
-			TimingMS:       Timing{DNS: quantilesOf(c.DNS), Connect: quantilesOf(c.Connect), TLS: quantilesOf(c.TLS), TTFB: quantilesOf(c.TTFB)},
+			Scenario:  c.Scenario,
+			Step:      c.Step,
+			Method:    c.Method,
+			Requests:  c.Requests,
+			Errors:    c.Errors,
+			ErrorRate: c.ErrorRate(),
+			RPS:       rate(c.Requests, res.Duration()),
+			LatencyMS: LatencyOf(c.Latency),
+			ServiceMS: LatencyOf(c.Service),
+			TimingMS: Timing{DNS: quantilesOf(c.DNS), Connect: quantilesOf(c.Connect), TLS: quantilesOf(c.TLS),
+				TTFB: quantilesOf(c.TTFB), Receive: quantilesOf(c.Receive)},
+			Redirects:      c.Redirects,
 			ErrorsByReason: nonEmpty(c.ErrorCounts()),
 		})
 	}

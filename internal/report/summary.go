@@ -118,12 +118,15 @@ type Latency struct {
 
 // Timing is the per-request HTTP timing breakdown of a step, in milliseconds
 // (only requests that went through the phase count: a reused connection has
-// no dns/connect/tls phase).
+// no dns/connect/tls phase). TTFB is the wait, from the request written to
+// the first response byte; Receive from the first byte to the last. Each
+// redirect hop followed counts as a response of its own.
 type Timing struct {
 	DNS     Quantiles `json:"dns"`
 	Connect Quantiles `json:"connect"`
 	TLS     Quantiles `json:"tls"`
 	TTFB    Quantiles `json:"ttfb"`
+	Receive Quantiles `json:"receive"`
 }
 
 // Quantiles is a short distribution summary in milliseconds.
@@ -157,6 +160,7 @@ type Step struct {
 	LatencyMS      Latency           `json:"latency_ms"`
 	ServiceMS      Latency           `json:"service_ms"`
 	TimingMS       Timing            `json:"timing_ms"`
+	Redirects      uint64            `json:"redirects,omitempty"` // redirect hops followed
 	ErrorsByReason map[string]uint64 `json:"errors_by_reason,omitempty"`
 }
 

@@ -137,6 +137,25 @@ func (s *Summary) WriteText(w io.Writer) error {
 		}
 	}
 
+	if timed(s.Steps) {
+		p("\nTIMING (ms, p50 / p99; dns, connect and tls of new connections only; redirect hops count)\n")
+		names := []string{"scenario/step"}
+		for _, st := range s.Steps {
+			names = append(names, st.Scenario+"/"+st.Step)
+		}
+		wn := width(names)
+		tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintf(tw, "%-*s\t%s\n", wn, "scenario/step", "dns\tconnect\ttls\twait\treceive\tnew conns\tredirects\t")
+		for _, st := range s.Steps {
+			t := st.TimingMS
+			fmt.Fprintf(tw, "%-*s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t\n", wn, st.Scenario+"/"+st.Step,
+				pair(t.DNS), pair(t.Connect), pair(t.TLS), pair(t.TTFB), pair(t.Receive), t.Connect.Count, st.Redirects)
+		}
+		if err := tw.Flush(); err != nil {
+			ew.err = err
+		}
+	}
+
 	if len(s.Phases) > 0 {
 		p("\nPHASES (latency in ms)\n")
 		names := []string{"phase"}
@@ -344,4 +363,22 @@ func (e *errWriter) Write(b []byte) (int, error) {
 
 func (e *errWriter) printf(format string, args ...any) {
 	fmt.Fprintf(e, format, args...)
+}
+
+// timed reports whether any step has a timing breakdown (a response came).
+func timed(steps []Step) bool {
+	for _, st := range steps {
+		if st.TimingMS.TTFB.Count > 0 || st.TimingMS.Connect.Count > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// pair renders a phase's p50 / p99, or "-" when no request went through it.
+func pair(q Quantiles) string {
+	if q.Count == 0 {
+		return "-"
+	}
+	return fmtMS(q.P50) + " / " + fmtMS(q.P99)
 }

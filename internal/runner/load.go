@@ -62,6 +62,8 @@ func load(ctx context.Context, r *Run) (Report, error) {
 			r.rec.fail("encode step result", err)
 			continue
 		}
+		sr.Timing = &store.Timing{DNS: store.PhaseOf(c.DNS), Connect: store.PhaseOf(c.Connect), TLS: store.PhaseOf(c.TLS),
+			Wait: store.PhaseOf(c.TTFB), Receive: store.PhaseOf(c.Receive)}
 		steps = append(steps, sr)
 	}
 	r.write("add step results", func(ctx context.Context, sk store.Sink) error { return sk.AddStepResults(ctx, r.ID, steps) })

@@ -53,7 +53,8 @@ func TestRunRecordsInStore(t *testing.T) {
 	if err := json.Unmarshal(run.SummaryJSON, &back); err != nil || back.RunID != s.RunID || back.Requests != s.Requests {
 		t.Errorf("stored summary JSON: %v; run_id %q requests %d", err, back.RunID, back.Requests)
 	}
-	if !strings.Contains(run.SummaryText, "PASSED") || !strings.Contains(run.SummaryText, "STEPS") {
+	if !strings.Contains(run.SummaryText, "PASSED") || !strings.Contains(run.SummaryText, "STEPS") ||
+		!strings.Contains(run.SummaryText, "TIMING") {
 		t.Errorf("stored summary text lacks the verdict or tables:\n%s", run.SummaryText)
 	}
 	if !strings.Contains(run.PlanYAML, "accuracy") {
@@ -86,5 +87,11 @@ func TestRunRecordsInStore(t *testing.T) {
 	h, err := steps[0].Histogram()
 	if err != nil || h.Count() != s.Steps[0].Requests {
 		t.Errorf("stored histogram: err %v, count %d; want %d", err, h.Count(), s.Steps[0].Requests)
+	}
+	// The step's timing breakdown is stored beside it: every response waited for and received, the connections opened.
+	if tm := steps[0].Timing; tm == nil || tm.Wait.Count != s.Steps[0].Requests || tm.Receive.Count != s.Steps[0].Requests ||
+		tm.Connect.Count == 0 || tm.Connect.Count != s.Steps[0].TimingMS.Connect.Count || tm.Wait.P50Ms <= 0 {
+		t.Errorf("stored timing = %+v; want wait and receive on all %d requests, connect as in the summary (%d)",
+			tm, s.Steps[0].Requests, s.Steps[0].TimingMS.Connect.Count)
 	}
 }

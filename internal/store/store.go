@@ -192,6 +192,36 @@ type StepResult struct {
 	RPS       float64 `json:"rps"`
 	Latency
 	Hist []byte `json:"hist,omitempty"`
+	// Timing is the step's HTTP timing breakdown (nil when not recorded,
+	// as for runs stored before it was).
+	Timing *Timing `json:"timing,omitempty"`
+}
+
+// Timing is a step's HTTP timing breakdown: dns, connect and tls of the
+// requests that opened a connection, wait (to the first response byte) and
+// receive (first byte to last) of every response, redirect hops included.
+type Timing struct {
+	DNS     Phase `json:"dns"`
+	Connect Phase `json:"connect"`
+	TLS     Phase `json:"tls"`
+	Wait    Phase `json:"wait"`
+	Receive Phase `json:"receive"`
+}
+
+// Phase is one timing phase: how many requests went through it, and its
+// p50 and p99 in milliseconds.
+type Phase struct {
+	Count uint64  `json:"count"`
+	P50Ms float64 `json:"p50_ms"`
+	P99Ms float64 `json:"p99_ms"`
+}
+
+// PhaseOf summarises h.
+func PhaseOf(h *hist.Histogram) Phase {
+	if h == nil || h.Count() == 0 {
+		return Phase{}
+	}
+	return Phase{Count: h.Count(), P50Ms: Ms(h.Quantile(0.50)), P99Ms: Ms(h.Quantile(0.99))}
 }
 
 // NewStepResult fills a StepResult from counts and a histogram measured over

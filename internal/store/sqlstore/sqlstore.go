@@ -424,7 +424,7 @@ func (s *DB) AddStepResults(ctx context.Context, runID string, steps []store.Ste
 		return nil
 	}
 	cols := append([]string{"run_id", "scenario", "step", "requests", "errors", "error_rate", "rps"}, latencyCols("")...)
-	cols = append(cols, "hist")
+	cols = append(cols, "hist", "timing")
 	update := cols[3:]
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -435,7 +435,15 @@ func (s *DB) AddStepResults(ctx context.Context, runID string, steps []store.Ste
 		s.d.Upsert([]string{"run_id", "scenario", "step"}, update)
 	for _, x := range steps {
 		args := append([]any{runID, x.Scenario, x.Step, x.Requests, x.Errors, x.ErrorRate, x.RPS}, latencyArgs(x.Latency)...)
-		args = append(args, x.Hist)
+		var timing any // NULL when not recorded
+		if x.Timing != nil {
+			b, err := json.Marshal(x.Timing)
+			if err != nil {
+				return fmt.Errorf("add step %s/%s to run %s: timing: %w", x.Scenario, x.Step, runID, err)
+			}
+			timing = string(b)
+		}
+		args = append(args, x.Hist, timing)
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return fmt.Errorf("add step %s/%s to run %s: %w", x.Scenario, x.Step, runID, err)
 		}
@@ -449,7 +457,7 @@ func (s *DB) AddStepResults(ctx context.Context, runID string, steps []store.Ste
 // StepResults implements store.Store, ordered by scenario and step.
 func (s *DB) StepResults(ctx context.Context, runID string) ([]store.StepResult, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT scenario, step, requests, errors, error_rate, rps, `+
-		strings.Join(latencyCols(""), ", ")+`, hist FROM step_results WHERE run_id=? ORDER BY scenario, step`, runID)
+		strings.Join(latencyCols(""), ", ")+`, hist, timing FROM step_results WHERE run_id=? ORDER BY scenario, step`, runID)
 	if err != nil {
 		return nil, fmt.Errorf("steps of run %s: %w", runID, err)
 	}
@@ -458,9 +466,16 @@ func (s *DB) StepResults(ctx context.Context, runID string) ([]store.StepResult,
 	for rows.Next() {
 		var x store.StepResult
 		dest := append([]any{&x.Scenario, &x.Step, &x.Requests, &x.Errors, &x.ErrorRate, &x.RPS}, latencyDest(&x.Latency)...)
-		dest = append(dest, &x.Hist)
+		var timing sql.NullString
+		dest = append(dest, &x.Hist, &timing)
 		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("steps of run %s: %w", runID, err)
+		}
+		if timing.Valid && timing.String != "" {
+			x.Timing = &store.Timing{}
+			if err := json.Unmarshal([]byte(timing.String), x.Timing); err != nil {
+				return nil, fmt.Errorf("steps of run %s: step %s/%s timing: %w", runID, x.Scenario, x.Step, err)
+			}
 		}
 		if len(x.Hist) == 0 {
 			x.Hist = nil

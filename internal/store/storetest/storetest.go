@@ -324,6 +324,8 @@ func testSteps(t *testing.T, open func() (store.Store, error)) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s1.Timing = &store.Timing{DNS: store.PhaseOf(Histogram(3, 10, time.Millisecond)), Connect: store.PhaseOf(h1),
+		Wait: store.PhaseOf(h2), Receive: store.Phase{Count: 5000, P50Ms: 0.012, P99Ms: 0.5}}
 	empty := store.StepResult{Scenario: "admin", Step: "noop"}
 	if err := st.AddStepResults(ctx, "steps", []store.StepResult{s2, s1, empty}); err != nil {
 		t.Fatalf("AddStepResults: %v", err)
