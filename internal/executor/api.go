@@ -153,6 +153,16 @@ func (e *Executor) Results() *Results {
 		ErrorSamplesDropped: e.samplesOff.Load()}
 	for _, st := range e.steps {
 		c := st.cell.snapshot(st.scen, st.st.Name, st.req.Method)
+		if names := st.rules.Names(); len(names) > 0 {
+			// Failures first: a failure counted has its response counted in checked already, so Failed <= Checked.
+			for i, n := range names {
+				c.Checks = append(c.Checks, CheckCount{Name: n, Failed: st.checkFail[i].Load()})
+			}
+			checked := st.checked.Load()
+			for i := range c.Checks {
+				c.Checks[i].Checked = checked
+			}
+		}
 		r.Steps = append(r.Steps, c)
 		r.Total.Merge(c)
 	}

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -76,6 +78,7 @@ type Executor struct {
 
 	open        bool
 	drop        bool
+	latAll      bool // the plan's latency_of is all: failed requests' latency counts in Latency too
 	maxInFlight int
 	thinks      bool           // some step has a think time
 	phases      *pacer.Phases  // the plan's schedule
@@ -138,16 +141,20 @@ type scenRec struct {
 }
 
 type stepRec struct {
-	scen   string
-	st     *plan.Step
-	req    *plan.CompiledRequest
-	think  plan.Think
-	cell   *liveCell
-	ring   *ring
-	obs    StepObserver
-	rules  *expect.Rules
-	method []byte
-	keep   int // response body bytes kept: max_body when a check or capture reads the body, else 0
+	scen  string
+	st    *plan.Step
+	req   *plan.CompiledRequest
+	think plan.Think
+	cell  *liveCell
+	ring  *ring
+	obs   StepObserver
+	rules *expect.Rules
+	// checked counts the responses the step's checks judged; checkFail[i]
+	// those that failed check rules.Names()[i].
+	checked   atomic.Uint64
+	checkFail []atomic.Uint64
+	method    []byte
+	keep      int // response body bytes kept: max_body when a check or capture reads the body, else 0
 }
 
 type dataRec struct {
@@ -180,6 +187,7 @@ func New(p *plan.Plan, opts ...Option) (*Executor, error) {
 
 	e.open = p.Load.Model != plan.ModelClosed
 	e.drop = p.Load.DropPolicy == plan.DropDrop
+	e.latAll = p.LatencyOf == plan.LatencyAll
 	// Nothing below is sized from a plan number as written: a plan built in
 	// Go skips plan.Validate, so every number is clamped to its plan limit.
 	e.maxInFlight = p.Load.MaxInFlight
@@ -254,7 +262,8 @@ func New(p *plan.Plan, opts ...Option) (*Executor, error) {
 				return nil, fmt.Errorf("executor: scenario %s step %s: request not compiled (validate the plan first)", s.Name, st.Name)
 			}
 			rec := &stepRec{scen: s.Name, st: st, req: st.Request.Compiled, think: s.Think, cell: newLiveCell(),
-				ring: newRing(secs), method: []byte(st.Request.Compiled.Method), rules: st.Rules, keep: st.Rules.Keep()}
+				ring: newRing(secs), method: []byte(st.Request.Compiled.Method), rules: st.Rules, keep: st.Rules.Keep(),
+				checkFail: make([]atomic.Uint64, len(st.Rules.Names()))}
 			if st.Think != nil {
 				rec.think = *st.Think
 			}
@@ -628,8 +637,15 @@ func (e *Executor) sampleError(el time.Duration, phase int32, s *stepRec, o *out
 	if phase >= 0 {
 		name = e.phaseRecs[phase].p.Name
 	}
+	check := ""
+	if o.checks != 0 {
+		// The first check that failed, unless the verdict came from the default status rule (100-399).
+		if n := s.rules.Names()[bits.TrailingZeros64(o.checks)]; o.reason != ReasonStatus || strings.HasPrefix(n, "status ") {
+			check = n
+		}
+	}
 	e.samples = append(e.samples, ErrorSample{At: el, Phase: name, Scenario: s.scen, Step: s.st.Name,
-		Reason: o.reason, Status: o.status, Message: msg, Count: 1})
+		Reason: o.reason, Check: check, Status: o.status, Message: msg, Count: 1})
 }
 
 func (e *Executor) pickScenario(r *rand.Rand) *scenRec {

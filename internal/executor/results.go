@@ -36,8 +36,13 @@ type Cell struct {
 	Scenario, Step, Method string
 
 	// Requests counts completed requests (successful or not, including
-	// those that never got a response).
+	// those that never got a response), but not those the run itself
+	// cancelled (Canceled).
 	Requests uint64
+	// Canceled counts requests cut short by the run's own end (Ctrl-C, an
+	// abort_on_fail threshold, a cancel over the API): neither requests nor
+	// errors, so outside the error rate.
+	Canceled uint64
 	// Errors counts failed requests; ErrorsByReason splits them
 	// (ErrorsByReason[ReasonNone] is always 0).
 	Errors         uint64
@@ -49,18 +54,33 @@ type Cell struct {
 	// request bytes written.
 	BytesIn, BytesOut uint64
 
-	// Latency is the time from the request's INTENDED start to its last
+	// Latency is, for successful requests (all requests when the plan's
+	// latency_of is all), the time from the request's INTENDED start to its last
 	// byte: in the open model the first request of an iteration is due at
 	// its scheduled time, and a later step is due when the previous step
 	// (plus its think time) ended. Any wait (max_in_flight, a slow pacer,
 	// a busy worker) is therefore included: coordinated omission corrected.
 	Latency *hist.Histogram
-	// Service is the raw service time, from the actual send to the last byte.
+	// Service is the raw service time, from the actual send to the last
+	// byte, of the same requests as Latency.
 	Service *hist.Histogram
+	// FailedLatency is the latency (from intended start) of failed requests.
+	FailedLatency *hist.Histogram
+	// Checks counts each explicit check of a step cell (nil in phase cells
+	// and in Results.Total): how many responses it judged and how many failed.
+	Checks []CheckCount
 	// DNS, Connect and TLS record the dial phases of requests that opened a
 	// new connection (most requests reuse one and record nothing there).
 	// TTFB is the time from the request written to the first response byte.
 	DNS, Connect, TLS, TTFB *hist.Histogram
+}
+
+// CheckCount is one check of a step and how it fared: Checked responses
+// (every request that got a response), of which Failed failed it.
+type CheckCount struct {
+	Name    string // as expect.Rules.Names gives it: "status in [200]", "json $.id = 7"
+	Checked uint64
+	Failed  uint64
 }
 
 // ErrorRate returns Errors/Requests (0 when there are no requests).
@@ -86,6 +106,7 @@ func (c *Cell) ErrorCounts() map[string]uint64 {
 func (c *Cell) Merge(o *Cell) {
 	c.Requests += o.Requests
 	c.Errors += o.Errors
+	c.Canceled += o.Canceled
 	for i := range c.ErrorsByReason {
 		c.ErrorsByReason[i] += o.ErrorsByReason[i]
 	}
@@ -101,7 +122,7 @@ func (c *Cell) Merge(o *Cell) {
 		dst **hist.Histogram
 		src *hist.Histogram
 	}{
-		{&c.Latency, o.Latency}, {&c.Service, o.Service}, {&c.DNS, o.DNS},
+		{&c.Latency, o.Latency}, {&c.Service, o.Service}, {&c.FailedLatency, o.FailedLatency}, {&c.DNS, o.DNS},
 		{&c.Connect, o.Connect}, {&c.TLS, o.TLS}, {&c.TTFB, o.TTFB},
 	} {
 		if *p.dst == nil {
@@ -114,7 +135,7 @@ func (c *Cell) Merge(o *Cell) {
 // NewCell returns an empty cell with allocated histograms.
 func NewCell(scenario, step, method string) *Cell {
 	return &Cell{Scenario: scenario, Step: step, Method: method, Status: map[int]uint64{},
-		Latency: hist.New(), Service: hist.New(), DNS: hist.New(), Connect: hist.New(), TLS: hist.New(), TTFB: hist.New()}
+		Latency: hist.New(), Service: hist.New(), FailedLatency: hist.New(), DNS: hist.New(), Connect: hist.New(), TLS: hist.New(), TTFB: hist.New()}
 }
 
 // PhaseResult holds one phase of the load profile. Its Cell counts the
@@ -160,6 +181,7 @@ type ErrorSample struct {
 	Scenario string
 	Step     string
 	Reason   Reason
+	Check    string // the check that failed first (expect.Rules.Names), "" when none did
 	Status   int    // HTTP status, 0 when no response
 	Message  string // error text, truncated to 200 bytes
 	Count    uint64 // failures with the same (step, reason, message)

@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"math/bits"
 	"math/rand/v2"
 	"time"
 
@@ -212,6 +213,7 @@ func (e *Executor) request(ctx context.Context, w *worker, st *stepRec, due time
 	o.service = o.tm.End.Sub(o.tm.Start)
 	o.status = 0
 	o.reason = ReasonNone
+	o.checks = 0
 	var why string
 	if err != nil {
 		o.reason = httpclient.Classify(err)
@@ -223,11 +225,13 @@ func (e *Executor) request(ctx context.Context, w *worker, st *stepRec, due time
 		o.status = resp.StatusCode()
 		// The body is at most st.keep bytes of the o.tm.BodyBytes received.
 		rs.result.Reset(o.status, resp.Body(), o.tm.BodyBytes, o.latency)
-		switch v, msg := st.rules.Check(&rs.result); v {
+		var v expect.Verdict
+		v, why, o.checks = st.rules.Check(&rs.result)
+		switch v {
 		case expect.FailStatus:
-			o.reason, why = ReasonStatus, msg
+			o.reason = ReasonStatus
 		case expect.FailCheck:
-			o.reason, why = ReasonCheck, msg
+			o.reason = ReasonCheck
 		default:
 			if ok, msg := st.rules.Capture(&rs.result, w.scope); !ok {
 				o.reason, why = ReasonCheck, msg
@@ -243,11 +247,17 @@ func (e *Executor) request(ctx context.Context, w *worker, st *stepRec, due time
 }
 
 func (e *Executor) record(st *stepRec, phase int32, end time.Duration, o *outcome) {
-	st.cell.record(o)
+	st.cell.record(o, e.latAll)
 	if phase >= 0 {
-		e.phaseRecs[phase].cell.record(o)
+		e.phaseRecs[phase].cell.record(o, e.latAll)
+	}
+	if o.status != 0 && len(st.checkFail) > 0 {
+		st.checked.Add(1)
+		for m := o.checks; m != 0; m &= m - 1 {
+			st.checkFail[bits.TrailingZeros64(m)].Add(1)
+		}
 	}
 	sec := int64(end / time.Second)
-	st.ring.record(sec, o)
+	st.ring.record(sec, o, e.latAll)
 	st.obs.Record(o.latency, o.service, o.status, o.reason, &o.tm)
 }

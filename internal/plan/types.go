@@ -90,9 +90,13 @@ type Plan struct {
 	// Thresholds are evaluated at the end of the run (and on a rolling window
 	// when Window > 0).
 	Thresholds []Threshold `yaml:"thresholds"`
-	Benchmark  *Benchmark  `yaml:"benchmark"`
-	Stress     *Stress     `yaml:"stress"`
-	Knee       *Knee       `yaml:"knee"`
+	// LatencyOf says which requests the latency figures and latency
+	// thresholds cover: "successful" (the default: failed requests' latency
+	// is reported apart) or "all".
+	LatencyOf string     `yaml:"latency_of"`
+	Benchmark *Benchmark `yaml:"benchmark"`
+	Stress    *Stress    `yaml:"stress"`
+	Knee      *Knee      `yaml:"knee"`
 
 	// Source is the file the plan was read from ("" when parsed from memory);
 	// it is not part of the YAML.

@@ -73,6 +73,9 @@ func (v *validator) plan() {
 		v.load()
 	}
 	v.thresholds()
+	if l := v.p.LatencyOf; l != "" && l != LatencySuccessful && l != LatencyAll {
+		v.add("latency_of", "%q is not one of successful, all", l)
+	}
 	if p.Benchmark != nil {
 		v.benchmark()
 	}
@@ -666,6 +669,12 @@ func (v *validator) stepExists(name string) bool {
 	}
 	return false
 }
+
+// The values of Plan.LatencyOf.
+const (
+	LatencySuccessful = "successful"
+	LatencyAll        = "all"
+)
 
 func (v *validator) thresholds() {
 	for i, t := range v.p.Thresholds {

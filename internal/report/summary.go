@@ -76,6 +76,14 @@ type Summary struct {
 	LatencyMS      Latency           `json:"latency_ms"`
 	ServiceMS      Latency           `json:"service_ms"`
 	ErrorsByReason map[string]uint64 `json:"errors_by_reason"`
+	// Why requests failed (failures.go): LatencyOf says which requests latency_ms, service_ms and the latency
+	// thresholds cover ("successful", the default, or "all": the plan's latency_of); FailedLatencyMS is the latency
+	// of failed requests (nil when none failed); Canceled counts requests cut short by the run's own end (neither
+	// requests nor errors); Checks is the pass rate of every explicit check of every step.
+	LatencyOf       string        `json:"latency_of"`
+	FailedLatencyMS *Latency      `json:"failed_latency_ms,omitempty"`
+	Canceled        uint64        `json:"canceled"`
+	Checks          []CheckResult `json:"checks,omitempty"`
 	// ErrorSamples are examples of failed requests: the first of each distinct (step, reason, message), at most
 	// executor.MaxErrorSamples, each with how many failures it stands for.
 	ErrorSamples []ErrorSample `json:"error_samples,omitempty"`
@@ -121,6 +129,7 @@ type ErrorSample struct {
 	Scenario string  `json:"scenario"`
 	Step     string  `json:"step"`
 	Reason   string  `json:"reason"`
+	Check    string  `json:"check,omitempty"`  // the check that failed first, as CheckResult.Name
 	Status   int     `json:"status,omitempty"` // HTTP status, omitted when there was no response
 	Message  string  `json:"message"`          // the error, at most 200 bytes
 	Count    uint64  `json:"count"`            // failures with the same step, reason and message
@@ -139,6 +148,11 @@ type Step struct {
 	ServiceMS      Latency           `json:"service_ms"`
 	TimingMS       Timing            `json:"timing_ms"`
 	ErrorsByReason map[string]uint64 `json:"errors_by_reason,omitempty"`
+	// Why this step's requests failed (failures.go): its most frequent reasons with samples, the latency of its
+	// failed requests, and its requests cancelled by the run's end.
+	Failures        []ReasonCount `json:"failures,omitempty"`
+	FailedLatencyMS *Latency      `json:"failed_latency_ms,omitempty"`
+	Canceled        uint64        `json:"canceled,omitempty"`
 }
 
 // Phase is one load phase's figures.

@@ -44,6 +44,9 @@ func load(ctx context.Context, r *Run) (Report, error) {
 	r.cpu.sample(time.Now())
 
 	s := report.FromResults(res)
+	if p.LatencyOf != "" {
+		s.LatencyOf = p.LatencyOf
+	}
 	s.Thresholds = rolling.Final(p.Thresholds, res)
 	s.Health.CPUMaxPct, s.Health.CPUMeasured = r.cpu.maxPct, r.cpu.measured
 	s.Health.RSSMaxMB = float64(r.cpu.rssBytes()) / (1 << 20)
