@@ -61,6 +61,11 @@ func runCmd(ctx context.Context, name, typ string, args []string, stdout, stderr
 		fs.Usage()
 		return exitUsage
 	}
+	// With --out-json -, stdout carries the JSON alone: the report as printed goes to stderr (so `| jq` works).
+	jsonOut := stdout
+	if f.outJSON == "-" {
+		stdout = stderr
+	}
 	// On a terminal the progress is redrawn in place, and what else is printed while it runs (the log, a
 	// benchmark's, stress or knee run's lines on stdout) goes above it; elsewhere, one plain line a second.
 	var disp live.Display
@@ -135,7 +140,7 @@ func runCmd(ctx context.Context, name, typ string, args []string, stdout, stderr
 	}
 	code = exitCode(rep, err)
 	if rep != nil {
-		if err := writeOutputs(ctx, &f, rep, st, stdout); err != nil {
+		if err := writeOutputs(ctx, &f, rep, st, jsonOut); err != nil {
 			fmt.Fprintf(stderr, "%s: %v\n", prog, err)
 			code = exitError
 		}
