@@ -63,6 +63,10 @@ func stressSearch(ctx context.Context, r *Run) (Report, error) {
 	fmt.Fprintf(r.out, "stress %s: %s against %s: probes of %s from %.1f req/s, error threshold %.1f%%%s, "+
 		"resolution %.0f%%\n", p.Name, stress.Queued, p.Target, dur, cfg.StartRate, 100*cfg.ErrorThreshold,
 		sloString(cfg.P99SLO), 100*cfgResolution(cfg))
+	if k := stepsPerIteration(p); k != 1 {
+		fmt.Fprintf(r.out, "rates below are iterations/s (the search's unit); one iteration is %.2g requests, so the answer is "+
+			"also given in requests/s\n", k)
+	}
 	fmt.Fprintf(r.out, "%s\n", stress.Searching)
 	fmt.Fprintf(r.out, "%-3s %-6s %10s %10s %7s %9s %9s  %s\n", "#", "phase", "asked/s", "achieved/s", "errors",
 		"p99", "lag p99", "verdict")
@@ -96,6 +100,7 @@ func stressSearch(ctx context.Context, r *Run) (Report, error) {
 			pr.Achieved, 100*pr.ErrorRate, fmtMs(pr.P99), fmtMs(pr.Lag99), verdict)
 	}
 	res, err := stress.Search(ctx, cfg, trial, observe)
+	res.InRequests(stepsPerIteration(p))
 	rep.Result = res
 	r.totals = stressTotals(rep)
 	r.write("add stress result", func(ctx context.Context, sk store.Sink) error {
@@ -201,8 +206,13 @@ func stepsPerIteration(p *plan.Plan) float64 {
 
 func stressRow(r *StressReport) store.StressResult {
 	res := r.Result
-	row := store.StressResult{State: string(res.State), MaxSustainableRPS: res.MaxSustainable,
-		BreakdownRPS: res.Breakdown, Threshold: r.Config.ErrorThreshold, SLOP99Ms: ms(r.Config.P99SLO),
+	k := res.RequestsPerIteration
+	if k == 0 {
+		k = 1
+	}
+	// The store keeps requests/s, and the requests per iteration to turn them back into the search's iterations/s.
+	row := store.StressResult{State: string(res.State), MaxSustainableRPS: res.MaxSustainable * k,
+		BreakdownRPS: res.Breakdown * k, RequestsPerIteration: k, Threshold: r.Config.ErrorThreshold, SLOP99Ms: ms(r.Config.P99SLO),
 		CreatedAt: time.Now(), Probes: []store.StressProbe{}}
 	if row.Threshold == 0 {
 		row.Threshold = stress.DefaultErrorThreshold
@@ -211,7 +221,7 @@ func stressRow(r *StressReport) store.StressResult {
 		row.Error = res.Message
 	}
 	for i, pr := range res.Probes {
-		sp := store.StressProbe{Seq: i + 1, Phase: pr.Phase, TargetRPS: pr.Rate, AchievedRPS: pr.Achieved,
+		sp := store.StressProbe{Seq: i + 1, Phase: pr.Phase, TargetRPS: pr.Rate * k, AchievedRPS: pr.Achieved * k,
 			ErrorRate: pr.ErrorRate, P99Ms: ms(pr.P99), OK: pr.Pass}
 		if i < len(r.Probes) {
 			st := r.Probes[i]
@@ -228,7 +238,7 @@ func stressTotals(r *StressReport) store.Totals {
 		reqs, errs = reqs+int64(st.Requests), errs+int64(st.Errors)
 	}
 	t := store.TotalsOf(reqs, errs, nil, 0)
-	t.RPS = r.Result.MaxSustainable
+	t.RPS = r.Result.MaxSustainable * max(r.Result.RequestsPerIteration, 1)
 	for i, pr := range r.Result.Probes { // latency at the answer: the probe at the max sustainable rate
 		if pr.Pass && pr.Rate == r.Result.MaxSustainable && i < len(r.Probes) {
 			st := r.Probes[i]

@@ -247,14 +247,17 @@ type StressProbe struct {
 
 // StressResult is the outcome of a stress search.
 type StressResult struct {
-	State             string        `json:"state"` // COMPLETED or ERROR
-	MaxSustainableRPS float64       `json:"max_sustainable_rps"`
-	BreakdownRPS      float64       `json:"breakdown_rps"`
-	Threshold         float64       `json:"threshold"`  // error-rate threshold (fraction)
-	SLOP99Ms          float64       `json:"slo_p99_ms"` // 0 when no latency SLO
-	Error             string        `json:"error,omitempty"`
-	CreatedAt         time.Time     `json:"created_at"`
-	Probes            []StressProbe `json:"probes"`
+	State string `json:"state"` // COMPLETED or ERROR
+	// MaxSustainableRPS and BreakdownRPS are requests per second, as are the probes' rates; the search ran in
+	// iterations per second: divide by RequestsPerIteration (1 for runs stored before it was kept).
+	MaxSustainableRPS    float64       `json:"max_sustainable_rps"`
+	BreakdownRPS         float64       `json:"breakdown_rps"`
+	RequestsPerIteration float64       `json:"requests_per_iteration"`
+	Threshold            float64       `json:"threshold"`  // error-rate threshold (fraction)
+	SLOP99Ms             float64       `json:"slo_p99_ms"` // 0 when no latency SLO
+	Error                string        `json:"error,omitempty"`
+	CreatedAt            time.Time     `json:"created_at"`
+	Probes               []StressProbe `json:"probes"`
 }
 
 // KneePoint is one load level measured by a knee search.

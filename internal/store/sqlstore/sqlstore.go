@@ -564,10 +564,15 @@ func (s *DB) AddStressResult(ctx context.Context, runID string, x store.StressRe
 		return fmt.Errorf("add stress result to run %s: %w", runID, err)
 	}
 	defer tx.Rollback()
-	cols := []string{"run_id", "state", "max_sustainable_rps", "breakdown_rps", "threshold", "slo_p99_ms", "probes", "error", "created_at"}
+	if x.RequestsPerIteration <= 0 {
+		x.RequestsPerIteration = 1
+	}
+	cols := []string{"run_id", "state", "max_sustainable_rps", "breakdown_rps", "threshold", "slo_p99_ms", "probes", "error", "created_at",
+		"requests_per_iteration"}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO stress_results (`+strings.Join(cols, ", ")+`) VALUES (`+placeholders(len(cols))+`)`+
 		s.d.Upsert([]string{"run_id"}, cols[1:]),
-		runID, x.State, x.MaxSustainableRPS, x.BreakdownRPS, x.Threshold, x.SLOP99Ms, len(x.Probes), x.Error, tm(x.CreatedAt)); err != nil {
+		runID, x.State, x.MaxSustainableRPS, x.BreakdownRPS, x.Threshold, x.SLOP99Ms, len(x.Probes), x.Error, tm(x.CreatedAt),
+		x.RequestsPerIteration); err != nil {
 		return fmt.Errorf("add stress result to run %s: %w", runID, err)
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM stress_probes WHERE run_id=?`, runID); err != nil {
@@ -595,9 +600,9 @@ func (s *DB) StressResult(ctx context.Context, runID string) (*store.StressResul
 	var x store.StressResult
 	var created sql.NullTime
 	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT state, max_sustainable_rps, breakdown_rps, threshold, slo_p99_ms, probes, error, created_at
-		FROM stress_results WHERE run_id=?`, runID).Scan(&x.State, &x.MaxSustainableRPS, &x.BreakdownRPS, &x.Threshold, &x.SLOP99Ms,
-		&n, &x.Error, &created)
+	err := s.db.QueryRowContext(ctx, `SELECT state, max_sustainable_rps, breakdown_rps, threshold, slo_p99_ms, probes, error, created_at,
+		requests_per_iteration FROM stress_results WHERE run_id=?`, runID).Scan(&x.State, &x.MaxSustainableRPS, &x.BreakdownRPS,
+		&x.Threshold, &x.SLOP99Ms, &n, &x.Error, &created, &x.RequestsPerIteration)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("stress result of run %s: %w", runID, store.ErrNotFound)
 	}

@@ -406,7 +406,7 @@ func testStress(t *testing.T, open func() (store.Store, error)) {
 	if _, err := st.StressResult(ctx, "s"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("StressResult(missing) = %v; want ErrNotFound", err)
 	}
-	want := store.StressResult{State: "COMPLETED", MaxSustainableRPS: 64, BreakdownRPS: 76, Threshold: 0.05, SLOP99Ms: 250,
+	want := store.StressResult{State: "COMPLETED", MaxSustainableRPS: 64, BreakdownRPS: 76, Threshold: 0.05, SLOP99Ms: 250, RequestsPerIteration: 2,
 		CreatedAt: base, Probes: []store.StressProbe{
 			{Seq: 1, Phase: "double", TargetRPS: 16, AchievedRPS: 16, Requests: 160, ErrorRate: 0, P99Ms: 5, OK: true},
 			{Seq: 2, Phase: "double", TargetRPS: 32, AchievedRPS: 31.9, Requests: 320, P99Ms: 6, OK: true},
@@ -570,7 +570,7 @@ func testRestart(t *testing.T, open func() (store.Store, error)) {
 	snaps := snapshots(4, base)
 	h := Histogram(7, 100, time.Millisecond)
 	step, _ := store.NewStepResult("s", "t", 100, 0, h, time.Second)
-	stress := store.StressResult{State: "COMPLETED", MaxSustainableRPS: 64, BreakdownRPS: 76, Threshold: 0.05, CreatedAt: base,
+	stress := store.StressResult{State: "COMPLETED", MaxSustainableRPS: 64, BreakdownRPS: 76, Threshold: 0.05, RequestsPerIteration: 1, CreatedAt: base,
 		Probes: []store.StressProbe{{Seq: 1, Phase: "double", TargetRPS: 64, OK: true}}}
 	for _, err := range []error{st.CreateRun(ctx, run), st.AddSnapshots(ctx, run.ID, snaps),
 		st.AddStepResults(ctx, run.ID, []store.StepResult{step}), st.AddStressResult(ctx, run.ID, stress)} {
