@@ -154,13 +154,11 @@ func (e *Executor) Results() *Results {
 	for _, st := range e.steps {
 		c := st.cell.snapshot(st.scen, st.st.Name, st.req.Method)
 		if names := st.rules.Names(); len(names) > 0 {
-			// Failures first: a failure counted has its response counted in checked already, so Failed <= Checked.
+			// A check's failures are counted after its response (record): read after the cell, a failure may
+			// be one more than the responses seen, so Failed is capped.
+			checked := c.Requests - c.Status[0]
 			for i, n := range names {
-				c.Checks = append(c.Checks, CheckCount{Name: n, Failed: st.checkFail[i].Load()})
-			}
-			checked := st.checked.Load()
-			for i := range c.Checks {
-				c.Checks[i].Checked = checked
+				c.Checks = append(c.Checks, CheckCount{Name: n, Checked: checked, Failed: min(st.checkFail[i].Load(), checked)})
 			}
 		}
 		r.Steps = append(r.Steps, c)

@@ -149,9 +149,9 @@ type stepRec struct {
 	ring  *ring
 	obs   StepObserver
 	rules *expect.Rules
-	// checked counts the responses the step's checks judged; checkFail[i]
-	// those that failed check rules.Names()[i].
-	checked   atomic.Uint64
+	// checkFail[i] counts the responses that failed check rules.Names()[i]
+	// (every response is judged by every check: the cell's requests that got
+	// a status).
 	checkFail []atomic.Uint64
 	method    []byte
 	keep      int // response body bytes kept: max_body when a check or capture reads the body, else 0

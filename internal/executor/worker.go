@@ -251,11 +251,9 @@ func (e *Executor) record(st *stepRec, phase int32, end time.Duration, o *outcom
 	if phase >= 0 {
 		e.phaseRecs[phase].cell.record(o, e.latAll)
 	}
-	if o.status != 0 && len(st.checkFail) > 0 {
-		st.checked.Add(1)
-		for m := o.checks; m != 0; m &= m - 1 {
-			st.checkFail[bits.TrailingZeros64(m)].Add(1)
-		}
+	// Responses judged are counted by the cell (requests with a status); only failed checks cost anything here.
+	for m := o.checks; m != 0; m &= m - 1 {
+		st.checkFail[bits.TrailingZeros64(m)].Add(1)
 	}
 	sec := int64(end / time.Second)
 	st.ring.record(sec, o, e.latAll)
