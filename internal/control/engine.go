@@ -68,6 +68,7 @@ func (er *EngineRunner) Run(ctx context.Context, job Job) Outcome {
 	}
 	if rep != nil {
 		out.Summary, _ = runner.JSON(rep)
+		out.Verdict = runner.VerdictOf(rep)
 	}
 	log.Info("run ended", "run_id", job.ID, "status", out.Status, "error", out.Error)
 	return out

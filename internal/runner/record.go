@@ -110,6 +110,7 @@ func (rc *journal) finish(ctx context.Context, r *Run, rep Report, text string) 
 	}
 	f := store.Finish{Status: r.Status, Error: r.Error, EndedAt: r.EndedAt, Totals: r.totals, SummaryText: text}
 	if rep != nil {
+		f.Verdict = VerdictOf(rep)
 		js, err := json.Marshal(rep)
 		rc.fail("encode the report", err)
 		f.SummaryJSON = js

@@ -192,6 +192,13 @@ func testList(t *testing.T, open func() (store.Store, error)) {
 		}
 		ids = append(ids, r.ID)
 	}
+	// Completed load runs 0 and 6 passed, 4 failed a threshold; the benchmark regressed.
+	for i, v := range map[int]store.Verdict{0: store.VerdictPassed, 4: store.VerdictThresholdsFailed, 6: store.VerdictPassed,
+		1: store.VerdictRegressed} {
+		if err := st.FinishRun(ctx, ids[i], store.Finish{Status: specs[i].status, Verdict: v, EndedAt: base.Add(time.Hour)}); err != nil {
+			t.Fatalf("FinishRun: %v", err)
+		}
+	}
 	idsOf := func(rs []store.Run) []string {
 		out := []string{}
 		for _, r := range rs {
@@ -212,6 +219,9 @@ func testList(t *testing.T, open func() (store.Store, error)) {
 		{"status", store.Filter{Status: store.StatusCompleted, Limit: 3}, []string{ids[6], ids[4], ids[3]}},
 		{"type and status", store.Filter{Type: store.TypeLoad, Status: store.StatusFailed}, []string{ids[2]}},
 		{"plan", store.Filter{Plan: "other"}, []string{}},
+		{"verdict", store.Filter{Verdict: store.VerdictPassed}, []string{ids[6], ids[0]}},
+		{"verdict and type", store.Filter{Verdict: store.VerdictRegressed, Type: store.TypeBenchmark}, []string{ids[1]}},
+		{"thresholds failed", store.Filter{Verdict: store.VerdictThresholdsFailed}, []string{ids[4]}},
 	}
 	for _, tt := range tests {
 		got, err := st.ListRuns(ctx, tt.f)
@@ -252,6 +262,16 @@ func testFinish(t *testing.T, open func() (store.Store, error)) {
 	if got.Status != f.Status || got.Error != f.Error || !got.EndedAt.Equal(f.EndedAt) || got.Totals != f.Totals ||
 		string(got.SummaryJSON) != string(f.SummaryJSON) || got.SummaryText != f.SummaryText {
 		t.Errorf("after FinishRun got %+v; want fields of %+v", got, f)
+	}
+	f.Verdict = store.VerdictThresholdsFailed
+	if err := st.FinishRun(ctx, "fin", f); err != nil {
+		t.Fatalf("FinishRun with a verdict: %v", err)
+	}
+	if got, err := st.GetRun(ctx, "fin"); err != nil || got.Verdict != store.VerdictThresholdsFailed {
+		t.Errorf("GetRun after FinishRun with a verdict = %+v, %v; want verdict thresholds_failed", got, err)
+	}
+	if err := st.FinishRun(ctx, "fin", store.Finish{Status: store.StatusCompleted, Verdict: "great"}); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("FinishRun(verdict great) = %v; want ErrInvalid", err)
 	}
 	if err := st.FinishRun(ctx, "missing", f); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("FinishRun(missing) = %v; want ErrNotFound", err)
