@@ -312,10 +312,10 @@ type KneeResult struct {
 type Filter struct {
 	Status  Status
 	Verdict Verdict
-	Type   Type
-	Plan   string
-	Limit  int
-	Offset int
+	Type    Type
+	Plan    string
+	Limit   int
+	Offset  int
 }
 
 // DefaultListLimit is the page size of ListRuns when Filter.Limit is 0.
