@@ -2,10 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/loadlab/loadlab/internal/report"
+	"github.com/loadlab/loadlab/internal/store"
 	"github.com/loadlab/loadlab/internal/testenv"
 )
 
@@ -50,5 +52,32 @@ func TestVersion(t *testing.T) {
 	var stdout, stderr testenv.SyncBuffer
 	if code := run([]string{"version", "x"}, &stdout, &stderr); code != exitUsage {
 		t.Errorf("loadgen version x = exit %d; want %d", code, exitUsage)
+	}
+}
+
+// TestDefaultStoreInDataDir: with no --store, a run is recorded in the user's data directory whatever the working
+// directory, so `runs list` in another directory shows it; the summary names the store.
+func TestDefaultStoreInDataDir(t *testing.T) {
+	url := startTarget(t)
+	t.Setenv("XDG_DATA_HOME", t.TempDir())
+	t.Setenv(store.EnvURL, "")
+	planPath := writePlan(t, "")
+	t.Chdir(t.TempDir())
+	var stdout, stderr testenv.SyncBuffer
+	if code := run([]string{"run", "--metrics-addr", "off", "--quiet", "--duration-scale", "0.5", "--target", url, planPath},
+		&stdout, &stderr); code != exitOK {
+		t.Fatalf("exit %d; want 0\n%s%s", code, stdout.String(), stderr.String())
+	}
+	if want := "STORE   " + store.DefaultURL(); !strings.Contains(stdout.String(), want) {
+		t.Errorf("summary lacks %q:\n%s", want, stdout.String())
+	}
+	id := regexp.MustCompile(`run (\d{8}-\d{6}-[0-9a-f]+)`).FindStringSubmatch(stdout.String())
+	if id == nil {
+		t.Fatalf("no run id in:\n%s", stdout.String())
+	}
+	t.Chdir(t.TempDir())
+	var out, errb testenv.SyncBuffer
+	if code := run([]string{"runs", "list"}, &out, &errb); code != exitOK || !strings.Contains(out.String(), id[1]) {
+		t.Errorf("runs list in another directory = exit %d:\n%s%s; want run %s", code, out.String(), errb.String(), id[1])
 	}
 }

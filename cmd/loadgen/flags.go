@@ -31,6 +31,7 @@ type runFlags struct {
 	metricsURL    string
 	remoteWrite   remoteWriteFlags
 	verbose       bool
+	storeRequired bool
 }
 
 // testExecutorOptions are added to the executor options of every run: tests provoke a panic through them (e.g.
@@ -50,6 +51,7 @@ func (f *runFlags) set(fs *flag.FlagSet) {
 	fs.IntVar(&f.watchPID, "watch-pid", 0, "also export CPU, memory, fds and threads of this process (e.g. the target) as loadgen_watched_process_*{process=\"target\"}")
 	fs.StringVar(&f.baseline, "baseline", "", "benchmark plans: compare with this stored run ID (default: the last stored benchmark of the same plan, endpoint and concurrency)")
 	fs.StringVar(&f.metricsURL, "metrics-url", "", "knee plans: the target's Prometheus /metrics URL, overriding knee.metrics_url (by default a metrics_url on the plan's target follows --target)")
+	fs.BoolVar(&f.storeRequired, "store-required", false, "exit 1 when the run's records are not all in the store at its end (the store was unreachable: they wait in the local spool), for CI jobs whose machine, and spool, are thrown away")
 	f.remoteWrite.set(fs)
 	vFlag(fs, &f.verbose)
 }
@@ -90,7 +92,7 @@ func targetFlag(fs *flag.FlagSet, p *string) {
 // (exit code 2) in every one of them (openStore).
 func storeFlag(fs *flag.FlagSet, p *string) {
 	fs.StringVar(p, "store", "", "result store: sqlite://PATH or mysql://USER:PASS@tcp(HOST:3306)/DB; \"off\" records nothing (env "+
-		store.EnvURL+"; default "+store.DefaultURL+")")
+		store.EnvURL+"; default "+store.DefaultURLDoc+")")
 }
 
 // vFlag is -v of every command.

@@ -139,6 +139,9 @@ func runCmd(ctx context.Context, name, typ string, args []string, stdout, stderr
 		reportRunError(stderr, prog, err, f.verbose)
 	}
 	code = exitCode(rep, err)
+	if rep != nil && warnUnstored(stderr, prog, rep.Head(), f.storeRequired) {
+		code = exitError
+	}
 	if rep != nil {
 		if err := writeOutputs(ctx, &f, rep, st, jsonOut); err != nil {
 			fmt.Fprintf(stderr, "%s: %v\n", prog, err)
@@ -151,6 +154,18 @@ func runCmd(ctx context.Context, name, typ string, args []string, stdout, stderr
 	}
 	x.End(ctx, f.linger)
 	return code
+}
+
+// warnUnstored says loudly, on stderr, when the run's records are not all in the store at its end (they wait in the
+// local spool, written at a later start on this machine), and reports whether --store-required makes that a failure.
+func warnUnstored(stderr io.Writer, prog string, h *report.Header, required bool) bool {
+	if h.Store == nil || h.Store.Unwritten == 0 {
+		return false
+	}
+	fmt.Fprintf(stderr, "%s: WARNING: run %s is NOT fully in the store %s: %d record(s) wait in the local spool %s and are "+
+		"written only when loadgen next starts on this machine and reaches the store. In CI keep that file, or use "+
+		"--store-required to fail the job (exit 1) when this happens.\n", prog, h.RunID, h.Store.URL, h.Store.Unwritten, h.Store.Spool)
+	return required
 }
 
 // loadRunPlan loads the plan file (as typ when set) with --target and the knee's --metrics-url, and scales it by

@@ -138,7 +138,7 @@ type historyFlags struct {
 
 func (h *historyFlags) set(fs *flag.FlagSet) {
 	storeFlag(fs, &h.store)
-	fs.StringVar(&h.spool, "spool", store.DefaultSpoolDir, "spool directory whose leftover records are written to the store first")
+	fs.StringVar(&h.spool, "spool", store.DefaultSpoolDir(), "spool directory whose leftover records are written to the store first")
 	vFlag(fs, &h.verbose)
 }
 

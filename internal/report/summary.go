@@ -203,6 +203,10 @@ type StoreInfo struct {
 	URL     string `json:"url"`
 	Spooled bool   `json:"spooled"` // the store was unreachable or slow; records went to a local spool
 	Message string `json:"message,omitempty"`
+	// Unwritten counts the records still in the local spool file Spool when the run ended (the store did not take
+	// them in time): they reach the store only at a later start of loadgen on this machine.
+	Unwritten int64  `json:"unwritten,omitempty"`
+	Spool     string `json:"spool,omitempty"`
 }
 
 // Passed reports whether the run is a pass for CI: it completed and every
