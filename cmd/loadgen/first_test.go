@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -79,5 +81,53 @@ func TestDefaultStoreInDataDir(t *testing.T) {
 	var out, errb testenv.SyncBuffer
 	if code := run([]string{"runs", "list"}, &out, &errb); code != exitOK || !strings.Contains(out.String(), id[1]) {
 		t.Errorf("runs list in another directory = exit %d:\n%s%s; want run %s", code, out.String(), errb.String(), id[1])
+	}
+}
+
+// TestEnvFlags: -e NAME=VALUE and --env-file fill ${env.NAME}; -e wins over the file, the file over the process
+// environment; a bad -e or an unreadable file is exit 2.
+func TestEnvFlags(t *testing.T) {
+	url := startTarget(t)
+	dir := t.TempDir()
+	planPath := filepath.Join(dir, "env.yaml")
+	if err := os.WriteFile(planPath, []byte(`name: env
+target: http://127.0.0.1:1
+scenarios:
+  - steps:
+      - {name: user, request: {path: "/api/users/${env.LOADLAB_TEST_UID}"}, check: {status: [200]}}
+load: {phases: [{name: p, duration: 1s, rate: 5}]}
+thresholds: ["error_rate < 1%"]
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	envFile := filepath.Join(dir, "test.env")
+	if err := os.WriteFile(envFile, []byte("# ids\nexport LOADLAB_TEST_UID=\"99999\"\n\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("LOADLAB_TEST_UID", "88888")
+	common := []string{"run", "--metrics-addr", "off", "--store", "off", "--quiet", "--target", url}
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+	}{
+		{"-e wins over the file", []string{"-e", "LOADLAB_TEST_UID=1", "--env-file", envFile}, exitOK},
+		{"the file wins over the environment", []string{"--env-file", envFile}, exitError}, // user 99999: every request 404
+		{"bad -e", []string{"-e", "NOEQUALS"}, exitUsage},
+		{"missing env file", []string{"--env-file", filepath.Join(dir, "none.env")}, exitUsage},
+	} {
+		var stdout, stderr testenv.SyncBuffer
+		args := append(append(append([]string{}, common...), tc.args...), planPath)
+		if code := run(args, &stdout, &stderr); code != tc.code {
+			t.Errorf("%s: exit %d; want %d\n%s%s", tc.name, code, tc.code, stdout.String(), stderr.String())
+		}
+	}
+	os.Unsetenv("LOADLAB_TEST_UID")
+	var stdout, stderr testenv.SyncBuffer
+	if code := run([]string{"validate", "-e", "LOADLAB_TEST_UID=3", planPath}, &stdout, &stderr); code != exitOK {
+		t.Errorf("validate -e: exit %d\n%s", code, stderr.String())
+	}
+	if code := run([]string{"validate", planPath}, &stdout, &stderr); code != exitUsage {
+		t.Errorf("validate without the variable: exit %d; want %d", code, exitUsage)
 	}
 }

@@ -32,6 +32,7 @@ type runFlags struct {
 	remoteWrite   remoteWriteFlags
 	verbose       bool
 	storeRequired bool
+	env           envFlags
 }
 
 // testExecutorOptions are added to the executor options of every run: tests provoke a panic through them (e.g.
@@ -52,6 +53,7 @@ func (f *runFlags) set(fs *flag.FlagSet) {
 	fs.StringVar(&f.baseline, "baseline", "", "benchmark plans: compare with this stored run ID (default: the last stored benchmark of the same plan, endpoint and concurrency)")
 	fs.StringVar(&f.metricsURL, "metrics-url", "", "knee plans: the target's Prometheus /metrics URL, overriding knee.metrics_url (by default a metrics_url on the plan's target follows --target)")
 	fs.BoolVar(&f.storeRequired, "store-required", false, "exit 1 when the run's records are not all in the store at its end (the store was unreachable: they wait in the local spool), for CI jobs whose machine, and spool, are thrown away")
+	f.env.set(fs)
 	f.remoteWrite.set(fs)
 	vFlag(fs, &f.verbose)
 }

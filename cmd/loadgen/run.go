@@ -175,8 +175,15 @@ func loadRunPlan(path, typ string, f *runFlags) (*plan.Plan, error) {
 	if typ != "" {
 		opts = append(opts, plan.WithType(typ))
 	}
+	env, err := f.env.option()
+	if err != nil {
+		return nil, err
+	}
+	if env != nil {
+		opts = append(opts, env)
+	}
 	if f.target != "" {
-		opts = append(opts, plan.WithTarget(f.target))
+		opts = append(opts, plan.WithTarget(f.target)) // last: see the knee's metrics_url below
 	}
 	p, err := plan.LoadFile(path, opts...)
 	if err != nil {
