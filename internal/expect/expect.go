@@ -99,6 +99,7 @@ type Rules struct {
 type jsonCheck struct {
 	path Path
 	want any
+	ops  []op // wantOps: the operators, in Operators order
 	kind wantKind
 	num  float64 // wantNumber
 	text string  // wantNumber, wantText: the expected value as text
@@ -113,6 +114,7 @@ const (
 	wantBool
 	wantJSON
 	wantText
+	wantOps // an operator mapping (ops.go)
 )
 
 // NewRules compiles a step's check and captures; maxBody is the most body
@@ -155,6 +157,18 @@ const MaxCounted = 64
 func (r *Rules) Names() []string { return r.names }
 
 func newJSONCheck(c JSONCheck) jsonCheck {
+	jc := jsonCheck{path: c.Path, want: c.Want, kind: wantText, text: fmt.Sprint(c.Want)}
+	if m, ok := isOps(c.Want); ok {
+		if ops, err := compileOps(m); err == nil { // CheckWant reported an error at validation
+			jc.kind, jc.ops = wantOps, ops
+			return jc
+		}
+	}
+	return newEqCheck(c)
+}
+
+// newEqCheck compiles c as an equality check, whatever its expected value looks like.
+func newEqCheck(c JSONCheck) jsonCheck {
 	jc := jsonCheck{path: c.Path, want: c.Want, kind: wantText, text: fmt.Sprint(c.Want)}
 	switch w := c.Want.(type) {
 	case nil:
@@ -277,6 +291,23 @@ func cutNoteIf(resp *Response) string {
 
 // explain says why jc failed on the value got (found: whether the path held one), showing the value seen.
 func (jc *jsonCheck) explain(got gjson.Result, found bool) string {
+	if jc.kind == wantOps {
+		o, _ := matchOps(jc.ops, got, found)
+		if o == nil {
+			return jc.path.src + ": failed"
+		}
+		if !found {
+			return jc.path.src + ": missing, want " + o.src
+		}
+		s := text(got)
+		if len(s) > 40 {
+			s = s[:40] + "..."
+		}
+		if o.kind == opExists {
+			return fmt.Sprintf("%s = %s, want it missing", jc.path.src, s)
+		}
+		return fmt.Sprintf("%s = %s, want %s", jc.path.src, s, o.src)
+	}
 	if !found {
 		return jc.path.src + ": missing"
 	}
@@ -288,6 +319,10 @@ func (jc *jsonCheck) explain(got gjson.Result, found bool) string {
 }
 
 func (jc *jsonCheck) match(got gjson.Result, found bool) bool {
+	if jc.kind == wantOps {
+		_, ok := matchOps(jc.ops, got, found)
+		return ok
+	}
 	switch {
 	case jc.kind == wantNull:
 		return !found || got.Type == gjson.Null
@@ -342,6 +377,8 @@ func FormatSize(n int64) string {
 // describe writes what jc expects, as a check's name and a failure show it: "= 7".
 func (jc *jsonCheck) describe() string {
 	switch jc.kind {
+	case wantOps:
+		return describeOps(jc.ops)
 	case wantNull:
 		return "= null"
 	case wantJSON:

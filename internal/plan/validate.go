@@ -417,6 +417,8 @@ func (v *validator) check(at string, c *Check) (expect.Check, bool) {
 			v.add(joinPath(at+".json", k), "%v", err)
 		} else if s, ok := c.JSON[k].(string); ok && strings.Contains(s, "${") {
 			v.add(joinPath(at+".json", k), "expected values are literal; templates are not expanded in checks")
+		} else if err := expect.CheckWant(c.JSON[k]); err != nil {
+			v.add(joinPath(at+".json", k), "%v", err)
 		}
 		out.JSON = append(out.JSON, expect.JSONCheck{Path: p, Want: c.JSON[k]})
 	}
