@@ -620,11 +620,21 @@ func (e *Executor) sampleError(el time.Duration, phase int32, s *stepRec, o *out
 	if len(msg) > 200 {
 		msg = msg[:200]
 	}
+	check := ""
+	if o.checks != 0 {
+		// The first check that failed, unless the verdict came from the default status rule (100-399).
+		if n := s.rules.Names()[bits.TrailingZeros64(o.checks)]; o.reason != ReasonStatus || strings.HasPrefix(n, "status ") {
+			check = n
+		}
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for i := range e.samples {
 		x := &e.samples[i]
-		if x.Scenario == s.scen && x.Step == s.st.Name && x.Reason == o.reason && x.Message == msg {
+		// One sample per failing check and status (its message, e.g. a latency, varies from one failure to the
+		// next), else per message.
+		if x.Scenario == s.scen && x.Step == s.st.Name && x.Reason == o.reason &&
+			(check != "" && x.Check == check && x.Status == o.status || check == "" && x.Check == "" && x.Message == msg) {
 			x.Count++
 			return
 		}
@@ -636,13 +646,6 @@ func (e *Executor) sampleError(el time.Duration, phase int32, s *stepRec, o *out
 	name := ""
 	if phase >= 0 {
 		name = e.phaseRecs[phase].p.Name
-	}
-	check := ""
-	if o.checks != 0 {
-		// The first check that failed, unless the verdict came from the default status rule (100-399).
-		if n := s.rules.Names()[bits.TrailingZeros64(o.checks)]; o.reason != ReasonStatus || strings.HasPrefix(n, "status ") {
-			check = n
-		}
 	}
 	e.samples = append(e.samples, ErrorSample{At: el, Phase: name, Scenario: s.scen, Step: s.st.Name,
 		Reason: o.reason, Check: check, Status: o.status, Message: msg, Count: 1})

@@ -172,9 +172,11 @@ type ScenarioResult struct {
 	Failed     uint64 // iterations in which at least one request failed
 }
 
-// ErrorSample is one failed request kept for the summary. Results keeps at
-// most MaxErrorSamples of them (the first ones of each distinct message
-// prefix win); ErrorSamplesDropped counts the rest.
+// ErrorSample is one failed request kept for the summary: the first of each
+// (step, reason, failing check, status), or of each (step, reason, message)
+// when no check failed. Results keeps at most MaxErrorSamples of them;
+// ErrorSamplesDropped counts the rest. Only the run's first 1000 failures are
+// looked at (Count counts among them).
 type ErrorSample struct {
 	At       time.Duration // since the run started
 	Phase    string
@@ -184,7 +186,7 @@ type ErrorSample struct {
 	Check    string // the check that failed first (expect.Rules.Names), "" when none did
 	Status   int    // HTTP status, 0 when no response
 	Message  string // error text, truncated to 200 bytes
-	Count    uint64 // failures with the same (step, reason, message)
+	Count    uint64 // failures it stands for, among the run's first 1000
 }
 
 // MaxErrorSamples bounds Results.ErrorSamples.

@@ -132,7 +132,7 @@ type ErrorSample struct {
 	Check    string  `json:"check,omitempty"`  // the check that failed first, as CheckResult.Name
 	Status   int     `json:"status,omitempty"` // HTTP status, omitted when there was no response
 	Message  string  `json:"message"`          // the error, at most 200 bytes
-	Count    uint64  `json:"count"`            // failures with the same step, reason and message
+	Count    uint64  `json:"count"`            // failures it stands for (same step, reason and failing check and status, or message), among the run's first 1000
 }
 
 // Step is one plan step's figures.
