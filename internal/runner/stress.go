@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/loadlab/loadlab/internal/plan"
@@ -60,10 +61,19 @@ func stressSearch(ctx context.Context, r *Run) (Report, error) {
 	rep := &StressReport{Config: cfg, Probes: []ProbeStats{}}
 
 	dur := p.Stress.ProbeDuration.Duration
-	fmt.Fprintf(r.out, "stress %s: %s against %s: probes of %s from %.1f req/s, error threshold %.1f%%%s, "+
-		"resolution %.0f%%\n", p.Name, stress.Queued, p.Target, dur, cfg.StartRate, 100*cfg.ErrorThreshold,
+	k := stepsPerIteration(p)
+	// The search runs in iterations/s; the stress package writes its rates as req/s, which they are only when an
+	// iteration is one request.
+	units := func(s string) string {
+		if k == 1 {
+			return s
+		}
+		return strings.ReplaceAll(s, " req/s", " iterations/s")
+	}
+	fmt.Fprintf(r.out, units("stress %s: %s against %s: probes of %s from %.1f req/s, error threshold %.1f%%%s, "+
+		"resolution %.0f%%\n"), p.Name, stress.Queued, p.Target, dur, cfg.StartRate, 100*cfg.ErrorThreshold,
 		sloString(cfg.P99SLO), 100*cfgResolution(cfg))
-	if k := stepsPerIteration(p); k != 1 {
+	if k != 1 {
 		fmt.Fprintf(r.out, "rates below are iterations/s (the search's unit); one iteration is %.2g requests, so the answer is "+
 			"also given in requests/s\n", k)
 	}
@@ -80,7 +90,7 @@ func stressSearch(ctx context.Context, r *Run) (Report, error) {
 		// stall of a few tens of ms puts the schedule-lag p99 of a short probe over the limit, and one stall is
 		// not a ceiling. The second measurement is the one kept and judged.
 		if pass, limit, why := cfg.Judge(pr); !pass && limit == stress.LimitGenerator {
-			fmt.Fprintf(r.out, "    %.1f req/s: %s; measuring it again\n", rate, why)
+			fmt.Fprintf(r.out, units("    %.1f req/s: %s; measuring it again\n"), rate, units(why))
 			if err := sleepCtx(ctx, cfg.Cooldown); err != nil {
 				return pr, err
 			}
@@ -94,13 +104,17 @@ func stressSearch(ctx context.Context, r *Run) (Report, error) {
 	observe := func(_ stress.State, pr stress.Probe) {
 		verdict := "ok"
 		if !pr.Pass {
-			verdict = "FAIL (" + string(pr.Limit) + "): " + pr.Reason
+			verdict = "FAIL (" + string(pr.Limit) + "): " + units(pr.Reason)
 		}
 		fmt.Fprintf(r.out, "%-3d %-6s %10.1f %10.1f %6.1f%% %9s %9s  %s\n", len(rep.Probes), pr.Phase, pr.Rate,
 			pr.Achieved, 100*pr.ErrorRate, fmtMs(pr.P99), fmtMs(pr.Lag99), verdict)
 	}
 	res, err := stress.Search(ctx, cfg, trial, observe)
-	res.InRequests(stepsPerIteration(p))
+	res.InRequests(k)
+	res.Message = units(res.Message)
+	for i := range res.Probes {
+		res.Probes[i].Reason = units(res.Probes[i].Reason)
+	}
 	rep.Result = res
 	r.totals = stressTotals(rep)
 	r.write("add stress result", func(ctx context.Context, sk store.Sink) error {

@@ -271,7 +271,7 @@ func TestStressJourneyUnits(t *testing.T) {
 	var text strings.Builder
 	rep.WriteText(&text)
 	want := fmt.Sprintf("Max sustainable RPS = %.1f (%.1f iterations/s)", res.MaxSustainableRPS, res.MaxSustainable)
-	if !strings.Contains(text.String(), want) || !strings.Contains(out.String(), "one iteration is 2 requests") {
+	if !strings.Contains(text.String(), want) || !strings.Contains(out.String(), "one iteration is 2 requests") || strings.Contains(out.String()+text.String(), " req/s") {
 		t.Errorf("text lacks %q or the unit note:\n%s%s", want, out.String(), text.String())
 	}
 	b, _ := json.Marshal(rep)
