@@ -153,6 +153,7 @@ func (e *Executor) Results() *Results {
 		ErrorSamplesDropped: e.samplesOff.Load()}
 	for _, st := range e.steps {
 		c := st.cell.snapshot(st.scen, st.st.Name, st.req.Method)
+		c.Skipped = st.skipped.Load()
 		if names := st.rules.Names(); len(names) > 0 {
 			// A check's failures are counted after its response (record): read after the cell, a failure may
 			// be one more than the responses seen, so Failed is capped.

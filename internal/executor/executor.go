@@ -132,12 +132,15 @@ type phaseRec struct {
 }
 
 type scenRec struct {
-	s      *plan.Scenario
-	steps  []*stepRec
-	weight int
-	iter   atomic.Uint64
-	failed atomic.Uint64
-	obs    ScenarioObserver
+	s     *plan.Scenario
+	steps []*stepRec
+	// abortAny: on_failure abort_iteration (end the iteration at the first failed step); continueAll: on_failure
+	// continue (run every step). Neither: end it before a step whose needs a failed step left unset.
+	abortAny, continueAll bool
+	weight                int
+	iter                  atomic.Uint64
+	failed                atomic.Uint64
+	obs                   ScenarioObserver
 }
 
 type stepRec struct {
@@ -149,6 +152,12 @@ type stepRec struct {
 	ring  *ring
 	obs   StepObserver
 	rules *expect.Rules
+	// needs are the captures of earlier steps of the scenario that the
+	// request uses; skipped counts the iterations that ended before this
+	// step because one was missing after a failure (or, with on_failure
+	// abort_iteration, because an earlier step failed).
+	needs   []string
+	skipped atomic.Uint64
 	// checkFail[i] counts the responses that failed check rules.Names()[i]
 	// (every response is judged by every check: the cell's requests that got
 	// a status).
@@ -254,8 +263,10 @@ func New(p *plan.Plan, opts ...Option) (*Executor, error) {
 		if w <= 0 {
 			w = plan.DefaultWeight
 		}
-		sr := &scenRec{s: s, weight: w, obs: e.obs.Scenario(s.Name)}
+		sr := &scenRec{s: s, weight: w, obs: e.obs.Scenario(s.Name), abortAny: s.OnFailure == plan.OnFailureAbort,
+			continueAll: s.OnFailure == plan.OnFailureContinue}
 		e.totalWeight += w
+		captured := map[string]bool{}
 		for j := range s.Steps {
 			st := &s.Steps[j]
 			if st.Request.Compiled == nil || st.Rules == nil {
@@ -266,6 +277,14 @@ func New(p *plan.Plan, opts ...Option) (*Executor, error) {
 				checkFail: make([]atomic.Uint64, len(st.Rules.Names()))}
 			if st.Think != nil {
 				rec.think = *st.Think
+			}
+			for _, ref := range st.Request.Compiled.Refs {
+				if captured[ref] {
+					rec.needs = append(rec.needs, ref)
+				}
+			}
+			for name := range st.Capture {
+				captured[name] = true
 			}
 			rec.obs = sr.obs.Step(st.Name, st.Request.Compiled.Method, codes)
 			sr.steps = append(sr.steps, rec)

@@ -43,6 +43,10 @@ type Cell struct {
 	// abort_on_fail threshold, a cancel over the API): neither requests nor
 	// errors, so outside the error rate.
 	Canceled uint64
+	// Skipped counts, in a step cell, the iterations that ended before this
+	// step after an earlier step failed (the scenario's on_failure): the step
+	// was not sent, so it is no request.
+	Skipped uint64
 	// Errors counts failed requests; ErrorsByReason splits them
 	// (ErrorsByReason[ReasonNone] is always 0).
 	Errors         uint64

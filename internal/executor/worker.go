@@ -74,6 +74,13 @@ func (e *Executor) iteration(ctx context.Context, w *worker, intended time.Durat
 				break
 			}
 		}
+		if failed && sc.stop(st, w.scope) {
+			// The rest of the iteration is not sent: its steps are counted as skipped.
+			for _, rest := range sc.steps[i:] {
+				rest.skipped.Add(1)
+			}
+			break
+		}
 		ok, end := e.request(ctx, w, st, due, phase)
 		if !ok {
 			failed = true
@@ -89,6 +96,22 @@ func (e *Executor) iteration(ctx context.Context, w *worker, intended time.Durat
 	}
 	e.endIteration(sc, failed)
 	return due
+}
+
+// stop reports whether an iteration of sc in which a step failed ends before step st (on_failure).
+func (sc *scenRec) stop(st *stepRec, scope *tmpl.Scope) bool {
+	switch {
+	case sc.continueAll:
+		return false
+	case sc.abortAny:
+		return true
+	}
+	for _, n := range st.needs {
+		if _, ok := scope.Lookup(n); !ok {
+			return true
+		}
+	}
+	return false
 }
 
 // think draws the think time after step st.

@@ -309,6 +309,9 @@ func (v *validator) scenarios() {
 			v.upTo(at+".weight", w, MaxWeight)
 		}
 		v.think(at+".think", sc.Think)
+		if f := sc.OnFailure; f != "" && f != OnFailureContinue && f != OnFailureAbort {
+			v.add(at+".on_failure", "%q is not one of continue, abort_iteration", f)
+		}
 		if len(sc.Steps) == 0 {
 			v.add(at+".steps", "at least one step is required")
 			continue

@@ -61,7 +61,7 @@ func fillFailures(s *Summary, res *executor.Results, latencyOf string) {
 			break
 		}
 		st := &s.Steps[i]
-		st.Canceled = c.Canceled
+		st.Canceled, st.Skipped = c.Canceled, c.Skipped
 		if c.FailedLatency != nil && c.FailedLatency.Count() > 0 {
 			l := LatencyOf(c.FailedLatency)
 			st.FailedLatencyMS = &l
@@ -133,7 +133,7 @@ func (s *Summary) writeLatencyApart(ew *errWriter) {
 func (s *Summary) writeFailures(ew *errWriter) {
 	any := false
 	for _, st := range s.Steps {
-		if len(st.Failures) > 0 {
+		if len(st.Failures) > 0 || st.Skipped > 0 {
 			any = true
 		}
 	}
@@ -142,6 +142,9 @@ func (s *Summary) writeFailures(ew *errWriter) {
 	}
 	ew.printf("\nFAILURES (top reasons per step, with samples)\n")
 	for _, st := range s.Steps {
+		if st.Skipped > 0 {
+			ew.printf("  %s/%s  not sent in %d iteration(s): an earlier step failed (on_failure)\n", st.Scenario, st.Step, st.Skipped)
+		}
 		if len(st.Failures) == 0 {
 			continue
 		}

@@ -84,8 +84,8 @@ type Summary struct {
 	FailedLatencyMS *Latency      `json:"failed_latency_ms,omitempty"`
 	Canceled        uint64        `json:"canceled"`
 	Checks          []CheckResult `json:"checks,omitempty"`
-	// ErrorSamples are examples of failed requests: the first of each distinct (step, reason, message), at most
-	// executor.MaxErrorSamples, each with how many failures it stands for.
+	// ErrorSamples are examples of failed requests: the first of each distinct (step, reason, failing check and
+	// status, or message), at most executor.MaxErrorSamples, each with how many failures it stands for.
 	ErrorSamples []ErrorSample `json:"error_samples,omitempty"`
 
 	Steps      []Step      `json:"steps"`
@@ -153,6 +153,8 @@ type Step struct {
 	Failures        []ReasonCount `json:"failures,omitempty"`
 	FailedLatencyMS *Latency      `json:"failed_latency_ms,omitempty"`
 	Canceled        uint64        `json:"canceled,omitempty"`
+	// Skipped counts the iterations that ended before this step after an earlier step failed (on_failure).
+	Skipped uint64 `json:"skipped,omitempty"`
 }
 
 // Phase is one load phase's figures.
