@@ -131,3 +131,57 @@ thresholds: ["error_rate < 1%"]
 		t.Errorf("validate without the variable: exit %d; want %d", code, exitUsage)
 	}
 }
+
+// TestQuietMetricsLine: --quiet silences the metrics-address line when the address is the one asked for, and keeps
+// it when loadgen picked the port (127.0.0.1:0), which nothing else would tell.
+func TestQuietMetricsLine(t *testing.T) {
+	url := startTarget(t)
+	for _, tc := range []struct {
+		addr  string
+		shown bool
+	}{{testenv.FreeAddr(t), false}, {"127.0.0.1:0", true}} {
+		var stdout, stderr testenv.SyncBuffer
+		args := []string{"run", "--quiet", "--store", "off", "--metrics-addr", tc.addr, "--duration-scale", "0.25", "--target", url,
+			writePlan(t, "")}
+		if code := run(args, &stdout, &stderr); code != exitOK {
+			t.Fatalf("exit %d\n%s", code, stderr.String())
+		}
+		if got := strings.Contains(stderr.String(), "serving metrics on"); got != tc.shown {
+			t.Errorf("--quiet --metrics-addr %s: address line printed %v; want %v\n%s", tc.addr, got, tc.shown, stderr.String())
+		}
+	}
+}
+
+// TestBadTargetBlamesTheFlag: a --target that is not a URL is the flag's fault, not the plan's line, with a hint.
+func TestBadTargetBlamesTheFlag(t *testing.T) {
+	for _, cmd := range []string{"run", "validate", "stress"} {
+		var stdout, stderr testenv.SyncBuffer
+		if code := run([]string{cmd, "--target", "localhost:9", writePlan(t, "")}, &stdout, &stderr); code != exitUsage {
+			t.Fatalf("%s --target localhost:9: exit %d; want %d", cmd, code, exitUsage)
+		}
+		if want := `--target (or LOADGEN_TARGET) "localhost:9": scheme must be http or https; did you mean http://localhost:9?`; !strings.Contains(stderr.String(), want) || strings.Contains(stderr.String(), "tiny.yaml:") {
+			t.Errorf("%s: stderr %q; want %q and no plan line", cmd, stderr.String(), want)
+		}
+	}
+}
+
+// TestHelpExitCodes: each of run, bench, stress and knee lists its own exit codes in -h.
+func TestHelpExitCodes(t *testing.T) {
+	for cmd, want := range map[string][]string{"run": {"3 thresholds failed"}, "bench": {"3 an endpoint regressed"},
+		"stress": {"0 the search COMPLETED", "ERROR"}, "knee": {"0 the search completed", "knee"}} {
+		var stdout, stderr testenv.SyncBuffer
+		if code := run([]string{cmd, "-h"}, &stdout, &stderr); code != exitOK {
+			t.Errorf("%s -h: exit %d", cmd, code)
+		}
+		for _, w := range want {
+			if !strings.Contains(stderr.String(), "Exit codes: ") || !strings.Contains(stderr.String(), w) {
+				t.Errorf("%s -h lacks %q:\n%s", cmd, w, stderr.String())
+			}
+		}
+	}
+	var stdout, stderr testenv.SyncBuffer
+	run([]string{"stress", "-h"}, &stdout, &stderr)
+	if strings.Contains(stderr.String(), "3 ") && strings.Contains(stderr.String(), "regression") {
+		t.Errorf("stress -h lists the benchmark's exit code 3:\n%s", stderr.String())
+	}
+}

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/loadlab/loadlab/internal/executor"
+	"github.com/loadlab/loadlab/internal/plan"
 	"github.com/loadlab/loadlab/internal/runner"
 	"github.com/loadlab/loadlab/internal/store"
 )
@@ -74,6 +76,9 @@ func (f *runFlags) check(fs *flag.FlagSet) error {
 	case f.baseline != "" && store.URLFromEnv(f.store) == "off":
 		return errors.New("--baseline needs a store")
 	}
+	if err := checkTargetFlag(f.target); err != nil {
+		return err
+	}
 	if !metricsSet {
 		f.metricsAddr = "" // the default: another port when it is taken
 	}
@@ -83,6 +88,24 @@ func (f *runFlags) check(fs *flag.FlagSet) error {
 func validAddr(a string) bool {
 	_, port, err := net.SplitHostPort(a)
 	return err == nil && port != ""
+}
+
+// checkTargetFlag blames --target (or LOADGEN_TARGET) for a target URL that is not one, before the plan is read, so
+// the error does not point at the plan's target line; a URL without a scheme gets the http:// hint.
+func checkTargetFlag(target string) error {
+	if target == "" {
+		return nil
+	}
+	err := plan.CheckTarget(target)
+	if err == nil {
+		return nil
+	}
+	hint := "want a base URL such as http://127.0.0.1:8117"
+	if !strings.Contains(target, "://") {
+		hint = "did you mean http://" + target + "?"
+	}
+	why := strings.TrimPrefix(err.Error(), fmt.Sprintf("invalid URL %q: ", target))
+	return fmt.Errorf("--target (or LOADGEN_TARGET) %q: %s; %s", target, why, hint)
 }
 
 // targetFlag is --target of the commands that take a plan.

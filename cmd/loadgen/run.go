@@ -47,8 +47,7 @@ func runCmd(ctx context.Context, name, typ string, args []string, stdout, stderr
 	f.set(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: loadgen %s [flags] PLAN.yaml\n", name)
-		fmt.Fprintln(stderr, "\nExit codes: 0 passed, 1 the run failed (target unreachable, interrupted, ...), 2 bad plan or flags, "+
-			"3 thresholds failed or a benchmark regression.")
+		fmt.Fprintln(stderr, "\nExit codes: "+exitCodesHelp[name])
 		fmt.Fprintln(stderr, "\nflags:")
 		fs.PrintDefaults()
 	}
@@ -123,10 +122,14 @@ func runCmd(ctx context.Context, name, typ string, args []string, stdout, stderr
 			ann.line = fmt.Sprintf("loadgen: %s is taken: serving metrics on http://%s/metrics\n", x.Taken, x.Addr)
 		}
 	}
-	if f.quiet {
-		ann.announce()
-	} else {
+	switch {
+	case !f.quiet:
 		r.Progress = ann
+	case x.Taken != "" || strings.HasSuffix(f.metricsAddr, ":0"):
+		// --quiet prints the metrics address only when loadgen picked the port: nothing else says where it is.
+		ann.announce()
+	default:
+		ann.once.Do(func() {}) // --quiet: the address is the one asked for
 	}
 	if st != nil {
 		r.Sink, r.Store, r.StoreURL = st.w, st.st, st.url
@@ -166,6 +169,19 @@ func warnUnstored(stderr io.Writer, prog string, h *report.Header, required bool
 		"written only when loadgen next starts on this machine and reaches the store. In CI keep that file, or use "+
 		"--store-required to fail the job (exit 1) when this happens.\n", prog, h.RunID, h.Store.URL, h.Store.Unwritten, h.Store.Spool)
 	return required
+}
+
+// exitCodesHelp is each command's own line of exit codes in its -h.
+var exitCodesHelp = map[string]string{
+	"run": "0 passed, 1 the run failed (target unreachable, every request failed, interrupted, --store-required and " +
+		"records left in the spool, ...), 2 bad plan or flags, 3 thresholds failed (or an abort_on_fail threshold ended " +
+		"the run) or, for a benchmark plan, a regression.",
+	"bench": "0 no endpoint regressed, 1 the benchmark failed (an endpoint could not be measured: target unreachable; " +
+		"interrupted, ...), 2 bad plan or flags, 3 an endpoint regressed against its baseline.",
+	"stress": "0 the search COMPLETED (its answer is printed), 1 it ended in ERROR (target unreachable, failing at " +
+		"every rate, ...) or was interrupted, 2 bad plan or flags.",
+	"knee": "0 the search completed (the knee and the USL fit are printed), 1 a step could not be measured (target " +
+		"unreachable, ...) or it was interrupted, 2 bad plan or flags.",
 }
 
 // loadRunPlan loads the plan file (as typ when set) with --target and the knee's --metrics-url, and scales it by

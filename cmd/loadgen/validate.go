@@ -37,6 +37,10 @@ func validateCmd(_ context.Context, args []string, stdout, stderr io.Writer) int
 		fs.Usage()
 		return exitUsage
 	}
+	if err := checkTargetFlag(target); err != nil {
+		fmt.Fprintf(stderr, "loadgen validate: %v\n", err)
+		return exitUsage
+	}
 	var opts []plan.Option
 	envOpt, err := env.option()
 	if err != nil {
