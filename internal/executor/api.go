@@ -9,7 +9,7 @@ import (
 
 // Snapshot returns the live state of the run (see Snapshot).
 func (e *Executor) Snapshot() Snapshot {
-	s := Snapshot{Running: e.running.Load(), PhaseIndex: -1}
+	s := Snapshot{Running: e.running.Load(), PhaseIndex: -1, RequestsPerIteration: e.reqPerIter}
 	if !e.started.Load() {
 		return s
 	}

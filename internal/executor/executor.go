@@ -78,7 +78,8 @@ type Executor struct {
 
 	open        bool
 	drop        bool
-	latAll      bool // the plan's latency_of is all: failed requests' latency counts in Latency too
+	latAll      bool    // the plan's latency_of is all: failed requests' latency counts in Latency too
+	reqPerIter  float64 // mean requests of an iteration, by scenario weight (Snapshot.RequestsPerIteration)
 	maxInFlight int
 	thinks      bool           // some step has a think time
 	phases      *pacer.Phases  // the plan's schedule
@@ -291,6 +292,10 @@ func New(p *plan.Plan, opts ...Option) (*Executor, error) {
 			e.steps = append(e.steps, rec)
 		}
 		e.scenarios = append(e.scenarios, sr)
+		e.reqPerIter += float64(w) * float64(len(s.Steps))
+	}
+	if e.totalWeight > 0 {
+		e.reqPerIter /= float64(e.totalWeight)
 	}
 	if len(e.steps) == 0 {
 		return nil, errors.New("executor: plan has no steps")

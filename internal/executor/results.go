@@ -257,6 +257,10 @@ type Snapshot struct {
 	// (after any SetRate override); TargetVUs the closed model's target.
 	IntendedRate float64
 	TargetVUs    int
+	// RequestsPerIteration is the mean number of requests of an iteration
+	// (the scenarios' steps, by weight): IntendedRate times it is the
+	// request rate asked.
+	RequestsPerIteration float64
 	// AchievedRPS is the requests completed in the last full second.
 	AchievedRPS float64
 	Requests    uint64 // requests completed so far
