@@ -185,3 +185,20 @@ func TestHelpExitCodes(t *testing.T) {
 		t.Errorf("stress -h lists the benchmark's exit code 3:\n%s", stderr.String())
 	}
 }
+
+// TestRunTargetMovesKneeMetrics: `loadgen run --target` moves a knee plan's metrics_url when it points at the plan's
+// own target, as `loadgen knee --target` does; -e options before --target keep it so.
+func TestRunTargetMovesKneeMetrics(t *testing.T) {
+	plan := filepath.Join(testenv.RepoRoot(t), "testplans", "knee.yaml")
+	for _, typ := range []string{"", "knee"} {
+		f := runFlags{target: "http://127.0.0.1:9999", durationScale: 1}
+		f.env.vars = envVars{"UNUSED": "1"}
+		p, err := loadRunPlan(plan, typ, &f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Knee == nil || p.Knee.MetricsURL != "http://127.0.0.1:9999/metrics" {
+			t.Errorf("type %q: knee.metrics_url = %v; want it moved to the --target", typ, p.Knee)
+		}
+	}
+}
