@@ -35,6 +35,10 @@ type runFlags struct {
 	verbose       bool
 	storeRequired bool
 	env           envFlags
+	segment       string
+	runID         string
+	startAt       string
+	seg           *runner.Segment // --segment, --run-id and --start-at parsed (nil: a run of one process)
 }
 
 // testExecutorOptions are added to the executor options of every run: tests provoke a panic through them (e.g.
@@ -58,6 +62,9 @@ func (f *runFlags) set(fs *flag.FlagSet) {
 	f.env.set(fs)
 	f.remoteWrite.set(fs)
 	vFlag(fs, &f.verbose)
+	fs.StringVar(&f.segment, "segment", "", "run worker I's share of a distributed run of N workers: I/N, or auto/N with I from "+runner.EnvSegmentIndex+" (a Kubernetes Indexed Job); load plans only; needs --run-id")
+	fs.StringVar(&f.runID, "run-id", "", "the run's ID (default: a new one); with --segment, the distributed run every worker shares")
+	fs.StringVar(&f.startAt, "start-at", "", "with --segment: when every worker starts, RFC 3339 (default: the first worker to reach the store sets it "+runner.DefaultStartDelay.String()+" ahead)")
 }
 
 // check validates the flags that need no plan; a problem is a usage error (exit code 2) in every command.
@@ -75,6 +82,24 @@ func (f *runFlags) check(fs *flag.FlagSet) error {
 		return fmt.Errorf("--metrics-addr %q: want HOST:PORT or %q", f.metricsAddr, runner.MetricsOff)
 	case f.baseline != "" && store.URLFromEnv(f.store) == "off":
 		return errors.New("--baseline needs a store")
+	case f.segment == "" && f.startAt != "":
+		return errors.New("--start-at needs --segment")
+	case f.segment != "" && f.runID == "":
+		return errors.New("--segment needs --run-id: the ID every worker of the distributed run shares")
+	case len(f.runID) > 48:
+		return fmt.Errorf("--run-id %q: at most 48 bytes", f.runID)
+	}
+	if f.segment != "" {
+		i, n, err := runner.ParseSegment(f.segment, os.Getenv)
+		if err != nil {
+			return err
+		}
+		f.seg = &runner.Segment{RunID: f.runID, Index: i, Of: n}
+		if f.startAt != "" {
+			if f.seg.StartAt, err = time.Parse(time.RFC3339Nano, f.startAt); err != nil {
+				return fmt.Errorf("--start-at %q: want RFC 3339, e.g. 2026-12-02T14:00:00Z", f.startAt)
+			}
+		}
 	}
 	if err := checkTargetFlag(f.target); err != nil {
 		return err

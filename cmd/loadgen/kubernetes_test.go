@@ -248,23 +248,28 @@ func checkManifests(t *testing.T, r rendered, set map[string]string) {
 	if len(args) < 2 || args[0] != "run" {
 		t.Fatalf("workers args = %q; want loadgen run PLAN ...", args)
 	}
-	// The worker's command line parses with loadgen run's own flags. The
-	// distributed-run flags are declared here only until `loadgen run` has them.
+	// The worker's command line parses with loadgen run's own flags, and
+	// passes their checks in every pod of the Indexed Job.
 	var f runFlags
 	fs := flag.NewFlagSet("loadgen run", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	f.set(fs)
-	addPendingFlag(fs, "segment")
-	addPendingFlag(fs, "run-id")
 	pos, _, ok := parseInterleaved(fs, args[1:])
 	if !ok || len(pos) != 1 {
 		t.Fatalf("workers args %q do not parse as `loadgen run PLAN [flags]` (positional %q)", args, pos)
 	}
-	if got := fs.Lookup("segment").Value.String(); got != fmt.Sprintf("auto/%d", n) {
-		t.Errorf("workers --segment = %q; want auto/%d (the index comes from JOB_COMPLETION_INDEX)", got, n)
+	if f.segment != fmt.Sprintf("auto/%d", n) {
+		t.Errorf("workers --segment = %q; want auto/%d (the index comes from JOB_COMPLETION_INDEX)", f.segment, n)
 	}
-	if got := fs.Lookup("run-id").Value.String(); got != runID {
-		t.Errorf("workers --run-id = %q; want %q", got, runID)
+	if f.runID != runID {
+		t.Errorf("workers --run-id = %q; want %q", f.runID, runID)
+	}
+	for i := range n {
+		t.Setenv("JOB_COMPLETION_INDEX", fmt.Sprint(i))
+		fc := f
+		if err := fc.check(fs); err != nil || fc.seg == nil || fc.seg.Index != i || fc.seg.Of != n || fc.seg.RunID != runID {
+			t.Errorf("pod %d: the workers' flags check as %+v, %v; want segment %d/%d of %s", i, fc.seg, err, i, n, runID)
+		}
 	}
 	if f.remoteWrite.url != rwURL {
 		t.Errorf("workers --out-remote-write = %q; want %q (run.env remote_write_url)", f.remoteWrite.url, rwURL)
@@ -337,8 +342,9 @@ func checkManifests(t *testing.T, r rendered, set map[string]string) {
 	}
 	gfs := flag.NewFlagSet("loadgen gather", flag.ContinueOnError)
 	gfs.SetOutput(io.Discard)
-	segments := gfs.Int("segments", 0, "")
-	timeout := gfs.Duration("timeout", 0, "")
+	var gf gatherFlags
+	gf.set(gfs)
+	segments, timeout := &gf.segments, &gf.timeout
 	if gpos, _, ok := parseInterleaved(gfs, gargs[1:]); !ok || len(gpos) != 1 {
 		t.Fatalf("gather args %q (positional %q); want gather RUN_ID --segments N --timeout D", gargs, gpos)
 	}
@@ -396,13 +402,6 @@ func checkManifests(t *testing.T, r rendered, set map[string]string) {
 	}
 	if cm.Name == "loadgen-run" || r.configMaps["loadgen-run"] != nil {
 		t.Error("run.env's ConfigMap is rendered; it is local-config")
-	}
-}
-
-// addPendingFlag declares a string flag unless the real one exists.
-func addPendingFlag(fs *flag.FlagSet, name string) {
-	if fs.Lookup(name) == nil {
-		fs.String(name, "", "declared by the test until `loadgen run` has it")
 	}
 }
 

@@ -114,7 +114,10 @@ func runCmd(ctx context.Context, name, typ string, args []string, stdout, stderr
 		return exitError
 	}
 	r := &runner.Run{Plan: p, Metrics: x.Metrics, Out: stdout, Log: log, Baseline: f.baseline,
-		ExecutorOptions: testExecutorOptions}
+		ExecutorOptions: testExecutorOptions, Segment: f.seg}
+	if f.seg == nil {
+		r.ID = f.runID
+	}
 	ann := &announcer{w: stderr, Display: disp}
 	if x.Addr != "" {
 		ann.line = fmt.Sprintf("loadgen: serving metrics on http://%s/metrics\n", x.Addr)
@@ -142,6 +145,9 @@ func runCmd(ctx context.Context, name, typ string, args []string, stdout, stderr
 		reportRunError(stderr, prog, err, f.verbose)
 	}
 	code = exitCode(rep, err)
+	if f.seg != nil && rep != nil && rep.Head().Status == store.StatusCompleted {
+		code = exitOK // a worker's share ran: the thresholds are judged on the merged run (loadgen gather)
+	}
 	if rep != nil && warnUnstored(stderr, prog, rep.Head(), f.storeRequired) {
 		code = exitError
 	}
@@ -206,6 +212,8 @@ func loadRunPlan(path, typ string, f *runFlags) (*plan.Plan, error) {
 		return nil, err
 	}
 	switch {
+	case f.seg != nil && orLoad(p.Type) != plan.TypeLoad:
+		return nil, fmt.Errorf("--segment: %s is a %s plan; only load plans run as segments of a distributed run (a %s run searches on its own measurements, which one worker cannot see whole)", path, p.Type, p.Type)
 	case f.baseline != "" && p.Type != plan.TypeBenchmark:
 		return nil, fmt.Errorf("--baseline: %s is a %s plan; only benchmark plans have a baseline", path, orLoad(p.Type))
 	case f.metricsURL != "" && p.Knee == nil:

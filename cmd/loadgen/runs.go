@@ -56,7 +56,7 @@ func runsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		gf.register(fs, true)
 	}
 	if sub == "list" {
-		fs.StringVar(&status, "status", "", "only runs with this status (queued|running|completed|failed|aborted|interrupted)")
+		fs.StringVar(&status, "status", "", "only runs with this status (queued|running|completed|failed|aborted|interrupted|partial)")
 		fs.StringVar(&typ, "type", "", "only runs of this type (load|benchmark|stress|knee)")
 		fs.StringVar(&verdict, "verdict", "", "only runs with this verdict (passed|thresholds_failed|regressed)")
 		fs.StringVar(&f.Plan, "plan", "", "only runs of this plan name")
@@ -121,7 +121,7 @@ func runsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func checkFilter(f store.Filter) error {
 	switch {
 	case f.Status != "" && !f.Status.Valid():
-		return fmt.Errorf("--status %q: want queued, running, completed, failed, aborted or interrupted", f.Status)
+		return fmt.Errorf("--status %q: want queued, running, completed, failed, aborted, interrupted or partial", f.Status)
 	case f.Type != "" && !store.ValidType(f.Type):
 		return fmt.Errorf("--type %q: want load, benchmark, stress or knee", f.Type)
 	case f.Verdict != "" && !f.Verdict.Valid():

@@ -60,7 +60,7 @@ func liveBoard() *board {
 	b.row("Throughput and errors", "")
 	b.add(12, 8, timeseriesPanel("Throughput by step", "Completed requests per second by scenario and step, summed over the selected generators.", "reqps",
 		promQ("A", r(`sum by (scenario, step) (rate(loadgen_requests_total{REQ}[$__rate_interval]))`), "{{scenario}}/{{step}}")))
-	b.add(6, 8, timeseriesPanel("Responses by status code", "Requests per second by HTTP status; none when no response came.", "reqps",
+	b.add(6, 8, timeseriesPanel("Responses by status code", "Requests per second by HTTP status: the common codes and those a plan checks have their own series, any other code counts as other; none when no response came.", "reqps",
 		promQ("A", r(`sum by (code) (rate(loadgen_requests_total{REQ}[$__rate_interval]))`), "{{code}}")))
 	b.add(6, 8, timeseriesPanel("Errors by reason", "Failed requests per second by reason (timeout, connect, reset, status, check, ...).", "reqps",
 		promQ("A", r(`sum by (reason) (rate(loadgen_request_errors_total{REQ}[$__rate_interval]))`), "{{reason}}")))

@@ -251,9 +251,9 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	switch f.Status {
-	case "", store.StatusQueued, store.StatusRunning, store.StatusCompleted, store.StatusFailed, store.StatusAborted, store.StatusInterrupted:
+	case "", store.StatusQueued, store.StatusRunning, store.StatusCompleted, store.StatusFailed, store.StatusAborted, store.StatusInterrupted, store.StatusPartial:
 	default:
-		return errorf(EINVALID, "status=%s: want queued, running, completed, failed, aborted or interrupted", f.Status)
+		return errorf(EINVALID, "status=%s: want queued, running, completed, failed, aborted, interrupted or partial", f.Status)
 	}
 	switch f.Type {
 	case "", store.TypeLoad, store.TypeBenchmark, store.TypeStress, store.TypeKnee:

@@ -122,14 +122,20 @@ func lastEventID(r *http.Request) (uint64, error) {
 	return id, nil
 }
 
-// events is GET /api/tests/runs/{id}/events: the run's events as Server-Sent Events, until its end event.
-func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
+// subscribeRequest subscribes to the stream of the run the request names, from its Last-Event-ID on.
+func (s *Server) subscribeRequest(r *http.Request) (string, *live.Subscription, error) {
 	id := mux.Vars(r)["id"]
 	after, err := lastEventID(r)
 	if err != nil {
-		return err
+		return id, nil, err
 	}
 	sub, err := s.subscribe(r.Context(), id, after)
+	return id, sub, err
+}
+
+// events is GET /api/tests/runs/{id}/events: the run's events as Server-Sent Events, until its end event.
+func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
+	id, sub, err := s.subscribeRequest(r)
 	if err != nil {
 		return err
 	}
@@ -184,12 +190,7 @@ var errNoPong = errors.New("no pong")
 // websocketEvents is GET /api/tests/ws/{id}: the run's events as WebSocket text messages
 // ({"id","type","data"}), until its end event; then the connection closes (1000).
 func (s *Server) websocketEvents(w http.ResponseWriter, r *http.Request) error {
-	id := mux.Vars(r)["id"]
-	after, err := lastEventID(r)
-	if err != nil {
-		return err
-	}
-	sub, err := s.subscribe(r.Context(), id, after)
+	id, sub, err := s.subscribeRequest(r)
 	if err != nil {
 		return err // before the upgrade: a plain HTTP answer
 	}

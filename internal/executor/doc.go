@@ -7,7 +7,7 @@
 // # API
 //
 //	e, err := executor.New(p *plan.Plan,
-//		executor.WithClient(c),           // httpclient.Doer; default: fasthttp client per target
+//		executor.WithClient(c),           // *httpclient.Client; default: one built from the plan
 //		executor.WithObserver(o),         // Observer of this run, e.g. metrics.Metrics.Observer() (optional)
 //		executor.WithNow(time.Now),       // injectable clock for timestamps
 //		executor.WithLogger(log),         // *slog.Logger

@@ -62,6 +62,15 @@ func WithSeed(seed uint64) Option { return func(e *Executor) { e.seed = seed } }
 // coarser is cheaper but adds up to a tick of schedule lag.
 func WithTick(d time.Duration) Option { return func(e *Executor) { e.tick = d } }
 
+// WithSegment runs generator i's share of the plan when n generators run it
+// together (pacer.Segment: open-model iteration k to generator k mod n,
+// closed-model VUs split floor/ceil) and gives it data rows i, i+n, i+2n,
+// ... of every sequential data source, so no two generators take the same
+// row. max_in_flight, SetRate and SetVUs stay this generator's own. New
+// fails when i is not in [0, n) or a sequential data source has fewer rows
+// than n.
+func WithSegment(i, n int) Option { return func(e *Executor) { e.segI, e.segN = i, n } }
+
 // Executor runs one plan once. Build it with New.
 type Executor struct {
 	p       *plan.Plan
@@ -75,6 +84,8 @@ type Executor struct {
 	window  time.Duration
 	seed    uint64
 	tick    time.Duration
+	segI    int // this generator's segment: segI of segN (0 of 1 alone)
+	segN    int
 
 	open        bool
 	drop        bool
@@ -171,6 +182,9 @@ type dataRec struct {
 	ds   plan.DataSource
 	seq  atomic.Uint64
 	rand bool
+	// The rows a sequential source takes, in turn: first, first+stride, ...
+	// (count of them).
+	first, stride, count uint64
 }
 
 // New prepares an executor for p, which must have been loaded and validated
@@ -241,6 +255,14 @@ func New(p *plan.Plan, opts ...Option) (*Executor, error) {
 	}
 	e.phases = pacer.NewPhases(list...)
 	e.sched = e.phases
+	if e.segN == 0 {
+		e.segN = 1
+	}
+	sched, err := pacer.Segment(e.phases, e.segI, e.segN)
+	if err != nil {
+		return nil, fmt.Errorf("executor: %w", err)
+	}
+	e.sched = sched
 
 	if e.client == nil {
 		conns := e.maxInFlight
@@ -304,9 +326,16 @@ func New(p *plan.Plan, opts ...Option) (*Executor, error) {
 		e.thinks = e.thinks || !st.think.IsZero()
 	}
 	for name, ds := range p.Data {
-		_ = name
 		if len(ds.Rows) > 0 {
-			e.data = append(e.data, &dataRec{ds: ds, rand: ds.Order == plan.OrderRandom})
+			d := &dataRec{ds: ds, rand: ds.Order == plan.OrderRandom, first: 0, stride: 1, count: uint64(len(ds.Rows))}
+			if !d.rand && e.segN > 1 { // rows segI, segI+segN, ...: no two generators take the same row
+				if len(ds.Rows) < e.segN {
+					return nil, fmt.Errorf("executor: data %s has %d rows, fewer than the %d segments sharing them in sequential order", name, len(ds.Rows), e.segN)
+				}
+				d.first, d.stride = uint64(e.segI), uint64(e.segN)
+				d.count = uint64((len(ds.Rows) - e.segI + e.segN - 1) / e.segN)
+			}
+			e.data = append(e.data, d)
 		}
 	}
 	e.obs.Phases(names)

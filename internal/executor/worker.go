@@ -137,13 +137,13 @@ func (e *Executor) beginIteration(w *worker, phase int32) *scenRec {
 		e.phaseRecs[phase].iter.Add(1)
 	}
 	w.scope.Reset()
-	w.scope.SetIteration(e.iterCounter.Add(1))
+	w.scope.SetIteration((e.iterCounter.Add(1)-1)*int64(e.segN) + int64(e.segI) + 1)
 	for _, d := range e.data {
 		var row []string
 		if d.rand {
 			row = d.ds.Rows[w.rnd.IntN(len(d.ds.Rows))]
 		} else {
-			row = d.ds.Rows[(d.seq.Add(1)-1)%uint64(len(d.ds.Rows))]
+			row = d.ds.Rows[d.first+d.stride*((d.seq.Add(1)-1)%d.count)]
 		}
 		for i, k := range d.ds.Keys {
 			if i < len(row) {

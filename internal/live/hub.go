@@ -86,18 +86,20 @@ func NewHub(maxSubscribers int) *Hub {
 func (h *Hub) Publish(typ string, v any) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	_, err := h.publishLocked(typ, v)
+	return err
+}
+
+// publishLocked sends the next event to every subscriber, dropping those that fell behind. It returns nil
+// without sending after Close.
+func (h *Hub) publishLocked(typ string, v any) (*Event, error) {
 	if h.end != nil {
-		return nil
+		return nil, nil
 	}
 	e, err := NewEvent(h.lastID+1, typ, v)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	h.publishLocked(e)
-	return nil
-}
-
-func (h *Hub) publishLocked(e *Event) {
 	h.lastID = e.ID
 	e.at = h.now()
 	h.kept = append(h.kept, e)
@@ -115,6 +117,7 @@ func (h *Hub) publishLocked(e *Event) {
 			h.dropped++
 		}
 	}
+	return e, nil
 }
 
 // Close publishes the run's last event (type typ, data v) and ends every subscription after it. The events of the
@@ -122,14 +125,10 @@ func (h *Hub) publishLocked(e *Event) {
 func (h *Hub) Close(typ string, v any) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.end != nil {
-		return nil
-	}
-	e, err := NewEvent(h.lastID+1, typ, v)
-	if err != nil {
+	e, err := h.publishLocked(typ, v)
+	if e == nil {
 		return err
 	}
-	h.publishLocked(e)
 	h.end = e
 	for s := range h.subs {
 		h.removeLocked(s)

@@ -92,6 +92,25 @@ type Summary struct {
 	Phases     []Phase     `json:"phases"`
 	Thresholds []Threshold `json:"thresholds"`
 	Health     Health      `json:"health"`
+	// Workers is the per-worker breakdown of a distributed run (loadgen run --segment, merged by the last worker
+	// or loadgen gather): one per segment, by index; empty for a run of one process.
+	Workers []Worker `json:"workers,omitempty"`
+}
+
+// Worker is one segment of a distributed run as its worker ran it.
+type Worker struct {
+	Segment int          `json:"segment"`
+	RunID   string       `json:"run_id"` // the worker's own run record ("" when it never reported)
+	Status  store.Status `json:"status"` // "" when it never reported
+	Error   string       `json:"error,omitempty"`
+	// StartSkewMS is how long after the first worker it started.
+	StartSkewMS float64 `json:"start_skew_ms"`
+	Requests    uint64  `json:"requests"`
+	Errors      uint64  `json:"errors"`
+	RPS         float64 `json:"rps"`
+	LagP99MS    float64 `json:"lag_p99_ms"`
+	CPUMaxPct   float64 `json:"cpu_max_pct"`
+	Reliable    bool    `json:"reliable"`
 }
 
 // Latency is a latency distribution in milliseconds.

@@ -49,6 +49,8 @@ func (s *Summary) Verdict() string {
 		return "ABORTED"
 	case store.StatusInterrupted:
 		return "INTERRUPTED"
+	case store.StatusPartial:
+		return "PARTIAL"
 	case store.StatusRunning:
 		return "RUNNING"
 	}
@@ -202,6 +204,27 @@ func (s *Summary) WriteText(w io.Writer) error {
 				val += "  (" + strings.Join(extra, ", ") + ")"
 			}
 			fmt.Fprintf(tw, "  %s %s\t%s\n", mark, t.Expr, val)
+		}
+		if err := tw.Flush(); err != nil {
+			ew.err = err
+		}
+	}
+
+	if len(s.Workers) > 0 {
+		p("\nWORKERS (segments of a distributed run)\n")
+		tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintf(tw, "segment\tstatus\tstart skew ms\trequests\terrors\treq/s\tlag p99 ms\tCPU max\thealth\t\n")
+		for _, wk := range s.Workers {
+			if wk.Status == "" {
+				fmt.Fprintf(tw, "%d\t%s\t-\t-\t-\t-\t-\t-\t-\t\n", wk.Segment, "never reported")
+				continue
+			}
+			health := "reliable"
+			if !wk.Reliable {
+				health = "UNRELIABLE"
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t\n", wk.Segment, wk.Status, fmtMS(wk.StartSkewMS), wk.Requests,
+				wk.Errors, fmtRate(wk.RPS), fmtMS(wk.LagP99MS), fmtPct(wk.CPUMaxPct), health)
 		}
 		if err := tw.Flush(); err != nil {
 			ew.err = err

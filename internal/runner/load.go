@@ -42,12 +42,16 @@ func load(ctx context.Context, r *Run) (Report, error) {
 		return nil, err // the engine could not run at all
 	}
 	r.cpu.sample(time.Now())
+	r.results = res
 
 	s := report.FromResults(res)
 	if p.LatencyOf != "" {
 		s.LatencyOf = p.LatencyOf
 	}
 	s.Thresholds = rolling.Final(p.Thresholds, res)
+	if i := int(r.mergedAbort.Load()) - 1; i >= 0 && i < len(s.Thresholds) { // a distributed run's merged window
+		s.Thresholds[i].OK, s.Thresholds[i].Aborted, s.Thresholds[i].Note = false, true, "failed on the merged window of the distributed run"
+	}
 	s.Health.CPUMaxPct, s.Health.CPUMeasured = r.cpu.maxPct, r.cpu.measured
 	s.Health.RSSMaxMB = float64(r.cpu.rssBytes()) / (1 << 20)
 	s.Health.JudgeHealth()

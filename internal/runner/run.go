@@ -105,6 +105,8 @@ type Run struct {
 	OnEngine func(*executor.Executor)
 	// ExecutorOptions are added to every engine's options.
 	ExecutorOptions []executor.Option
+	// Segment, when set, makes the run one worker's share of a distributed run (see Segment): load plans only.
+	Segment *Segment
 	// Baseline is the benchmark run to compare with ("" = the last stored benchmark of the same plan and endpoint).
 	Baseline string
 	// StressConfig, when set, adjusts the stress search's configuration built from the plan.
@@ -133,9 +135,12 @@ type Run struct {
 	// nEngines counts the engines started (by the kind's goroutine).
 	nEngines int
 	stream   *stream
-	host     *sysmon.Sampler // host figures for stored snapshots (nil when not recorded)
-	totals   store.Totals    // what the stored run's list shows, set by the kind
-	rec      journal
+	host     *sysmon.Sampler   // host figures for stored snapshots (nil when not recorded)
+	totals   store.Totals      // what the stored run's list shows, set by the kind
+	results  *executor.Results // a load run's measurements (a distributed run's segment records them)
+	// mergedAbort is 1 + the index of the plan threshold that failed on a distributed run's merged window (0: none).
+	mergedAbort atomic.Int32
+	rec         journal
 }
 
 // Report is what a run ends with: a load run's *report.Summary, or a *BenchReport, *StressReport or *KneeReport.
@@ -170,10 +175,16 @@ func Execute(ctx context.Context, r *Run) (rep Report, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if r.Segment != nil {
+		if err := r.joinSegment(ctx); err != nil {
+			return nil, err
+		}
+	}
 	runCtx, fail := context.WithCancelCause(ctx)
 	defer fail(nil)
 	r.fail = fail
 	r.begin(runCtx)
+	stopWatch := r.watchSegment()
 	func() {
 		defer panics.Recover(r.Type+" mode", func(pe *panics.Error) {
 			fail(pe)
@@ -184,11 +195,15 @@ func Execute(ctx context.Context, r *Run) (rep Report, err error) {
 	}()
 	if pe := panics.As(context.Cause(runCtx)); pe != nil && panics.As(err) == nil {
 		err = pe // a helper goroutine panicked: that is why the run stopped
+	} else if c := context.Cause(runCtx); errors.Is(c, ErrAborted) && ctx.Err() == nil && panics.As(err) == nil {
+		err = c // the run stopped itself: another worker of its distributed run aborted
 	}
 	if pe := panics.As(err); pe != nil {
 		r.Log.Debug("panic: the run failed", "err", pe.Error(), "stack", string(pe.Stack))
 	}
 	r.end(ctx, rep, err)
+	stopWatch()
+	r.endSegment(ctx, rep)
 	return rep, err
 }
 
@@ -204,7 +219,7 @@ func (r *Run) init() (func(context.Context, *Run) (Report, error), error) {
 	if !ok || !section[r.Type] {
 		return nil, fmt.Errorf("%w: plan %s has type %q but no %s section", ErrPlan, p.Name, r.Type, r.Type)
 	}
-	if r.ID == "" {
+	if r.ID == "" && r.Segment == nil { // a segment's ID is its distributed run's (joinSegment)
 		r.ID = store.NewID()
 	}
 	if r.Sink == nil && r.Store != nil {
@@ -309,6 +324,8 @@ func (r *Run) judge(ctx context.Context, err error) (store.Status, string) {
 		return store.StatusAborted, fmt.Sprintf("%s after %s: partial results", oneLine(context.Cause(ctx).Error()), after)
 	case ctx.Err() != nil:
 		return store.StatusInterrupted, fmt.Sprintf("interrupted after %s: partial results", after)
+	case errors.Is(err, ErrAborted):
+		return store.StatusAborted, fmt.Sprintf("%s after %s: partial results", oneLine(err.Error()), after)
 	case errors.As(err, &abort):
 		return store.StatusAborted, abort.Error()
 	case err != nil:

@@ -197,3 +197,27 @@ func (l *lazy) KneeResult(ctx context.Context, runID string) (*KneeResult, error
 	}
 	return st.KneeResult(ctx, runID)
 }
+
+func (l *lazy) PutSegment(ctx context.Context, s Segment) error {
+	st, err := l.get(ctx)
+	if err != nil {
+		return err
+	}
+	return st.PutSegment(ctx, s)
+}
+
+func (l *lazy) Segments(ctx context.Context, runID string) ([]Segment, error) {
+	st, err := l.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return st.Segments(ctx, runID)
+}
+
+func (l *lazy) SnapshotsSince(ctx context.Context, runID string, since time.Time) ([]Snapshot, error) {
+	st, err := l.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return st.SnapshotsSince(ctx, runID, since)
+}

@@ -51,7 +51,9 @@ type Status string
 
 // Run statuses. Queued and running are live; the others are terminal.
 // Interrupted is set by MarkInterrupted for a run whose process died
-// (e.g. SIGKILL) while it was running.
+// (e.g. SIGKILL) while it was running. Partial is a distributed run (run
+// with --segment) of which a segment never reported or did not end
+// completed or aborted: its figures are those of the segments that did.
 const (
 	StatusQueued      Status = "queued"
 	StatusRunning     Status = "running"
@@ -59,12 +61,13 @@ const (
 	StatusFailed      Status = "failed"
 	StatusAborted     Status = "aborted"
 	StatusInterrupted Status = "interrupted"
+	StatusPartial     Status = "partial"
 )
 
 // Terminal reports whether s is a final status.
 func (s Status) Terminal() bool {
 	switch s {
-	case StatusCompleted, StatusFailed, StatusAborted, StatusInterrupted:
+	case StatusCompleted, StatusFailed, StatusAborted, StatusInterrupted, StatusPartial:
 		return true
 	}
 	return false
@@ -307,6 +310,37 @@ type KneeResult struct {
 	Points           []KneePoint `json:"points"`
 }
 
+// Segment is one worker's share of a distributed run: loadgen run --segment
+// Index/Of --run-id RunID. The worker records its own run under WorkerRun
+// (snapshots, steps, summary, heartbeats) and this row under RunID, the run
+// that merges them. Results is the worker's measurements as the runner
+// encodes them (opaque to the store); it is empty until the worker ends.
+type Segment struct {
+	RunID     string    `json:"run_id"`
+	Index     int       `json:"index"`
+	Of        int       `json:"of"`
+	WorkerRun string    `json:"worker_run"`
+	Owner     string    `json:"owner,omitempty"`
+	Status    Status    `json:"status"`
+	Error     string    `json:"error,omitempty"`
+	StartedAt time.Time `json:"started_at,omitzero"`
+	EndedAt   time.Time `json:"ended_at,omitzero"`
+	Results   []byte    `json:"-"`
+}
+
+// Validate checks a segment before it is written.
+func (s *Segment) Validate() error {
+	switch {
+	case s.RunID == "" || len(s.RunID) > 64:
+		return fmt.Errorf("%w: segment of run %q: run id empty or longer than 64 bytes", ErrInvalid, s.RunID)
+	case s.Of < 1 || s.Index < 0 || s.Index >= s.Of:
+		return fmt.Errorf("%w: segment %d/%d of run %s: want 0 <= index < of", ErrInvalid, s.Index, s.Of, s.RunID)
+	case !s.Status.valid():
+		return fmt.Errorf("%w: segment %d/%d of run %s: status %q", ErrInvalid, s.Index, s.Of, s.RunID, s.Status)
+	}
+	return nil
+}
+
 // Filter selects runs for ListRuns. Zero fields match everything; Limit 0
 // means DefaultListLimit.
 type Filter struct {
@@ -361,6 +395,8 @@ type Store interface {
 
 	AddSnapshots(ctx context.Context, runID string, s []Snapshot) error
 	Snapshots(ctx context.Context, runID string) ([]Snapshot, error)
+	// SnapshotsSince returns the run's snapshots from since on (TS >= since), oldest first.
+	SnapshotsSince(ctx context.Context, runID string, since time.Time) ([]Snapshot, error)
 	AddStepResults(ctx context.Context, runID string, s []StepResult) error
 	StepResults(ctx context.Context, runID string) ([]StepResult, error)
 	AddBenchmarkResults(ctx context.Context, runID string, b []BenchmarkResult) error
@@ -372,6 +408,11 @@ type Store interface {
 	StressResult(ctx context.Context, runID string) (*StressResult, error)
 	AddKneeResult(ctx context.Context, runID string, k KneeResult) error
 	KneeResult(ctx context.Context, runID string) (*KneeResult, error)
+	// PutSegment stores a segment of a distributed run, overwriting the one
+	// of the same run and index.
+	PutSegment(ctx context.Context, s Segment) error
+	// Segments returns the stored segments of runID, by index (none: empty).
+	Segments(ctx context.Context, runID string) ([]Segment, error)
 
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
@@ -400,7 +441,7 @@ func (r *Run) Validate() error {
 	case !r.Type.valid():
 		return fmt.Errorf("%w: run %s: type %q is not load|benchmark|stress|knee", ErrInvalid, r.ID, r.Type)
 	case !r.Status.valid():
-		return fmt.Errorf("%w: run %s: status %q is not queued|running|completed|failed|aborted|interrupted", ErrInvalid, r.ID, r.Status)
+		return fmt.Errorf("%w: run %s: status %q is not queued|running|completed|failed|aborted|interrupted|partial", ErrInvalid, r.ID, r.Status)
 	case len(r.SummaryJSON) > 0 && !json.Valid(r.SummaryJSON):
 		return fmt.Errorf("%w: run %s: summary is not valid JSON", ErrInvalid, r.ID)
 	}

@@ -371,9 +371,22 @@ func (s *DB) AddSnapshots(ctx context.Context, runID string, snaps []store.Snaps
 
 // Snapshots implements store.Store, oldest first.
 func (s *DB) Snapshots(ctx context.Context, runID string) ([]store.Snapshot, error) {
+	return s.snapshots(ctx, runID, time.Time{})
+}
+
+// SnapshotsSince implements store.Store.
+func (s *DB) SnapshotsSince(ctx context.Context, runID string, since time.Time) ([]store.Snapshot, error) {
+	return s.snapshots(ctx, runID, since)
+}
+
+func (s *DB) snapshots(ctx context.Context, runID string, since time.Time) ([]store.Snapshot, error) {
+	q, args := ``, []any{runID}
+	if !since.IsZero() {
+		q, args = ` AND ts >= ?`, append(args, tm(since))
+	}
 	rows, err := s.db.QueryContext(ctx, `SELECT ts, phase, rps, target_rps, error_rate, p50_ms, p95_ms, p99_ms,
 		in_flight, vus, requests, errors, cpu_pct, mem_bytes, host_cpu_pct, host_mem_pct, p90_ms, service_p50_ms,
-		service_p90_ms, service_p99_ms FROM test_metrics WHERE run_id=? ORDER BY ts`, runID)
+		service_p90_ms, service_p99_ms FROM test_metrics WHERE run_id=?`+q+` ORDER BY ts`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("snapshots of run %s: %w", runID, err)
 	}
@@ -674,4 +687,48 @@ func (s *DB) KneeResult(ctx context.Context, runID string) (*store.KneeResult, e
 		return nil, fmt.Errorf("knee result of run %s: points: %w", runID, err)
 	}
 	return &k, nil
+}
+
+var segmentCols = []string{"run_id", "idx", "segments", "worker_run", "owner", "status", "error", "started_at", "ended_at", "results"}
+
+// PutSegment implements store.Store.
+func (s *DB) PutSegment(ctx context.Context, x store.Segment) error {
+	if err := x.Validate(); err != nil {
+		return err
+	}
+	q := `INSERT INTO run_segments (` + strings.Join(segmentCols, ", ") + `) VALUES (` + placeholders(len(segmentCols)) + `)` +
+		s.d.Upsert([]string{"run_id", "idx"}, segmentCols[2:])
+	if _, err := s.db.ExecContext(ctx, q, x.RunID, x.Index, x.Of, x.WorkerRun, x.Owner, string(x.Status), x.Error,
+		tm(x.StartedAt), tm(x.EndedAt), x.Results); err != nil {
+		return fmt.Errorf("put segment %d/%d of run %s: %w", x.Index, x.Of, x.RunID, err)
+	}
+	return nil
+}
+
+// Segments implements store.Store.
+func (s *DB) Segments(ctx context.Context, runID string) ([]store.Segment, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+strings.Join(segmentCols, ", ")+` FROM run_segments WHERE run_id=? ORDER BY idx`, runID)
+	if err != nil {
+		return nil, fmt.Errorf("segments of run %s: %w", runID, err)
+	}
+	defer rows.Close()
+	out := []store.Segment{}
+	for rows.Next() {
+		var x store.Segment
+		var status string
+		var errText sql.NullString
+		var started, ended sql.NullTime
+		if err := rows.Scan(&x.RunID, &x.Index, &x.Of, &x.WorkerRun, &x.Owner, &status, &errText, &started, &ended, &x.Results); err != nil {
+			return nil, fmt.Errorf("segments of run %s: %w", runID, err)
+		}
+		x.Status, x.Error, x.StartedAt, x.EndedAt = store.Status(status), errText.String, fromNull(started), fromNull(ended)
+		if len(x.Results) == 0 {
+			x.Results = nil
+		}
+		out = append(out, x)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("segments of run %s: %w", runID, err)
+	}
+	return out, nil
 }

@@ -43,6 +43,7 @@ func Run(t *testing.T, newDB Factory) {
 		{"MarkInterrupted", testInterrupted},
 		{"Restart", testRestart},
 		{"TwoRunsAtOnce", testConcurrent},
+		{"Segments", testSegments},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -315,6 +316,10 @@ func testSnapshots(t *testing.T, open func() (store.Store, error)) {
 	}
 	if got, err := st.Snapshots(ctx, "none"); err != nil || len(got) != 0 {
 		t.Errorf("Snapshots(none) = %v, %v; want empty", got, err)
+	}
+	since, err := st.SnapshotsSince(ctx, "snap", want[7].TS)
+	if err != nil || !reflect.DeepEqual(since, want[7:]) {
+		t.Errorf("SnapshotsSince(%v) = %d rows, %v; want the last 3", want[7].TS, len(since), err)
 	}
 }
 
@@ -670,6 +675,43 @@ func testConcurrent(t *testing.T, open func() (store.Store, error)) {
 		r, err := stores[1-i].GetRun(ctx, id)
 		if err != nil || r.Status != store.StatusCompleted {
 			t.Errorf("GetRun(%s) = %+v, %v; want completed", id, r, err)
+		}
+	}
+}
+
+func testSegments(t *testing.T, open func() (store.Store, error)) {
+	st, ctx := mustOpen(t, open), ctxT(t)
+	if got, err := st.Segments(ctx, "none"); err != nil || len(got) != 0 {
+		t.Fatalf("Segments of an unknown run = %v, %v; want none", got, err)
+	}
+	s1 := store.Segment{RunID: "dist", Index: 1, Of: 3, WorkerRun: "dist-s1of3", Owner: "h:2", Status: store.StatusRunning,
+		StartedAt: base}
+	s0 := store.Segment{RunID: "dist", Index: 0, Of: 3, WorkerRun: "dist-s0of3", Owner: "h:1", Status: store.StatusRunning,
+		StartedAt: base}
+	for _, x := range []store.Segment{s1, s0} {
+		if err := st.PutSegment(ctx, x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A segment stored again (its end) is overwritten.
+	s1.Status, s1.Error, s1.EndedAt, s1.Results = store.StatusCompleted, "", base.Add(time.Minute), []byte{1, 2, 3}
+	if err := st.PutSegment(ctx, s1); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.Segments(ctx, "dist")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []store.Segment{s0, s1}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Segments =\n%+v\nwant\n%+v", got, want)
+	}
+	for _, bad := range []store.Segment{
+		{RunID: "dist", Index: 3, Of: 3, Status: store.StatusRunning},
+		{RunID: "", Index: 0, Of: 1, Status: store.StatusRunning},
+		{RunID: "dist", Index: 0, Of: 1, Status: "odd"},
+	} {
+		if err := st.PutSegment(ctx, bad); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("PutSegment(%+v) = %v, want ErrInvalid", bad, err)
 		}
 	}
 }
