@@ -165,6 +165,7 @@ func (e *Executor) Results() *Results {
 		r.Steps = append(r.Steps, c)
 		r.Total.Merge(c)
 	}
+	r.Total.Checks, r.Total.Skipped = nil, 0 // per step only
 	var el time.Duration
 	if !started.IsZero() {
 		el = e.elapsed()

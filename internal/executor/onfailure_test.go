@@ -63,7 +63,8 @@ load: %s
 			if got := teams.Skipped > 0; got != tc.teamsSkipped {
 				t.Errorf("on_failure %q: teams skipped %d; want some: %v", tc.onFailure, teams.Skipped, tc.teamsSkipped)
 			}
-			if tc.teamsSkipped && teams.Skipped != login.Errors {
+			// One per failed login, but for the closed model's last iterations, which the end of the schedule cuts (2 VUs).
+			if tc.teamsSkipped && (teams.Skipped > login.Errors || teams.Skipped+2 < login.Errors) {
 				t.Errorf("on_failure %q: teams skipped %d; want one per failed login (%d)", tc.onFailure, teams.Skipped, login.Errors)
 			}
 			if got := health.Skipped > 0; got != tc.healthSkipped {

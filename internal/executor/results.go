@@ -111,6 +111,8 @@ func (c *Cell) Merge(o *Cell) {
 	c.Requests += o.Requests
 	c.Errors += o.Errors
 	c.Canceled += o.Canceled
+	c.Skipped += o.Skipped
+	c.mergeChecks(o.Checks)
 	for i := range c.ErrorsByReason {
 		c.ErrorsByReason[i] += o.ErrorsByReason[i]
 	}
@@ -133,6 +135,24 @@ func (c *Cell) Merge(o *Cell) {
 			*p.dst = hist.New()
 		}
 		(*p.dst).Merge(p.src)
+	}
+}
+
+// mergeChecks adds the counts of the checks of another cell of the same step (a distributed run's segments).
+func (c *Cell) mergeChecks(o []CheckCount) {
+	for _, x := range o {
+		found := false
+		for i := range c.Checks {
+			if c.Checks[i].Name == x.Name {
+				c.Checks[i].Checked += x.Checked
+				c.Checks[i].Failed += x.Failed
+				found = true
+				break
+			}
+		}
+		if !found {
+			c.Checks = append(c.Checks, x)
+		}
 	}
 }
 
