@@ -9,7 +9,10 @@ UPLOT_VERSION := 1.6.32
 # (../shared/notes/generator-design.md). schedtrace set to a huge period keeps
 # sysmon on its 10 ms back-off; re-check on each Go upgrade.
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LOADGEN_LDFLAGS := -X=runtime.godebugDefault=schedtrace=2147483647 -X=github.com/loadlab/loadlab/internal/metrics.Version=$(VERSION)
+COMMIT      ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+BUILD_DATE  ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LOADGEN_LDFLAGS := -X=runtime.godebugDefault=schedtrace=2147483647 -X=github.com/loadlab/loadlab/internal/metrics.Version=$(VERSION) \
+	-X=github.com/loadlab/loadlab/internal/metrics.Commit=$(COMMIT) -X=github.com/loadlab/loadlab/internal/metrics.BuildDate=$(BUILD_DATE)
 # Packages whose tests are accuracy (timing) tests run a second time without -race.
 ACCURACY_RUN := ^TestAccuracy
 

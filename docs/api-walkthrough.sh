@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs the curl walkthrough of docs/api.md exactly as written there: starts
-# bin/target and bin/loadgen serve with a fresh SQLite store, extracts the
-# ```sh blocks between <!-- walkthrough:start --> and <!-- walkthrough:end -->
-# and runs them with bash -e (any failing command fails the script).
+# Runs the curl walkthroughs of README.md and docs/api.md exactly as written
+# there: starts bin/target and bin/loadgen serve with a fresh SQLite store,
+# extracts the ```sh blocks between <!-- walkthrough:start --> and
+# <!-- walkthrough:end --> of each (README.md's first) and runs them with
+# bash -e (any failing command fails the script).
 #
 #   docs/api-walkthrough.sh                  # ports 8117 (target) and 8089 (serve)
 #   TARGET_ADDR=127.0.0.1:18117 API_ADDR=127.0.0.1:18089 BIN=/tmp/bin docs/api-walkthrough.sh
@@ -47,12 +48,15 @@ ready() {
 ready "http://$TARGET_ADDR/api/health"
 ready "http://$API_ADDR/api/health"
 
-awk '/<!-- walkthrough:start -->/ {on=1; next}
-     /<!-- walkthrough:end -->/   {on=0}
-     on && /^```sh$/ {code=1; next}
-     on && /^```$/   {code=0; next}
-     on && code' "$root/docs/api.md" >"$WORK/walkthrough.sh"
-[ -s "$WORK/walkthrough.sh" ] || { echo "api-walkthrough: no walkthrough found in docs/api.md" >&2; exit 1; }
-
-API="http://$API_ADDR" TARGET="http://$TARGET_ADDR" bash -euo pipefail "$WORK/walkthrough.sh"
+for doc in README.md docs/api.md; do
+  script="$WORK/walkthrough-$(basename "$doc" .md).sh"
+  awk '/<!-- walkthrough:start -->/ {on=1; next}
+       /<!-- walkthrough:end -->/   {on=0}
+       on && /^```sh$/ {code=1; next}
+       on && /^```$/   {code=0; next}
+       on && code' "$root/$doc" >"$script"
+  [ -s "$script" ] || { echo "api-walkthrough: no walkthrough found in $doc" >&2; exit 1; }
+  echo "api-walkthrough: $doc"
+  API="http://$API_ADDR" TARGET="http://$TARGET_ADDR" bash -euo pipefail "$script"
+done
 echo "api-walkthrough: OK (logs in $WORK)"

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/loadlab/loadlab/internal/plan"
+	"github.com/loadlab/loadlab/internal/store"
 	"github.com/loadlab/loadlab/internal/target"
 	"github.com/loadlab/loadlab/internal/testenv"
 )
@@ -180,9 +181,11 @@ func TestRunDispatchesModes(t *testing.T) {
 }
 
 // TestModeStoreDownSpools: a benchmark whose store is unreachable still runs to the end (exit 0); its records are
-// spooled to data/spool for the next start, and the output says so.
+// spooled to the default spool directory for the next start, and the output says so, loudly on stderr with the
+// spool file's path; with --store-required the same run exits 1.
 func TestModeStoreDownSpools(t *testing.T) {
-	t.Chdir(t.TempDir()) // the spool goes to ./data/spool
+	t.Chdir(t.TempDir())
+	t.Setenv("XDG_DATA_HOME", t.TempDir()) // the spool goes to $XDG_DATA_HOME/loadlab/spool
 	planPath := "bench.yaml"
 	if err := os.WriteFile(planPath, []byte(modeBenchPlan), 0o644); err != nil {
 		t.Fatal(err)
@@ -197,8 +200,18 @@ func TestModeStoreDownSpools(t *testing.T) {
 		t.Fatalf("bench with the store down: exit %d\n%s%s; want %d and the spool message", code, stdout.String(),
 			stderr.String(), exitOK)
 	}
-	files, err := filepath.Glob(filepath.Join("data", "spool", "*.jsonl"))
+	files, err := filepath.Glob(filepath.Join(store.DefaultSpoolDir(), "*.jsonl"))
 	if err != nil || len(files) == 0 {
-		t.Fatalf("spool files = %v, %v; want at least one in data/spool", files, err)
+		t.Fatalf("spool files = %v, %v; want at least one in %s", files, err, store.DefaultSpoolDir())
+	}
+	if !strings.Contains(stderr.String(), "WARNING: run ") || !strings.Contains(stderr.String(), store.DefaultSpoolDir()) {
+		t.Errorf("stderr lacks the warning naming the spool %s:\n%s", store.DefaultSpoolDir(), stderr.String())
+	}
+	stdout.Reset()
+	stderr.Reset()
+	code = runCmd(ctx, "bench", plan.TypeBenchmark, []string{planPath, "--target", modeTarget(t, 2*time.Millisecond), "--store", deadStore,
+		"--store-required"}, &stdout, &stderr)
+	if code != exitError || !strings.Contains(stderr.String(), "--store-required") {
+		t.Errorf("bench --store-required with the store down: exit %d; want %d\n%s", code, exitError, stderr.String())
 	}
 }

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/loadlab/loadlab/internal/executor"
+	"github.com/loadlab/loadlab/internal/plan"
 	"github.com/loadlab/loadlab/internal/runner"
 	"github.com/loadlab/loadlab/internal/store"
 )
@@ -31,6 +33,8 @@ type runFlags struct {
 	metricsURL    string
 	remoteWrite   remoteWriteFlags
 	verbose       bool
+	storeRequired bool
+	env           envFlags
 	segment       string
 	runID         string
 	startAt       string
@@ -54,6 +58,8 @@ func (f *runFlags) set(fs *flag.FlagSet) {
 	fs.IntVar(&f.watchPID, "watch-pid", 0, "also export CPU, memory, fds and threads of this process (e.g. the target) as loadgen_watched_process_*{process=\"target\"}")
 	fs.StringVar(&f.baseline, "baseline", "", "benchmark plans: compare with this stored run ID (default: the last stored benchmark of the same plan, endpoint and concurrency)")
 	fs.StringVar(&f.metricsURL, "metrics-url", "", "knee plans: the target's Prometheus /metrics URL, overriding knee.metrics_url (by default a metrics_url on the plan's target follows --target)")
+	fs.BoolVar(&f.storeRequired, "store-required", false, "exit 1 when the run's records are not all in the store at its end (the store was unreachable: they wait in the local spool), for CI jobs whose machine, and spool, are thrown away")
+	f.env.set(fs)
 	f.remoteWrite.set(fs)
 	vFlag(fs, &f.verbose)
 	fs.StringVar(&f.segment, "segment", "", "run worker I's share of a distributed run of N workers: I/N, or auto/N with I from "+runner.EnvSegmentIndex+" (a Kubernetes Indexed Job); load plans only; needs --run-id")
@@ -95,6 +101,9 @@ func (f *runFlags) check(fs *flag.FlagSet) error {
 			}
 		}
 	}
+	if err := checkTargetFlag(f.target); err != nil {
+		return err
+	}
 	if !metricsSet {
 		f.metricsAddr = "" // the default: another port when it is taken
 	}
@@ -106,6 +115,24 @@ func validAddr(a string) bool {
 	return err == nil && port != ""
 }
 
+// checkTargetFlag blames --target (or LOADGEN_TARGET) for a target URL that is not one, before the plan is read, so
+// the error does not point at the plan's target line; a URL without a scheme gets the http:// hint.
+func checkTargetFlag(target string) error {
+	if target == "" {
+		return nil
+	}
+	err := plan.CheckTarget(target)
+	if err == nil {
+		return nil
+	}
+	hint := "want a base URL such as http://127.0.0.1:8117"
+	if !strings.Contains(target, "://") {
+		hint = "did you mean http://" + target + "?"
+	}
+	why := strings.TrimPrefix(err.Error(), fmt.Sprintf("invalid URL %q: ", target))
+	return fmt.Errorf("--target (or LOADGEN_TARGET) %q: %s; %s", target, why, hint)
+}
+
 // targetFlag is --target of the commands that take a plan.
 func targetFlag(fs *flag.FlagSet, p *string) {
 	fs.StringVar(p, "target", os.Getenv("LOADGEN_TARGET"), "base URL of the system under test; overrides the plans' target (env LOADGEN_TARGET)")
@@ -115,7 +142,7 @@ func targetFlag(fs *flag.FlagSet, p *string) {
 // (exit code 2) in every one of them (openStore).
 func storeFlag(fs *flag.FlagSet, p *string) {
 	fs.StringVar(p, "store", "", "result store: sqlite://PATH or mysql://USER:PASS@tcp(HOST:3306)/DB; \"off\" records nothing (env "+
-		store.EnvURL+"; default "+store.DefaultURL+")")
+		store.EnvURL+"; default "+store.DefaultURLDoc+")")
 }
 
 // vFlag is -v of every command.

@@ -65,6 +65,9 @@ func run(args []string, stdout, stderr io.Writer) (code int) {
 		}
 		return exitOK
 	}
+	if args[0] == "--version" || args[0] == "-version" {
+		args[0] = "version"
+	}
 	cmd, ok := commands[args[0]]
 	if !ok {
 		fmt.Fprintf(stderr, "loadgen: unknown command %q\n", args[0])

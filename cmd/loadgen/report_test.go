@@ -96,7 +96,7 @@ func TestRunsCompareGate(t *testing.T) {
 			exitThreshold, []string{`"regression": true`, `"comparison"`}},
 		{"bad tolerance", []string{"runs", "compare", "--store", url, spool, "--gate", "--tolerance", "150%", "a", "b"}, exitUsage, nil},
 		{"one run without --baseline", []string{"runs", "compare", "--store", url, spool, "--gate", "a"}, exitUsage, nil},
-		{"missing run", []string{"runs", "compare", "--store", url, spool, "--gate", "20261126-090000-0000base", "nope"}, exitError, nil},
+		{"missing run", []string{"runs", "compare", "--store", url, spool, "--gate", "20261126-090000-0000base", "nope"}, exitUsage, nil}, // as runs show
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

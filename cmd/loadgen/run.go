@@ -47,8 +47,7 @@ func runCmd(ctx context.Context, name, typ string, args []string, stdout, stderr
 	f.set(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: loadgen %s [flags] PLAN.yaml\n", name)
-		fmt.Fprintln(stderr, "\nExit codes: 0 passed, 1 the run failed (target unreachable, interrupted, ...), 2 bad plan or flags, "+
-			"3 thresholds failed or a benchmark regression.")
+		fmt.Fprintln(stderr, "\nExit codes: "+exitCodesHelp[name])
 		fmt.Fprintln(stderr, "\nflags:")
 		fs.PrintDefaults()
 	}
@@ -60,6 +59,11 @@ func runCmd(ctx context.Context, name, typ string, args []string, stdout, stderr
 		fmt.Fprintf(stderr, "%s: want exactly one plan file, got %d arguments\n", prog, len(pos))
 		fs.Usage()
 		return exitUsage
+	}
+	// With --out-json -, stdout carries the JSON alone: the report as printed goes to stderr (so `| jq` works).
+	jsonOut := stdout
+	if f.outJSON == "-" {
+		stdout = stderr
 	}
 	// On a terminal the progress is redrawn in place, and what else is printed while it runs (the log, a
 	// benchmark's, stress or knee run's lines on stdout) goes above it; elsewhere, one plain line a second.
@@ -121,10 +125,14 @@ func runCmd(ctx context.Context, name, typ string, args []string, stdout, stderr
 			ann.line = fmt.Sprintf("loadgen: %s is taken: serving metrics on http://%s/metrics\n", x.Taken, x.Addr)
 		}
 	}
-	if f.quiet {
-		ann.announce()
-	} else {
+	switch {
+	case !f.quiet:
 		r.Progress = ann
+	case x.Taken != "" || strings.HasSuffix(f.metricsAddr, ":0"):
+		// --quiet prints the metrics address only when loadgen picked the port: nothing else says where it is.
+		ann.announce()
+	default:
+		ann.once.Do(func() {}) // --quiet: the address is the one asked for
 	}
 	if st != nil {
 		r.Sink, r.Store, r.StoreURL = st.w, st.st, st.url
@@ -140,8 +148,11 @@ func runCmd(ctx context.Context, name, typ string, args []string, stdout, stderr
 	if f.seg != nil && rep != nil && rep.Head().Status == store.StatusCompleted {
 		code = exitOK // a worker's share ran: the thresholds are judged on the merged run (loadgen gather)
 	}
+	if rep != nil && warnUnstored(stderr, prog, rep.Head(), f.storeRequired) {
+		code = exitError
+	}
 	if rep != nil {
-		if err := writeOutputs(ctx, &f, rep, st, stdout); err != nil {
+		if err := writeOutputs(ctx, &f, rep, st, jsonOut); err != nil {
 			fmt.Fprintf(stderr, "%s: %v\n", prog, err)
 			code = exitError
 		}
@@ -154,6 +165,31 @@ func runCmd(ctx context.Context, name, typ string, args []string, stdout, stderr
 	return code
 }
 
+// warnUnstored says loudly, on stderr, when the run's records are not all in the store at its end (they wait in the
+// local spool, written at a later start on this machine), and reports whether --store-required makes that a failure.
+func warnUnstored(stderr io.Writer, prog string, h *report.Header, required bool) bool {
+	if h.Store == nil || h.Store.Unwritten == 0 {
+		return false
+	}
+	fmt.Fprintf(stderr, "%s: WARNING: run %s is NOT fully in the store %s: %d record(s) wait in the local spool %s and are "+
+		"written only when loadgen next starts on this machine and reaches the store. In CI keep that file, or use "+
+		"--store-required to fail the job (exit 1) when this happens.\n", prog, h.RunID, h.Store.URL, h.Store.Unwritten, h.Store.Spool)
+	return required
+}
+
+// exitCodesHelp is each command's own line of exit codes in its -h.
+var exitCodesHelp = map[string]string{
+	"run": "0 passed, 1 the run failed (target unreachable, every request failed, interrupted, --store-required and " +
+		"records left in the spool, ...), 2 bad plan or flags, 3 thresholds failed (or an abort_on_fail threshold ended " +
+		"the run) or, for a benchmark plan, a regression.",
+	"bench": "0 no endpoint regressed, 1 the benchmark failed (an endpoint could not be measured: target unreachable; " +
+		"interrupted, ...), 2 bad plan or flags, 3 an endpoint regressed against its baseline.",
+	"stress": "0 the search COMPLETED (its answer is printed), 1 it ended in ERROR (target unreachable, failing at " +
+		"every rate, ...) or was interrupted, 2 bad plan or flags.",
+	"knee": "0 the search completed (the knee and the USL fit are printed), 1 a step could not be measured (target " +
+		"unreachable, ...) or it was interrupted, 2 bad plan or flags.",
+}
+
 // loadRunPlan loads the plan file (as typ when set) with --target and the knee's --metrics-url, and scales it by
 // --duration-scale.
 func loadRunPlan(path, typ string, f *runFlags) (*plan.Plan, error) {
@@ -161,8 +197,15 @@ func loadRunPlan(path, typ string, f *runFlags) (*plan.Plan, error) {
 	if typ != "" {
 		opts = append(opts, plan.WithType(typ))
 	}
+	env, err := f.env.option()
+	if err != nil {
+		return nil, err
+	}
+	if env != nil {
+		opts = append(opts, env)
+	}
 	if f.target != "" {
-		opts = append(opts, plan.WithTarget(f.target))
+		opts = append(opts, plan.WithTarget(f.target)) // last: see the knee's metrics_url below
 	}
 	p, err := plan.LoadFile(path, opts...)
 	if err != nil {

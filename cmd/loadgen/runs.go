@@ -23,7 +23,7 @@ func init() {
 }
 
 const runsUsage = `usage:
-  loadgen runs list    [--store URL] [--json] [--status S] [--type T] [--plan P] [--limit N] [--offset N]
+  loadgen runs list    [--store URL] [--json] [--status S] [--verdict V] [--type T] [--plan P] [--limit N] [--offset N]
   loadgen runs show    [--store URL] [--json] ID
   loadgen runs compare [--store URL] [--json] BASE NEW                 (BASE is the baseline)
   loadgen runs compare [--store URL] [--json] --baseline last-passed NEW
@@ -50,7 +50,7 @@ func runsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	hf.set(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
 	var f store.Filter
-	var status, typ string
+	var status, typ, verdict string
 	var gf gateFlags
 	if sub == "compare" {
 		gf.register(fs, true)
@@ -58,6 +58,7 @@ func runsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if sub == "list" {
 		fs.StringVar(&status, "status", "", "only runs with this status (queued|running|completed|failed|aborted|interrupted|partial)")
 		fs.StringVar(&typ, "type", "", "only runs of this type (load|benchmark|stress|knee)")
+		fs.StringVar(&verdict, "verdict", "", "only runs with this verdict (passed|thresholds_failed|regressed)")
 		fs.StringVar(&f.Plan, "plan", "", "only runs of this plan name")
 		fs.IntVar(&f.Limit, "limit", 20, "at most this many runs")
 		fs.IntVar(&f.Offset, "offset", 0, "skip this many runs (paging)")
@@ -80,7 +81,11 @@ func runsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "loadgen runs %s: want %d argument(s), got %d\n%s\n", sub, n, len(pos), runsUsage)
 		return exitUsage
 	}
-	f.Status, f.Type = store.Status(status), store.Type(typ)
+	f.Status, f.Type, f.Verdict = store.Status(status), store.Type(typ), store.Verdict(verdict)
+	if err := checkFilter(f); err != nil {
+		fmt.Fprintf(stderr, "loadgen runs %s: %v\n", sub, err)
+		return exitUsage
+	}
 
 	ost, code := hf.open(ctx, "loadgen runs", stderr)
 	if ost == nil {
@@ -100,11 +105,29 @@ func runsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "compare":
 		code, err = runsCompare(ctx, st, pos, gf, *asJSON, stdout, stderr)
 	}
+	if errors.Is(err, store.ErrNotFound) {
+		// A run ID that names no run is the caller's mistake, as a bad flag is.
+		fmt.Fprintf(stderr, "loadgen runs %s: %v in %s (loadgen runs list shows the stored runs)\n", sub, err, store.Redacted(ost.url))
+		return exitUsage
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "loadgen runs %s: %v\n", sub, err)
 		return exitError
 	}
 	return code
+}
+
+// checkFilter refuses a filter value that names no status, type or verdict (it would list nothing, silently).
+func checkFilter(f store.Filter) error {
+	switch {
+	case f.Status != "" && !f.Status.Valid():
+		return fmt.Errorf("--status %q: want queued, running, completed, failed, aborted, interrupted or partial", f.Status)
+	case f.Type != "" && !store.ValidType(f.Type):
+		return fmt.Errorf("--type %q: want load, benchmark, stress or knee", f.Type)
+	case f.Verdict != "" && !f.Verdict.Valid():
+		return fmt.Errorf("--verdict %q: want passed, thresholds_failed or regressed", f.Verdict)
+	}
+	return nil
 }
 
 // historyFlags are the flags of the commands that read the stored runs (runs and report).
@@ -115,7 +138,7 @@ type historyFlags struct {
 
 func (h *historyFlags) set(fs *flag.FlagSet) {
 	storeFlag(fs, &h.store)
-	fs.StringVar(&h.spool, "spool", store.DefaultSpoolDir, "spool directory whose leftover records are written to the store first")
+	fs.StringVar(&h.spool, "spool", store.DefaultSpoolDir(), "spool directory whose leftover records are written to the store first")
 	vFlag(fs, &h.verbose)
 }
 

@@ -32,7 +32,8 @@ func TestRunsCommand(t *testing.T) {
 		if err := st.AddStepResults(ctx, id, []store.StepResult{s}); err != nil {
 			t.Fatal(err)
 		}
-		if err := st.FinishRun(ctx, id, store.Finish{Status: store.StatusCompleted, EndedAt: r.CreatedAt.Add(time.Minute),
+		verdict := []store.Verdict{store.VerdictPassed, store.VerdictThresholdsFailed}[i]
+		if err := st.FinishRun(ctx, id, store.Finish{Status: store.StatusCompleted, Verdict: verdict, EndedAt: r.CreatedAt.Add(time.Minute),
 			SummaryText: "summary of " + id + "\n"}); err != nil {
 			t.Fatal(err)
 		}
@@ -46,11 +47,15 @@ func TestRunsCommand(t *testing.T) {
 		code     int
 		contains []string
 	}{
-		{"list", []string{"runs", "list", "--store", url, spool}, exitOK, []string{"run-b", "run-a", "completed"}},
+		{"list", []string{"runs", "list", "--store", url, spool}, exitOK, []string{"run-b", "run-a", "completed", "VERDICT", "thresholds failed", "passed"}},
+		{"list verdict", []string{"runs", "list", "--store", url, spool, "--verdict", "thresholds_failed"}, exitOK, []string{"run-b"}},
+		{"list bogus status", []string{"runs", "list", "--store", url, spool, "--status", "bogus"}, exitUsage, nil},
+		{"list bogus verdict", []string{"runs", "list", "--store", url, spool, "--verdict", "great"}, exitUsage, nil},
+		{"list bogus type", []string{"runs", "list", "--store", url, spool, "--type", "soak"}, exitUsage, nil},
 		{"list filter", []string{"runs", "list", "--store=" + url, spool, "--status", "failed"}, exitOK, []string{"(no runs)"}},
 		{"show", []string{"runs", "show", "run-a", "--store", url, spool}, exitOK, []string{"summary of run-a\n"}},
 		{"compare", []string{"runs", "compare", "--store", url, spool, "run-a", "run-b"}, exitOK, []string{"journey/login", "(all)", "+1.00"}},
-		{"show missing", []string{"runs", "show", "--store", url, spool, "nope"}, exitError, nil},
+		{"show missing", []string{"runs", "show", "--store", url, spool, "nope"}, exitUsage, nil},
 		{"show no id", []string{"runs", "show", "--store", url, spool}, exitUsage, nil},
 		{"unknown sub", []string{"runs", "delete", "--store", url, spool}, exitUsage, nil},
 		{"bad store", []string{"runs", "list", "--store", "postgres://x", spool}, exitUsage, nil}, // as in every command
@@ -60,6 +65,12 @@ func TestRunsCommand(t *testing.T) {
 			var out, errb bytes.Buffer
 			if code := run(tt.args, &out, &errb); code != tt.code {
 				t.Fatalf("loadgen %s = exit %d; want %d (stderr %q)", strings.Join(tt.args, " "), code, tt.code, errb.String())
+			}
+			if tt.name == "show missing" && !strings.Contains(errb.String(), "run nope: not found in sqlite://") {
+				t.Errorf("runs show nope: stderr %q; want it to say the run is not in the store", errb.String())
+			}
+			if tt.name == "list verdict" && strings.Contains(out.String(), "run-a") {
+				t.Errorf("runs list --verdict thresholds_failed listed run-a (passed):\n%s", out.String())
 			}
 			for _, c := range tt.contains {
 				if !strings.Contains(out.String(), c) {

@@ -33,7 +33,7 @@ const (
 
 // openStore opens the store named by --store, else LOADGEN_STORE, else the default: the one place every command
 // opens it. It connects lazily (on first use, and again after a failure), so a database that is down at the start
-// or goes away mid-run never stops a run: the Writer spools the records (data/spool) and writes them once it
+// or goes away mid-run never stops a run: the Writer spools the records (spool/ in the data directory) and writes them once it
 // answers. "off" opens nothing (nil) for recordRuns, a temporary SQLite store removed at close for
 // recordRunsOrTemp. A URL that names no store (no scheme, an unknown one), or "off" for readRuns, is an error:
 // exit code 2 in every command.

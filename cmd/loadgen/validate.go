@@ -20,11 +20,13 @@ func validateCmd(_ context.Context, args []string, stdout, stderr io.Writer) int
 	fs.SetOutput(stderr)
 	var target string
 	var verbose bool
+	var env envFlags
+	env.set(fs)
 	targetFlag(fs, &target)
 	vFlag(fs, &verbose)
 	typ := fs.String("type", "", "check the plans as this type: load, benchmark, stress or knee")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: loadgen validate [--target URL] [--type TYPE] PLAN...")
+		fmt.Fprintln(stderr, "usage: loadgen validate [--target URL] [--type TYPE] [-e NAME=VALUE] [--env-file FILE] PLAN...")
 		fs.PrintDefaults()
 	}
 	plans, code, ok := parseInterleaved(fs, args)
@@ -35,7 +37,19 @@ func validateCmd(_ context.Context, args []string, stdout, stderr io.Writer) int
 		fs.Usage()
 		return exitUsage
 	}
+	if err := checkTargetFlag(target); err != nil {
+		fmt.Fprintf(stderr, "loadgen validate: %v\n", err)
+		return exitUsage
+	}
 	var opts []plan.Option
+	envOpt, err := env.option()
+	if err != nil {
+		fmt.Fprintf(stderr, "loadgen validate: %v\n", err)
+		return exitUsage
+	}
+	if envOpt != nil {
+		opts = append(opts, envOpt)
+	}
 	if target != "" {
 		opts = append(opts, plan.WithTarget(target))
 	}

@@ -87,8 +87,9 @@ type Job struct {
 
 // Outcome is how a run ended.
 type Outcome struct {
-	Status store.Status // terminal: completed, failed, aborted or interrupted
-	Error  string
+	Status  store.Status  // terminal: completed, failed, aborted or interrupted
+	Verdict store.Verdict // as stored (runner.VerdictOf)
+	Error   string
 	// Summary is the full end-of-run summary (report.Summary for load runs,
 	// the mode's report for benchmark, stress and knee runs).
 	Summary json.RawMessage

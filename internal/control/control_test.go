@@ -111,7 +111,7 @@ func (m *memStore) ListRuns(_ context.Context, f store.Filter) ([]store.Run, err
 	}
 	var out []store.Run
 	for _, r := range m.runs {
-		if (f.Status == "" || r.Status == f.Status) && (f.Type == "" || r.Type == f.Type) {
+		if (f.Status == "" || r.Status == f.Status) && (f.Type == "" || r.Type == f.Type) && (f.Verdict == "" || r.Verdict == f.Verdict) {
 			out = append(out, r)
 		}
 	}
@@ -579,7 +579,11 @@ func TestListRuns(t *testing.T) {
 		if i%2 == 0 {
 			st = store.StatusFailed
 		}
-		h.store.runs = append(h.store.runs, store.Run{ID: fmt.Sprintf("s%d", i), Name: "p", Type: typ, Status: st})
+		verdict := store.VerdictNone
+		if st == store.StatusCompleted {
+			verdict = store.VerdictPassed
+		}
+		h.store.runs = append(h.store.runs, store.Run{ID: fmt.Sprintf("s%d", i), Name: "p", Type: typ, Status: st, Verdict: verdict})
 	}
 	h.want(h.do("POST", "/api/tests/start", planYAML("20"), yamlHdr()...), 202, "") // run-001, only in memory
 	ids := func(a answer) string {
@@ -600,6 +604,8 @@ func TestListRuns(t *testing.T) {
 		{"?status=running", "run-001"},
 		{"?status=failed&type=stress", "s6"},
 		{"?type=load&limit=2", "run-001,s8,s7"},
+		{"?verdict=passed", "s9,s7,s5,s3,s1"},
+		{"?verdict=regressed", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.query, func(t *testing.T) {
@@ -610,7 +616,7 @@ func TestListRuns(t *testing.T) {
 			}
 		})
 	}
-	for _, q := range []string{"?limit=0", "?limit=x", "?limit=501", "?offset=-1", "?status=done", "?type=soak"} {
+	for _, q := range []string{"?limit=0", "?limit=x", "?limit=501", "?offset=-1", "?status=done", "?type=soak", "?verdict=great"} {
 		h.want(h.do("GET", "/api/tests/runs"+q, ""), 400, "")
 	}
 	h.store.fail = errors.New("database is down")

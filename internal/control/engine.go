@@ -21,7 +21,7 @@ type EngineRunner struct {
 	Store    store.Store
 	StoreURL string
 	// Sink receives the runs' records (nil: Store, runner.Run's default): serve gives a *store.Writer over Store, so a
-	// database outage during a run spools the records (data/spool) instead of losing them, a slow database
+	// database outage during a run spools the records (spool/ in the data directory) instead of losing them, a slow database
 	// never holds a run up, and the summary says whether records had to be spooled.
 	Sink store.Sink
 	// Metrics is serve's shared loadgen_* metrics (nil: none).
@@ -71,6 +71,7 @@ func (er *EngineRunner) Run(ctx context.Context, job Job) Outcome {
 	}
 	if rep != nil {
 		out.Summary, _ = runner.JSON(rep)
+		out.Verdict = runner.VerdictOf(rep)
 	}
 	log.Info("run ended", "run_id", job.ID, "status", out.Status, "error", out.Error)
 	return out

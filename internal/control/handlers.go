@@ -236,7 +236,7 @@ const MaxListLimit = 500
 func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	f := store.Filter{Status: store.Status(q.Get("status")), Type: store.Type(q.Get("type")), Plan: q.Get("plan"),
-		Limit: store.DefaultListLimit}
+		Verdict: store.Verdict(q.Get("verdict")), Limit: store.DefaultListLimit}
 	for _, p := range []struct {
 		name string
 		dst  *int
@@ -260,8 +260,12 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return errorf(EINVALID, "type=%s: want load, benchmark, stress or knee", f.Type)
 	}
+	if f.Verdict != "" && !f.Verdict.Valid() {
+		return errorf(EINVALID, "verdict=%s: want passed, thresholds_failed or regressed", f.Verdict)
+	}
 	match := func(v RunView) bool {
-		return (f.Status == "" || v.Status == f.Status) && (f.Type == "" || v.Type == string(f.Type)) && (f.Plan == "" || v.Name == f.Plan)
+		return (f.Status == "" || v.Status == f.Status) && (f.Type == "" || v.Type == string(f.Type)) && (f.Plan == "" || v.Name == f.Plan) &&
+			(f.Verdict == "" || v.Verdict == f.Verdict)
 	}
 
 	// The store pages the list. The run views this server holds are fresher

@@ -51,16 +51,18 @@ type Overrides struct {
 // RunView is a run as the API shows it (GET /api/tests/runs/{id} and the
 // items of GET /api/tests/runs).
 type RunView struct {
-	RunID     string       `json:"run_id"`
-	Name      string       `json:"name"`
-	Type      string       `json:"type"`
-	Model     string       `json:"model,omitempty"`
-	Target    string       `json:"target,omitempty"`
-	Status    store.Status `json:"status"`
-	Error     string       `json:"error,omitempty"`
-	CreatedAt time.Time    `json:"created_at"`
-	StartedAt time.Time    `json:"started_at,omitzero"`
-	EndedAt   time.Time    `json:"ended_at,omitzero"`
+	RunID  string       `json:"run_id"`
+	Name   string       `json:"name"`
+	Type   string       `json:"type"`
+	Model  string       `json:"model,omitempty"`
+	Target string       `json:"target,omitempty"`
+	Status store.Status `json:"status"`
+	// Verdict is set once the run has ended: passed, thresholds_failed, regressed, or none (see store.Verdict).
+	Verdict   store.Verdict `json:"verdict,omitempty"`
+	Error     string        `json:"error,omitempty"`
+	CreatedAt time.Time     `json:"created_at"`
+	StartedAt time.Time     `json:"started_at,omitzero"`
+	EndedAt   time.Time     `json:"ended_at,omitzero"`
 	// Live is set while the run is carried out by this server (and kept,
 	// final, once it ended).
 	Live      *Live      `json:"live,omitempty"`
@@ -75,7 +77,7 @@ type RunView struct {
 // once the run ended) must be snapshotted with fill, outside the lock.
 func (s *Server) viewLocked(r *run, full bool) (RunView, Engine) {
 	v := RunView{RunID: r.id, Name: r.name, Type: r.typ, Model: r.model, Target: r.target, Status: r.status,
-		CreatedAt: r.created, StartedAt: r.started, EndedAt: r.ended, Error: r.outcome.Error}
+		CreatedAt: r.created, StartedAt: r.started, EndedAt: r.ended, Error: r.outcome.Error, Verdict: r.outcome.Verdict}
 	if r.final != nil {
 		v.Live = liveOf(*r.final)
 	}
@@ -110,7 +112,7 @@ func (s *Server) render(r *run, full bool) RunView {
 }
 
 func storedView(r *store.Run, full bool) RunView {
-	v := RunView{RunID: r.ID, Name: r.Name, Type: string(r.Type), Status: r.Status, Error: r.Error,
+	v := RunView{RunID: r.ID, Name: r.Name, Type: string(r.Type), Status: r.Status, Verdict: r.Verdict, Error: r.Error,
 		CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, EndedAt: r.EndedAt}
 	t := r.Totals
 	v.Totals = &t

@@ -48,8 +48,9 @@ func buildBinaries(t *testing.T) string {
 	return binDir
 }
 
-// TestWalkthrough runs docs/api-walkthrough.sh: the curl walkthrough of
-// docs/api.md as written, against the built bin/target and bin/loadgen serve.
+// TestWalkthrough runs docs/api-walkthrough.sh: the curl walkthroughs of
+// README.md and docs/api.md as written, against the built bin/target and
+// bin/loadgen serve.
 func TestWalkthrough(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the walkthrough takes about 80 s")
@@ -71,6 +72,10 @@ func TestWalkthrough(t *testing.T) {
 	}
 	text := string(out)
 	for _, want := range []string{
+		"api-walkthrough: README.md", // README's walkthrough, run first
+		`{"status":"completed","verdict":"passed"`,
+		"\tload\tcompleted\tpassed", // runs list with the verdict
+		"api-walkthrough: docs/api.md",
 		`"status": "ok"`,
 		`"status": "completed"`,        // the load test
 		`"status":"aborted"`,           // the cancelled open-model run

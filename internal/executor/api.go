@@ -9,7 +9,7 @@ import (
 
 // Snapshot returns the live state of the run (see Snapshot).
 func (e *Executor) Snapshot() Snapshot {
-	s := Snapshot{Running: e.running.Load(), PhaseIndex: -1}
+	s := Snapshot{Running: e.running.Load(), PhaseIndex: -1, RequestsPerIteration: e.reqPerIter}
 	if !e.started.Load() {
 		return s
 	}
@@ -153,9 +153,19 @@ func (e *Executor) Results() *Results {
 		ErrorSamplesDropped: e.samplesOff.Load()}
 	for _, st := range e.steps {
 		c := st.cell.snapshot(st.scen, st.st.Name, st.req.Method)
+		c.Skipped = st.skipped.Load()
+		if names := st.rules.Names(); len(names) > 0 {
+			// A check's failures are counted after its response (record): read after the cell, a failure may
+			// be one more than the responses seen, so Failed is capped.
+			checked := c.Requests - c.Status[0]
+			for i, n := range names {
+				c.Checks = append(c.Checks, CheckCount{Name: n, Checked: checked, Failed: min(st.checkFail[i].Load(), checked)})
+			}
+		}
 		r.Steps = append(r.Steps, c)
 		r.Total.Merge(c)
 	}
+	r.Total.Checks, r.Total.Skipped = nil, 0 // per step only
 	var el time.Duration
 	if !started.IsZero() {
 		el = e.elapsed()

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -96,6 +98,8 @@ type Executor struct {
 
 	open        bool
 	drop        bool
+	latAll      bool    // the plan's latency_of is all: failed requests' latency counts in Latency too
+	reqPerIter  float64 // mean requests of an iteration, by scenario weight (Snapshot.RequestsPerIteration)
 	maxInFlight int
 	thinks      bool           // some step has a think time
 	phases      *pacer.Phases  // the plan's schedule
@@ -149,25 +153,38 @@ type phaseRec struct {
 }
 
 type scenRec struct {
-	s      *plan.Scenario
-	steps  []*stepRec
-	weight int
-	iter   atomic.Uint64
-	failed atomic.Uint64
-	obs    ScenarioObserver
+	s     *plan.Scenario
+	steps []*stepRec
+	// abortAny: on_failure abort_iteration (end the iteration at the first failed step); continueAll: on_failure
+	// continue (run every step). Neither: end it before a step whose needs a failed step left unset.
+	abortAny, continueAll bool
+	weight                int
+	iter                  atomic.Uint64
+	failed                atomic.Uint64
+	obs                   ScenarioObserver
 }
 
 type stepRec struct {
-	scen   string
-	st     *plan.Step
-	req    *plan.CompiledRequest
-	think  plan.Think
-	cell   *liveCell
-	ring   *ring
-	obs    StepObserver
-	rules  *expect.Rules
-	method []byte
-	keep   int // response body bytes kept: max_body when a check or capture reads the body, else 0
+	scen  string
+	st    *plan.Step
+	req   *plan.CompiledRequest
+	think plan.Think
+	cell  *liveCell
+	ring  *ring
+	obs   StepObserver
+	rules *expect.Rules
+	// needs are the captures of earlier steps of the scenario that the
+	// request uses; skipped counts the iterations that ended before this
+	// step because one was missing after a failure (or, with on_failure
+	// abort_iteration, because an earlier step failed).
+	needs   []string
+	skipped atomic.Uint64
+	// checkFail[i] counts the responses that failed check rules.Names()[i]
+	// (every response is judged by every check: the cell's requests that got
+	// a status).
+	checkFail []atomic.Uint64
+	method    []byte
+	keep      int // response body bytes kept: max_body when a check or capture reads the body, else 0
 }
 
 type dataRec struct {
@@ -204,6 +221,7 @@ func New(p *plan.Plan, opts ...Option) (*Executor, error) {
 	e.open = p.Load.Model != plan.ModelClosed
 	e.cookies = p.CookiesOn()
 	e.drop = p.Load.DropPolicy == plan.DropDrop
+	e.latAll = p.LatencyOf == plan.LatencyAll
 	// Nothing below is sized from a plan number as written: a plan built in
 	// Go skips plan.Validate, so every number is clamped to its plan limit.
 	e.maxInFlight = p.Load.MaxInFlight
@@ -283,23 +301,38 @@ func New(p *plan.Plan, opts ...Option) (*Executor, error) {
 		if w <= 0 {
 			w = plan.DefaultWeight
 		}
-		sr := &scenRec{s: s, weight: w, obs: e.obs.Scenario(s.Name)}
+		sr := &scenRec{s: s, weight: w, obs: e.obs.Scenario(s.Name), abortAny: s.OnFailure == plan.OnFailureAbort,
+			continueAll: s.OnFailure == plan.OnFailureContinue}
 		e.totalWeight += w
+		captured := map[string]bool{}
 		for j := range s.Steps {
 			st := &s.Steps[j]
 			if st.Request.Compiled == nil || st.Rules == nil {
 				return nil, fmt.Errorf("executor: scenario %s step %s: request not compiled (validate the plan first)", s.Name, st.Name)
 			}
 			rec := &stepRec{scen: s.Name, st: st, req: st.Request.Compiled, think: s.Think, cell: newLiveCell(),
-				ring: newRing(secs), method: []byte(st.Request.Compiled.Method), rules: st.Rules, keep: st.Rules.Keep()}
+				ring: newRing(secs), method: []byte(st.Request.Compiled.Method), rules: st.Rules, keep: st.Rules.Keep(),
+				checkFail: make([]atomic.Uint64, len(st.Rules.Names()))}
 			if st.Think != nil {
 				rec.think = *st.Think
+			}
+			for _, ref := range st.Request.Compiled.Refs {
+				if captured[ref] {
+					rec.needs = append(rec.needs, ref)
+				}
+			}
+			for name := range st.Capture {
+				captured[name] = true
 			}
 			rec.obs = sr.obs.Step(st.Name, st.Request.Compiled.Method, codes)
 			sr.steps = append(sr.steps, rec)
 			e.steps = append(e.steps, rec)
 		}
 		e.scenarios = append(e.scenarios, sr)
+		e.reqPerIter += float64(w) * float64(len(s.Steps))
+	}
+	if e.totalWeight > 0 {
+		e.reqPerIter /= float64(e.totalWeight)
 	}
 	if len(e.steps) == 0 {
 		return nil, errors.New("executor: plan has no steps")
@@ -656,11 +689,21 @@ func (e *Executor) sampleError(el time.Duration, phase int32, s *stepRec, o *out
 	if len(msg) > 200 {
 		msg = msg[:200]
 	}
+	check := ""
+	if o.checks != 0 {
+		// The first check that failed, unless the verdict came from the default status rule (100-399).
+		if n := s.rules.Names()[bits.TrailingZeros64(o.checks)]; o.reason != ReasonStatus || strings.HasPrefix(n, "status ") {
+			check = n
+		}
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for i := range e.samples {
 		x := &e.samples[i]
-		if x.Scenario == s.scen && x.Step == s.st.Name && x.Reason == o.reason && x.Message == msg {
+		// One sample per failing check and status (its message, e.g. a latency, varies from one failure to the
+		// next), else per message.
+		if x.Scenario == s.scen && x.Step == s.st.Name && x.Reason == o.reason &&
+			(check != "" && x.Check == check && x.Status == o.status || check == "" && x.Check == "" && x.Message == msg) {
 			x.Count++
 			return
 		}
@@ -674,7 +717,7 @@ func (e *Executor) sampleError(el time.Duration, phase int32, s *stepRec, o *out
 		name = e.phaseRecs[phase].p.Name
 	}
 	e.samples = append(e.samples, ErrorSample{At: el, Phase: name, Scenario: s.scen, Step: s.st.Name,
-		Reason: o.reason, Status: o.status, Message: msg, Count: 1})
+		Reason: o.reason, Check: check, Status: o.status, Message: msg, Count: 1})
 }
 
 func (e *Executor) pickScenario(r *rand.Rand) *scenRec {

@@ -331,8 +331,10 @@ load:
 	if !res.Canceled {
 		t.Error("Canceled = false; want true")
 	}
-	if n := res.Total.ErrorsByReason[ReasonCanceled]; n < 5 || n != res.Total.Requests {
-		t.Errorf("requests %d, errors %v; want ~10 canceled requests", res.Total.Requests, res.Total.ErrorCounts())
+	// Cancelled requests are counted apart: neither requests nor errors (outside the error rate), no latency.
+	if n := res.Total.Canceled; n < 5 || res.Total.Requests != 0 || res.Total.Errors != 0 || res.Total.Latency.Count() != 0 {
+		t.Errorf("canceled %d, requests %d, errors %v, latency count %d; want ~10 canceled and no request, error or latency",
+			n, res.Total.Requests, res.Total.ErrorCounts(), res.Total.Latency.Count())
 	}
 	if res.Ended.IsZero() || res.Duration() > 1500*time.Millisecond {
 		t.Errorf("Duration() = %v; want < 1.5s", res.Duration())

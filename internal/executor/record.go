@@ -11,6 +11,8 @@ import (
 // liveCell is the lock-free recording side of a Cell.
 type liveCell struct {
 	requests, errors  atomic.Uint64
+	canceled          atomic.Uint64
+	failLat           *hist.Histogram
 	reasons           [NumReasons]atomic.Uint64
 	status            [600]atomic.Uint64 // [0] = no response
 	bytesIn, bytesOut atomic.Uint64
@@ -21,15 +23,25 @@ type liveCell struct {
 }
 
 func newLiveCell() *liveCell {
-	return &liveCell{lat: hist.New(), svc: hist.New(), dns: hist.New(), conn: hist.New(), tls: hist.New(), ttfb: hist.New(),
-		recv: hist.New()}
+	return &liveCell{failLat: hist.New(), lat: hist.New(), svc: hist.New(), dns: hist.New(), conn: hist.New(), tls: hist.New(),
+		ttfb: hist.New(), recv: hist.New()}
 }
 
-func (c *liveCell) record(o *outcome) {
+// record counts o. A request the run itself cancelled counts in canceled
+// only: it is neither a request nor an error, and its cut-short latency is
+// not recorded. A failed request's latency goes to failLat, and also to lat
+// and svc when the plan's latency_of is all (latAll).
+func (c *liveCell) record(o *outcome, latAll bool) {
+	if o.reason == ReasonCanceled {
+		c.canceled.Add(1)
+		return
+	}
 	c.requests.Add(1)
-	if o.reason != ReasonNone {
+	ok := o.reason == ReasonNone
+	if !ok {
 		c.errors.Add(1)
 		c.reasons[o.reason].Add(1)
+		c.failLat.Record(o.latency)
 	}
 	code := o.status
 	if code < 0 || code >= len(c.status) {
@@ -42,8 +54,10 @@ func (c *liveCell) record(o *outcome) {
 	if o.tm.BytesOut > 0 {
 		c.bytesOut.Add(uint64(o.tm.BytesOut))
 	}
-	c.lat.Record(o.latency)
-	c.svc.Record(o.service)
+	if ok || latAll {
+		c.lat.Record(o.latency)
+		c.svc.Record(o.service)
+	}
 	c.phases(&o.tm)
 	if n := len(o.tm.Hops); n > 0 {
 		c.redirects.Add(uint64(n))
@@ -75,7 +89,7 @@ func (c *liveCell) phases(tm *httpclient.Timing) {
 // snapshot copies c into a Cell.
 func (c *liveCell) snapshot(scenario, step, method string) *Cell {
 	out := &Cell{Scenario: scenario, Step: step, Method: method, Status: map[int]uint64{},
-		Requests: c.requests.Load(), Errors: c.errors.Load(),
+		Requests: c.requests.Load(), Errors: c.errors.Load(), Canceled: c.canceled.Load(), FailedLatency: c.failLat.Clone(),
 		BytesIn: c.bytesIn.Load(), BytesOut: c.bytesOut.Load(),
 		Latency: c.lat.Clone(), Service: c.svc.Clone(), DNS: c.dns.Clone(), Connect: c.conn.Clone(),
 		TLS: c.tls.Clone(), TTFB: c.ttfb.Clone(), Receive: c.recv.Clone(), Redirects: c.redirects.Load()}
@@ -95,6 +109,7 @@ type outcome struct {
 	latency, service time.Duration
 	status           int
 	reason           Reason
+	checks           uint64 // the checks that failed (expect.Rules.Check's mask)
 	tm               httpclient.Timing
 }
 
@@ -119,14 +134,22 @@ func newRing(seconds int) *ring {
 	return r
 }
 
-func (r *ring) record(sec int64, o *outcome) {
+// record counts o in second sec, as liveCell.record does (a cancelled
+// request not at all).
+func (r *ring) record(sec int64, o *outcome, latAll bool) {
+	if o.reason == ReasonCanceled {
+		return
+	}
 	s := &r.slots[sec%int64(len(r.slots))]
 	s.requests.Add(1)
-	if o.reason != ReasonNone {
+	ok := o.reason == ReasonNone
+	if !ok {
 		s.errors.Add(1)
 		s.reasons[o.reason].Add(1)
 	}
-	s.lat.Record(o.latency)
+	if ok || latAll {
+		s.lat.Record(o.latency)
+	}
 }
 
 // prepare readies the slots of seconds cur+1 and cur+2 (housekeeping, once

@@ -36,8 +36,17 @@ type Cell struct {
 	Scenario, Step, Method string
 
 	// Requests counts completed requests (successful or not, including
-	// those that never got a response).
+	// those that never got a response), but not those the run itself
+	// cancelled (Canceled).
 	Requests uint64
+	// Canceled counts requests cut short by the run's own end (Ctrl-C, an
+	// abort_on_fail threshold, a cancel over the API): neither requests nor
+	// errors, so outside the error rate.
+	Canceled uint64
+	// Skipped counts, in a step cell, the iterations that ended before this
+	// step after an earlier step failed (the scenario's on_failure): the step
+	// was not sent, so it is no request.
+	Skipped uint64
 	// Errors counts failed requests; ErrorsByReason splits them
 	// (ErrorsByReason[ReasonNone] is always 0).
 	Errors         uint64
@@ -49,14 +58,21 @@ type Cell struct {
 	// request bytes written.
 	BytesIn, BytesOut uint64
 
-	// Latency is the time from the request's INTENDED start to its last
+	// Latency is, for successful requests (all requests when the plan's
+	// latency_of is all), the time from the request's INTENDED start to its last
 	// byte: in the open model the first request of an iteration is due at
 	// its scheduled time, and a later step is due when the previous step
 	// (plus its think time) ended. Any wait (max_in_flight, a slow pacer,
 	// a busy worker) is therefore included: coordinated omission corrected.
 	Latency *hist.Histogram
-	// Service is the raw service time, from the actual send to the last byte.
+	// Service is the raw service time, from the actual send to the last
+	// byte, of the same requests as Latency.
 	Service *hist.Histogram
+	// FailedLatency is the latency (from intended start) of failed requests.
+	FailedLatency *hist.Histogram
+	// Checks counts each explicit check of a step cell (nil in phase cells
+	// and in Results.Total): how many responses it judged and how many failed.
+	Checks []CheckCount
 	// DNS, Connect and TLS record the dial phases of requests that opened a
 	// new connection (most requests reuse one and record nothing there).
 	// TTFB (wait) is the time from the request written to the first
@@ -65,6 +81,14 @@ type Cell struct {
 	DNS, Connect, TLS, TTFB, Receive *hist.Histogram
 	// Redirects counts the redirect hops followed.
 	Redirects uint64
+}
+
+// CheckCount is one check of a step and how it fared: Checked responses
+// (every request that got a response), of which Failed failed it.
+type CheckCount struct {
+	Name    string // as expect.Rules.Names gives it: "status in [200]", "json $.id = 7"
+	Checked uint64
+	Failed  uint64
 }
 
 // ErrorRate returns Errors/Requests (0 when there are no requests).
@@ -90,6 +114,9 @@ func (c *Cell) ErrorCounts() map[string]uint64 {
 func (c *Cell) Merge(o *Cell) {
 	c.Requests += o.Requests
 	c.Errors += o.Errors
+	c.Canceled += o.Canceled
+	c.Skipped += o.Skipped
+	c.mergeChecks(o.Checks)
 	for i := range c.ErrorsByReason {
 		c.ErrorsByReason[i] += o.ErrorsByReason[i]
 	}
@@ -106,7 +133,7 @@ func (c *Cell) Merge(o *Cell) {
 		dst **hist.Histogram
 		src *hist.Histogram
 	}{
-		{&c.Latency, o.Latency}, {&c.Service, o.Service}, {&c.DNS, o.DNS},
+		{&c.Latency, o.Latency}, {&c.Service, o.Service}, {&c.FailedLatency, o.FailedLatency}, {&c.DNS, o.DNS},
 		{&c.Connect, o.Connect}, {&c.TLS, o.TLS}, {&c.TTFB, o.TTFB}, {&c.Receive, o.Receive},
 	} {
 		if *p.dst == nil {
@@ -116,11 +143,29 @@ func (c *Cell) Merge(o *Cell) {
 	}
 }
 
+// mergeChecks adds the counts of the checks of another cell of the same step (a distributed run's segments).
+func (c *Cell) mergeChecks(o []CheckCount) {
+	for _, x := range o {
+		found := false
+		for i := range c.Checks {
+			if c.Checks[i].Name == x.Name {
+				c.Checks[i].Checked += x.Checked
+				c.Checks[i].Failed += x.Failed
+				found = true
+				break
+			}
+		}
+		if !found {
+			c.Checks = append(c.Checks, x)
+		}
+	}
+}
+
 // NewCell returns an empty cell with allocated histograms.
 func NewCell(scenario, step, method string) *Cell {
 	return &Cell{Scenario: scenario, Step: step, Method: method, Status: map[int]uint64{},
-		Latency: hist.New(), Service: hist.New(), DNS: hist.New(), Connect: hist.New(), TLS: hist.New(), TTFB: hist.New(),
-		Receive: hist.New()}
+		Latency: hist.New(), Service: hist.New(), FailedLatency: hist.New(), DNS: hist.New(), Connect: hist.New(), TLS: hist.New(),
+		TTFB: hist.New(), Receive: hist.New()}
 }
 
 // PhaseResult holds one phase of the load profile. Its Cell counts the
@@ -157,18 +202,21 @@ type ScenarioResult struct {
 	Failed     uint64 // iterations in which at least one request failed
 }
 
-// ErrorSample is one failed request kept for the summary. Results keeps at
-// most MaxErrorSamples of them (the first ones of each distinct message
-// prefix win); ErrorSamplesDropped counts the rest.
+// ErrorSample is one failed request kept for the summary: the first of each
+// (step, reason, failing check, status), or of each (step, reason, message)
+// when no check failed. Results keeps at most MaxErrorSamples of them;
+// ErrorSamplesDropped counts the rest. Only the run's first 1000 failures are
+// looked at (Count counts among them).
 type ErrorSample struct {
 	At       time.Duration // since the run started
 	Phase    string
 	Scenario string
 	Step     string
 	Reason   Reason
+	Check    string // the check that failed first (expect.Rules.Names), "" when none did
 	Status   int    // HTTP status, 0 when no response
 	Message  string // error text, truncated to 200 bytes
-	Count    uint64 // failures with the same (step, reason, message)
+	Count    uint64 // failures it stands for, among the run's first 1000
 }
 
 // MaxErrorSamples bounds Results.ErrorSamples.
@@ -235,6 +283,10 @@ type Snapshot struct {
 	// (after any SetRate override); TargetVUs the closed model's target.
 	IntendedRate float64
 	TargetVUs    int
+	// RequestsPerIteration is the mean number of requests of an iteration
+	// (the scenarios' steps, by weight): IntendedRate times it is the
+	// request rate asked.
+	RequestsPerIteration float64
 	// AchievedRPS is the requests completed in the last full second.
 	AchievedRPS float64
 	Requests    uint64 // requests completed so far

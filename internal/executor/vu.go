@@ -100,6 +100,13 @@ func (v *vu) run() {
 			continue
 		}
 		st := v.sc.steps[v.step]
+		if v.failed && v.sc.stop(st, v.w.scope) {
+			for _, rest := range v.sc.steps[v.step:] { // not sent: counted as skipped
+				rest.skipped.Add(1)
+			}
+			v.endIteration()
+			continue
+		}
 		ok, end := e.request(v.ctx, v.w, st, v.due, v.phase)
 		if !ok {
 			v.failed = true

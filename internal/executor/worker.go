@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"math/bits"
 	"math/rand/v2"
 	"time"
 
@@ -81,6 +82,13 @@ func (e *Executor) iteration(ctx context.Context, w *worker, intended time.Durat
 				break
 			}
 		}
+		if failed && sc.stop(st, w.scope) {
+			// The rest of the iteration is not sent: its steps are counted as skipped.
+			for _, rest := range sc.steps[i:] {
+				rest.skipped.Add(1)
+			}
+			break
+		}
 		ok, end := e.request(ctx, w, st, due, phase)
 		if !ok {
 			failed = true
@@ -96,6 +104,22 @@ func (e *Executor) iteration(ctx context.Context, w *worker, intended time.Durat
 	}
 	e.endIteration(sc, failed)
 	return due
+}
+
+// stop reports whether an iteration of sc in which a step failed ends before step st (on_failure).
+func (sc *scenRec) stop(st *stepRec, scope *tmpl.Scope) bool {
+	switch {
+	case sc.continueAll:
+		return false
+	case sc.abortAny:
+		return true
+	}
+	for _, n := range st.needs {
+		if _, ok := scope.Lookup(n); !ok {
+			return true
+		}
+	}
+	return false
 }
 
 // think draws the think time after step st.
@@ -224,6 +248,7 @@ func (e *Executor) request(ctx context.Context, w *worker, st *stepRec, due time
 	o.service = o.tm.End.Sub(o.tm.Start)
 	o.status = 0
 	o.reason = ReasonNone
+	o.checks = 0
 	var why string
 	if err != nil {
 		o.reason = httpclient.Classify(err)
@@ -235,11 +260,13 @@ func (e *Executor) request(ctx context.Context, w *worker, st *stepRec, due time
 		o.status = resp.StatusCode()
 		// The body is at most st.keep bytes of the o.tm.BodyBytes received.
 		rs.result.Reset(o.status, resp.Body(), o.tm.BodyBytes, o.latency)
-		switch v, msg := st.rules.Check(&rs.result); v {
+		var v expect.Verdict
+		v, why, o.checks = st.rules.Check(&rs.result)
+		switch v {
 		case expect.FailStatus:
-			o.reason, why = ReasonStatus, msg
+			o.reason = ReasonStatus
 		case expect.FailCheck:
-			o.reason, why = ReasonCheck, msg
+			o.reason = ReasonCheck
 		default:
 			if ok, msg := st.rules.Capture(&rs.result, w.scope); !ok {
 				o.reason, why = ReasonCheck, msg
@@ -255,11 +282,15 @@ func (e *Executor) request(ctx context.Context, w *worker, st *stepRec, due time
 }
 
 func (e *Executor) record(st *stepRec, phase int32, end time.Duration, o *outcome) {
-	st.cell.record(o)
+	st.cell.record(o, e.latAll)
 	if phase >= 0 {
-		e.phaseRecs[phase].cell.record(o)
+		e.phaseRecs[phase].cell.record(o, e.latAll)
+	}
+	// Responses judged are counted by the cell (requests with a status); only failed checks cost anything here.
+	for m := o.checks; m != 0; m &= m - 1 {
+		st.checkFail[bits.TrailingZeros64(m)].Add(1)
 	}
 	sec := int64(end / time.Second)
-	st.ring.record(sec, o)
+	st.ring.record(sec, o, e.latAll)
 	st.obs.Record(o.latency, o.service, o.status, o.reason, &o.tm)
 }

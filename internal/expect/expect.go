@@ -58,9 +58,9 @@ func (r *Response) doc() (string, bool) {
 // Verdict is what the checks made of a response.
 type Verdict uint8
 
-// Verdicts. A status outside the default rule (100-399) is FailStatus; any
-// other failing rule, including a status outside a check's own list, is
-// FailCheck.
+// Verdicts. A status outside the expected set (the check's own status list,
+// or 100-399 when it has none) is FailStatus; a failing body, JSON or latency
+// check is FailCheck.
 const (
 	Pass Verdict = iota
 	FailStatus
@@ -86,6 +86,7 @@ type JSONCheck struct {
 // Rules are a step's checks and captures, compiled by NewRules. They are
 // immutable and safe for concurrent use.
 type Rules struct {
+	names      []string // the checks in the order Check applies them (see Names)
 	status     []int
 	contains   []byte
 	json       []jsonCheck
@@ -98,6 +99,7 @@ type Rules struct {
 type jsonCheck struct {
 	path Path
 	want any
+	ops  []op // wantOps: the operators, in Operators order
 	kind wantKind
 	num  float64 // wantNumber
 	text string  // wantNumber, wantText: the expected value as text
@@ -112,6 +114,7 @@ const (
 	wantBool
 	wantJSON
 	wantText
+	wantOps // an operator mapping (ops.go)
 )
 
 // NewRules compiles a step's check and captures; maxBody is the most body
@@ -126,10 +129,46 @@ func NewRules(c Check, captures []Capture, maxBody int) *Rules {
 	slices.SortFunc(r.captures, func(a, b Capture) int { return strings.Compare(a.Name, b.Name) })
 	r.needsBody = c.BodyContains != "" || len(c.JSON) > 0 ||
 		slices.ContainsFunc(r.captures, func(c Capture) bool { return c.NeedsBody() })
+	if len(r.status) > 0 {
+		r.names = append(r.names, fmt.Sprintf("status in %v", r.status))
+	}
+	if r.maxLatency > 0 {
+		r.names = append(r.names, "max_latency "+r.maxLatency.String())
+	}
+	if len(r.contains) > 0 {
+		r.names = append(r.names, fmt.Sprintf("body_contains %q", r.contains))
+	}
+	for i := range r.json {
+		r.names = append(r.names, "json "+r.json[i].path.src+" "+r.json[i].describe())
+	}
+	if len(r.names) > MaxCounted {
+		r.names = r.names[:MaxCounted]
+	}
 	return r
 }
 
+// MaxCounted is the most checks of a step whose pass rates are counted (the
+// bits of Check's failed mask); checks beyond it are applied but not counted.
+const MaxCounted = 64
+
+// Names names the step's explicit checks, in the order of Check's failed
+// mask: "status in [200]", "max_latency 50ms", "body_contains \"ok\"",
+// "json $.id = 7". The default status rule (100-399) is not a check.
+func (r *Rules) Names() []string { return r.names }
+
 func newJSONCheck(c JSONCheck) jsonCheck {
+	jc := jsonCheck{path: c.Path, want: c.Want, kind: wantText, text: fmt.Sprint(c.Want)}
+	if m, ok := isOps(c.Want); ok {
+		if ops, err := compileOps(m); err == nil { // CheckWant reported an error at validation
+			jc.kind, jc.ops = wantOps, ops
+			return jc
+		}
+	}
+	return newEqCheck(c)
+}
+
+// newEqCheck compiles c as an equality check, whatever its expected value looks like.
+func newEqCheck(c JSONCheck) jsonCheck {
 	jc := jsonCheck{path: c.Path, want: c.Want, kind: wantText, text: fmt.Sprint(c.Want)}
 	switch w := c.Want.(type) {
 	case nil:
@@ -169,57 +208,121 @@ func (r *Rules) Keep() int {
 // modify them).
 func (r *Rules) Captures() []Capture { return r.captures }
 
-// Check applies the checks in order: status, latency, body_contains, json.
-// why is empty on Pass; otherwise it is a short, bounded explanation (never
-// the body), which names max_body when a body rule failed on a cut body.
-func (r *Rules) Check(resp *Response) (v Verdict, why string) {
+// Check applies every check: status, latency, body_contains, json. v is the
+// verdict of the first that failed and why a short, bounded explanation of it
+// (never the body; it names max_body when a body rule failed on a cut body),
+// empty on Pass. failed has bit i set when the check Names()[i] failed: every
+// check is applied, so each one's pass rate is counted even when an earlier
+// one failed. A status outside the expected set is FailStatus whether the
+// set is the check's own list or the default 100-399.
+func (r *Rules) Check(resp *Response) (v Verdict, why string, failed uint64) {
+	i := 0
 	switch {
-	case len(r.status) == 0 && (resp.Status < 100 || resp.Status >= 400):
-		return FailStatus, "unexpected status " + strconv.Itoa(resp.Status)
-	case len(r.status) > 0 && !slices.Contains(r.status, resp.Status):
-		return FailCheck, fmt.Sprintf("status %d not in %v", resp.Status, r.status)
-	case r.maxLatency > 0 && resp.Latency > r.maxLatency:
-		return FailCheck, fmt.Sprintf("latency %v over %v", resp.Latency.Round(time.Microsecond), r.maxLatency)
+	case len(r.status) == 0:
+		if resp.Status < 100 || resp.Status >= 400 {
+			v, why = FailStatus, "unexpected status "+strconv.Itoa(resp.Status)
+		}
+	default:
+		if !slices.Contains(r.status, resp.Status) {
+			v, why = FailStatus, fmt.Sprintf("status %d not in %v", resp.Status, r.status)
+			failed |= 1
+		}
+		i++
 	}
-	if why = r.checkBody(resp); why == "" {
-		return Pass, ""
+	if r.maxLatency > 0 {
+		if resp.Latency > r.maxLatency {
+			if v == Pass {
+				v, why = FailCheck, fmt.Sprintf("latency %v over %v", resp.Latency.Round(time.Microsecond), r.maxLatency)
+			}
+			failed |= bit(i)
+		}
+		i++
 	}
-	if resp.cut() {
-		why += cutNote(resp)
-	}
-	return FailCheck, why
-}
-
-func (r *Rules) checkBody(resp *Response) string {
-	if len(r.contains) > 0 && !bytes.Contains(resp.Body, r.contains) {
-		return fmt.Sprintf("body does not contain %q", r.contains)
+	if len(r.contains) > 0 {
+		if !bytes.Contains(resp.Body, r.contains) {
+			if v == Pass {
+				v, why = FailCheck, fmt.Sprintf("body does not contain %q", r.contains)+cutNoteIf(resp)
+			}
+			failed |= bit(i)
+		}
+		i++
 	}
 	if len(r.json) == 0 {
-		return ""
+		return v, why, failed
 	}
 	doc, ok := resp.doc()
-	if !ok {
-		return "body is not JSON"
+	for j := range r.json {
+		jc := &r.json[j]
+		var msg string
+		if !ok {
+			msg = "body is not JSON"
+		} else {
+			got, found := jc.path.find(doc)
+			if jc.match(got, found) {
+				i++
+				continue
+			}
+			msg = jc.explain(got, found)
+		}
+		if v == Pass {
+			v, why = FailCheck, msg+cutNoteIf(resp)
+		}
+		failed |= bit(i)
+		i++
 	}
-	for i := range r.json {
-		jc := &r.json[i]
-		got, found := jc.path.find(doc)
-		if jc.match(got, found) {
-			continue
+	return v, why, failed
+}
+
+// bit is the mask bit of check i (0 past MaxCounted).
+func bit(i int) uint64 {
+	if i >= MaxCounted {
+		return 0
+	}
+	return 1 << uint(i)
+}
+
+// cutNoteIf is cutNote when the body was cut, else "".
+func cutNoteIf(resp *Response) string {
+	if !resp.cut() {
+		return ""
+	}
+	return cutNote(resp)
+}
+
+// explain says why jc failed on the value got (found: whether the path held one), showing the value seen.
+func (jc *jsonCheck) explain(got gjson.Result, found bool) string {
+	if jc.kind == wantOps {
+		o, _ := matchOps(jc.ops, got, found)
+		if o == nil {
+			return jc.path.src + ": failed"
 		}
 		if !found {
-			return jc.path.src + ": missing"
+			return jc.path.src + ": missing, want " + o.src
 		}
 		s := text(got)
 		if len(s) > 40 {
 			s = s[:40] + "..."
 		}
-		return fmt.Sprintf("%s = %s, want %v", jc.path.src, s, jc.want)
+		if o.kind == opExists {
+			return fmt.Sprintf("%s = %s, want it missing", jc.path.src, s)
+		}
+		return fmt.Sprintf("%s = %s, want %s", jc.path.src, s, o.src)
 	}
-	return ""
+	if !found {
+		return jc.path.src + ": missing"
+	}
+	s := text(got)
+	if len(s) > 40 {
+		s = s[:40] + "..."
+	}
+	return fmt.Sprintf("%s = %s, want %v", jc.path.src, s, jc.want)
 }
 
 func (jc *jsonCheck) match(got gjson.Result, found bool) bool {
+	if jc.kind == wantOps {
+		_, ok := matchOps(jc.ops, got, found)
+		return ok
+	}
 	switch {
 	case jc.kind == wantNull:
 		return !found || got.Type == gjson.Null
@@ -269,4 +372,17 @@ func FormatSize(n int64) string {
 		return strconv.FormatInt(n>>10, 10) + "KiB"
 	}
 	return strconv.FormatInt(n, 10) + "B"
+}
+
+// describe writes what jc expects, as a check's name and a failure show it: "= 7".
+func (jc *jsonCheck) describe() string {
+	switch jc.kind {
+	case wantOps:
+		return describeOps(jc.ops)
+	case wantNull:
+		return "= null"
+	case wantJSON:
+		return "= " + string(jc.js)
+	}
+	return "= " + jc.text
 }

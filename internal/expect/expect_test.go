@@ -2,6 +2,7 @@ package expect
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -183,7 +184,7 @@ func TestCheck(t *testing.T) {
 		{"default status 99", Check{}, nil, 99, 0, FailStatus, "unexpected status 99"},
 		{"default status with body rule", Check{BodyContains: "ok"}, nil, 503, 0, FailStatus, "unexpected status 503"},
 		{"explicit status", Check{Status: []int{200, 201}}, nil, 201, 0, Pass, ""},
-		{"explicit status miss", Check{Status: []int{200}}, nil, 302, 0, FailCheck, "status 302 not in [200]"},
+		{"explicit status miss", Check{Status: []int{200}}, nil, 302, 0, FailStatus, "status 302 not in [200]"},
 		{"explicit 500 accepted", Check{Status: []int{500}}, nil, 500, 0, Pass, ""},
 		{"body contains", Check{BodyContains: `"count":3`}, nil, 200, 0, Pass, ""},
 		{"body contains miss", Check{BodyContains: "nope"}, nil, 200, 0, FailCheck, `body does not contain "nope"`},
@@ -208,17 +209,17 @@ func TestCheck(t *testing.T) {
 			c.JSON = jsonChecks(t, tt.json)
 			r := resp(tt.status, body)
 			r.Latency = tt.latency
-			v, why := NewRules(c, nil, 1<<20).Check(r)
+			v, why, _ := NewRules(c, nil, 1<<20).Check(r)
 			if v != tt.verdict || why != tt.why {
 				t.Errorf("Check = %v, %q; want %v, %q", v, why, tt.verdict, tt.why)
 			}
 		})
 	}
 	long := `{"v":"` + strings.Repeat("x", 100) + `"}`
-	if _, why := NewRules(Check{JSON: jsonChecks(t, map[string]any{"$.v": "y"})}, nil, 0).Check(resp(200, long)); why != "$.v = "+strings.Repeat("x", 40)+"..., want y" {
+	if _, why, _ := NewRules(Check{JSON: jsonChecks(t, map[string]any{"$.v": "y"})}, nil, 0).Check(resp(200, long)); why != "$.v = "+strings.Repeat("x", 40)+"..., want y" {
 		t.Errorf("long value: %q", why)
 	}
-	if v, why := NewRules(Check{JSON: jsonChecks(t, map[string]any{"$.a": nil})}, nil, 0).Check(resp(200, "<html>")); v != FailCheck || why != "body is not JSON" {
+	if v, why, _ := NewRules(Check{JSON: jsonChecks(t, map[string]any{"$.a": nil})}, nil, 0).Check(resp(200, "<html>")); v != FailCheck || why != "body is not JSON" {
 		t.Errorf("non-JSON body: %v, %q", v, why)
 	}
 }
@@ -245,7 +246,7 @@ func TestCut(t *testing.T) {
 		c.JSON = jsonChecks(t, tc.json)
 		r := &Response{}
 		r.Reset(tc.status, body, tc.received, 0)
-		if _, why := NewRules(c, nil, len(body)).Check(r); why != tc.why {
+		if _, why, _ := NewRules(c, nil, len(body)).Check(r); why != tc.why {
 			t.Errorf("%s: Check = %q; want %q", tc.name, why, tc.why)
 		}
 	}
@@ -321,7 +322,7 @@ func TestChecksAllocs(t *testing.T) {
 	vars := setter{}
 	if a := testing.AllocsPerRun(100, func() {
 		r.json = 0
-		if v, why := rules.Check(r); v != Pass {
+		if v, why, _ := rules.Check(r); v != Pass {
 			t.Fatal(why)
 		}
 	}); a != 0 {
@@ -343,7 +344,7 @@ func BenchmarkCheckAndCapture(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		r.Reset(r.Status, r.Body, r.Received, r.Latency)
-		if v, why := rules.Check(r); v != Pass {
+		if v, why, _ := rules.Check(r); v != Pass {
 			b.Fatal(why)
 		}
 		rules.Capture(r, vars)
@@ -355,5 +356,42 @@ func TestFormatSize(t *testing.T) {
 		if got := FormatSize(n); got != want {
 			t.Errorf("FormatSize(%d) = %q; want %q", n, got, want)
 		}
+	}
+}
+
+// TestCheckCounts: every check is applied, whatever failed before it, and the
+// mask names each one that failed in the order of Names; a status outside a
+// check's own list is FailStatus (reason status), not FailCheck.
+func TestCheckCounts(t *testing.T) {
+	c := Check{Status: []int{200}, MaxLatency: time.Second, BodyContains: "ok",
+		JSON: jsonChecks(t, map[string]any{"$.a": 1, "$.b": "x"})}
+	rules := NewRules(c, nil, 1<<20)
+	wantNames := []string{"status in [200]", "max_latency 1s", `body_contains "ok"`, "json $.a = 1", "json $.b = x"}
+	if got := rules.Names(); !slices.Equal(got, wantNames) {
+		t.Fatalf("Names() = %q; want %q", got, wantNames)
+	}
+	for _, tc := range []struct {
+		name    string
+		status  int
+		body    string
+		latency time.Duration
+		verdict Verdict
+		why     string
+		failed  uint64
+	}{
+		{"all pass", 200, `{"a":1,"b":"x","ok":1}`, 0, Pass, "", 0},
+		{"500 fails status and the body checks", 500, `{"error":"boom"}`, 0, FailStatus, "status 500 not in [200]", 0b11101},
+		{"slow and one json", 200, `{"a":2,"b":"x","ok":1}`, 2 * time.Second, FailCheck, "latency 2s over 1s", 0b01010},
+		{"json only", 200, `{"a":1,"b":"y","ok":1}`, 0, FailCheck, "$.b = y, want x", 0b10000},
+	} {
+		r := resp(tc.status, tc.body)
+		r.Latency = tc.latency
+		v, why, failed := rules.Check(r)
+		if v != tc.verdict || why != tc.why || failed != tc.failed {
+			t.Errorf("%s: Check = %v, %q, %05b; want %v, %q, %05b", tc.name, v, why, failed, tc.verdict, tc.why, tc.failed)
+		}
+	}
+	if n := NewRules(Check{}, nil, 0).Names(); len(n) != 0 {
+		t.Errorf("no checks: Names() = %q; want none (the default status rule is not a check)", n)
 	}
 }

@@ -19,6 +19,7 @@ type Step struct {
 	Load       float64       `json:"load"`       // concurrency N (closed model) or asked rate (open model)
 	Throughput float64       `json:"throughput"` // completed requests per second in the steady window
 	P50        time.Duration `json:"p50_ns"`
+	P95        time.Duration `json:"p95_ns"`
 	P99        time.Duration `json:"p99_ns"`
 	ErrorRate  float64       `json:"error_rate"`
 	// Resources holds what was observed at this step, keyed by the Resource names below (e.g. "generator_cpu": 0.4,

@@ -79,7 +79,7 @@ func Line(s Snapshot) string {
 	}
 	fmt.Fprintf(&b, "rate %.1f req/s", s.AchievedRPS)
 	if s.IntendedRate > 0 {
-		fmt.Fprintf(&b, " (target %.1f it/s)", s.IntendedRate)
+		b.WriteString(targetRate(s))
 	}
 	if s.Model == "closed" {
 		fmt.Fprintf(&b, "  vus %d/%d", s.VUs, s.TargetVUs)
@@ -332,7 +332,7 @@ func Frame(s Snapshot) []FrameLine {
 	var b strings.Builder
 	fmt.Fprintf(&b, "rate %.1f req/s", s.AchievedRPS)
 	if s.IntendedRate > 0 {
-		fmt.Fprintf(&b, " (target %.1f it/s)", s.IntendedRate)
+		b.WriteString(targetRate(s))
 	}
 	fmt.Fprintf(&b, "  p99 %s", FormatLatency(s.P99Ms))
 	if s.Model == "closed" {
@@ -385,4 +385,13 @@ func topReasons(m map[string]uint64, k int) string {
 		parts = append(parts, fmt.Sprintf("%s %d", x.r, x.n))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// targetRate is the rate asked, " (target 100.0 it/s)", with the request rate it means when an iteration is more
+// than one request: " (target 100.0 it/s = 300.0 req/s)".
+func targetRate(s Snapshot) string {
+	if k := s.RequestsPerIteration; k > 0 && k != 1 {
+		return fmt.Sprintf(" (target %.1f it/s = %.1f req/s)", s.IntendedRate, s.IntendedRate*k)
+	}
+	return fmt.Sprintf(" (target %.1f it/s)", s.IntendedRate)
 }

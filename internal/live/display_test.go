@@ -129,6 +129,12 @@ func TestPlainLine(t *testing.T) {
 	if l := Line(ss[2]); l != want {
 		t.Errorf("Line = %q; want %q", l, want)
 	}
+	// A journey of three requests: the request rate asked beside the iterations/s.
+	s3 := ss[2]
+	s3.RequestsPerIteration = 3
+	if l := Line(s3); !strings.Contains(l, "rate 190.0 req/s (target 200.0 it/s = 600.0 req/s)") {
+		t.Errorf("Line with 3 requests per iteration = %q; want the target in req/s too", l)
+	}
 }
 
 // TestIsTerminal: only a terminal, and only when the environment does not ask for plain output.

@@ -42,7 +42,10 @@ type Snapshot struct {
 	// asked (closed model). AchievedRPS counts the requests completed in the last full second.
 	IntendedRate float64 `json:"intended_rate"`
 	TargetVUs    int     `json:"target_vus"`
-	AchievedRPS  float64 `json:"achieved_rps"`
+	// RequestsPerIteration is the mean number of requests of an iteration: IntendedRate times it is the request
+	// rate asked (shown beside the iterations/s when it is not 1).
+	RequestsPerIteration float64 `json:"requests_per_iteration,omitempty"`
+	AchievedRPS          float64 `json:"achieved_rps"`
 	// Requests and Errors count from the engine's start; ErrorsByReason splits Errors by reason (non-zero only).
 	Requests       uint64            `json:"requests"`
 	Errors         uint64            `json:"errors"`
@@ -74,7 +77,8 @@ type Phase struct {
 // Phases, CPUPct or Unreachable).
 func FromEngine(s executor.Snapshot) Snapshot {
 	out := Snapshot{Running: s.Running, ElapsedS: s.Elapsed.Seconds(), Phase: s.Phase, PhaseIndex: s.PhaseIndex,
-		IntendedRate: s.IntendedRate, TargetVUs: s.TargetVUs, AchievedRPS: s.AchievedRPS, Requests: s.Requests,
+		IntendedRate: s.IntendedRate, TargetVUs: s.TargetVUs, RequestsPerIteration: s.RequestsPerIteration,
+		AchievedRPS: s.AchievedRPS, Requests: s.Requests,
 		Errors: s.Errors, Iterations: s.Iterations, Dropped: s.Dropped, InFlight: s.InFlight, VUs: s.VUs,
 		P50Ms: ms(s.P50), P95Ms: ms(s.P95), P99Ms: ms(s.P99), LagP99Ms: ms(s.LagP99)}
 	for r, n := range s.ErrorsByReason {

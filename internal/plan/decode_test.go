@@ -21,7 +21,7 @@ func TestDecode(t *testing.T) {
 			[]string{"d.yaml:6:39: scenarios[0].steps[0].request.headers: a key must be a string, got a list"}},
 		{"merge keys", "x-step: &base {request: {path: /a}, check: {status: [200]}}\n" +
 			"scenarios:\n  - steps:\n      - {<<: *base, name: one}\n      - <<: [{name: two}, *base]\n        request: {path: /b}\n",
-			[]string{"d.yaml:4:1: x-step: unknown field \"x-step\" (known: benchmark, data, defaults, knee, load, name, scenarios, stress, target, thresholds, type, variables)"}},
+			[]string{"d.yaml:4:1: x-step: unknown field \"x-step\" (known: benchmark, data, defaults, knee, latency_of, load, name, scenarios, stress, target, thresholds, type, variables)"}},
 		{"merge of a scalar", "scenarios:\n  - steps:\n      - {<<: 1, request: {path: /a}}\n",
 			[]string{"d.yaml:6:14: scenarios[0].steps[0]: << merges a mapping or a list of mappings, got an integer \"1\""}},
 		{"unknown key in a merged mapping", "scenarios:\n  - steps:\n      - {<<: &m {requst: {}}, request: {path: /a}}\n",

@@ -137,15 +137,20 @@ func Parse(name string, data []byte, opts ...Option) (*Plan, error) {
 		p.Target = o.target
 	}
 	var fsys fs.FS
-	base := "."
+	base, searched := ".", ""
 	switch {
 	case o.noFS:
 	case o.fsys != nil:
 		fsys, base = o.fsys, path.Dir(filepath.ToSlash(name))
+		searched = base
 	default:
 		fsys = os.DirFS(filepath.Dir(name))
+		searched = filepath.Dir(name)
+		if abs, err := filepath.Abs(searched); err == nil && searched == "." {
+			searched = abs
+		}
 	}
-	errs = append(errs, loadData(p, fsys, base)...)
+	errs = append(errs, loadData(p, fsys, base, searched)...)
 	dir := ""
 	if !o.noFS && o.fsys == nil {
 		dir = filepath.Dir(name)
@@ -237,8 +242,9 @@ func syntaxError(name string, err error) FieldError {
 	return FieldError{File: name, Line: line, Col: 1, Msg: "yaml: " + msg}
 }
 
-// loadData reads every csv data source.
-func loadData(p *Plan, fsys fs.FS, base string) Errors {
+// loadData reads every csv data source: a relative path is read in base of fsys, the plan's directory (searched
+// names it in errors). Header names and values are trimmed of surrounding spaces.
+func loadData(p *Plan, fsys fs.FS, base, searched string) Errors {
 	var errs Errors
 	names := make([]string, 0, len(p.Data))
 	for n := range p.Data {
@@ -275,7 +281,11 @@ func loadData(p *Plan, fsys fs.FS, base string) Errors {
 			data, err = readDataFile(fsys, name)
 		}
 		if err != nil {
-			errs = append(errs, p.errAt(at, fmt.Sprintf("cannot read %s: %v", ds.CSV, unwrapPathError(err))))
+			msg := fmt.Sprintf("cannot read %s: %v", ds.CSV, unwrapPathError(err))
+			if !filepath.IsAbs(ds.CSV) && errors.Is(err, fs.ErrNotExist) {
+				msg += fmt.Sprintf(" (a csv path is relative to the plan's directory: looked in %s)", searched)
+			}
+			errs = append(errs, p.errAt(at, msg))
 			continue
 		}
 		records, err := readRecords(data)
@@ -296,6 +306,11 @@ func loadData(p *Plan, fsys fs.FS, base string) Errors {
 			ds.Columns[i] = strings.TrimSpace(strings.TrimPrefix(ds.Columns[i], "\ufeff"))
 		}
 		ds.Rows = records[1:]
+		for _, row := range ds.Rows {
+			for i := range row {
+				row[i] = strings.TrimSpace(row[i]) // as the header: "a, b" reads b, not " b"
+			}
+		}
 		p.Data[n] = ds
 	}
 	return errs

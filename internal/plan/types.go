@@ -91,9 +91,13 @@ type Plan struct {
 	// Thresholds are evaluated at the end of the run (and on a rolling window
 	// when Window > 0).
 	Thresholds []Threshold `yaml:"thresholds"`
-	Benchmark  *Benchmark  `yaml:"benchmark"`
-	Stress     *Stress     `yaml:"stress"`
-	Knee       *Knee       `yaml:"knee"`
+	// LatencyOf says which requests the latency figures and latency
+	// thresholds cover: "successful" (the default: failed requests' latency
+	// is reported apart) or "all".
+	LatencyOf string     `yaml:"latency_of"`
+	Benchmark *Benchmark `yaml:"benchmark"`
+	Stress    *Stress    `yaml:"stress"`
+	Knee      *Knee      `yaml:"knee"`
 
 	// Source is the file the plan was read from ("" when parsed from memory);
 	// it is not part of the YAML.
@@ -159,7 +163,18 @@ type Scenario struct {
 	Weight int    `yaml:"weight"` // share of iterations; default 1
 	Think  Think  `yaml:"think"`  // pause after each step (a step's own think overrides)
 	Steps  []Step `yaml:"steps"`
+	// OnFailure says what an iteration does after a failed step: "" (the
+	// default) ends it before a step that needs a capture a failed step did
+	// not take; OnFailureAbort ends it at the first failed step;
+	// OnFailureContinue runs every step whatever failed.
+	OnFailure string `yaml:"on_failure"`
 }
+
+// The values of Scenario.OnFailure.
+const (
+	OnFailureContinue = "continue"
+	OnFailureAbort    = "abort_iteration"
+)
 
 // Think is a pause drawn uniformly from [Min, Max]. In YAML it is either a
 // mapping {min: 1s, max: 3s} or a scalar duration (think: 1s means min = max).

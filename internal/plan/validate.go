@@ -74,6 +74,9 @@ func (v *validator) plan() {
 		v.load()
 	}
 	v.thresholds()
+	if l := v.p.LatencyOf; l != "" && l != LatencySuccessful && l != LatencyAll {
+		v.add("latency_of", "%q is not one of successful, all", l)
+	}
 	if p.Benchmark != nil {
 		v.benchmark()
 	}
@@ -307,6 +310,9 @@ func (v *validator) scenarios() {
 			v.upTo(at+".weight", w, MaxWeight)
 		}
 		v.think(at+".think", sc.Think)
+		if f := sc.OnFailure; f != "" && f != OnFailureContinue && f != OnFailureAbort {
+			v.add(at+".on_failure", "%q is not one of continue, abort_iteration", f)
+		}
 		if len(sc.Steps) == 0 {
 			v.add(at+".steps", "at least one step is required")
 			continue
@@ -415,6 +421,8 @@ func (v *validator) check(at string, c *Check) (expect.Check, bool) {
 			v.add(joinPath(at+".json", k), "%v", err)
 		} else if s, ok := c.JSON[k].(string); ok && strings.Contains(s, "${") {
 			v.add(joinPath(at+".json", k), "expected values are literal; templates are not expanded in checks")
+		} else if err := expect.CheckWant(c.JSON[k]); err != nil {
+			v.add(joinPath(at+".json", k), "%v", err)
 		}
 		out.JSON = append(out.JSON, expect.JSONCheck{Path: p, Want: c.JSON[k]})
 	}
@@ -674,6 +682,12 @@ func (v *validator) stepExists(name string) bool {
 	}
 	return false
 }
+
+// The values of Plan.LatencyOf.
+const (
+	LatencySuccessful = "successful"
+	LatencyAll        = "all"
+)
 
 func (v *validator) thresholds() {
 	for i, t := range v.p.Thresholds {

@@ -9,8 +9,10 @@ import (
 )
 
 // FromResults builds the figures of a Summary from an executor's results:
-// totals, latency, per-step and per-phase tables, errors by reason and the
-// schedule-lag part of Health. The caller fills in the rest (RunID, Type,
+// totals, latency, per-step and per-phase tables, errors by reason, why
+// requests failed (top reasons with samples, check pass rates, failed
+// requests' latency, canceled requests) and the schedule-lag part of Health.
+// LatencyOf is "successful"; the caller sets "all" when the plan says so. The caller fills in the rest (RunID, Type,
 // Target, Status, Error, Thresholds, Health CPU, Store). Status defaults to
 // completed, or interrupted when the run was cancelled.
 func FromResults(res *executor.Results) *Summary {
@@ -39,7 +41,7 @@ func FromResults(res *executor.Results) *Summary {
 	}
 	for _, es := range res.ErrorSamples {
 		s.ErrorSamples = append(s.ErrorSamples, ErrorSample{AtS: float64(es.At.Round(time.Millisecond).Milliseconds()) / 1000, Phase: es.Phase,
-			Scenario: es.Scenario, Step: es.Step, Reason: es.Reason.String(), Status: es.Status, Message: es.Message,
+			Scenario: es.Scenario, Step: es.Step, Reason: es.Reason.String(), Check: es.Check, Status: es.Status, Message: es.Message,
 			Count: es.Count})
 	}
 	for _, c := range res.Steps {
@@ -82,6 +84,7 @@ func FromResults(res *executor.Results) *Summary {
 			LatencyMS: LatencyOf(p.Latency),
 		})
 	}
+	fillFailures(s, res, "")
 	if res.ScheduleLag != nil {
 		s.Health.LagP50MS = ms(res.ScheduleLag.Quantile(0.50))
 		s.Health.LagP99MS = ms(res.ScheduleLag.Quantile(0.99))

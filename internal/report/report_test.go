@@ -38,6 +38,9 @@ func fakeResults() *executor.Results {
 	fill(login.Service, 1000, 9*time.Millisecond, 45*time.Millisecond)
 	fill(login.Connect, 50, 100*time.Microsecond, 300*time.Microsecond)
 	fill(login.TTFB, 1000, 8*time.Millisecond, 44*time.Millisecond)
+	fill(login.FailedLatency, 10, 100*time.Millisecond, 200*time.Millisecond)
+	login.Canceled = 4
+	login.Checks = []executor.CheckCount{{Name: "status in [200]", Checked: 1000}, {Name: `body_contains "token"`, Checked: 1000, Failed: 10}}
 
 	teams := executor.NewCell("browse", "teams", "GET")
 	teams.Requests, teams.Errors = 3000, 30
@@ -46,6 +49,7 @@ func fakeResults() *executor.Results {
 	fill(teams.Latency, 3000, 1*time.Millisecond, 9*time.Millisecond)
 	fill(teams.Service, 3000, 900*time.Microsecond, 8*time.Millisecond)
 	fill(teams.TTFB, 3000, 800*time.Microsecond, 7*time.Millisecond)
+	fill(teams.FailedLatency, 30, 2*time.Millisecond, 3*time.Millisecond)
 
 	total := executor.NewCell("", "", "")
 	total.Merge(login)
@@ -71,7 +75,7 @@ func fakeResults() *executor.Results {
 			{At: 1234567 * time.Microsecond, Phase: "warm-up", Scenario: "browse", Step: "teams", Reason: executor.ReasonStatus,
 				Status: 500, Message: "status 500", Count: 30},
 			{At: 7 * time.Second, Phase: "sustained", Scenario: "browse", Step: "login", Reason: executor.ReasonCheck,
-				Status: 200, Message: "check body contains token failed", Count: 10},
+				Check: `body_contains "token"`, Status: 200, Message: "check body contains token failed", Count: 10},
 		},
 	}
 }

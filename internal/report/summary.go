@@ -76,8 +76,16 @@ type Summary struct {
 	LatencyMS      Latency           `json:"latency_ms"`
 	ServiceMS      Latency           `json:"service_ms"`
 	ErrorsByReason map[string]uint64 `json:"errors_by_reason"`
-	// ErrorSamples are examples of failed requests: the first of each distinct (step, reason, message), at most
-	// executor.MaxErrorSamples, each with how many failures it stands for.
+	// Why requests failed (failures.go): LatencyOf says which requests latency_ms, service_ms and the latency
+	// thresholds cover ("successful", the default, or "all": the plan's latency_of); FailedLatencyMS is the latency
+	// of failed requests (nil when none failed); Canceled counts requests cut short by the run's own end (neither
+	// requests nor errors); Checks is the pass rate of every explicit check of every step.
+	LatencyOf       string        `json:"latency_of"`
+	FailedLatencyMS *Latency      `json:"failed_latency_ms,omitempty"`
+	Canceled        uint64        `json:"canceled"`
+	Checks          []CheckResult `json:"checks,omitempty"`
+	// ErrorSamples are examples of failed requests: the first of each distinct (step, reason, failing check and
+	// status, or message), at most executor.MaxErrorSamples, each with how many failures it stands for.
 	ErrorSamples []ErrorSample `json:"error_samples,omitempty"`
 
 	Steps      []Step      `json:"steps"`
@@ -143,9 +151,10 @@ type ErrorSample struct {
 	Scenario string  `json:"scenario"`
 	Step     string  `json:"step"`
 	Reason   string  `json:"reason"`
+	Check    string  `json:"check,omitempty"`  // the check that failed first, as CheckResult.Name
 	Status   int     `json:"status,omitempty"` // HTTP status, omitted when there was no response
 	Message  string  `json:"message"`          // the error, at most 200 bytes
-	Count    uint64  `json:"count"`            // failures with the same step, reason and message
+	Count    uint64  `json:"count"`            // failures it stands for (same step, reason and failing check and status, or message), among the run's first 1000
 }
 
 // Step is one plan step's figures.
@@ -162,6 +171,13 @@ type Step struct {
 	TimingMS       Timing            `json:"timing_ms"`
 	Redirects      uint64            `json:"redirects,omitempty"` // redirect hops followed
 	ErrorsByReason map[string]uint64 `json:"errors_by_reason,omitempty"`
+	// Why this step's requests failed (failures.go): its most frequent reasons with samples, the latency of its
+	// failed requests, and its requests cancelled by the run's end.
+	Failures        []ReasonCount `json:"failures,omitempty"`
+	FailedLatencyMS *Latency      `json:"failed_latency_ms,omitempty"`
+	Canceled        uint64        `json:"canceled,omitempty"`
+	// Skipped counts the iterations that ended before this step after an earlier step failed (on_failure).
+	Skipped uint64 `json:"skipped,omitempty"`
 }
 
 // Phase is one load phase's figures.
@@ -212,6 +228,10 @@ type StoreInfo struct {
 	URL     string `json:"url"`
 	Spooled bool   `json:"spooled"` // the store was unreachable or slow; records went to a local spool
 	Message string `json:"message,omitempty"`
+	// Unwritten counts the records still in the local spool file Spool when the run ended (the store did not take
+	// them in time): they reach the store only at a later start of loadgen on this machine.
+	Unwritten int64  `json:"unwritten,omitempty"`
+	Spool     string `json:"spool,omitempty"`
 }
 
 // Passed reports whether the run is a pass for CI: it completed and every

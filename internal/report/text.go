@@ -115,6 +115,7 @@ func (s *Summary) WriteText(w io.Writer) error {
 			fmtMS(s.ServiceMS.P50), fmtMS(s.ServiceMS.P90), fmtMS(s.ServiceMS.P95), fmtMS(s.ServiceMS.P99),
 			fmtMS(s.ServiceMS.P999), fmtMS(s.ServiceMS.Max), fmtMS(s.ServiceMS.Mean))
 	}
+	s.writeLatencyApart(ew)
 
 	if len(s.Steps) > 0 {
 		p("\nSTEPS (latency in ms)\n")
@@ -195,6 +196,9 @@ func (s *Summary) WriteText(w io.Writer) error {
 			ew.err = err
 		}
 	}
+
+	s.writeFailures(ew)
+	s.writeChecks(ew)
 
 	if len(s.Thresholds) > 0 {
 		p("\nTHRESHOLDS\n")

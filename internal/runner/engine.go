@@ -221,14 +221,13 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// failures returns the errors of c that are the target's or the network's: requests canceled by the run itself
-// (an early stop) are not counted, nor are they counted as requests.
+// failures returns the requests and errors of c: the target's or the network's (requests canceled by the run itself,
+// an early stop, are in neither: the executor counts them apart in Cell.Canceled).
 func failures(c *executor.Cell) (requests, errs uint64) {
 	if c == nil {
 		return 0, 0
 	}
-	canceled := c.ErrorsByReason[executor.ReasonCanceled]
-	return c.Requests - canceled, c.Errors - canceled
+	return c.Requests, c.Errors
 }
 
 // unreachableFailures counts the requests of c that got no HTTP response because the target was not there.

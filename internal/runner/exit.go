@@ -37,3 +37,22 @@ func ExitCodeOf(rep Report) int {
 	}
 	return ExitCode(rep.Head().Status, rep.Passed(), aborted)
 }
+
+// VerdictOf is the verdict a run's report is stored and listed with: thresholds_failed when a threshold failed
+// (whatever the status: an abort_on_fail threshold aborts the run), regressed when a completed benchmark regressed,
+// passed when it completed and its verdict held, none otherwise (the status says why).
+func VerdictOf(rep Report) store.Verdict {
+	if s, ok := rep.(*report.Summary); ok && !s.ThresholdsOK() {
+		return store.VerdictThresholdsFailed
+	}
+	if rep.Head().Status != store.StatusCompleted {
+		return store.VerdictNone
+	}
+	if rep.Passed() {
+		return store.VerdictPassed
+	}
+	if b, ok := rep.(*BenchReport); ok && b.Regression {
+		return store.VerdictRegressed
+	}
+	return store.VerdictNone
+}

@@ -214,7 +214,7 @@ func kneeStep(ctx context.Context, r *Run, load float64, model string) (KneeStep
 		st.ErrorRate = float64(errs) / float64(n)
 	}
 	if ph.Latency != nil {
-		st.P50, st.P99 = ph.Latency.Quantile(0.5), ph.Latency.Quantile(0.99)
+		st.P50, st.P95, st.P99 = ph.Latency.Quantile(0.5), ph.Latency.Quantile(0.95), ph.Latency.Quantile(0.99)
 	}
 	if scrapeErrs > 0 {
 		r.Log.Warn("target metrics scrape failed", "url", k.MetricsURL, "failures", scrapeErrs, "err", lastScrapeErr)
@@ -347,7 +347,7 @@ func kneeTotals(r *KneeReport) store.Totals {
 	t := store.TotalsOf(reqs, errs, nil, 0)
 	t.RPS = rps
 	if a := r.Analysis; a.Knee >= 0 && a.Knee < len(r.Steps) { // latency at the knee
-		t.P50Ms, t.P99Ms = ms(r.Steps[a.Knee].P50), ms(r.Steps[a.Knee].P99)
+		t.P50Ms, t.P95Ms, t.P99Ms = ms(r.Steps[a.Knee].P50), ms(r.Steps[a.Knee].P95), ms(r.Steps[a.Knee].P99)
 	}
 	return t
 }

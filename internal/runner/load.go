@@ -45,6 +45,9 @@ func load(ctx context.Context, r *Run) (Report, error) {
 	r.results = res
 
 	s := report.FromResults(res)
+	if p.LatencyOf != "" {
+		s.LatencyOf = p.LatencyOf
+	}
 	s.Thresholds = rolling.Final(p.Thresholds, res)
 	if i := int(r.mergedAbort.Load()) - 1; i >= 0 && i < len(s.Thresholds) { // a distributed run's merged window
 		s.Thresholds[i].OK, s.Thresholds[i].Aborted, s.Thresholds[i].Note = false, true, "failed on the merged window of the distributed run"

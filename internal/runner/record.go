@@ -110,6 +110,7 @@ func (rc *journal) finish(ctx context.Context, r *Run, rep Report, text string) 
 	}
 	f := store.Finish{Status: r.Status, Error: r.Error, EndedAt: r.EndedAt, Totals: r.totals, SummaryText: text}
 	if rep != nil {
+		f.Verdict = VerdictOf(rep)
 		js, err := json.Marshal(rep)
 		rc.fail("encode the report", err)
 		f.SummaryJSON = js
@@ -122,6 +123,9 @@ func (rc *journal) finish(ctx context.Context, r *Run, rep Report, text string) 
 		defer cancel()
 		stats, _ := w.Flush(fctx)
 		info.Spooled, info.Message = stats.HadToSpool() || stats.Pending > 0 || stats.Down, stats.Summary()
+		if stats.Pending > 0 {
+			info.Unwritten, info.Spool = stats.Pending, stats.SpoolFile
+		}
 	}
 	if rc.failed != nil && info.Message == "" {
 		info.Message = "not fully recorded: " + oneLine(rc.failed.Error())

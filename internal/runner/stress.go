@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/loadlab/loadlab/internal/plan"
@@ -60,9 +61,22 @@ func stressSearch(ctx context.Context, r *Run) (Report, error) {
 	rep := &StressReport{Config: cfg, Probes: []ProbeStats{}}
 
 	dur := p.Stress.ProbeDuration.Duration
-	fmt.Fprintf(r.out, "stress %s: %s against %s: probes of %s from %.1f req/s, error threshold %.1f%%%s, "+
-		"resolution %.0f%%\n", p.Name, stress.Queued, p.Target, dur, cfg.StartRate, 100*cfg.ErrorThreshold,
+	k := stepsPerIteration(p)
+	// The search runs in iterations/s; the stress package writes its rates as req/s, which they are only when an
+	// iteration is one request.
+	units := func(s string) string {
+		if k == 1 {
+			return s
+		}
+		return strings.ReplaceAll(s, " req/s", " iterations/s")
+	}
+	fmt.Fprintf(r.out, units("stress %s: %s against %s: probes of %s from %.1f req/s, error threshold %.1f%%%s, "+
+		"resolution %.0f%%\n"), p.Name, stress.Queued, p.Target, dur, cfg.StartRate, 100*cfg.ErrorThreshold,
 		sloString(cfg.P99SLO), 100*cfgResolution(cfg))
+	if k != 1 {
+		fmt.Fprintf(r.out, "rates below are iterations/s (the search's unit); one iteration is %.2g requests, so the answer is "+
+			"also given in requests/s\n", k)
+	}
 	fmt.Fprintf(r.out, "%s\n", stress.Searching)
 	fmt.Fprintf(r.out, "%-3s %-6s %10s %10s %7s %9s %9s  %s\n", "#", "phase", "asked/s", "achieved/s", "errors",
 		"p99", "lag p99", "verdict")
@@ -76,7 +90,7 @@ func stressSearch(ctx context.Context, r *Run) (Report, error) {
 		// stall of a few tens of ms puts the schedule-lag p99 of a short probe over the limit, and one stall is
 		// not a ceiling. The second measurement is the one kept and judged.
 		if pass, limit, why := cfg.Judge(pr); !pass && limit == stress.LimitGenerator {
-			fmt.Fprintf(r.out, "    %.1f req/s: %s; measuring it again\n", rate, why)
+			fmt.Fprintf(r.out, units("    %.1f req/s: %s; measuring it again\n"), rate, units(why))
 			if err := sleepCtx(ctx, cfg.Cooldown); err != nil {
 				return pr, err
 			}
@@ -90,12 +104,17 @@ func stressSearch(ctx context.Context, r *Run) (Report, error) {
 	observe := func(_ stress.State, pr stress.Probe) {
 		verdict := "ok"
 		if !pr.Pass {
-			verdict = "FAIL (" + string(pr.Limit) + "): " + pr.Reason
+			verdict = "FAIL (" + string(pr.Limit) + "): " + units(pr.Reason)
 		}
 		fmt.Fprintf(r.out, "%-3d %-6s %10.1f %10.1f %6.1f%% %9s %9s  %s\n", len(rep.Probes), pr.Phase, pr.Rate,
 			pr.Achieved, 100*pr.ErrorRate, fmtMs(pr.P99), fmtMs(pr.Lag99), verdict)
 	}
 	res, err := stress.Search(ctx, cfg, trial, observe)
+	res.InRequests(k)
+	res.Message = units(res.Message)
+	for i := range res.Probes {
+		res.Probes[i].Reason = units(res.Probes[i].Reason)
+	}
 	rep.Result = res
 	r.totals = stressTotals(rep)
 	r.write("add stress result", func(ctx context.Context, sk store.Sink) error {
@@ -201,8 +220,13 @@ func stepsPerIteration(p *plan.Plan) float64 {
 
 func stressRow(r *StressReport) store.StressResult {
 	res := r.Result
-	row := store.StressResult{State: string(res.State), MaxSustainableRPS: res.MaxSustainable,
-		BreakdownRPS: res.Breakdown, Threshold: r.Config.ErrorThreshold, SLOP99Ms: ms(r.Config.P99SLO),
+	k := res.RequestsPerIteration
+	if k == 0 {
+		k = 1
+	}
+	// The store keeps requests/s, and the requests per iteration to turn them back into the search's iterations/s.
+	row := store.StressResult{State: string(res.State), MaxSustainableRPS: res.MaxSustainable * k,
+		BreakdownRPS: res.Breakdown * k, RequestsPerIteration: k, Threshold: r.Config.ErrorThreshold, SLOP99Ms: ms(r.Config.P99SLO),
 		CreatedAt: time.Now(), Probes: []store.StressProbe{}}
 	if row.Threshold == 0 {
 		row.Threshold = stress.DefaultErrorThreshold
@@ -211,7 +235,7 @@ func stressRow(r *StressReport) store.StressResult {
 		row.Error = res.Message
 	}
 	for i, pr := range res.Probes {
-		sp := store.StressProbe{Seq: i + 1, Phase: pr.Phase, TargetRPS: pr.Rate, AchievedRPS: pr.Achieved,
+		sp := store.StressProbe{Seq: i + 1, Phase: pr.Phase, TargetRPS: pr.Rate * k, AchievedRPS: pr.Achieved * k,
 			ErrorRate: pr.ErrorRate, P99Ms: ms(pr.P99), OK: pr.Pass}
 		if i < len(r.Probes) {
 			st := r.Probes[i]
@@ -228,7 +252,7 @@ func stressTotals(r *StressReport) store.Totals {
 		reqs, errs = reqs+int64(st.Requests), errs+int64(st.Errors)
 	}
 	t := store.TotalsOf(reqs, errs, nil, 0)
-	t.RPS = r.Result.MaxSustainable
+	t.RPS = r.Result.MaxSustainable * max(r.Result.RequestsPerIteration, 1)
 	for i, pr := range r.Result.Probes { // latency at the answer: the probe at the max sustainable rate
 		if pr.Pass && pr.Rate == r.Result.MaxSustainable && i < len(r.Probes) {
 			st := r.Probes[i]

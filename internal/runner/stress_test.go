@@ -245,3 +245,43 @@ func (readOnly) Heartbeat(context.Context, string, time.Time) error    { return 
 func (readOnly) AddStressResult(context.Context, string, store.StressResult) error {
 	return errReadOnly
 }
+
+// TestStressJourneyUnits: a two-step journey's search runs in iterations/s, and the answer is given in requests/s
+// with the iterations/s beside it, in the text, the JSON and the store (probes' rates included).
+func TestStressJourneyUnits(t *testing.T) {
+	_, url := startTarget(t, target.FixedServiceConfig(8, 4, time.Millisecond))
+	p := parsePlan(t, strings.Replace(stressPlan, "        request: {path: /api/users/1}\n",
+		"        request: {path: /api/users/1}\n      - name: teams\n        request: {path: /api/teams}\n", 1), url)
+	p.Stress.ProbeDuration.Duration = 300 * time.Millisecond
+	p.Stress.StartRate, p.Stress.MaxRate, p.Stress.MaxProbes = 20, 40, 3
+	st, _ := openStore(t)
+	w := store.NewWriter(st, store.WithSpoolDir(t.TempDir()))
+	var out strings.Builder
+	rep, err := execute[*StressReport](timeCtx(t, 30*time.Second), &Run{Plan: p, Sink: w, Log: testLogger(t), Out: &out})
+	if err != nil {
+		t.Fatalf("Stress: %v\n%s", err, out.String())
+	}
+	if _, err := w.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	res := rep.Result
+	if res.RequestsPerIteration != 2 || res.MaxSustainable == 0 || res.MaxSustainableRPS != 2*res.MaxSustainable {
+		t.Fatalf("result %+v; want 2 requests per iteration and max_sustainable_rps twice max_sustainable", res)
+	}
+	var text strings.Builder
+	rep.WriteText(&text)
+	want := fmt.Sprintf("Max sustainable RPS = %.1f (%.1f iterations/s)", res.MaxSustainableRPS, res.MaxSustainable)
+	if !strings.Contains(text.String(), want) || !strings.Contains(out.String(), "one iteration is 2 requests") || strings.Contains(out.String()+text.String(), " req/s") {
+		t.Errorf("text lacks %q or the unit note:\n%s%s", want, out.String(), text.String())
+	}
+	b, _ := json.Marshal(rep)
+	if !strings.Contains(string(b), fmt.Sprintf(`"max_sustainable_rps":%v`, res.MaxSustainableRPS)) {
+		t.Errorf("JSON lacks max_sustainable_rps %v: %s", res.MaxSustainableRPS, b)
+	}
+	sr, err := st.StressResult(context.Background(), rep.RunID)
+	if err != nil || sr.MaxSustainableRPS != res.MaxSustainableRPS || sr.RequestsPerIteration != 2 ||
+		len(sr.Probes) == 0 || sr.Probes[0].TargetRPS != 2*res.Probes[0].Rate {
+		t.Errorf("stored %+v (%v); want requests/s (max %v, first probe %v) and 2 requests per iteration", sr, err,
+			res.MaxSustainableRPS, 2*res.Probes[0].Rate)
+	}
+}

@@ -18,7 +18,7 @@ const (
 
 // MkdirPrivate creates dir and its missing parents with DirMode, whatever the
 // umask. Directories that exist are left as they are, except the ones
-// loadgen creates by default (DefaultSpoolDir and its parent "data", see
+// loadgen creates by default (DefaultSpoolDir and DataDir above it, see
 // tighten), which are set to DirMode.
 func MkdirPrivate(dir string) error {
 	if dir == "" || dir == "." {
@@ -50,7 +50,7 @@ func MkdirPrivate(dir string) error {
 // directory and the data directory above it.
 func tighten(dir string) bool {
 	c := filepath.Clean(dir)
-	return c == filepath.Clean(DefaultSpoolDir) || c == filepath.Dir(filepath.Clean(DefaultSpoolDir))
+	return c == filepath.Clean(DefaultSpoolDir()) || c == filepath.Clean(DataDir())
 }
 
 // OpenPrivate opens path with flag (os.O_CREATE to create it), creating its

@@ -18,16 +18,18 @@ import (
 // in 0700 directories, and the default data and spool directories left
 // world-readable by an older version are tightened.
 func TestStoreFilesArePrivate(t *testing.T) {
-	t.Chdir(t.TempDir()) // the default directories are relative: data/, data/spool
+	t.Chdir(t.TempDir())
+	t.Setenv("XDG_DATA_HOME", filepath.Join(t.TempDir(), "xdg")) // the default directories: xdg/loadlab, xdg/loadlab/spool
+	data := store.DataDir()
 	old := syscall.Umask(0)
 	defer syscall.Umask(old)
-	for _, d := range []string{"data", store.DefaultSpoolDir} {
+	for _, d := range []string{filepath.Dir(data), data, store.DefaultSpoolDir()} {
 		if err := os.Mkdir(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// the database, in the default directory and in a new nested one
-	db := openSQLite(t, "data/loadgen.db")
+	db := openSQLite(t, filepath.Join(data, "loadgen.db"))
 	if err := db.CreateRun(ctx0, &store.Run{ID: "r1", Type: store.TypeLoad, Status: store.StatusRunning}); err != nil {
 		t.Fatal(err)
 	}
@@ -60,13 +62,13 @@ func TestStoreFilesArePrivate(t *testing.T) {
 	}
 
 	want := map[string]fs.FileMode{
-		"data":                   0o700,
-		store.DefaultSpoolDir:    0o700,
+		data:                     0o700,
+		store.DefaultSpoolDir():  0o700,
 		"elsewhere":              0o700,
 		"elsewhere/deep":         0o700,
-		"data/loadgen.db":        0o600,
-		"data/loadgen.db-wal":    0o600,
-		"data/loadgen.db-shm":    0o600,
+		data + "/loadgen.db":     0o600,
+		data + "/loadgen.db-wal": 0o600,
+		data + "/loadgen.db-shm": 0o600,
 		"elsewhere/deep/runs.db": 0o600,
 		stats.RejectFile:         0o600,
 		stats2.SpoolFile:         0o600,

@@ -18,13 +18,14 @@ const timeLayout = "2006-01-02 15:04:05"
 // FormatRuns writes runs as a table, as `loadgen runs list` shows them.
 func FormatRuns(w io.Writer, runs []Run) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tTYPE\tSTATUS\tPLAN\tNAME\tSTARTED (UTC)\tDURATION\tREQUESTS\tERR%\tRPS\tP95 MS\tP99 MS")
+	fmt.Fprintln(tw, "ID\tTYPE\tSTATUS\tVERDICT\tPLAN\tNAME\tSTARTED (UTC)\tDURATION\tREQUESTS\tERR%\tRPS\tP95 MS\tP99 MS")
 	for _, r := range runs {
 		start := r.StartedAt
 		if start.IsZero() {
 			start = r.CreatedAt
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%.1f\t%s\t%s\n", r.ID, r.Type, r.Status, dash(r.Plan), dash(r.Name),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%.1f\t%s\t%s\n", r.ID, r.Type, r.Status,
+			dash(strings.ReplaceAll(string(r.Verdict), "_", " ")), dash(r.Plan), dash(r.Name),
 			start.UTC().Format(timeLayout), duration(r), r.Totals.Requests, pct(r.Totals.ErrorRate), r.Totals.RPS,
 			msIf(r.Totals.Requests, r.Totals.P95Ms), msIf(r.Totals.Requests, r.Totals.P99Ms))
 	}

@@ -20,6 +20,7 @@ var t0 = time.Date(2026, 11, 26, 9, 30, 0, 0, time.UTC)
 func fixtureRuns() []store.Run {
 	return []store.Run{
 		{ID: "20261126-094500-00000002", Name: "after deploy", Plan: "checkout", Type: store.TypeLoad, Status: store.StatusCompleted,
+			Verdict:   store.VerdictThresholdsFailed,
 			CreatedAt: t0.Add(15 * time.Minute), StartedAt: t0.Add(15 * time.Minute), EndedAt: t0.Add(20*time.Minute + 300*time.Millisecond),
 			Totals: store.Totals{Requests: 60000, Errors: 120, ErrorRate: 0.002, RPS: 199.8, P50Ms: 2.31, P95Ms: 14.7, P99Ms: 131.2, MaxMs: 802}},
 		{ID: "20261126-093000-00000001", Plan: "stress-teams", Type: store.TypeStress, Status: store.StatusInterrupted,

@@ -4,13 +4,32 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 )
 
-// DefaultURL is the store used when neither --store nor LOADGEN_STORE is set.
-const DefaultURL = "sqlite://data/loadgen.db"
+// DefaultURL is the store used when neither --store nor LOADGEN_STORE is set:
+// the SQLite file loadgen.db in DataDir, whatever directory the command runs in.
+func DefaultURL() string { return "sqlite://" + filepath.Join(DataDir(), "loadgen.db") }
+
+// DefaultURLDoc is DefaultURL as help texts write it.
+const DefaultURLDoc = "sqlite://$XDG_DATA_HOME/loadlab/loadgen.db, else sqlite://~/.local/share/loadlab/loadgen.db"
+
+// DataDir is the user's data directory of loadlab, where the default store and
+// spool live: $XDG_DATA_HOME/loadlab when XDG_DATA_HOME is an absolute path,
+// else ~/.local/share/loadlab (the XDG base-directory defaults), else "data"
+// in the current directory when the home directory is unknown.
+func DataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); filepath.IsAbs(d) {
+		return filepath.Join(d, "loadlab")
+	}
+	if h, err := os.UserHomeDir(); err == nil && h != "" {
+		return filepath.Join(h, ".local", "share", "loadlab")
+	}
+	return "data"
+}
 
 // EnvURL is the environment variable naming the store URL.
 const EnvURL = "LOADGEN_STORE"
@@ -43,7 +62,7 @@ func URLFromEnv(flagValue string) string {
 	if v := os.Getenv(EnvURL); v != "" {
 		return v
 	}
-	return DefaultURL
+	return DefaultURL()
 }
 
 // Open opens the store named by url, "mysql://user:pass@tcp(host:3306)/db"
@@ -71,7 +90,7 @@ func CheckURL(url string) error {
 func driver(url string) (OpenFunc, string, error) {
 	scheme, rest, ok := strings.Cut(url, "://")
 	if !ok {
-		return nil, "", fmt.Errorf("store url %q: want scheme://..., e.g. %s", Redacted(url), DefaultURL)
+		return nil, "", fmt.Errorf("store url %q: want scheme://..., e.g. %s", Redacted(url), DefaultURL())
 	}
 	driversMu.RLock()
 	open := drivers[scheme]

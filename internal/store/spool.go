@@ -14,8 +14,9 @@ import (
 	"time"
 )
 
-// DefaultSpoolDir is where a Writer spools records while the store is down.
-const DefaultSpoolDir = "data/spool"
+// DefaultSpoolDir is where a Writer spools records while the store is down:
+// spool in DataDir.
+func DefaultSpoolDir() string { return filepath.Join(DataDir(), "spool") }
 
 // rejectedPrefix names the files of parked records: records the store
 // refused. ReplaySpool retries them at each start until the store takes them

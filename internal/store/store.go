@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/loadlab/loadlab/internal/hist"
@@ -74,6 +75,31 @@ func (s Status) Terminal() bool {
 
 func (s Status) valid() bool { return s == StatusQueued || s == StatusRunning || s.Terminal() }
 
+// ValidType reports whether t is one of the run types (for filters).
+func ValidType(t Type) bool { return t.valid() }
+
+// Valid reports whether s is one of the statuses (for filters).
+func (s Status) Valid() bool { return s.valid() }
+
+// Verdict is what a finished run says about the target, beside its status:
+// a run can complete and still fail a threshold or regress.
+type Verdict string
+
+// Verdicts. VerdictNone is a run that has none: still going, or one that did
+// not complete (its status says why) and failed no threshold.
+const (
+	VerdictNone             Verdict = ""
+	VerdictPassed           Verdict = "passed"
+	VerdictThresholdsFailed Verdict = "thresholds_failed" // a threshold failed (also when an abort_on_fail one ended the run)
+	VerdictRegressed        Verdict = "regressed"         // a benchmark endpoint got slower than its baseline
+)
+
+// Verdicts lists the verdicts a filter may name.
+var Verdicts = []Verdict{VerdictPassed, VerdictThresholdsFailed, VerdictRegressed}
+
+// Valid reports whether v is one of Verdicts.
+func (v Verdict) Valid() bool { return slices.Contains(Verdicts, v) }
+
 func (t Type) valid() bool {
 	return t == TypeLoad || t == TypeBenchmark || t == TypeStress || t == TypeKnee
 }
@@ -98,7 +124,9 @@ type Run struct {
 	Plan   string `json:"plan"` // plan name
 	Type   Type   `json:"type"`
 	Status Status `json:"status"`
-	Error  string `json:"error,omitempty"`
+	// Verdict is set when the run finishes (VerdictNone before, and for runs stored before verdicts were kept).
+	Verdict Verdict `json:"verdict,omitempty"`
+	Error   string  `json:"error,omitempty"`
 	// PlanYAML is the plan as run, with secrets masked (see Redact).
 	PlanYAML string `json:"plan_yaml,omitempty"`
 	// Owner is "host:pid" of the process running it; MarkInterrupted uses it
@@ -118,6 +146,7 @@ type Run struct {
 // Finish is what FinishRun writes when a run ends.
 type Finish struct {
 	Status      Status          `json:"status"`
+	Verdict     Verdict         `json:"verdict,omitempty"`
 	Error       string          `json:"error,omitempty"`
 	EndedAt     time.Time       `json:"ended_at"`
 	Totals      Totals          `json:"totals"`
@@ -280,14 +309,17 @@ type StressProbe struct {
 
 // StressResult is the outcome of a stress search.
 type StressResult struct {
-	State             string        `json:"state"` // COMPLETED or ERROR
-	MaxSustainableRPS float64       `json:"max_sustainable_rps"`
-	BreakdownRPS      float64       `json:"breakdown_rps"`
-	Threshold         float64       `json:"threshold"`  // error-rate threshold (fraction)
-	SLOP99Ms          float64       `json:"slo_p99_ms"` // 0 when no latency SLO
-	Error             string        `json:"error,omitempty"`
-	CreatedAt         time.Time     `json:"created_at"`
-	Probes            []StressProbe `json:"probes"`
+	State string `json:"state"` // COMPLETED or ERROR
+	// MaxSustainableRPS and BreakdownRPS are requests per second, as are the probes' rates; the search ran in
+	// iterations per second: divide by RequestsPerIteration (1 for runs stored before it was kept).
+	MaxSustainableRPS    float64       `json:"max_sustainable_rps"`
+	BreakdownRPS         float64       `json:"breakdown_rps"`
+	RequestsPerIteration float64       `json:"requests_per_iteration"`
+	Threshold            float64       `json:"threshold"`  // error-rate threshold (fraction)
+	SLOP99Ms             float64       `json:"slo_p99_ms"` // 0 when no latency SLO
+	Error                string        `json:"error,omitempty"`
+	CreatedAt            time.Time     `json:"created_at"`
+	Probes               []StressProbe `json:"probes"`
 }
 
 // KneePoint is one load level measured by a knee search.
@@ -342,11 +374,12 @@ func (s *Segment) Validate() error {
 // Filter selects runs for ListRuns. Zero fields match everything; Limit 0
 // means DefaultListLimit.
 type Filter struct {
-	Status Status
-	Type   Type
-	Plan   string
-	Limit  int
-	Offset int
+	Status  Status
+	Verdict Verdict
+	Type    Type
+	Plan    string
+	Limit   int
+	Offset  int
 }
 
 // DefaultListLimit is the page size of ListRuns when Filter.Limit is 0.
@@ -449,6 +482,9 @@ func (r *Run) Validate() error {
 func (f *Finish) Validate() error {
 	if !f.Status.Terminal() {
 		return fmt.Errorf("%w: finish status %q is not terminal", ErrInvalid, f.Status)
+	}
+	if f.Verdict != VerdictNone && !f.Verdict.Valid() {
+		return fmt.Errorf("%w: finish verdict %q is not one of %v", ErrInvalid, f.Verdict, Verdicts)
 	}
 	if len(f.SummaryJSON) > 0 && !json.Valid(f.SummaryJSON) {
 		return fmt.Errorf("%w: finish summary is not valid JSON", ErrInvalid)

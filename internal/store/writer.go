@@ -154,7 +154,7 @@ type Writer struct {
 
 // NewWriter starts a Writer on st. Call Close to flush and stop it.
 func NewWriter(st Store, opts ...WriterOption) *Writer {
-	w := &Writer{st: st, dir: DefaultSpoolDir, name: NewID(), maxBuffered: DefaultMaxBuffered,
+	w := &Writer{st: st, dir: DefaultSpoolDir(), name: NewID(), maxBuffered: DefaultMaxBuffered,
 		minBackoff: DefaultMinBackoff, maxBackoff: DefaultMaxBackoff, opTimeout: DefaultOpTimeout,
 		heartbeat: DefaultHeartbeat, replayOld: true,
 		wake: make(chan struct{}, 1), closing: make(chan struct{}), done: make(chan struct{}), live: map[string]bool{}}

@@ -191,20 +191,56 @@ type Result struct {
 	LimitedBy      Limit   `json:"limited_by,omitempty"`
 	Message        string  `json:"message"`
 	Probes         []Probe `json:"probes"`
+	// The search's rates are iterations per second (one iteration is a scenario's journey of steps).
+	// RequestsPerIteration (set by InRequests; 0 means 1) turns them into requests per second:
+	// MaxSustainableRPS and BreakdownRPS.
+	RequestsPerIteration float64 `json:"requests_per_iteration"`
+	MaxSustainableRPS    float64 `json:"max_sustainable_rps"`
+	BreakdownRPS         float64 `json:"breakdown_rps"`
 }
 
-// String prints the one-line answer, e.g. "Max sustainable RPS = 64.0 | Breakdown at 76.0 RPS".
+// InRequests sets RequestsPerIteration to k (the mean number of requests of
+// one iteration) and the answer in requests per second from it.
+func (r *Result) InRequests(k float64) {
+	if k <= 0 {
+		k = 1
+	}
+	r.RequestsPerIteration = k
+	r.MaxSustainableRPS, r.BreakdownRPS = r.MaxSustainable*k, r.Breakdown*k
+}
+
+// rps returns the answer in requests per second, and whether it differs from
+// the iterations per second (an iteration of more than one request).
+func (r Result) rps() (max, breakdown float64, differs bool) {
+	if r.RequestsPerIteration == 0 || r.RequestsPerIteration == 1 {
+		return r.MaxSustainable, r.Breakdown, false
+	}
+	return r.MaxSustainable * r.RequestsPerIteration, r.Breakdown * r.RequestsPerIteration, true
+}
+
+// String prints the one-line answer in requests per second, e.g. "Max
+// sustainable RPS = 64.0 | Breakdown at 76.0 RPS"; when an iteration is more
+// than one request, the iterations per second follow each figure: "Max
+// sustainable RPS = 100.0 (50.0 iterations/s) | Breakdown at 110.0 RPS (55.0
+// iterations/s)".
 func (r Result) String() string {
+	max, bd, differs := r.rps()
+	its := func(v float64) string {
+		if !differs {
+			return ""
+		}
+		return fmt.Sprintf(" (%.1f iterations/s)", v)
+	}
 	switch {
 	case r.State == Errored || r.State == Canceled:
 		return fmt.Sprintf("%s: %s", r.State, r.Message)
 	case r.LimitedBy == LimitMaxRate:
-		return fmt.Sprintf("Max sustainable RPS = %.1f | Breakdown not reached (max_rate)", r.MaxSustainable)
+		return fmt.Sprintf("Max sustainable RPS = %.1f%s | Breakdown not reached (max_rate)", max, its(r.MaxSustainable))
 	case r.LimitedBy == LimitGenerator:
-		return fmt.Sprintf("Max sustainable RPS = %.1f | Breakdown at %.1f RPS (generator limit, not the target's)",
-			r.MaxSustainable, r.Breakdown)
+		return fmt.Sprintf("Max sustainable RPS = %.1f%s | Breakdown at %.1f RPS%s (generator limit, not the target's)",
+			max, its(r.MaxSustainable), bd, its(r.Breakdown))
 	}
-	return fmt.Sprintf("Max sustainable RPS = %.1f | Breakdown at %.1f RPS", r.MaxSustainable, r.Breakdown)
+	return fmt.Sprintf("Max sustainable RPS = %.1f%s | Breakdown at %.1f RPS%s", max, its(r.MaxSustainable), bd, its(r.Breakdown))
 }
 
 // Search runs the breaking-point search. observe, if not nil, is called after every probe with the state then.

@@ -372,6 +372,18 @@ func TestJudge(t *testing.T) {
 	}
 }
 
+func TestInRequests(t *testing.T) {
+	r := Result{MaxSustainable: 50, Breakdown: 55}
+	r.InRequests(2)
+	if r.RequestsPerIteration != 2 || r.MaxSustainableRPS != 100 || r.BreakdownRPS != 110 {
+		t.Errorf("InRequests(2) = %+v; want 2 requests per iteration, 100 and 110 RPS", r)
+	}
+	r.InRequests(0)
+	if r.RequestsPerIteration != 1 || r.MaxSustainableRPS != 50 {
+		t.Errorf("InRequests(0) = %+v; want 1 request per iteration", r)
+	}
+}
+
 func TestResultString(t *testing.T) {
 	tests := []struct {
 		r    Result
@@ -384,6 +396,11 @@ func TestResultString(t *testing.T) {
 		{Result{State: Completed, MaxSustainable: 300, Breakdown: 312.5, LimitedBy: LimitGenerator},
 			"Max sustainable RPS = 300.0 | Breakdown at 312.5 RPS (generator limit, not the target's)"},
 		{Result{State: Errored, Message: "target unreachable: x"}, "ERROR: target unreachable: x"},
+		// A two-step journey: the search ran in iterations/s; the answer is in requests/s, iterations/s beside it.
+		{Result{State: Completed, MaxSustainable: 50, Breakdown: 55, LimitedBy: LimitTarget, RequestsPerIteration: 2},
+			"Max sustainable RPS = 100.0 (50.0 iterations/s) | Breakdown at 110.0 RPS (55.0 iterations/s)"},
+		{Result{State: Completed, MaxSustainable: 50, LimitedBy: LimitMaxRate, RequestsPerIteration: 3},
+			"Max sustainable RPS = 150.0 (50.0 iterations/s) | Breakdown not reached (max_rate)"},
 	}
 	for _, tt := range tests {
 		if got := tt.r.String(); got != tt.want {

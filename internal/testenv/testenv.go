@@ -54,3 +54,17 @@ func Tool(t testing.TB, name string) string {
 	Unavailable(t, "%s not found in bin/ (run `make tools`)", name)
 	return ""
 }
+
+// Main runs a package's tests (call it from TestMain) with XDG_DATA_HOME set to a temporary directory, removed
+// afterwards: loadgen's default store and spool live under it (store.DataDir), so no test writes into the user's
+// real data directory. HOME is left alone: the go tool's caches live under it.
+func Main(m *testing.M) {
+	dir, err := os.MkdirTemp("", "loadlab-test-data-")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("XDG_DATA_HOME", dir)
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}

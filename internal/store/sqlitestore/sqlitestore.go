@@ -1,6 +1,6 @@
 // Package sqlitestore is the embedded store.Store: one SQLite file, pure Go
-// (modernc.org/sqlite, no cgo), WAL mode. It is the default
-// (sqlite://data/loadgen.db); import it for its side effect to make
+// (modernc.org/sqlite, no cgo), WAL mode. It is the default (loadgen.db in
+// store.DataDir, see store.DefaultURL); import it for its side effect to make
 // store.Open accept "sqlite://path".
 package sqlitestore
 
@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"modernc.org/sqlite"
@@ -23,8 +24,9 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// DefaultPath is the database file used for "sqlite://" with no path.
-const DefaultPath = "data/loadgen.db"
+// DefaultPath is the database file used for "sqlite://" with no path: the
+// default store's file (loadgen.db in store.DataDir).
+func DefaultPath() string { return filepath.Join(store.DataDir(), "loadgen.db") }
 
 // BusyTimeoutMs is how long a writer waits for another connection's (or
 // process's) write lock before failing with SQLITE_BUSY.
@@ -78,7 +80,7 @@ func DSN(path string) string {
 // it); SQLite gives its -wal and -shm files the database's mode.
 func Open(ctx context.Context, path string, opts ...sqlstore.Option) (*sqlstore.DB, error) {
 	if path == "" {
-		path = DefaultPath
+		path = DefaultPath()
 	}
 	if strings.ContainsAny(path, "?#") || path == ":memory:" {
 		return nil, fmt.Errorf("sqlite path %q: want a file path without ? or #", path)

@@ -163,9 +163,9 @@ func (s *DB) FinishRun(ctx context.Context, id string, f store.Finish) error {
 	}
 	t := f.Totals
 	res, err := s.db.ExecContext(ctx, `UPDATE test_runs SET status=?, error=?, ended_at=?, requests=?, errors=?, error_rate=?, rps=?,
-		p50_ms=?, p95_ms=?, p99_ms=?, max_ms=?, summary_json=?, summary_text=? WHERE id=?`,
+		p50_ms=?, p95_ms=?, p99_ms=?, max_ms=?, summary_json=?, summary_text=?, verdict=? WHERE id=?`,
 		string(f.Status), f.Error, tm(f.EndedAt), t.Requests, t.Errors, t.ErrorRate, t.RPS, t.P50Ms, t.P95Ms, t.P99Ms, t.MaxMs,
-		nullJSON(f.SummaryJSON), f.SummaryText, id)
+		nullJSON(f.SummaryJSON), f.SummaryText, string(f.Verdict), id)
 	return s.checkOne(res, err, "finish run "+id)
 }
 
@@ -201,7 +201,7 @@ type scanner interface{ Scan(...any) error }
 func scanRun(sc scanner, full bool) (store.Run, error) {
 	var (
 		r                         store.Run
-		typ, status               string
+		typ, status, verdict      string
 		created                   sql.NullTime
 		started, ended, heartbeat sql.NullTime
 		planYAML, summaryText     sql.NullString
@@ -209,14 +209,14 @@ func scanRun(sc scanner, full bool) (store.Run, error) {
 	)
 	t := &r.Totals
 	dest := []any{&r.ID, &r.Name, &r.Plan, &typ, &status, &r.Error, &r.Owner, &created, &started, &ended, &heartbeat,
-		&t.Requests, &t.Errors, &t.ErrorRate, &t.RPS, &t.P50Ms, &t.P95Ms, &t.P99Ms, &t.MaxMs}
+		&t.Requests, &t.Errors, &t.ErrorRate, &t.RPS, &t.P50Ms, &t.P95Ms, &t.P99Ms, &t.MaxMs, &verdict}
 	if full {
 		dest = append(dest, &planYAML, &summaryJSON, &summaryText)
 	}
 	if err := sc.Scan(dest...); err != nil {
 		return r, err
 	}
-	r.Type, r.Status = store.Type(typ), store.Status(status)
+	r.Type, r.Status, r.Verdict = store.Type(typ), store.Status(status), store.Verdict(verdict)
 	r.CreatedAt, r.StartedAt, r.EndedAt, r.HeartbeatAt = fromNull(created), fromNull(started), fromNull(ended), fromNull(heartbeat)
 	r.PlanYAML, r.SummaryText = planYAML.String, summaryText.String
 	if summaryJSON.Valid && summaryJSON.String != "" {
@@ -226,7 +226,7 @@ func scanRun(sc scanner, full bool) (store.Run, error) {
 }
 
 const runListCols = `id, name, plan_name, type, status, error, owner, created_at, started_at, ended_at, heartbeat_at,
-	requests, errors, error_rate, rps, p50_ms, p95_ms, p99_ms, max_ms`
+	requests, errors, error_rate, rps, p50_ms, p95_ms, p99_ms, max_ms, verdict`
 
 // GetRun implements store.Store.
 func (s *DB) GetRun(ctx context.Context, id string) (*store.Run, error) {
@@ -250,6 +250,9 @@ func (s *DB) ListRuns(ctx context.Context, f store.Filter) ([]store.Run, error) 
 	}
 	if f.Type != "" {
 		where, args = append(where, "type=?"), append(args, string(f.Type))
+	}
+	if f.Verdict != "" {
+		where, args = append(where, "verdict=?"), append(args, string(f.Verdict))
 	}
 	if f.Plan != "" {
 		where, args = append(where, "plan_name=?"), append(args, f.Plan)
@@ -592,10 +595,15 @@ func (s *DB) AddStressResult(ctx context.Context, runID string, x store.StressRe
 		return fmt.Errorf("add stress result to run %s: %w", runID, err)
 	}
 	defer tx.Rollback()
-	cols := []string{"run_id", "state", "max_sustainable_rps", "breakdown_rps", "threshold", "slo_p99_ms", "probes", "error", "created_at"}
+	if x.RequestsPerIteration <= 0 {
+		x.RequestsPerIteration = 1
+	}
+	cols := []string{"run_id", "state", "max_sustainable_rps", "breakdown_rps", "threshold", "slo_p99_ms", "probes", "error", "created_at",
+		"requests_per_iteration"}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO stress_results (`+strings.Join(cols, ", ")+`) VALUES (`+placeholders(len(cols))+`)`+
 		s.d.Upsert([]string{"run_id"}, cols[1:]),
-		runID, x.State, x.MaxSustainableRPS, x.BreakdownRPS, x.Threshold, x.SLOP99Ms, len(x.Probes), x.Error, tm(x.CreatedAt)); err != nil {
+		runID, x.State, x.MaxSustainableRPS, x.BreakdownRPS, x.Threshold, x.SLOP99Ms, len(x.Probes), x.Error, tm(x.CreatedAt),
+		x.RequestsPerIteration); err != nil {
 		return fmt.Errorf("add stress result to run %s: %w", runID, err)
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM stress_probes WHERE run_id=?`, runID); err != nil {
@@ -623,9 +631,9 @@ func (s *DB) StressResult(ctx context.Context, runID string) (*store.StressResul
 	var x store.StressResult
 	var created sql.NullTime
 	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT state, max_sustainable_rps, breakdown_rps, threshold, slo_p99_ms, probes, error, created_at
-		FROM stress_results WHERE run_id=?`, runID).Scan(&x.State, &x.MaxSustainableRPS, &x.BreakdownRPS, &x.Threshold, &x.SLOP99Ms,
-		&n, &x.Error, &created)
+	err := s.db.QueryRowContext(ctx, `SELECT state, max_sustainable_rps, breakdown_rps, threshold, slo_p99_ms, probes, error, created_at,
+		requests_per_iteration FROM stress_results WHERE run_id=?`, runID).Scan(&x.State, &x.MaxSustainableRPS, &x.BreakdownRPS,
+		&x.Threshold, &x.SLOP99Ms, &n, &x.Error, &created, &x.RequestsPerIteration)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("stress result of run %s: %w", runID, store.ErrNotFound)
 	}

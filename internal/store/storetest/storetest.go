@@ -193,6 +193,13 @@ func testList(t *testing.T, open func() (store.Store, error)) {
 		}
 		ids = append(ids, r.ID)
 	}
+	// Completed load runs 0 and 6 passed, 4 failed a threshold; the benchmark regressed.
+	for i, v := range map[int]store.Verdict{0: store.VerdictPassed, 4: store.VerdictThresholdsFailed, 6: store.VerdictPassed,
+		1: store.VerdictRegressed} {
+		if err := st.FinishRun(ctx, ids[i], store.Finish{Status: specs[i].status, Verdict: v, EndedAt: base.Add(time.Hour)}); err != nil {
+			t.Fatalf("FinishRun: %v", err)
+		}
+	}
 	idsOf := func(rs []store.Run) []string {
 		out := []string{}
 		for _, r := range rs {
@@ -213,6 +220,9 @@ func testList(t *testing.T, open func() (store.Store, error)) {
 		{"status", store.Filter{Status: store.StatusCompleted, Limit: 3}, []string{ids[6], ids[4], ids[3]}},
 		{"type and status", store.Filter{Type: store.TypeLoad, Status: store.StatusFailed}, []string{ids[2]}},
 		{"plan", store.Filter{Plan: "other"}, []string{}},
+		{"verdict", store.Filter{Verdict: store.VerdictPassed}, []string{ids[6], ids[0]}},
+		{"verdict and type", store.Filter{Verdict: store.VerdictRegressed, Type: store.TypeBenchmark}, []string{ids[1]}},
+		{"thresholds failed", store.Filter{Verdict: store.VerdictThresholdsFailed}, []string{ids[4]}},
 	}
 	for _, tt := range tests {
 		got, err := st.ListRuns(ctx, tt.f)
@@ -253,6 +263,16 @@ func testFinish(t *testing.T, open func() (store.Store, error)) {
 	if got.Status != f.Status || got.Error != f.Error || !got.EndedAt.Equal(f.EndedAt) || got.Totals != f.Totals ||
 		string(got.SummaryJSON) != string(f.SummaryJSON) || got.SummaryText != f.SummaryText {
 		t.Errorf("after FinishRun got %+v; want fields of %+v", got, f)
+	}
+	f.Verdict = store.VerdictThresholdsFailed
+	if err := st.FinishRun(ctx, "fin", f); err != nil {
+		t.Fatalf("FinishRun with a verdict: %v", err)
+	}
+	if got, err := st.GetRun(ctx, "fin"); err != nil || got.Verdict != store.VerdictThresholdsFailed {
+		t.Errorf("GetRun after FinishRun with a verdict = %+v, %v; want verdict thresholds_failed", got, err)
+	}
+	if err := st.FinishRun(ctx, "fin", store.Finish{Status: store.StatusCompleted, Verdict: "great"}); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("FinishRun(verdict great) = %v; want ErrInvalid", err)
 	}
 	if err := st.FinishRun(ctx, "missing", f); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("FinishRun(missing) = %v; want ErrNotFound", err)
@@ -413,7 +433,7 @@ func testStress(t *testing.T, open func() (store.Store, error)) {
 	if _, err := st.StressResult(ctx, "s"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("StressResult(missing) = %v; want ErrNotFound", err)
 	}
-	want := store.StressResult{State: "COMPLETED", MaxSustainableRPS: 64, BreakdownRPS: 76, Threshold: 0.05, SLOP99Ms: 250,
+	want := store.StressResult{State: "COMPLETED", MaxSustainableRPS: 64, BreakdownRPS: 76, Threshold: 0.05, SLOP99Ms: 250, RequestsPerIteration: 2,
 		CreatedAt: base, Probes: []store.StressProbe{
 			{Seq: 1, Phase: "double", TargetRPS: 16, AchievedRPS: 16, Requests: 160, ErrorRate: 0, P99Ms: 5, OK: true},
 			{Seq: 2, Phase: "double", TargetRPS: 32, AchievedRPS: 31.9, Requests: 320, P99Ms: 6, OK: true},
@@ -577,7 +597,7 @@ func testRestart(t *testing.T, open func() (store.Store, error)) {
 	snaps := snapshots(4, base)
 	h := Histogram(7, 100, time.Millisecond)
 	step, _ := store.NewStepResult("s", "t", 100, 0, h, time.Second)
-	stress := store.StressResult{State: "COMPLETED", MaxSustainableRPS: 64, BreakdownRPS: 76, Threshold: 0.05, CreatedAt: base,
+	stress := store.StressResult{State: "COMPLETED", MaxSustainableRPS: 64, BreakdownRPS: 76, Threshold: 0.05, RequestsPerIteration: 1, CreatedAt: base,
 		Probes: []store.StressProbe{{Seq: 1, Phase: "double", TargetRPS: 64, OK: true}}}
 	for _, err := range []error{st.CreateRun(ctx, run), st.AddSnapshots(ctx, run.ID, snaps),
 		st.AddStepResults(ctx, run.ID, []store.StepResult{step}), st.AddStressResult(ctx, run.ID, stress)} {
