@@ -151,6 +151,9 @@ type Config struct {
 	// MaxSubscribers bounds the live streams (Server-Sent Events and WebSocket) of one run at once; beyond it a
 	// subscriber gets 429. 0 means DefaultMaxSubscribers.
 	MaxSubscribers int
+	// WSPingInterval and WSPongTimeout: how often a WebSocket subscriber is pinged and how long its pong may take
+	// before it is dropped (0: the package's WSPingInterval and WSPongTimeout).
+	WSPingInterval, WSPongTimeout time.Duration
 	// DefaultTarget, when set, is the target of plans that name none and of
 	// short forms without target_url (serve's --target, LOADGEN_TARGET). Its
 	// host is allowed in addition to AllowTargets: the operator chose it.
@@ -225,6 +228,12 @@ type Server struct {
 func New(cfg Config, r Runner, st RunStore, opts ...Option) (*Server, error) {
 	if cfg.MaxConcurrentRuns <= 0 {
 		cfg.MaxConcurrentRuns = DefaultMaxConcurrentRuns
+	}
+	if cfg.WSPingInterval <= 0 {
+		cfg.WSPingInterval = WSPingInterval
+	}
+	if cfg.WSPongTimeout <= 0 {
+		cfg.WSPongTimeout = WSPongTimeout
 	}
 	if cfg.MaxSubscribers <= 0 {
 		cfg.MaxSubscribers = DefaultMaxSubscribers

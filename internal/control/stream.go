@@ -24,8 +24,8 @@ const (
 	// StreamWriteTimeout bounds one write to a subscriber: a connection that takes no more data for that long
 	// (its buffers are full: the client stopped reading) is closed.
 	StreamWriteTimeout = 5 * time.Second
-	// WSPingInterval is how often a WebSocket subscriber is pinged; it must answer within WSPongTimeout (a client
-	// that stops reading its connection stops answering), else it is dropped.
+	// WSPingInterval is how often a WebSocket subscriber is pinged by default; it must answer within
+	// WSPongTimeout (a client that stops reading its connection stops answering), else it is dropped.
 	WSPingInterval = 2 * time.Second
 	WSPongTimeout  = 3 * time.Second
 	// SSERetry is the reconnection delay the stream asks of EventSource clients.
@@ -209,14 +209,14 @@ func (s *Server) websocketEvents(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithCancelCause(c.CloseRead(r.Context())) // reads the client's pongs and close
 	defer cancel(nil)
 	go func() {
-		t := time.NewTicker(WSPingInterval)
+		t := time.NewTicker(s.cfg.WSPingInterval)
 		defer t.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				pctx, pcancel := context.WithTimeout(ctx, WSPongTimeout)
+				pctx, pcancel := context.WithTimeout(ctx, s.cfg.WSPongTimeout)
 				err := c.Ping(pctx)
 				pcancel()
 				if err != nil {

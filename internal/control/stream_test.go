@@ -164,7 +164,8 @@ func TestLiveStreamSubscribers(t *testing.T) {
 	}
 	tgt := startTarget(t)
 	var logs testenv.SyncBuffer
-	srv, base := streamServe(t, Config{MaxSubscribers: 100}, slog.New(slog.NewTextHandler(&logs, nil)))
+	srv, base := streamServe(t, Config{MaxSubscribers: 100, WSPingInterval: time.Second, WSPongTimeout: 2 * time.Second},
+		slog.New(slog.NewTextHandler(&logs, nil)))
 	h := &harness{t: t, srv: srv, url: base}
 	start := func() string {
 		a := h.do("POST", "/api/tests/start", fmt.Sprintf(streamPlan, tgt.URL), "Content-Type", "application/yaml")
@@ -188,6 +189,28 @@ func TestLiveStreamSubscribers(t *testing.T) {
 	id := start()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	// A subscriber that stops reading: a WebSocket client reads one message, then nothing. It subscribes first,
+	// so that the ping that finds it silent comes well within the run however busy the box.
+	stuck, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/api/tests/ws/"+id, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stuck.CloseNow()
+	if _, _, err := stuck.Read(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stoppedAt := time.Now()
+	var droppedAfter time.Duration
+	go func() {
+		for ctx.Err() == nil {
+			if strings.Contains(logs.String(), "no pong") {
+				droppedAfter = time.Since(stoppedAt)
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+
 	type result struct {
 		kind string
 		evs  []received
@@ -233,27 +256,6 @@ func TestLiveStreamSubscribers(t *testing.T) {
 		readSSEStream(resp.Body, func(e received) bool { evs = append(evs, e); return true })
 		resumed <- evs
 	}()
-	// A subscriber that stops reading: a WebSocket client reads one message, then nothing.
-	stuck, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/api/tests/ws/"+id, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stuck.CloseNow()
-	if _, _, err := stuck.Read(ctx); err != nil {
-		t.Fatal(err)
-	}
-	stoppedAt := time.Now()
-	var droppedAfter time.Duration
-	go func() {
-		for ctx.Err() == nil {
-			if strings.Contains(logs.String(), "no pong") {
-				droppedAfter = time.Since(stoppedAt)
-				return
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}()
-
 	var all []result
 	for range 60 {
 		all = append(all, <-results)
