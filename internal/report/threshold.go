@@ -72,21 +72,6 @@ func unitOf(metric string) string {
 	return "ms"
 }
 
-// holds reports whether v op limit.
-func holds(v float64, op string, limit float64) bool {
-	switch op {
-	case "<":
-		return v < limit
-	case "<=":
-		return v <= limit
-	case ">":
-		return v > limit
-	case ">=":
-		return v >= limit
-	}
-	return false
-}
-
 // worse reports whether a is a worse value than b for a threshold with op.
 func worse(a, b float64, op string) bool {
 	if op == ">" || op == ">=" {
@@ -138,7 +123,7 @@ func judge(th plan.Threshold, m measure) Threshold {
 		t.Note = "no requests measured"
 		return t
 	}
-	t.OK = holds(v, th.Op, th.Value)
+	t.OK = th.Holds(v)
 	return t
 }
 
@@ -253,7 +238,7 @@ func (r *Rolling) Check(src WindowSource, elapsed time.Duration) *Abort {
 			it.worst, it.report = v, rv
 		}
 		it.judged = true
-		if holds(v, it.th.Op, it.th.Value) {
+		if it.th.Holds(v) {
 			continue
 		}
 		first := !it.failed

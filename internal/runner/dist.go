@@ -233,26 +233,12 @@ func mergedWindow(ctx context.Context, st store.Store, n int, segs []store.Segme
 			}
 			v, unit = float64(errs)/float64(req), "ratio"
 		}
-		if !holdsOp(v, th.Op, th.Value) {
+		if !th.Holds(v) {
 			return i, fmt.Sprintf("threshold %q failed on the merged window of the distributed run (%s over the last %s of %d workers' snapshots)",
 				th.String(), report.FormatValue(v, unit), w, n)
 		}
 	}
 	return -1, ""
-}
-
-func holdsOp(v float64, op string, limit float64) bool {
-	switch op {
-	case "<":
-		return v < limit
-	case "<=":
-		return v <= limit
-	case ">":
-		return v > limit
-	case ">=":
-		return v >= limit
-	}
-	return true
 }
 
 // segmentWriteRetry bounds how long a worker tries to record its segment's end.
