@@ -339,6 +339,15 @@ load:
 	if res.Ended.IsZero() || res.Duration() > 1500*time.Millisecond {
 		t.Errorf("Duration() = %v; want < 1.5s", res.Duration())
 	}
+	// Nor are they failures: no failed iteration, no error sample.
+	for _, sc := range res.Scenarios {
+		if sc.Failed != 0 {
+			t.Errorf("scenario %s: %d failed iterations; want none for requests cut short by the run's end", sc.Name, sc.Failed)
+		}
+	}
+	if len(res.ErrorSamples) != 0 {
+		t.Errorf("error samples %+v; want none for requests cut short by the run's end", res.ErrorSamples)
+	}
 }
 
 func TestDropPolicy(t *testing.T) {

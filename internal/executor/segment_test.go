@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestSegmentsRunThePlanOnce runs three segments of a plan (one after the
@@ -61,5 +62,24 @@ load: {model: open, phases: [{name: p, duration: 1s, rate: 3}]}
 		if _, err := New(p, WithSegment(tc.i, tc.n)); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("New with segment %d/%d: %v, want %q", tc.i, tc.n, err, tc.want)
 		}
+	}
+}
+
+// TestSegmentsNumberVUsAcrossGenerators: the closed model's ${vu} of every
+// segment is the run's own VU number, so two generators never send as the
+// same virtual user: 5 VUs split 3/2 give ${vu} 0..4 once each.
+func TestSegmentsNumberVUsAcrossGenerators(t *testing.T) {
+	c, url := counterServer(t, 20*time.Millisecond)
+	p := mustPlan(t, url, `
+scenarios: [{name: s, steps: [{name: hit, request: {path: "/${vu}"}}]}]
+load: {model: closed, phases: [{name: p, duration: 300ms, vus: 5}]}
+`)
+	for i := range 2 {
+		run(t, p, WithSegment(i, 2))
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.byPath) != 5 {
+		t.Errorf("the two segments sent as %d distinct VUs, want the plan's 5: %v", len(c.byPath), c.byPath)
 	}
 }

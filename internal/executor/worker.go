@@ -31,7 +31,9 @@ type worker struct {
 }
 
 func (e *Executor) newWorker(id int) *worker {
-	w := &worker{id: id, scope: e.p.NewScope(id, e.seed), sess: e.client.NewSession()}
+	// ${vu} (and the VU's random stream) numbered across the generators of a distributed run: VU id of
+	// segment segI is the run's VU id*segN+segI, as the VUs are dealt out (pacer.SplitVUs).
+	w := &worker{id: id, scope: e.p.NewScope(id*e.segN+e.segI, e.seed), sess: e.client.NewSession()}
 	w.rnd = w.scope.Rand()
 	if e.cookies {
 		w.jar = httpclient.NewJar()
@@ -274,7 +276,12 @@ func (e *Executor) request(ctx context.Context, w *worker, st *stepRec, due time
 		}
 	}
 	e.record(st, phase, end, o)
-	if o.reason != ReasonNone {
+	switch o.reason {
+	case ReasonNone:
+	case ReasonCanceled:
+		// Cut short by the run's end: not an error, so no error sample and no failed iteration; the caller
+		// stops the iteration on ctx.
+	default:
 		e.sampleError(end, phase, st, o, why, w.scope)
 		return false, end
 	}
