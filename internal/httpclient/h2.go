@@ -464,6 +464,8 @@ func h2Err(err error) error {
 	}
 	msg := err.Error()
 	switch {
+	case strings.Contains(msg, "looked like an HTTP/1.1 header"): // h2c or "2" against an HTTP/1.1-only server
+		return &ProtocolError{Msg: `HTTP/2: the server answered in HTTP/1.1 (use version auto or "1.1")`, Err: err}
 	case strings.Contains(msg, "received from peer"), // RST_STREAM from the server
 		strings.Contains(msg, "GOAWAY"),
 		strings.Contains(msg, "connection lost"),
@@ -475,6 +477,8 @@ func h2Err(err error) error {
 	case strings.Contains(msg, "connection error"),
 		strings.Contains(msg, "stream error"),
 		strings.Contains(msg, "header list larger"),
+		strings.Contains(msg, "frame too large"),
+		strings.Contains(msg, "failed reading the frame"),
 		strings.Contains(msg, "malformed"),
 		strings.Contains(msg, "invalid"),
 		strings.Contains(msg, "unexpected"):

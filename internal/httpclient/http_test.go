@@ -109,6 +109,7 @@ func TestVersions(t *testing.T) {
 		{"2", Version2, h2.URL, "HTTP/2.0", 2},
 		{"2 to a server without h2", Version2, h1tls.URL, "tls", 2},
 		{"h2c", VersionH2C, h2c.URL, "HTTP/2.0", 2},
+		{"h2c to an HTTP/1.1-only server", VersionH2C, plain.URL, "protocol", 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := New(Config{Version: tc.version, TLS: TLSOptions{CAFile: p.caFile}})
