@@ -200,18 +200,32 @@ func TestModeStoreDownSpools(t *testing.T) {
 		t.Fatalf("bench with the store down: exit %d\n%s%s; want %d and the spool message", code, stdout.String(),
 			stderr.String(), exitOK)
 	}
-	files, err := filepath.Glob(filepath.Join(store.DefaultSpoolDir(), "*.jsonl"))
+	spool := store.SpoolDirFor(deadStore) // the dead store's own spool directory
+	files, err := filepath.Glob(filepath.Join(spool, "*.jsonl"))
 	if err != nil || len(files) == 0 {
-		t.Fatalf("spool files = %v, %v; want at least one in %s", files, err, store.DefaultSpoolDir())
+		t.Fatalf("spool files = %v, %v; want at least one in %s", files, err, spool)
 	}
-	if !strings.Contains(stderr.String(), "WARNING: run ") || !strings.Contains(stderr.String(), store.DefaultSpoolDir()) {
-		t.Errorf("stderr lacks the warning naming the spool %s:\n%s", store.DefaultSpoolDir(), stderr.String())
+	if !strings.Contains(stderr.String(), "WARNING: run ") || !strings.Contains(stderr.String(), spool) {
+		t.Errorf("stderr lacks the warning naming the spool %s:\n%s", spool, stderr.String())
+	}
+	// Another store never takes records spooled for this one: they stay for the store they were meant for.
+	stdout.Reset()
+	stderr.Reset()
+	other := "sqlite://" + filepath.Join(t.TempDir(), "other.db")
+	if code := runsCmd(ctx, []string{"list", "--store", other}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("runs list --store %s: exit %d\n%s", other, code, stderr.String())
+	}
+	if strings.Contains(stdout.String(), "bench") || strings.Contains(stderr.String(), "wrote") {
+		t.Errorf("runs list on another store wrote the dead store's spooled records into it:\n%s%s", stdout.String(), stderr.String())
+	}
+	if after, _ := filepath.Glob(filepath.Join(spool, "*.jsonl")); len(after) != len(files) {
+		t.Errorf("spool files after runs list on another store: %v; want %v kept", after, files)
 	}
 	stdout.Reset()
 	stderr.Reset()
 	code = runCmd(ctx, "bench", plan.TypeBenchmark, []string{planPath, "--target", modeTarget(t, 2*time.Millisecond), "--store", deadStore,
 		"--store-required"}, &stdout, &stderr)
-	if code != exitError || !strings.Contains(stderr.String(), "--store-required") {
+	if code != exitError || !strings.Contains(stderr.String(), "Exit 1: --store-required") {
 		t.Errorf("bench --store-required with the store down: exit %d; want %d\n%s", code, exitError, stderr.String())
 	}
 }

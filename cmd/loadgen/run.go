@@ -172,8 +172,13 @@ func warnUnstored(stderr io.Writer, prog string, h *report.Header, required bool
 		return false
 	}
 	fmt.Fprintf(stderr, "%s: WARNING: run %s is NOT fully in the store %s: %d record(s) wait in the local spool %s and are "+
-		"written only when loadgen next starts on this machine and reaches the store. In CI keep that file, or use "+
-		"--store-required to fail the job (exit 1) when this happens.\n", prog, h.RunID, h.Store.URL, h.Store.Unwritten, h.Store.Spool)
+		"written only when loadgen next opens that store on this machine and reaches it.", prog, h.RunID, h.Store.URL,
+		h.Store.Unwritten, h.Store.Spool)
+	if required {
+		fmt.Fprintf(stderr, " Exit 1: --store-required.\n")
+	} else {
+		fmt.Fprintf(stderr, " In CI keep that file, or use --store-required to fail the job (exit 1) when this happens.\n")
+	}
 	return required
 }
 

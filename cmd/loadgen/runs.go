@@ -138,7 +138,7 @@ type historyFlags struct {
 
 func (h *historyFlags) set(fs *flag.FlagSet) {
 	storeFlag(fs, &h.store)
-	fs.StringVar(&h.spool, "spool", store.DefaultSpoolDir(), "spool directory whose leftover records are written to the store first")
+	fs.StringVar(&h.spool, "spool", "", "spool directory whose leftover records are written to the store first (default: the store's own in the data directory)")
 	vFlag(fs, &h.verbose)
 }
 
@@ -155,6 +155,9 @@ func (h *historyFlags) open(ctx context.Context, prog string, stderr io.Writer) 
 		fmt.Fprintf(stderr, "%s: %v\n", prog, err)
 		o.close(ctx, prog, stderr)
 		return nil, exitError
+	}
+	if h.spool == "" {
+		h.spool = store.SpoolDirFor(o.url)
 	}
 	res, err := store.ReplaySpool(ctx, o.st, h.spool)
 	if err != nil {

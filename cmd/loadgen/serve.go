@@ -141,7 +141,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if ost != nil {
 		pctx, cancel := context.WithTimeout(ctx, serveStartTimeout)
 		if err := ost.st.Ping(pctx); err != nil {
-			log.Warn("store unreachable at start: serving anyway; runs are spooled to "+store.DefaultSpoolDir()+
+			log.Warn("store unreachable at start: serving anyway; runs are spooled to "+store.SpoolDirFor(ost.url)+
 				" and written once it answers, stored runs are listed then", "store", store.Redacted(ost.url), "err", err)
 		}
 		cancel()

@@ -33,8 +33,8 @@ const (
 
 // openStore opens the store named by --store, else LOADGEN_STORE, else the default: the one place every command
 // opens it. It connects lazily (on first use, and again after a failure), so a database that is down at the start
-// or goes away mid-run never stops a run: the Writer spools the records (spool/ in the data directory) and writes them once it
-// answers. "off" opens nothing (nil) for recordRuns, a temporary SQLite store removed at close for
+// or goes away mid-run never stops a run: the Writer spools the records (spool/<store>/ in the data directory: one directory per store) and writes them
+// once that store answers. "off" opens nothing (nil) for recordRuns, a temporary SQLite store removed at close for
 // recordRunsOrTemp. A URL that names no store (no scheme, an unknown one), or "off" for readRuns, is an error:
 // exit code 2 in every command.
 func openStore(flagURL string, use storeUse, log *slog.Logger) (*openedStore, error) {
@@ -54,6 +54,8 @@ func openStore(flagURL string, use storeUse, log *slog.Logger) (*openedStore, er
 		opts = append(opts, store.WithSpoolDir(filepath.Join(dir, "spool")), store.WithReplayOnStart(false))
 	case store.CheckURL(o.url) != nil:
 		return nil, fmt.Errorf("--store: %w", store.CheckURL(o.url))
+	default:
+		opts = append(opts, store.WithSpoolDir(store.SpoolDirFor(o.url)))
 	}
 	o.st = store.OpenLazy(o.url)
 	if use != readRuns {

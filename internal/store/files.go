@@ -47,10 +47,11 @@ func MkdirPrivate(dir string) error {
 
 // tighten reports whether an existing dir is one loadgen creates by default
 // (so an older, world-readable one is made private): the default spool
-// directory and the data directory above it.
+// directory, the per-store ones in it (SpoolDirFor) and the data directory.
 func tighten(dir string) bool {
 	c := filepath.Clean(dir)
-	return c == filepath.Clean(DefaultSpoolDir()) || c == filepath.Clean(DataDir())
+	spool := filepath.Clean(DefaultSpoolDir())
+	return c == spool || filepath.Dir(c) == spool || c == filepath.Clean(DataDir())
 }
 
 // OpenPrivate opens path with flag (os.O_CREATE to create it), creating its

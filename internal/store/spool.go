@@ -3,6 +3,8 @@ package store
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +19,15 @@ import (
 // DefaultSpoolDir is where a Writer spools records while the store is down:
 // spool in DataDir.
 func DefaultSpoolDir() string { return filepath.Join(DataDir(), "spool") }
+
+// SpoolDirFor is the spool directory of the store url: a directory of its own below DefaultSpoolDir, named by
+// the store's scheme and a hash of its URL without credentials, so that records spooled for one store are written
+// only into that store (a command that opens another store leaves them alone).
+func SpoolDirFor(url string) string {
+	scheme, _, _ := strings.Cut(url, "://")
+	sum := sha256.Sum256([]byte(Redacted(url)))
+	return filepath.Join(DefaultSpoolDir(), scheme+"-"+hex.EncodeToString(sum[:6]))
+}
 
 // rejectedPrefix names the files of parked records: records the store
 // refused. ReplaySpool retries them at each start until the store takes them
