@@ -190,7 +190,7 @@ func mergedWindow(ctx context.Context, st store.Store, n int, segs []store.Segme
 	snaps := map[string][]store.Snapshot{}
 	for i, th := range ths {
 		w := th.Window.Duration
-		if w <= 0 || !th.AbortOnFail || th.Step != "" || (th.Metric != plan.MetricErrorRate && th.Metric != plan.MetricRPS) {
+		if !th.AbortOnFail || !mergedMetric(th) {
 			continue
 		}
 		var ds []delta

@@ -1,8 +1,15 @@
 package runner
 
 import (
+	"encoding/json"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/loadlab/loadlab/internal/plan"
+	"github.com/loadlab/loadlab/internal/report"
+	"github.com/loadlab/loadlab/internal/store"
 )
 
 func TestParseSegment(t *testing.T) {
@@ -31,5 +38,67 @@ func TestParseSegment(t *testing.T) {
 		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
 			t.Errorf("ParseSegment(%q) error %v; want %q", tc.in, err, tc.err)
 		}
+	}
+}
+
+// runSegments runs p as the n workers of the distributed run id, in-process, sharing st, starting together shortly,
+// and returns the workers' summaries and the merged run as stored.
+func runSegments(t *testing.T, p *plan.Plan, st store.Store, id string, n int, limit time.Duration) ([]*report.Summary, *store.Run) {
+	t.Helper()
+	ctx := timeCtx(t, limit)
+	start := time.Now().Add(300 * time.Millisecond)
+	out := make([]*report.Summary, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := &Run{Plan: p, Store: st, Log: testLogger(t), Segment: &Segment{RunID: id, Index: i, Of: n, StartAt: start}}
+			rep, err := Execute(ctx, r)
+			s, ok := rep.(*report.Summary)
+			if !ok {
+				t.Errorf("segment %d: Execute = %v, %v; want a load summary", i, rep, err)
+			}
+			out[i] = s
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	run, err := st.GetRun(ctx, id)
+	if err != nil {
+		t.Fatalf("GetRun(%s): %v", id, err)
+	}
+	return out, run
+}
+
+// TestSegmentRunWideRPSThreshold: a run-wide rolling rps threshold with abort_on_fail is the whole run's, not each
+// worker's: 100 it/s over 2 workers holds "rps > 70" (each worker's share is 50 it/s, which must not abort it), and
+// the merged run judges it on the merged figures.
+func TestSegmentRunWideRPSThreshold(t *testing.T) {
+	p := openPlan(t, okServer(t).URL, 100, 3*time.Second, 100)
+	th, err := plan.ParseThreshold("rps > 70")
+	if err != nil {
+		t.Fatal(err)
+	}
+	th.Window, th.AbortOnFail = plan.D(2*time.Second), true
+	p.Thresholds = []plan.Threshold{th}
+	st, _ := openStore(t)
+	ws, merged := runSegments(t, p, st, "rpsdist", 2, 30*time.Second)
+	for i, s := range ws {
+		if s.Status != store.StatusCompleted {
+			t.Errorf("worker %d: status %q (%s); want completed", i, s.Status, s.Error)
+		}
+	}
+	if merged.Status != store.StatusCompleted {
+		t.Fatalf("merged run: status %q (%s); want completed", merged.Status, merged.Error)
+	}
+	var s report.Summary
+	if err := json.Unmarshal(merged.SummaryJSON, &s); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Thresholds) != 1 || !s.Thresholds[0].OK || s.Thresholds[0].Value < 70 {
+		t.Errorf("merged thresholds %+v; want rps > 70 held on the merged figures", s.Thresholds)
 	}
 }
