@@ -171,9 +171,9 @@ func (r *Run) watchSegment() (stop func()) {
 // mergedWindow judges the plan's run-wide rolling error_rate and rps thresholds with abort_on_fail on the merged
 // window of the distributed run: from every worker's stored snapshots (cumulative requests and errors, one a
 // second), the requests and errors of the last window summed over the workers, exactly. It returns the index of the
-// first that fails, and why, or -1 while they hold, while not every segment runs, or before a whole window of
-// snapshots is stored. Latency thresholds are left to each worker's own window: a p99 over a window cannot be
-// merged from the workers' p99s.
+// first that fails, and why, or -1 while they hold or while not every segment runs; each is judged once a whole
+// window of its own is stored for every worker. Latency thresholds are left to each worker's own window: a p99 over
+// a window cannot be merged from the workers' p99s.
 func mergedWindow(ctx context.Context, st store.Store, n int, segs []store.Segment, ths []plan.Threshold) (int, string) {
 	if len(segs) < n {
 		return -1, ""
@@ -187,24 +187,33 @@ func mergedWindow(ctx context.Context, st store.Store, n int, segs []store.Segme
 		req, errs int64
 		span      time.Duration
 	}
-	snaps := map[string][]store.Snapshot{}
+	// The snapshots are read once, for the longest window of them all: each threshold takes its own window's.
+	var longest time.Duration
+	for _, th := range ths {
+		if th.AbortOnFail && mergedMetric(th) {
+			longest = max(longest, th.Window.Duration)
+		}
+	}
+	if longest == 0 {
+		return -1, ""
+	}
+	snaps := make([][]store.Snapshot, len(segs))
+	for k, x := range segs {
+		var err error
+		if snaps[k], err = st.SnapshotsSince(ctx, x.WorkerRun, time.Now().Add(-longest-10*time.Second)); err != nil {
+			return -1, ""
+		}
+	}
+thresholds:
 	for i, th := range ths {
 		w := th.Window.Duration
 		if !th.AbortOnFail || !mergedMetric(th) {
 			continue
 		}
 		var ds []delta
-		for _, x := range segs {
-			ss, ok := snaps[x.WorkerRun]
-			if !ok {
-				var err error
-				if ss, err = st.SnapshotsSince(ctx, x.WorkerRun, time.Now().Add(-w-10*time.Second)); err != nil {
-					return -1, ""
-				}
-				snaps[x.WorkerRun] = ss
-			}
+		for _, ss := range snaps {
 			if len(ss) < 2 {
-				return -1, ""
+				continue thresholds
 			}
 			last := ss[len(ss)-1]
 			first := -1
@@ -214,7 +223,7 @@ func mergedWindow(ctx context.Context, st store.Store, n int, segs []store.Segme
 				}
 			}
 			if first < 0 {
-				return -1, "" // not a whole window yet
+				continue thresholds // not a whole window of this one yet: the others may have theirs
 			}
 			ds = append(ds, delta{last.Requests - ss[first].Requests, last.Errors - ss[first].Errors, last.TS.Sub(ss[first].TS)})
 		}

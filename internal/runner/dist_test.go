@@ -102,3 +102,55 @@ func TestSegmentRunWideRPSThreshold(t *testing.T) {
 		t.Errorf("merged thresholds %+v; want rps > 70 held on the merged figures", s.Thresholds)
 	}
 }
+
+// TestMergedWindow: every run-wide abort_on_fail rps/error_rate threshold is judged on its own window of the
+// workers' stored snapshots, whatever the other thresholds' windows: a longer window than an earlier threshold's is
+// judged on a whole window of its own, and one without a whole window yet leaves the others judged.
+func TestMergedWindow(t *testing.T) {
+	ctx := timeCtx(t, 10*time.Second)
+	st, _ := openStore(t)
+	now := time.Now()
+	var segs []store.Segment
+	for i := range 2 { // 2 workers at 30 req/s for the last 20 s, 1 error a second each: 60 req/s, 1/30 errors merged
+		id := WorkerRunID("mw", i, 2)
+		if err := st.CreateRun(ctx, &store.Run{ID: id, Name: "mw", Plan: "mw", Type: store.TypeLoad, Status: store.StatusRunning,
+			StartedAt: now.Add(-21 * time.Second)}); err != nil {
+			t.Fatal(err)
+		}
+		var ss []store.Snapshot
+		for k := range 21 {
+			ss = append(ss, store.Snapshot{TS: now.Add(time.Duration(k-20) * time.Second), Requests: int64(30 * k), Errors: int64(k)})
+		}
+		if err := st.AddSnapshots(ctx, id, ss); err != nil {
+			t.Fatal(err)
+		}
+		segs = append(segs, store.Segment{RunID: "mw", Index: i, Of: 2, WorkerRun: id, Status: store.StatusRunning})
+	}
+	th := func(expr string, w time.Duration) plan.Threshold {
+		x, err := plan.ParseThreshold(expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x.Window, x.AbortOnFail = plan.D(w), true
+		return x
+	}
+	for _, tc := range []struct {
+		name string
+		ths  []plan.Threshold
+		want int
+		msg  string
+	}{
+		{"all hold", []plan.Threshold{th("rps > 50", 2*time.Second), th("error_rate < 0.05", 15*time.Second)}, -1, ""},
+		{"first fails", []plan.Threshold{th("rps < 50", 2*time.Second)}, 0, "60.0 req/s over the last 2s"},
+		{"longer window after a shorter one", []plan.Threshold{th("rps > 50", 2*time.Second), th("rps < 50", 15*time.Second)}, 1, "over the last 15s"},
+		{"no whole window yet, then one that fails", []plan.Threshold{th("rps > 50", time.Minute), th("error_rate < 0.01", 3*time.Second)}, 1, "error_rate < 0.01"},
+		{"latency and per-step ones left alone", []plan.Threshold{th("p99 < 1ms", 2*time.Second)}, -1, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			i, msg := mergedWindow(ctx, st, 2, segs, tc.ths)
+			if i != tc.want || !strings.Contains(msg, tc.msg) {
+				t.Errorf("mergedWindow = %d, %q; want %d, containing %q", i, msg, tc.want, tc.msg)
+			}
+		})
+	}
+}
