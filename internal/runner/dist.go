@@ -382,7 +382,7 @@ func readSegments(ctx context.Context, st store.Store, runID string) ([]store.Se
 }
 
 // finishDistributed merges segs into the summary of the distributed run runID of n segments and finishes runID
-// with it (status, totals, summary, merged step results).
+// with it (status, verdict, totals, summary, merged step results).
 func finishDistributed(ctx context.Context, st store.Store, runID string, n int, segs []store.Segment, storeURL string) (*report.Summary, error) {
 	s, steps, totals, err := Merge(runID, n, segs)
 	if err != nil {
@@ -403,7 +403,7 @@ func finishDistributed(ctx context.Context, st store.Store, runID string, n int,
 		return nil, fmt.Errorf("distributed run %s: %w", runID, err)
 	}
 	if err := st.FinishRun(ctx, runID, store.Finish{Status: s.Status, Error: s.Error, EndedAt: s.EndedAt, Totals: totals,
-		SummaryJSON: js, SummaryText: text.String()}); err != nil {
+		SummaryJSON: js, SummaryText: text.String(), Verdict: VerdictOf(s)}); err != nil {
 		return nil, fmt.Errorf("distributed run %s: %w", runID, err)
 	}
 	return s, nil

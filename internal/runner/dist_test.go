@@ -94,6 +94,9 @@ func TestSegmentRunWideRPSThreshold(t *testing.T) {
 	if merged.Status != store.StatusCompleted {
 		t.Fatalf("merged run: status %q (%s); want completed", merged.Status, merged.Error)
 	}
+	if merged.Verdict != store.VerdictPassed { // runs list --verdict passed lists it
+		t.Errorf("merged run: verdict %q; want %q", merged.Verdict, store.VerdictPassed)
+	}
 	var s report.Summary
 	if err := json.Unmarshal(merged.SummaryJSON, &s); err != nil {
 		t.Fatal(err)
