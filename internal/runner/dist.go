@@ -112,11 +112,30 @@ func (r *Run) joinSegment(ctx context.Context) error {
 		defer t.Stop()
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("distributed run %s: waiting for the start at %s: %w", sg.RunID, start.Format(time.RFC3339), ctx.Err())
+			err := fmt.Errorf("distributed run %s: waiting for the start at %s: %w", sg.RunID, start.Format(time.RFC3339), ctx.Err())
+			if r.Store != nil {
+				r.leaveSegment(ctx, err)
+			}
+			return err
 		case <-t.C:
 		}
 	}
 	return nil
+}
+
+// leaveWrite bounds how long a worker stopped before its start tries to record its segment as failed.
+const leaveWrite = 5 * time.Second
+
+// leaveSegment records this worker's segment, already stored as running, as failed with err: a worker stopped
+// before its run began leaves no run of its own, and its segment would stay running until gather's timeout.
+func (r *Run) leaveSegment(ctx context.Context, err error) {
+	sg := r.Segment
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaveWrite)
+	defer cancel()
+	if perr := r.Store.PutSegment(ctx, store.Segment{RunID: sg.RunID, Index: sg.Index, Of: sg.Of, WorkerRun: r.ID,
+		Owner: store.Owner(), Status: store.StatusFailed, Error: err.Error(), EndedAt: time.Now()}); perr != nil {
+		r.Log.Warn("distributed run: record the segment as failed", "run", sg.RunID, "err", perr)
+	}
 }
 
 // watchSegment runs while this worker runs its share: it keeps the distributed run alive in the store and stops
@@ -357,7 +376,8 @@ func Gather(ctx context.Context, st store.Store, runID string, n int, o GatherOp
 }
 
 // readSegments returns the stored segments of runID, a segment still running taking the status of its worker's
-// own run when that has ended (a worker killed before it could record its end).
+// own run when that has ended (a worker killed before it could record its end), or interrupted when its worker has
+// no run and was a process of this host that is gone (killed while it waited for the start).
 func readSegments(ctx context.Context, st store.Store, runID string) ([]store.Segment, error) {
 	segs, err := st.Segments(ctx, runID)
 	if err != nil {
@@ -370,12 +390,19 @@ func readSegments(ctx context.Context, st store.Store, runID string) ([]store.Se
 		}
 		// A worker records its own run's end just before its segment's (and retries that for up to
 		// segmentWriteRetry): its run ended otherwise than interrupted is a worker still about to write.
-		if w, err := st.GetRun(ctx, x.WorkerRun); err == nil && w.Status.Terminal() &&
+		w, err := st.GetRun(ctx, x.WorkerRun)
+		if err == nil && w.Status.Terminal() &&
 			(w.Status == store.StatusInterrupted || time.Since(w.EndedAt) > segmentWriteRetry+5*time.Second) {
 			x.Status, x.Error = store.StatusInterrupted, "its worker stopped before recording its end"
 			if w.Error != "" {
 				x.Error += ": " + w.Error
 			}
+		}
+		// A worker killed while it waited for the start has no run of its own: its segment's owner tells, when that
+		// process was on this host and is gone (store.Abandoned; a fresh heartbeat leaves other hosts' alone).
+		if errors.Is(err, store.ErrNotFound) && x.Owner != "" && store.Abandoned(store.Run{Status: store.StatusRunning,
+			Owner: x.Owner, HeartbeatAt: time.Now()}, time.Now(), store.DefaultStaleAfter) {
+			x.Status, x.Error = store.StatusInterrupted, "its worker ("+x.Owner+") stopped before its run began"
 		}
 	}
 	return segs, nil

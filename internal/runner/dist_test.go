@@ -1,7 +1,11 @@
 package runner
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -155,5 +159,57 @@ func TestMergedWindow(t *testing.T) {
 				t.Errorf("mergedWindow = %d, %q; want %d, containing %q", i, msg, tc.want, tc.msg)
 			}
 		})
+	}
+}
+
+// TestSegmentStoppedBeforeStart: a worker stopped while it waits for the distributed run's start records its
+// segment as failed, with why, so that gather does not wait for it until its timeout.
+func TestSegmentStoppedBeforeStart(t *testing.T) {
+	st, _ := openStore(t)
+	p := openPlan(t, okServer(t).URL, 10, time.Second, 10)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	r := &Run{Plan: p, Store: st, Log: testLogger(t), Segment: &Segment{RunID: "early", Index: 1, Of: 2, StartAt: time.Now().Add(time.Minute)}}
+	if _, err := Execute(ctx, r); err == nil {
+		t.Fatal("Execute: no error; want the wait for the start cancelled")
+	}
+	segs, err := st.Segments(timeCtx(t, 5*time.Second), "early")
+	if err != nil || len(segs) != 1 {
+		t.Fatalf("Segments = %v, %v; want the one", segs, err)
+	}
+	if x := segs[0]; x.Status != store.StatusFailed || !strings.Contains(x.Error, "waiting for the start") {
+		t.Errorf("segment: status %q error %q; want failed, waiting for the start", x.Status, x.Error)
+	}
+}
+
+// TestReadSegmentsDeadOwner: a running segment whose worker has no run of its own is interrupted when its owner
+// was a process of this host that is gone, and left running when that process lives or is on another host.
+func TestReadSegmentsDeadOwner(t *testing.T) {
+	ctx := timeCtx(t, 10*time.Second)
+	st, _ := openStore(t)
+	if err := st.CreateRun(ctx, &store.Run{ID: "dead", Name: "d", Plan: "d", Type: store.TypeLoad, Status: store.StatusRunning,
+		StartedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Skipf("no process to outlive: %v", err)
+	}
+	host, _ := os.Hostname()
+	owners := []string{fmt.Sprintf("%s:%d", host, cmd.Process.Pid), store.Owner(), "elsewhere.invalid:1"}
+	for i, o := range owners {
+		if err := st.PutSegment(ctx, store.Segment{RunID: "dead", Index: i, Of: 3, WorkerRun: WorkerRunID("dead", i, 3),
+			Owner: o, Status: store.StatusRunning}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	segs, err := readSegments(ctx, st, "dead")
+	if err != nil || len(segs) != 3 {
+		t.Fatalf("readSegments = %v, %v", segs, err)
+	}
+	for i, want := range []store.Status{store.StatusInterrupted, store.StatusRunning, store.StatusRunning} {
+		if segs[i].Status != want {
+			t.Errorf("segment %d (owner %s): status %q (%s); want %q", i, owners[i], segs[i].Status, segs[i].Error, want)
+		}
 	}
 }
