@@ -7,12 +7,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/loadlab/loadlab/internal/executor"
 	"github.com/loadlab/loadlab/internal/hist"
+	"github.com/loadlab/loadlab/internal/pacer"
 	"github.com/loadlab/loadlab/internal/plan"
 	"github.com/loadlab/loadlab/internal/report"
 	"github.com/loadlab/loadlab/internal/store"
@@ -75,6 +77,9 @@ func (r *Run) joinSegment(ctx context.Context) error {
 	case sg.RunID == "" || len(WorkerRunID(sg.RunID, sg.Of-1, sg.Of)) > 64:
 		return fmt.Errorf("%w: --run-id %q: want 1 to %d bytes", ErrPlan, sg.RunID, 64-len(WorkerRunID("", sg.Of-1, sg.Of)))
 	}
+	if err := segmentShare(r.Plan, sg.Index, sg.Of); err != nil {
+		return err
+	}
 	if r.ID == "" {
 		r.ID = WorkerRunID(sg.RunID, sg.Index, sg.Of)
 	}
@@ -121,6 +126,62 @@ func (r *Run) joinSegment(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// segmentShare refuses segment i of n when it would have nothing to run: a closed plan whose peak VU count is at
+// most i (VUs are split v/N, one more for the first v mod N workers), or an open one of at most i iterations in all
+// (iteration k goes to worker k mod N). Such a worker would end "no request completed" and the run partial.
+func segmentShare(p *plan.Plan, i, n int) error {
+	if p.Load.Model == plan.ModelClosed {
+		peak := 0
+		for _, ph := range p.Load.Phases {
+			if ph.VUs != nil {
+				peak = max(peak, *ph.VUs)
+			}
+			if ph.To != nil {
+				peak = max(peak, int(math.Round(*ph.To)))
+			}
+		}
+		if i >= peak {
+			return fmt.Errorf("%w: --segment %d/%d: the plan's peak of %d VU%s gives segment %d nothing; use at most %d segments",
+				ErrPlan, i, n, peak, plural(peak), i, max(peak, 1))
+		}
+		return nil
+	}
+	var list []pacer.Phase
+	for _, ph := range p.Load.Phases {
+		if ph.Rate == nil {
+			return nil // the executor says what is wrong
+		}
+		to := *ph.Rate
+		if ph.To != nil {
+			to = *ph.To
+		}
+		list = append(list, pacer.Phase{Name: ph.Name, Span: max(ph.Duration.Duration, 0), From: *ph.Rate, To: to})
+	}
+	sched := pacer.NewPhases(list...)
+	if _, _, ok := sched.At(uint64(i)); ok {
+		return nil
+	}
+	total := 0
+	for ; total < i; total++ { // the iterations there are, fewer than i+1 (At goes in order of due time)
+		if _, _, ok := sched.At(uint64(total)); !ok {
+			break
+		}
+	}
+	its := fmt.Sprintf("%d iterations give", total)
+	if total == 1 {
+		its = "1 iteration gives"
+	}
+	return fmt.Errorf("%w: --segment %d/%d: the plan's %s segment %d nothing; use at most %d segments",
+		ErrPlan, i, n, its, i, max(total, 1))
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }
 
 // leaveWrite bounds how long a worker stopped before its start tries to record its segment as failed.

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -211,5 +212,49 @@ func TestReadSegmentsDeadOwner(t *testing.T) {
 		if segs[i].Status != want {
 			t.Errorf("segment %d (owner %s): status %q (%s); want %q", i, owners[i], segs[i].Status, segs[i].Error, want)
 		}
+	}
+}
+
+// TestSegmentShare: a segment that would have nothing to run is refused before the run (ErrPlan: exit 2), naming
+// the plan's peak VUs or iterations and the most segments it can have; every other share runs.
+func TestSegmentShare(t *testing.T) {
+	for _, tc := range []struct {
+		name, load string
+		i, n       int
+		err        string
+	}{
+		{"closed, peak 1 of 2", "  model: closed\n  phases:\n    - {name: a, duration: 1s, vus: 1}\n", 1, 2,
+			"--segment 1/2: the plan's peak of 1 VU gives segment 1 nothing; use at most 1 segments"},
+		{"closed, peak 1, segment 0", "  model: closed\n  phases:\n    - {name: a, duration: 1s, vus: 1}\n", 0, 2, ""},
+		{"closed, ramp to 3", "  model: closed\n  phases:\n    - {name: a, duration: 1s, vus: 1, to: 3}\n", 2, 3, ""},
+		{"closed, ramp to 3 of 4", "  model: closed\n  phases:\n    - {name: a, duration: 1s, vus: 1, to: 3}\n", 3, 4,
+			"peak of 3 VUs gives segment 3 nothing; use at most 3 segments"},
+		{"open, 3 iterations of 4", "  model: open\n  phases:\n    - {name: a, duration: 1s, rate: 3}\n", 3, 4,
+			"--segment 3/4: the plan's 3 iterations give segment 3 nothing; use at most 3 segments"},
+		{"open, 3 iterations, last share", "  model: open\n  phases:\n    - {name: a, duration: 1s, rate: 3}\n", 2, 4, ""},
+		{"open, 1 iteration", "  model: open\n  phases:\n    - {name: a, duration: 1s, rate: 1}\n", 1, 2,
+			"the plan's 1 iteration gives segment 1 nothing; use at most 1 segments"},
+		{"open, plenty", "  model: open\n  phases:\n    - {name: a, duration: 2s, rate: 100}\n", 7, 8, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := oneStepPlan(t, "share", "http://127.0.0.1:1", tc.load)
+			err := segmentShare(p, tc.i, tc.n)
+			switch {
+			case tc.err == "" && err != nil:
+				t.Errorf("segmentShare(%d/%d) = %v; want nil", tc.i, tc.n, err)
+			case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err) || !errors.Is(err, ErrPlan)):
+				t.Errorf("segmentShare(%d/%d) = %v; want ErrPlan with %q", tc.i, tc.n, err, tc.err)
+			}
+		})
+	}
+}
+
+// TestSegmentEmptyShareRefused: Execute refuses the worker with nothing to run before it starts (it ended "no
+// request completed", making the run partial).
+func TestSegmentEmptyShareRefused(t *testing.T) {
+	p := closedPlan(t, okServer(t).URL, 1, time.Second)
+	_, err := Execute(timeCtx(t, 10*time.Second), &Run{Plan: p, Log: testLogger(t), Segment: &Segment{RunID: "empty", Index: 1, Of: 2}})
+	if !errors.Is(err, ErrPlan) || !strings.Contains(err.Error(), "peak of 1 VU gives segment 1 nothing") {
+		t.Errorf("Execute = %v; want ErrPlan naming the peak of 1 VU", err)
 	}
 }
