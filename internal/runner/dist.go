@@ -37,6 +37,10 @@ type Segment struct {
 	StartAt time.Time
 }
 
+// distributedOwner is the owner of a distributed run of n workers in the store: no single process ("host:pid"), so
+// it is judged abandoned only when its heartbeats stop.
+func distributedOwner(n int) string { return fmt.Sprintf("distributed run of %d workers", n) }
+
 // DefaultStartDelay is how far ahead the first worker of a distributed run sets its start when no start is given,
 // so that the other workers reach the store and start with it.
 const DefaultStartDelay = 5 * time.Second
@@ -89,8 +93,10 @@ func (r *Run) joinSegment(ctx context.Context) error {
 		if start.IsZero() {
 			start = time.Now().Add(DefaultStartDelay)
 		}
+		// The run is every worker's, not this process's: an owner without a pid, so that MarkInterrupted judges it by
+		// its heartbeats (every worker's watchSegment) and not by whether the worker that created it still runs.
 		parent := &store.Run{ID: sg.RunID, Name: r.Plan.Name, Plan: r.Plan.Name, Type: store.TypeLoad, Status: store.StatusRunning,
-			PlanYAML: r.Plan.StoredYAML(), StartedAt: start, HeartbeatAt: time.Now()}
+			PlanYAML: r.Plan.StoredYAML(), Owner: distributedOwner(sg.Of), StartedAt: start, HeartbeatAt: time.Now()}
 		err := r.Store.CreateRun(ctx, parent)
 		if errors.Is(err, store.ErrExists) { // another worker was first: its start is the run's
 			got, gerr := r.Store.GetRun(ctx, sg.RunID)

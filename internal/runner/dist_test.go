@@ -258,3 +258,32 @@ func TestSegmentEmptyShareRefused(t *testing.T) {
 		t.Errorf("Execute = %v; want ErrPlan naming the peak of 1 VU", err)
 	}
 }
+
+// TestDistributedRunOwner: the distributed run is stored with an owner of no process, so that once the worker that
+// created it exits (its pid dead), MarkInterrupted does not take it as abandoned while heartbeats are fresh.
+func TestDistributedRunOwner(t *testing.T) {
+	ctx := timeCtx(t, 10*time.Second)
+	st, _ := openStore(t)
+	p := closedPlan(t, okServer(t).URL, 2, time.Second)
+	r := &Run{Plan: p, Store: st, Log: testLogger(t), Type: plan.TypeLoad, Segment: &Segment{RunID: "own", Index: 0, Of: 2, StartAt: time.Now()}}
+	if err := r.joinSegment(ctx); err != nil {
+		t.Fatal(err)
+	}
+	run, err := st.GetRun(ctx, "own")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Owner == store.Owner() || run.Owner == "" {
+		t.Errorf("distributed run owner %q; want one of no process", run.Owner)
+	}
+	host, _ := os.Hostname()
+	dead := *run
+	dead.Owner = strings.ReplaceAll(run.Owner, store.Owner(), host+":999999999") // the creator gone, if it owned it
+	if store.Abandoned(dead, time.Now(), store.DefaultStaleAfter) {
+		t.Errorf("distributed run (owner %q) abandoned with a fresh heartbeat", dead.Owner)
+	}
+	dead.HeartbeatAt, dead.StartedAt, dead.CreatedAt = time.Now().Add(-time.Hour), time.Now().Add(-time.Hour), time.Now().Add(-time.Hour)
+	if !store.Abandoned(dead, time.Now(), store.DefaultStaleAfter) {
+		t.Errorf("distributed run (owner %q) not abandoned after an hour without heartbeats", dead.Owner)
+	}
+}
