@@ -232,11 +232,12 @@ func TestDistributed(t *testing.T) {
 		}
 	})
 
-	// A worker whose abort_on_fail threshold fails aborts; the others see it in the store and stop within a few
-	// seconds; the merged run is aborted and gather exits 3.
+	// A worker whose abort_on_fail threshold fails on its own window aborts; the others see it in the store and stop
+	// within a few seconds; the merged run is aborted and gather exits 3. A per-step threshold, judged by each worker
+	// on its own window (a run-wide error_rate one is the merged window's: every worker could see it fail).
 	t.Run("abort", func(t *testing.T) {
 		t.Parallel()
-		plan := distPlan(t, "40s", 30, `{expr: "error_rate < 10%", window: 2s, abort_on_fail: true}`)
+		plan := distPlan(t, "40s", 30, `{expr: "step[d].error_rate < 10%", window: 2s, abort_on_fail: true}`)
 		target := newDistTarget(t, true)
 		start := time.Now()
 		var workers []*distProc

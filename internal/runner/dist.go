@@ -7,12 +7,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/loadlab/loadlab/internal/executor"
 	"github.com/loadlab/loadlab/internal/hist"
+	"github.com/loadlab/loadlab/internal/pacer"
 	"github.com/loadlab/loadlab/internal/plan"
 	"github.com/loadlab/loadlab/internal/report"
 	"github.com/loadlab/loadlab/internal/store"
@@ -34,6 +36,10 @@ type Segment struct {
 	// DefaultStartDelay ahead, and the others read it). Without a store it is only waited for.
 	StartAt time.Time
 }
+
+// distributedOwner is the owner of a distributed run of n workers in the store: no single process ("host:pid"), so
+// it is judged abandoned only when its heartbeats stop.
+func distributedOwner(n int) string { return fmt.Sprintf("distributed run of %d workers", n) }
 
 // DefaultStartDelay is how far ahead the first worker of a distributed run sets its start when no start is given,
 // so that the other workers reach the store and start with it.
@@ -75,6 +81,9 @@ func (r *Run) joinSegment(ctx context.Context) error {
 	case sg.RunID == "" || len(WorkerRunID(sg.RunID, sg.Of-1, sg.Of)) > 64:
 		return fmt.Errorf("%w: --run-id %q: want 1 to %d bytes", ErrPlan, sg.RunID, 64-len(WorkerRunID("", sg.Of-1, sg.Of)))
 	}
+	if err := segmentShare(r.Plan, sg.Index, sg.Of); err != nil {
+		return err
+	}
 	if r.ID == "" {
 		r.ID = WorkerRunID(sg.RunID, sg.Index, sg.Of)
 	}
@@ -84,8 +93,10 @@ func (r *Run) joinSegment(ctx context.Context) error {
 		if start.IsZero() {
 			start = time.Now().Add(DefaultStartDelay)
 		}
+		// The run is every worker's, not this process's: an owner without a pid, so that MarkInterrupted judges it by
+		// its heartbeats (every worker's watchSegment) and not by whether the worker that created it still runs.
 		parent := &store.Run{ID: sg.RunID, Name: r.Plan.Name, Plan: r.Plan.Name, Type: store.TypeLoad, Status: store.StatusRunning,
-			PlanYAML: r.Plan.StoredYAML(), StartedAt: start, HeartbeatAt: time.Now()}
+			PlanYAML: r.Plan.StoredYAML(), Owner: distributedOwner(sg.Of), StartedAt: start, HeartbeatAt: time.Now()}
 		err := r.Store.CreateRun(ctx, parent)
 		if errors.Is(err, store.ErrExists) { // another worker was first: its start is the run's
 			got, gerr := r.Store.GetRun(ctx, sg.RunID)
@@ -112,11 +123,86 @@ func (r *Run) joinSegment(ctx context.Context) error {
 		defer t.Stop()
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("distributed run %s: waiting for the start at %s: %w", sg.RunID, start.Format(time.RFC3339), ctx.Err())
+			err := fmt.Errorf("distributed run %s: waiting for the start at %s: %w", sg.RunID, start.Format(time.RFC3339), ctx.Err())
+			if r.Store != nil {
+				r.leaveSegment(ctx, err)
+			}
+			return err
 		case <-t.C:
 		}
 	}
 	return nil
+}
+
+// segmentShare refuses segment i of n when it would have nothing to run: a closed plan whose peak VU count is at
+// most i (VUs are split v/N, one more for the first v mod N workers), or an open one of at most i iterations in all
+// (iteration k goes to worker k mod N). Such a worker would end "no request completed" and the run partial.
+func segmentShare(p *plan.Plan, i, n int) error {
+	if p.Load.Model == plan.ModelClosed {
+		peak := 0
+		for _, ph := range p.Load.Phases {
+			if ph.VUs != nil {
+				peak = max(peak, *ph.VUs)
+			}
+			if ph.To != nil {
+				peak = max(peak, int(math.Round(*ph.To)))
+			}
+		}
+		if i >= peak {
+			return fmt.Errorf("%w: --segment %d/%d: the plan's peak of %d VU%s gives segment %d nothing; use at most %d segments",
+				ErrPlan, i, n, peak, plural(peak), i, max(peak, 1))
+		}
+		return nil
+	}
+	var list []pacer.Phase
+	for _, ph := range p.Load.Phases {
+		if ph.Rate == nil {
+			return nil // the executor says what is wrong
+		}
+		to := *ph.Rate
+		if ph.To != nil {
+			to = *ph.To
+		}
+		list = append(list, pacer.Phase{Name: ph.Name, Span: max(ph.Duration.Duration, 0), From: *ph.Rate, To: to})
+	}
+	sched := pacer.NewPhases(list...)
+	if _, _, ok := sched.At(uint64(i)); ok {
+		return nil
+	}
+	total := 0
+	for ; total < i; total++ { // the iterations there are, fewer than i+1 (At goes in order of due time)
+		if _, _, ok := sched.At(uint64(total)); !ok {
+			break
+		}
+	}
+	its := fmt.Sprintf("%d iterations give", total)
+	if total == 1 {
+		its = "1 iteration gives"
+	}
+	return fmt.Errorf("%w: --segment %d/%d: the plan's %s segment %d nothing; use at most %d segments",
+		ErrPlan, i, n, its, i, max(total, 1))
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// leaveWrite bounds how long a worker stopped before its start tries to record its segment as failed.
+const leaveWrite = 5 * time.Second
+
+// leaveSegment records this worker's segment, already stored as running, as failed with err: a worker stopped
+// before its run began leaves no run of its own, and its segment would stay running until gather's timeout.
+func (r *Run) leaveSegment(ctx context.Context, err error) {
+	sg := r.Segment
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaveWrite)
+	defer cancel()
+	if perr := r.Store.PutSegment(ctx, store.Segment{RunID: sg.RunID, Index: sg.Index, Of: sg.Of, WorkerRun: r.ID,
+		Owner: store.Owner(), Status: store.StatusFailed, Error: err.Error(), EndedAt: time.Now()}); perr != nil {
+		r.Log.Warn("distributed run: record the segment as failed", "run", sg.RunID, "err", perr)
+	}
 }
 
 // watchSegment runs while this worker runs its share: it keeps the distributed run alive in the store and stops
@@ -171,9 +257,9 @@ func (r *Run) watchSegment() (stop func()) {
 // mergedWindow judges the plan's run-wide rolling error_rate and rps thresholds with abort_on_fail on the merged
 // window of the distributed run: from every worker's stored snapshots (cumulative requests and errors, one a
 // second), the requests and errors of the last window summed over the workers, exactly. It returns the index of the
-// first that fails, and why, or -1 while they hold, while not every segment runs, or before a whole window of
-// snapshots is stored. Latency thresholds are left to each worker's own window: a p99 over a window cannot be
-// merged from the workers' p99s.
+// first that fails, and why, or -1 while they hold or while not every segment runs; each is judged once a whole
+// window of its own is stored for every worker. Latency thresholds are left to each worker's own window: a p99 over
+// a window cannot be merged from the workers' p99s.
 func mergedWindow(ctx context.Context, st store.Store, n int, segs []store.Segment, ths []plan.Threshold) (int, string) {
 	if len(segs) < n {
 		return -1, ""
@@ -187,24 +273,33 @@ func mergedWindow(ctx context.Context, st store.Store, n int, segs []store.Segme
 		req, errs int64
 		span      time.Duration
 	}
-	snaps := map[string][]store.Snapshot{}
+	// The snapshots are read once, for the longest window of them all: each threshold takes its own window's.
+	var longest time.Duration
+	for _, th := range ths {
+		if th.AbortOnFail && mergedMetric(th) {
+			longest = max(longest, th.Window.Duration)
+		}
+	}
+	if longest == 0 {
+		return -1, ""
+	}
+	snaps := make([][]store.Snapshot, len(segs))
+	for k, x := range segs {
+		var err error
+		if snaps[k], err = st.SnapshotsSince(ctx, x.WorkerRun, time.Now().Add(-longest-10*time.Second)); err != nil {
+			return -1, ""
+		}
+	}
+thresholds:
 	for i, th := range ths {
 		w := th.Window.Duration
-		if w <= 0 || !th.AbortOnFail || th.Step != "" || (th.Metric != plan.MetricErrorRate && th.Metric != plan.MetricRPS) {
+		if !th.AbortOnFail || !mergedMetric(th) {
 			continue
 		}
 		var ds []delta
-		for _, x := range segs {
-			ss, ok := snaps[x.WorkerRun]
-			if !ok {
-				var err error
-				if ss, err = st.SnapshotsSince(ctx, x.WorkerRun, time.Now().Add(-w-10*time.Second)); err != nil {
-					return -1, ""
-				}
-				snaps[x.WorkerRun] = ss
-			}
+		for _, ss := range snaps {
 			if len(ss) < 2 {
-				return -1, ""
+				continue thresholds
 			}
 			last := ss[len(ss)-1]
 			first := -1
@@ -214,7 +309,7 @@ func mergedWindow(ctx context.Context, st store.Store, n int, segs []store.Segme
 				}
 			}
 			if first < 0 {
-				return -1, "" // not a whole window yet
+				continue thresholds // not a whole window of this one yet: the others may have theirs
 			}
 			ds = append(ds, delta{last.Requests - ss[first].Requests, last.Errors - ss[first].Errors, last.TS.Sub(ss[first].TS)})
 		}
@@ -348,7 +443,8 @@ func Gather(ctx context.Context, st store.Store, runID string, n int, o GatherOp
 }
 
 // readSegments returns the stored segments of runID, a segment still running taking the status of its worker's
-// own run when that has ended (a worker killed before it could record its end).
+// own run when that has ended (a worker killed before it could record its end), or interrupted when its worker has
+// no run and was a process of this host that is gone (killed while it waited for the start).
 func readSegments(ctx context.Context, st store.Store, runID string) ([]store.Segment, error) {
 	segs, err := st.Segments(ctx, runID)
 	if err != nil {
@@ -361,19 +457,26 @@ func readSegments(ctx context.Context, st store.Store, runID string) ([]store.Se
 		}
 		// A worker records its own run's end just before its segment's (and retries that for up to
 		// segmentWriteRetry): its run ended otherwise than interrupted is a worker still about to write.
-		if w, err := st.GetRun(ctx, x.WorkerRun); err == nil && w.Status.Terminal() &&
+		w, err := st.GetRun(ctx, x.WorkerRun)
+		if err == nil && w.Status.Terminal() &&
 			(w.Status == store.StatusInterrupted || time.Since(w.EndedAt) > segmentWriteRetry+5*time.Second) {
 			x.Status, x.Error = store.StatusInterrupted, "its worker stopped before recording its end"
 			if w.Error != "" {
 				x.Error += ": " + w.Error
 			}
 		}
+		// A worker killed while it waited for the start has no run of its own: its segment's owner tells, when that
+		// process was on this host and is gone (store.Abandoned; a fresh heartbeat leaves other hosts' alone).
+		if errors.Is(err, store.ErrNotFound) && x.Owner != "" && store.Abandoned(store.Run{Status: store.StatusRunning,
+			Owner: x.Owner, HeartbeatAt: time.Now()}, time.Now(), store.DefaultStaleAfter) {
+			x.Status, x.Error = store.StatusInterrupted, "its worker ("+x.Owner+") stopped before its run began"
+		}
 	}
 	return segs, nil
 }
 
 // finishDistributed merges segs into the summary of the distributed run runID of n segments and finishes runID
-// with it (status, totals, summary, merged step results).
+// with it (status, verdict, totals, summary, merged step results).
 func finishDistributed(ctx context.Context, st store.Store, runID string, n int, segs []store.Segment, storeURL string) (*report.Summary, error) {
 	s, steps, totals, err := Merge(runID, n, segs)
 	if err != nil {
@@ -394,7 +497,7 @@ func finishDistributed(ctx context.Context, st store.Store, runID string, n int,
 		return nil, fmt.Errorf("distributed run %s: %w", runID, err)
 	}
 	if err := st.FinishRun(ctx, runID, store.Finish{Status: s.Status, Error: s.Error, EndedAt: s.EndedAt, Totals: totals,
-		SummaryJSON: js, SummaryText: text.String()}); err != nil {
+		SummaryJSON: js, SummaryText: text.String(), Verdict: VerdictOf(s)}); err != nil {
 		return nil, fmt.Errorf("distributed run %s: %w", runID, err)
 	}
 	return s, nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/loadlab/loadlab/internal/executor"
 	"github.com/loadlab/loadlab/internal/panics"
+	"github.com/loadlab/loadlab/internal/plan"
 	"github.com/loadlab/loadlab/internal/report"
 	"github.com/loadlab/loadlab/internal/store"
 )
@@ -21,7 +22,7 @@ import (
 // completed, every request failed, or the target was unreachable at its end.
 func load(ctx context.Context, r *Run) (Report, error) {
 	p := r.Plan
-	rolling := report.NewRolling(p.Thresholds)
+	rolling := report.NewRolling(localRolling(p.Thresholds, r.Segment != nil))
 	rolling.OnFail = r.thresholdFailed
 	var abort *report.Abort // set by a tick, on this goroutine (engine.wait)
 	ectx, cancel := context.WithCancel(ctx)
@@ -87,6 +88,30 @@ func load(ctx context.Context, r *Run) (Report, error) {
 			fmtDur(x.downSince), s.Errors, s.Requests, failureCause(res, unreachable))
 	}
 	return s, nil
+}
+
+// localRolling is the windowed thresholds a run judges on its own window: all of them, except, for a worker of a
+// distributed run (segment), the run-wide rps and error_rate ones. Those are the whole run's: a worker's share of
+// 100 it/s over 2 workers is 50, and "rps > 70" would fail (and with abort_on_fail end a healthy run) on it.
+// watchSegment judges them on the merged window and Merge over the whole merged run.
+func localRolling(ths []plan.Threshold, segment bool) []plan.Threshold {
+	if !segment {
+		return ths
+	}
+	var out []plan.Threshold
+	for _, th := range ths {
+		if mergedMetric(th) {
+			continue
+		}
+		out = append(out, th)
+	}
+	return out
+}
+
+// mergedMetric reports whether th is a run-wide windowed rps or error_rate threshold: one a distributed run judges
+// on the merged window of its workers.
+func mergedMetric(th plan.Threshold) bool {
+	return th.Window.Duration > 0 && th.Step == "" && (th.Metric == plan.MetricRPS || th.Metric == plan.MetricErrorRate)
 }
 
 // failureCause describes the commonest failure reasons and one sample message, on one line: "connect 1500 (dial
