@@ -113,6 +113,7 @@ type h2conn struct {
 	fresh             atomic.Bool
 	in, out           atomic.Int64
 	rerr              atomic.Pointer[error] // the first read error
+	readAny, http1    atomic.Bool           // something was read; the first read began as an HTTP/1.x response
 	closeOnce         sync.Once
 
 	wmu    sync.Mutex
@@ -143,6 +144,10 @@ func newH2Conn(raw *rawConn, c *Client) *h2conn {
 func (cn *h2conn) Read(b []byte) (int, error) {
 	n, err := cn.Conn.Read(b)
 	cn.in.Add(int64(n))
+	if n > 0 && !cn.readAny.Load() {
+		cn.readAny.Store(true)
+		cn.http1.Store(bytes.HasPrefix(b[:n], []byte("HTTP/1.")))
+	}
 	if err != nil {
 		cn.rerr.CompareAndSwap(nil, &err)
 	}
@@ -310,6 +315,10 @@ func (x *h2host) do(s *Session, req *fasthttp.Request, resp *fasthttp.Response, 
 	if err != nil {
 		if alert := cn.tlsAlert(); alert != nil {
 			err = alert // TLS 1.3: a client certificate missing or refused shows on the first read
+		} else if cn.http1.Load() {
+			// net/http reports a connection its read loop gave up on before the first request only as "could not
+			// be established": the server's first bytes say why.
+			err = &ProtocolError{Msg: http1Answer, Err: err}
 		}
 		return h.wrapErr(h2Err(err))
 	}
@@ -452,6 +461,9 @@ type h2Error struct {
 func (e *h2Error) Error() string { return e.err.Error() }
 func (e *h2Error) Unwrap() error { return e.err }
 
+// http1Answer says what a connection meant for HTTP/2 got back instead.
+const http1Answer = `HTTP/2: the server answered in HTTP/1.1 (use version auto or "1.1")`
+
 // h2Err classifies what net/http's HTTP/2 client returns: its error types
 // are unexported, so the text is matched here, once, at the boundary.
 func h2Err(err error) error {
@@ -465,7 +477,7 @@ func h2Err(err error) error {
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "looked like an HTTP/1.1 header"): // h2c or "2" against an HTTP/1.1-only server
-		return &ProtocolError{Msg: `HTTP/2: the server answered in HTTP/1.1 (use version auto or "1.1")`, Err: err}
+		return &ProtocolError{Msg: http1Answer, Err: err}
 	case strings.Contains(msg, "received from peer"), // RST_STREAM from the server
 		strings.Contains(msg, "GOAWAY"),
 		strings.Contains(msg, "connection lost"),
