@@ -8,18 +8,12 @@ package executor
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"log"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -36,6 +30,7 @@ import (
 	brotli "github.com/molecule-man/go-brrr"
 
 	"github.com/loadlab/loadlab/internal/plan"
+	"github.com/loadlab/loadlab/internal/testenv/testpki"
 )
 
 // httpFixture is the servers and files of one test: a directory holding
@@ -52,35 +47,8 @@ type httpFixture struct {
 func newHTTPFixture(t *testing.T) *httpFixture {
 	t.Helper()
 	f := &httpFixture{dir: t.TempDir()}
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "loadlab executor test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	issue := func(cn string, serial int64, usage x509.ExtKeyUsage, dns []string, ips []net.IP) ([]byte, []byte) {
-		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage}, DNSNames: dns, IPAddresses: ips}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		kb, _ := x509.MarshalECPrivateKey(key)
-		return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})
-	}
-	f.caPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
-	sc, sk := issue("server", 2, x509.ExtKeyUsageServerAuth, []string{"localhost", "api.test"}, []net.IP{net.IPv4(127, 0, 0, 1)})
-	if f.serverCert, err = tls.X509KeyPair(sc, sk); err != nil {
-		t.Fatal(err)
-	}
-	f.certPEM, f.keyPEM = issue("client", 3, x509.ExtKeyUsageClientAuth, nil, nil)
-	f.pool = x509.NewCertPool()
-	f.pool.AddCert(ca)
+	x := testpki.New(t, "loadlab executor test CA")
+	f.caPEM, f.certPEM, f.keyPEM, f.serverCert, f.pool = x.CAPEM, x.ClientCertPEM, x.ClientKeyPEM, x.ServerCert, x.Pool
 	f.write(t, "tls/ca.pem", f.caPEM)
 	f.write(t, "tls/client.pem", f.certPEM)
 	f.write(t, "tls/client.key", f.keyPEM)

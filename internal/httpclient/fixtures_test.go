@@ -2,16 +2,10 @@ package httpclient
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
 	"log"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -28,6 +22,8 @@ import (
 	"github.com/mccutchen/go-httpbin/v2/httpbin"
 	brotli "github.com/molecule-man/go-brrr"
 	"github.com/valyala/fasthttp"
+
+	"github.com/loadlab/loadlab/internal/testenv/testpki"
 )
 
 // pki is a CA made for one test, with a server certificate for 127.0.0.1,
@@ -42,43 +38,14 @@ type pki struct {
 func newPKI(t *testing.T) *pki {
 	t.Helper()
 	dir := t.TempDir()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "loadlab test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	issue := func(cn string, serial int64, usage x509.ExtKeyUsage, dns []string, ips []net.IP) ([]byte, []byte) {
-		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage}, DNSNames: dns, IPAddresses: ips}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		kb, _ := x509.MarshalECPrivateKey(key)
-		return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})
-	}
-	p := &pki{caFile: filepath.Join(dir, "ca.pem"), clientCert: filepath.Join(dir, "client.pem"), clientKey: filepath.Join(dir, "client.key")}
-	write := func(path string, b []byte) {
+	x := testpki.New(t, "loadlab test CA")
+	p := &pki{caFile: filepath.Join(dir, "ca.pem"), clientCert: filepath.Join(dir, "client.pem"),
+		clientKey: filepath.Join(dir, "client.key"), serverCert: x.ServerCert, pool: x.Pool}
+	for path, b := range map[string][]byte{p.caFile: x.CAPEM, p.clientCert: x.ClientCertPEM, p.clientKey: x.ClientKeyPEM} {
 		if err := os.WriteFile(path, b, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	write(p.caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}))
-	sc, sk := issue("server", 2, x509.ExtKeyUsageServerAuth, []string{"localhost", "api.test"}, []net.IP{net.IPv4(127, 0, 0, 1)})
-	if p.serverCert, err = tls.X509KeyPair(sc, sk); err != nil {
-		t.Fatal(err)
-	}
-	cc, ck := issue("client", 3, x509.ExtKeyUsageClientAuth, nil, nil)
-	write(p.clientCert, cc)
-	write(p.clientKey, ck)
-	p.pool = x509.NewCertPool()
-	p.pool.AddCert(ca)
 	return p
 }
 
