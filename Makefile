@@ -6,7 +6,7 @@ PROM_VERSION := v0.316.0
 UPLOT_VERSION := 1.6.32
 # The Go runtime's sysmon wakes on every syscall of an otherwise idle P, which
 # doubles the CPU cost of an open-model generator in this kind of VM
-# (../shared/notes/generator-design.md). schedtrace set to a huge period keeps
+# (README.md, "The runtime fix"). schedtrace set to a huge period keeps
 # sysmon on its 10 ms back-off; re-check on each Go upgrade.
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT      ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
