@@ -8,12 +8,9 @@ package executor
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -37,9 +34,8 @@ import (
 // the CA and client certificate, and what the servers saw.
 type httpFixture struct {
 	dir                    string
+	pki                    *testpki.PKI
 	caPEM, certPEM, keyPEM []byte
-	serverCert             tls.Certificate
-	pool                   *x509.CertPool
 	h2, h1                 atomic.Int64 // requests the servers saw by protocol
 	mismatched             atomic.Int64 // /private?user=X with another user's cookie
 }
@@ -48,7 +44,7 @@ func newHTTPFixture(t *testing.T) *httpFixture {
 	t.Helper()
 	f := &httpFixture{dir: t.TempDir()}
 	x := testpki.New(t, "loadlab executor test CA")
-	f.caPEM, f.certPEM, f.keyPEM, f.serverCert, f.pool = x.CAPEM, x.ClientCertPEM, x.ClientKeyPEM, x.ServerCert, x.Pool
+	f.pki, f.caPEM, f.certPEM, f.keyPEM = x, x.CAPEM, x.ClientCertPEM, x.ClientKeyPEM
 	f.write(t, "tls/ca.pem", f.caPEM)
 	f.write(t, "tls/client.pem", f.certPEM)
 	f.write(t, "tls/client.key", f.keyPEM)
@@ -111,35 +107,7 @@ func (f *httpFixture) handler() http.Handler {
 // required). conns counts the connections it accepted.
 func (f *httpFixture) server(t *testing.T, kind string) (*httptest.Server, *atomic.Int64) {
 	t.Helper()
-	ts := httptest.NewUnstartedServer(f.handler())
-	conns := &atomic.Int64{}
-	ts.Config.ConnState = func(_ net.Conn, st http.ConnState) {
-		if st == http.StateNew {
-			conns.Add(1)
-		}
-	}
-	ts.Config.ErrorLog = log.New(io.Discard, "", 0)
-	switch kind {
-	case "http":
-		ts.Start()
-	case "h2c":
-		ts.Config.Protocols = new(http.Protocols)
-		ts.Config.Protocols.SetHTTP1(true)
-		ts.Config.Protocols.SetUnencryptedHTTP2(true)
-		ts.Start()
-	case "h2", "mtls":
-		ts.TLS = &tls.Config{Certificates: []tls.Certificate{f.serverCert}}
-		ts.EnableHTTP2 = true
-		if kind == "mtls" {
-			ts.TLS.ClientAuth = tls.RequireAndVerifyClientCert
-			ts.TLS.ClientCAs = f.pool
-		}
-		ts.StartTLS()
-	default:
-		t.Fatalf("server kind %q", kind)
-	}
-	t.Cleanup(ts.Close)
-	return ts, conns
+	return f.pki.Server(t, f.handler(), kind)
 }
 
 // load runs a plan for a few iterations: vus virtual users (closed model)

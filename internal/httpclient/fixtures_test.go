@@ -2,11 +2,7 @@ package httpclient
 
 import (
 	"bytes"
-	"crypto/tls"
-	"crypto/x509"
 	"io"
-	"log"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -31,8 +27,7 @@ import (
 // temporary directory.
 type pki struct {
 	caFile, clientCert, clientKey string
-	serverCert                    tls.Certificate
-	pool                          *x509.CertPool
+	x                             *testpki.PKI
 }
 
 func newPKI(t *testing.T) *pki {
@@ -40,7 +35,7 @@ func newPKI(t *testing.T) *pki {
 	dir := t.TempDir()
 	x := testpki.New(t, "loadlab test CA")
 	p := &pki{caFile: filepath.Join(dir, "ca.pem"), clientCert: filepath.Join(dir, "client.pem"),
-		clientKey: filepath.Join(dir, "client.key"), serverCert: x.ServerCert, pool: x.Pool}
+		clientKey: filepath.Join(dir, "client.key"), x: x}
 	for path, b := range map[string][]byte{p.caFile: x.CAPEM, p.clientCert: x.ClientCertPEM, p.clientKey: x.ClientKeyPEM} {
 		if err := os.WriteFile(path, b, 0o600); err != nil {
 			t.Fatal(err)
@@ -126,7 +121,7 @@ func testHandler() http.Handler {
 // connections it accepted.
 type testServer struct {
 	*httptest.Server
-	conns atomic.Int64
+	conns *atomic.Int64
 }
 
 // serverKind: "http" (HTTP/1.1), "h2c" (HTTP/1.1 and h2c), "https" (TLS,
@@ -134,40 +129,8 @@ type testServer struct {
 // certificate required).
 func startServer(t *testing.T, kind string, p *pki) *testServer {
 	t.Helper()
-	ts := &testServer{}
-	ts.Server = httptest.NewUnstartedServer(testHandler())
-	ts.Config.ConnState = func(_ net.Conn, st http.ConnState) {
-		if st == http.StateNew {
-			ts.conns.Add(1)
-		}
-	}
-	ts.Config.ErrorLog = log.New(io.Discard, "", 0)
-	switch kind {
-	case "http":
-		ts.Start()
-	case "h2c":
-		ts.Config.Protocols = new(http.Protocols)
-		ts.Config.Protocols.SetHTTP1(true)
-		ts.Config.Protocols.SetUnencryptedHTTP2(true)
-		ts.Start()
-	default:
-		ts.TLS = &tls.Config{Certificates: []tls.Certificate{p.serverCert}}
-		switch kind {
-		case "https":
-			ts.TLS.NextProtos = []string{"http/1.1"}
-		case "h2":
-			ts.EnableHTTP2 = true
-		case "mtls":
-			ts.EnableHTTP2 = true
-			ts.TLS.ClientAuth = tls.RequireAndVerifyClientCert
-			ts.TLS.ClientCAs = p.pool
-		default:
-			t.Fatalf("server kind %q", kind)
-		}
-		ts.StartTLS()
-	}
-	t.Cleanup(ts.Close)
-	return ts
+	ts, conns := p.x.Server(t, testHandler(), kind)
+	return &testServer{Server: ts, conns: conns}
 }
 
 // send does one request through s (nil: h.Do) and returns the response

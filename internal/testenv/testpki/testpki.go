@@ -1,6 +1,7 @@
 // Package testpki makes a throw-away certificate authority for tests: a CA,
 // a server certificate for localhost, api.test and 127.0.0.1, and a client
-// certificate, all ECDSA P-256 and valid for a day.
+// certificate, all ECDSA P-256 and valid for a day, and loopback test
+// servers that use them.
 package testpki
 
 import (
@@ -11,8 +12,13 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"io"
+	"log"
 	"math/big"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -70,4 +76,44 @@ func New(t testing.TB, name string) *PKI {
 	}
 	p.ClientCertPEM, p.ClientKeyPEM = issue("client", 3, x509.ExtKeyUsageClientAuth, nil, nil)
 	return p
+}
+
+// Server starts an httptest server of kind serving h, closed at the end of the test, and counts the connections
+// it accepts: "http" (HTTP/1.1), "h2c" (HTTP/1.1 and h2c), "https" (TLS, HTTP/1.1 only), "h2" (TLS with h2 and
+// HTTP/1.1), "mtls" (as h2, a client certificate of this CA required).
+func (p *PKI) Server(t testing.TB, h http.Handler, kind string) (*httptest.Server, *atomic.Int64) {
+	t.Helper()
+	ts := httptest.NewUnstartedServer(h)
+	conns := new(atomic.Int64)
+	ts.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	ts.Config.ErrorLog = log.New(io.Discard, "", 0)
+	switch kind {
+	case "http":
+		ts.Start()
+	case "h2c":
+		ts.Config.Protocols = new(http.Protocols)
+		ts.Config.Protocols.SetHTTP1(true)
+		ts.Config.Protocols.SetUnencryptedHTTP2(true)
+		ts.Start()
+	case "https", "h2", "mtls":
+		ts.TLS = &tls.Config{Certificates: []tls.Certificate{p.ServerCert}}
+		if kind == "https" {
+			ts.TLS.NextProtos = []string{"http/1.1"}
+		} else {
+			ts.EnableHTTP2 = true
+		}
+		if kind == "mtls" {
+			ts.TLS.ClientAuth = tls.RequireAndVerifyClientCert
+			ts.TLS.ClientCAs = p.Pool
+		}
+		ts.StartTLS()
+	default:
+		t.Fatalf("testpki: server kind %q", kind)
+	}
+	t.Cleanup(ts.Close)
+	return ts, conns
 }
