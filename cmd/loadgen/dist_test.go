@@ -302,9 +302,9 @@ func TestDistributed(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		// The workers are gone: their last scraped values (stale markers aside) are the run's.
-		count, ok1 := scalarQuery(t, p, ctx, `sum(last_over_time(loadgen_requests_total{job="loadgen"}[2m]))`)
-		p99, ok2 := scalarQuery(t, p, ctx, `histogram_quantile(0.99, sum(last_over_time(loadgen_request_duration_seconds{job="loadgen"}[2m])))`)
-		instances, _ := scalarQuery(t, p, ctx, `count(count by (instance) (last_over_time(loadgen_requests_total{job="loadgen"}[2m])))`)
+		count, ok1 := p.Scalar(t, ctx, `sum(last_over_time(loadgen_requests_total{job="loadgen"}[2m]))`, time.Time{})
+		p99, ok2 := p.Scalar(t, ctx, `histogram_quantile(0.99, sum(last_over_time(loadgen_request_duration_seconds{job="loadgen"}[2m])))`, time.Time{})
+		instances, _ := p.Scalar(t, ctx, `count(count by (instance) (last_over_time(loadgen_requests_total{job="loadgen"}[2m])))`, time.Time{})
 		t.Logf("Prometheus: %v requests from %v instances, merged p99 %.2f ms; gather: %d requests, p99 %.2f ms",
 			count, instances, p99*1000, got.Requests, got.LatencyMS.P99)
 		if !ok1 || !ok2 || instances != 2 {
@@ -379,28 +379,4 @@ func TestDistributed(t *testing.T) {
 			}
 		}
 	})
-}
-
-// scalarQuery runs an instant query expecting one series and returns its value.
-func scalarQuery(t *testing.T, p *promtest.Server, ctx context.Context, expr string) (float64, bool) {
-	t.Helper()
-	r, err := p.Query(ctx, expr, time.Time{})
-	if err != nil {
-		t.Fatalf("query %s: %v", expr, err)
-	}
-	if len(r.Result) != 1 {
-		return 0, false
-	}
-	var s struct {
-		Value [2]any `json:"value"`
-	}
-	if err := json.Unmarshal(r.Result[0], &s); err != nil {
-		t.Fatalf("query %s: %v in %s", expr, err, r.Result[0])
-	}
-	str, _ := s.Value[1].(string)
-	v, err := strconv.ParseFloat(str, 64)
-	if err != nil {
-		t.Fatalf("query %s: value %q: %v", expr, str, err)
-	}
-	return v, true
 }

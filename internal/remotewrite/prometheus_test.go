@@ -2,7 +2,6 @@ package remotewrite_test
 
 import (
 	"context"
-	"encoding/json"
 	"math"
 	"strconv"
 	"testing"
@@ -42,7 +41,7 @@ func TestPrometheusReceives(t *testing.T) {
 	// The first push (all zero) lands before anything is observed, and the
 	// writer has seen it accepted.
 	for {
-		if v, ok := scalar(t, prom, ctx, `rwtest_events_total`+sel); ok && v == 0 && sentFloats(t, reg) > 0 {
+		if v, ok := prom.Scalar(t, ctx, `rwtest_events_total`+sel, time.Time{}); ok && v == 0 && sentFloats(t, reg) > 0 {
 			break
 		}
 		select {
@@ -71,50 +70,26 @@ func TestPrometheusReceives(t *testing.T) {
 		`loadgen_remote_write_failures_total` + sel[:len(sel)-1] + `,reason="rejected"}`: 0,
 	}
 	for q, want := range exact {
-		if got, ok := scalar(t, prom, ctx, q); !ok || got != want {
+		if got, ok := prom.Scalar(t, ctx, q, time.Time{}); !ok || got != want {
 			t.Errorf("%s = %v (found %v); want %v", q, got, ok, want)
 		}
 	}
-	if got, ok := scalar(t, prom, ctx, `histogram_sum(rwtest_latency_seconds`+sel+`)`); !ok || math.Abs(got-sum) > 1e-9 {
+	if got, ok := prom.Scalar(t, ctx, `histogram_sum(rwtest_latency_seconds`+sel+`)`, time.Time{}); !ok || math.Abs(got-sum) > 1e-9 {
 		t.Errorf("histogram_sum = %v (found %v); want %v", got, ok, sum)
 	}
 	// The first push was accepted: the final one carries its sample count.
-	if got, ok := scalar(t, prom, ctx, `loadgen_remote_write_samples_total`+sel[:len(sel)-1]+`,type="float"}`); !ok || got == 0 {
+	if got, ok := prom.Scalar(t, ctx, `loadgen_remote_write_samples_total`+sel[:len(sel)-1]+`,type="float"}`, time.Time{}); !ok || got == 0 {
 		t.Errorf("loadgen_remote_write_samples_total{type=float} = %v (found %v); want > 0", got, ok)
 	}
 	bucket := math.Pow(2, 1.0/8)
 	for _, q := range []struct{ phi, want float64 }{{0.5, 0.5}, {0.9, 0.9}, {0.99, 0.99}} {
 		expr := `histogram_quantile(` + strconv.FormatFloat(q.phi, 'g', -1, 64) + `, rwtest_latency_seconds` + sel + `)`
-		got, ok := scalar(t, prom, ctx, expr)
+		got, ok := prom.Scalar(t, ctx, expr, time.Time{})
 		t.Logf("%s = %v", expr, got)
 		if !ok || got < q.want/bucket || got > q.want*bucket {
 			t.Errorf("%s = %v (found %v); want %v within a factor %.4f (one bucket)", expr, got, ok, q.want, bucket)
 		}
 	}
-}
-
-// scalar runs an instant query expecting one series and returns its value.
-func scalar(t *testing.T, p *promtest.Server, ctx context.Context, expr string) (float64, bool) {
-	t.Helper()
-	r, err := p.Query(ctx, expr, time.Time{})
-	if err != nil {
-		t.Fatalf("query %s: %v", expr, err)
-	}
-	if len(r.Result) != 1 {
-		return 0, false
-	}
-	var s struct {
-		Value [2]any `json:"value"`
-	}
-	if err := json.Unmarshal(r.Result[0], &s); err != nil {
-		t.Fatalf("query %s: %v in %s", expr, err, r.Result[0])
-	}
-	str, _ := s.Value[1].(string)
-	v, err := strconv.ParseFloat(str, 64)
-	if err != nil {
-		t.Fatalf("query %s: value %q: %v", expr, str, err)
-	}
-	return v, true
 }
 
 // sentFloats reads loadgen_remote_write_samples_total{type="float"} from reg.

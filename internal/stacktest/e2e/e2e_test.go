@@ -237,21 +237,10 @@ func TestStackEndToEnd(t *testing.T) {
 	defer qcancel()
 	scalar := func(expr string, at time.Time) float64 {
 		t.Helper()
-		r, err := prom.Query(qctx, expr, at)
-		if err != nil {
-			t.Fatalf("%s: %v", expr, err)
+		v, ok := prom.Scalar(t, qctx, expr, at)
+		if !ok {
+			t.Fatalf("%s: not one series", expr)
 		}
-		if len(r.Result) != 1 {
-			t.Fatalf("%s: %d series; want 1", expr, len(r.Result))
-		}
-		var s struct {
-			Value [2]any `json:"value"`
-		}
-		if err := json.Unmarshal(r.Result[0], &s); err != nil {
-			t.Fatal(err)
-		}
-		var v float64
-		fmt.Sscan(s.Value[1].(string), &v)
 		return v
 	}
 	if final.Sub(sum.EndedAt) < 4*time.Second {

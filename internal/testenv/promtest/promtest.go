@@ -185,6 +185,30 @@ func (p *Server) Query(ctx context.Context, expr string, at time.Time) (QueryRes
 	return r.Data, nil
 }
 
+// Scalar runs an instant query at time at (now when zero) and returns the value of its one series; ok is false
+// when the answer does not have exactly one. A failed query or a value that is not a number fails the test.
+func (p *Server) Scalar(t testing.TB, ctx context.Context, expr string, at time.Time) (v float64, ok bool) {
+	t.Helper()
+	r, err := p.Query(ctx, expr, at)
+	if err != nil {
+		t.Fatalf("query %s: %v", expr, err)
+	}
+	if len(r.Result) != 1 {
+		return 0, false
+	}
+	var s struct {
+		Value [2]any `json:"value"`
+	}
+	if err := json.Unmarshal(r.Result[0], &s); err != nil {
+		t.Fatalf("query %s: %v in %s", expr, err, r.Result[0])
+	}
+	str, _ := s.Value[1].(string)
+	if v, err = strconv.ParseFloat(str, 64); err != nil {
+		t.Fatalf("query %s: value %q: %v", expr, str, err)
+	}
+	return v, true
+}
+
 // WaitUp waits until Prometheus has scraped job successfully (up == 1). The
 // first scrape of a fresh Prometheus can come several seconds after it is
 // ready, and a rate() needs two.
