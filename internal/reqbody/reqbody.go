@@ -29,16 +29,18 @@ func AppendFormPair(dst []byte, key, value []byte) []byte {
 	if len(dst) > 0 {
 		dst = append(dst, '&')
 	}
-	dst = appendFormEscaped(dst, key)
+	dst = AppendQueryEscape(dst, key)
 	dst = append(dst, '=')
-	return appendFormEscaped(dst, value)
+	return AppendQueryEscape(dst, value)
 }
 
 const hexUpper = "0123456789ABCDEF"
 
-// appendFormEscaped escapes as url.QueryEscape does.
-func appendFormEscaped(dst, s []byte) []byte {
-	for _, c := range s {
+// AppendQueryEscape appends s escaped as url.QueryEscape does (space as "+"), without allocating: form bodies here,
+// and template values rendered into a query (internal/tmpl).
+func AppendQueryEscape[S ~string | ~[]byte](dst []byte, s S) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
 		switch {
 		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_', c == '.', c == '~':
 			dst = append(dst, c)

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/loadlab/loadlab/internal/reqbody"
 )
 
 // Vars resolves the names a template refers to: plan variables, captures and
@@ -389,7 +391,7 @@ func appendEsc(dst []byte, s string, esc Escape) []byte {
 	case JSON:
 		return appendJSONString(dst, s)
 	case Query:
-		return appendQueryEscape(dst, s)
+		return reqbody.AppendQueryEscape(dst, s)
 	}
 	return append(dst, s...)
 }
@@ -450,22 +452,6 @@ func appendJSONString(dst []byte, s string) []byte {
 			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
 		default:
 			dst = append(dst, c)
-		}
-	}
-	return dst
-}
-
-// appendQueryEscape appends s escaped like url.QueryEscape.
-func appendQueryEscape(dst []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_', c == '.', c == '~':
-			dst = append(dst, c)
-		case c == ' ':
-			dst = append(dst, '+')
-		default:
-			dst = append(dst, '%', "0123456789ABCDEF"[c>>4], "0123456789ABCDEF"[c&0xf])
 		}
 	}
 	return dst
