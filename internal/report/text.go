@@ -119,11 +119,7 @@ func (s *Summary) WriteText(w io.Writer) error {
 
 	if len(s.Steps) > 0 {
 		p("\nSTEPS (latency in ms)\n")
-		names := []string{"scenario/step", "TOTAL"}
-		for _, st := range s.Steps {
-			names = append(names, st.Scenario+"/"+st.Step)
-		}
-		wn := width(names)
+		wn := stepWidth(s.Steps)
 		tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintf(tw, "%-*s\t%s\n", wn, "scenario/step", "method\trequests\terrors\terr%\treq/s\tp50\tp90\tp95\tp99\tp99.9\tmax\t")
 		for _, st := range s.Steps {
@@ -140,11 +136,7 @@ func (s *Summary) WriteText(w io.Writer) error {
 
 	if timed(s.Steps) {
 		p("\nTIMING (ms, p50 / p99; dns, connect and tls of new connections only; redirect hops count)\n")
-		names := []string{"scenario/step"}
-		for _, st := range s.Steps {
-			names = append(names, st.Scenario+"/"+st.Step)
-		}
-		wn := width(names)
+		wn := stepWidth(s.Steps)
 		tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintf(tw, "%-*s\t%s\n", wn, "scenario/step", "dns\tconnect\ttls\twait\treceive\tnew conns\tredirects\t")
 		for _, st := range s.Steps {
@@ -285,6 +277,16 @@ func FormatValue(v float64, unit string) string {
 }
 
 // width returns the widest string's length in runes.
+// stepWidth is the width of the step tables' first column: "scenario/step" and every step's name (wider than
+// "TOTAL").
+func stepWidth(steps []Step) int {
+	names := []string{"scenario/step"}
+	for _, st := range steps {
+		names = append(names, st.Scenario+"/"+st.Step)
+	}
+	return width(names)
+}
+
 func width(ss []string) int {
 	w := 0
 	for _, s := range ss {
