@@ -229,41 +229,16 @@ func New(p *plan.Plan, opts ...Option) (*Executor, error) {
 		e.maxInFlight = plan.DefaultMaxInFlight
 	}
 	e.maxInFlight = min(e.maxInFlight, plan.MaxInFlight)
-	if len(p.Load.Phases) == 0 {
-		return nil, errors.New("executor: plan has no load phases")
+	phases, peak, err := Schedule(p)
+	if err != nil {
+		return nil, err
 	}
-	var list []pacer.Phase
 	names := make([]string, len(p.Load.Phases))
-	peak := 0.0
-	var total time.Duration
 	for i, ph := range p.Load.Phases {
-		span := min(max(ph.Duration.Duration, 0), plan.MaxDuration)
-		if total += span; total > plan.MaxDuration {
-			return nil, fmt.Errorf("executor: the load lasts more than %v", plan.MaxDuration)
-		}
-		// The level: iterations per second (open model) or VUs (closed).
-		var from, limit float64 = 0, plan.MaxRate
-		switch {
-		case e.open && ph.Rate == nil:
-			return nil, fmt.Errorf("executor: load.phases[%d] (%s): open model needs a rate", i, ph.Name)
-		case e.open:
-			from = *ph.Rate
-		case ph.VUs == nil:
-			return nil, fmt.Errorf("executor: load.phases[%d] (%s): closed model needs vus", i, ph.Name)
-		default:
-			from, limit = float64(*ph.VUs), plan.MaxVUs
-		}
-		to := from
-		if ph.To != nil {
-			to = *ph.To
-		}
-		from, to = clamp(from, limit), clamp(to, limit)
-		peak = max(peak, from, to)
-		list = append(list, pacer.Phase{Name: ph.Name, Span: span, From: from, To: to})
 		names[i] = ph.Name
 		e.phaseRecs = append(e.phaseRecs, &phaseRec{p: ph, cell: newLiveCell(), lag: hist.New()})
 	}
-	e.phases = pacer.NewPhases(list...)
+	e.phases = phases
 	e.sched = e.phases
 	if e.segN == 0 {
 		e.segN = 1
@@ -358,6 +333,44 @@ func New(p *plan.Plan, opts ...Option) (*Executor, error) {
 }
 
 // clamp bounds x to [0, limit] (NaN is 0).
+// Schedule is the plan's load as the pacer's phases, each level (iterations per second in the open model, VUs in
+// the closed one) clamped to its plan limit, and the peak level: what a run of p follows, and what a caller
+// sizes from p's load without running it.
+func Schedule(p *plan.Plan) (*pacer.Phases, float64, error) {
+	if len(p.Load.Phases) == 0 {
+		return nil, 0, errors.New("executor: plan has no load phases")
+	}
+	open := p.Load.Model != plan.ModelClosed
+	var list []pacer.Phase
+	peak := 0.0
+	var total time.Duration
+	for i, ph := range p.Load.Phases {
+		span := min(max(ph.Duration.Duration, 0), plan.MaxDuration)
+		if total += span; total > plan.MaxDuration {
+			return nil, 0, fmt.Errorf("executor: the load lasts more than %v", plan.MaxDuration)
+		}
+		var from, limit float64 = 0, plan.MaxRate
+		switch {
+		case open && ph.Rate == nil:
+			return nil, 0, fmt.Errorf("executor: load.phases[%d] (%s): open model needs a rate", i, ph.Name)
+		case open:
+			from = *ph.Rate
+		case ph.VUs == nil:
+			return nil, 0, fmt.Errorf("executor: load.phases[%d] (%s): closed model needs vus", i, ph.Name)
+		default:
+			from, limit = float64(*ph.VUs), plan.MaxVUs
+		}
+		to := from
+		if ph.To != nil {
+			to = *ph.To
+		}
+		from, to = clamp(from, limit), clamp(to, limit)
+		peak = max(peak, from, to)
+		list = append(list, pacer.Phase{Name: ph.Name, Span: span, From: from, To: to})
+	}
+	return pacer.NewPhases(list...), peak, nil
+}
+
 func clamp(x, limit float64) float64 {
 	if !(x > 0) {
 		return 0

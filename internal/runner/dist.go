@@ -14,7 +14,6 @@ import (
 
 	"github.com/loadlab/loadlab/internal/executor"
 	"github.com/loadlab/loadlab/internal/hist"
-	"github.com/loadlab/loadlab/internal/pacer"
 	"github.com/loadlab/loadlab/internal/plan"
 	"github.com/loadlab/loadlab/internal/report"
 	"github.com/loadlab/loadlab/internal/store"
@@ -138,34 +137,18 @@ func (r *Run) joinSegment(ctx context.Context) error {
 // most i (VUs are split v/N, one more for the first v mod N workers), or an open one of at most i iterations in all
 // (iteration k goes to worker k mod N). Such a worker would end "no request completed" and the run partial.
 func segmentShare(p *plan.Plan, i, n int) error {
+	sched, peakLevel, err := executor.Schedule(p)
+	if err != nil {
+		return nil // the executor says what is wrong
+	}
 	if p.Load.Model == plan.ModelClosed {
-		peak := 0
-		for _, ph := range p.Load.Phases {
-			if ph.VUs != nil {
-				peak = max(peak, *ph.VUs)
-			}
-			if ph.To != nil {
-				peak = max(peak, int(math.Round(*ph.To)))
-			}
-		}
+		peak := int(math.Round(peakLevel))
 		if i >= peak {
 			return fmt.Errorf("%w: --segment %d/%d: the plan's peak of %d VU%s gives segment %d nothing; use at most %d segments",
 				ErrPlan, i, n, peak, plural(peak), i, max(peak, 1))
 		}
 		return nil
 	}
-	var list []pacer.Phase
-	for _, ph := range p.Load.Phases {
-		if ph.Rate == nil {
-			return nil // the executor says what is wrong
-		}
-		to := *ph.Rate
-		if ph.To != nil {
-			to = *ph.To
-		}
-		list = append(list, pacer.Phase{Name: ph.Name, Span: max(ph.Duration.Duration, 0), From: *ph.Rate, To: to})
-	}
-	sched := pacer.NewPhases(list...)
 	if _, _, ok := sched.At(uint64(i)); ok {
 		return nil
 	}
